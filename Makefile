@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup lint bench clean
+
+# Installs are re-run only when their manifests change (stamp files).
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.stamp-python: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.stamp-npm: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.stamp-python node_modules/.stamp-npm
+
+run: setup
+	$(BIN)/sightline db upgrade
+	$(BIN)/sightline demo --if-empty
+	$(BIN)/sightline serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check engine forms webapp config tests
+	$(BIN)/mypy engine forms
+
+bench: setup
+	$(BIN)/sightline bench
+
+clean:
+	rm -rf $(VENV) node_modules data

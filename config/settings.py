@@ -1,0 +1,41 @@
+"""Sightline settings, read once from the environment (and an optional .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.config import Config
+from starlette.datastructures import CommaSeparatedStrings, Secret
+
+ROOT = Path(__file__).resolve().parent.parent
+
+config = Config(ROOT / ".env" if (ROOT / ".env").exists() else None)
+
+DEBUG: bool = config("DEBUG", cast=bool, default=False)
+DATA_DIR: Path = config("SIGHTLINE_DATA_DIR", cast=Path, default=ROOT / "data")
+DATABASE_URL: str = config("DATABASE_URL", default=f"sqlite://{DATA_DIR / 'sightline.db'}")
+SECRET_KEY: Secret = config("SECRET_KEY", cast=Secret, default="dev-only-change-me")
+# Folders holding process packs (each subfolder with a pack.toml is a pack).
+PACKS: list[str] = list(
+    config("PACKS", cast=CommaSeparatedStrings, default=str(ROOT / "processes"))
+)
+BASE_URL: str = config("BASE_URL", default="http://127.0.0.1:8000")
+HTTPS_ONLY: bool = config("HTTPS_ONLY", cast=bool, default=False)
+
+# Timers: the in-app poller looks for due timers this often (seconds; 0 disables it).
+TIMER_POLL_SECONDS: float = config("TIMER_POLL_SECONDS", cast=float, default=30.0)
+
+# Notifications: without SMTP_HOST, emails stay in the outbox for admins to read.
+SMTP_HOST: str = config("SMTP_HOST", default="")
+SMTP_PORT: int = config("SMTP_PORT", cast=int, default=25)
+SMTP_USER: str = config("SMTP_USER", default="")
+SMTP_PASSWORD: Secret = config("SMTP_PASSWORD", cast=Secret, default="")
+SMTP_STARTTLS: bool = config("SMTP_STARTTLS", cast=bool, default=False)
+MAIL_FROM: str = config("MAIL_FROM", default="Sightline <sightline@localhost>")
+
+# Login throttling: this many failures within the window locks the account name for the window.
+LOGIN_MAX_FAILURES: int = config("LOGIN_MAX_FAILURES", cast=int, default=5)
+LOGIN_WINDOW_SECONDS: int = config("LOGIN_WINDOW_SECONDS", cast=int, default=900)
+
+# Pack uploads (designer import).
+MAX_PACK_UPLOAD_BYTES: int = config("MAX_PACK_UPLOAD_BYTES", cast=int, default=10 * 1024 * 1024)

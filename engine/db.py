@@ -1,0 +1,73 @@
+"""Database connection: one place for the Tortoise config and the SQLite pragmas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
+
+MODELS = ["engine.models"]
+MIGRATIONS = "engine.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise config for a DATABASE_URL (sqlite:// or postgres://)."""
+    connection = expand_db_url(database_url)
+    if connection["engine"].endswith("sqlite"):
+        path = connection["credentials"]["file_path"]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets the inbox read while a task completes; NORMAL is durable enough with WAL;
+        # busy_timeout waits for the writer instead of failing at once.
+        connection["credentials"].update(
+            journal_mode="WAL", synchronous="NORMAL", foreign_keys="ON", busy_timeout=5000
+        )
+    return {
+        "connections": {"default": connection},
+        "apps": {
+            "models": {
+                "models": MODELS,
+                "default_connection": "default",
+                "migrations": MIGRATIONS,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def connect(database_url: str) -> None:
+    """Open the connection (schema must already be migrated)."""
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def create_schema(database_url: str) -> None:
+    """Connect and create every table directly (tests only; deployments migrate)."""
+    await connect(database_url)
+    await Tortoise.generate_schemas(safe=True)
+
+
+async def upgrade(database_url: str) -> list[str]:
+    """Apply pending migrations; returns what was applied."""
+    from tortoise.migrations.api import migrate
+
+    applied: list[str] = []
+
+    def progress(event: str, app: str, name: str) -> None:
+        if event.endswith("success") or event == "apply_success":
+            applied.append(f"{app}.{name}")
+
+    await migrate(config=tortoise_config(database_url), progress=progress)
+    return applied
+
+
+async def disconnect() -> None:
+    """Close every connection."""
+    await connections.close_all()
+
+
+def is_postgres() -> bool:
+    """Whether the default connection is PostgreSQL (for FOR UPDATE SKIP LOCKED and friends)."""
+    return "postgres" in type(connections.get("default")).__module__

@@ -1,0 +1,268 @@
+"""The database tables: deployed definitions, instances, human tasks, audit, directory, records."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class ProcessDefinition(Model):
+    """One deployed version of a process: its sources are immutable once stored."""
+
+    id = fields.IntField(primary_key=True)
+    pack = fields.CharField(max_length=64)
+    process_id = fields.CharField(max_length=128)
+    version = fields.IntField()
+    content_hash = fields.CharField(max_length=64)
+    title = fields.CharField(max_length=255, default="")
+    pack_version = fields.CharField(max_length=64, default="")
+    # Every file the process needs (BPMN, DMN, forms), relative path -> text.
+    sources = fields.JSONField()
+    # Pack settings frozen with the version: lanes, process settings.
+    settings = fields.JSONField(default=dict)
+    deployed_at = fields.DatetimeField(auto_now_add=True)
+    deployed_by = fields.CharField(max_length=128, default="")
+
+    class Meta:
+        table = "process_definition"
+        unique_together = (("pack", "process_id", "version"),)
+        indexes = (("pack", "process_id", "content_hash"),)
+
+
+class Cycle(Model):
+    """A performance cycle HR launches processes in (e.g. "2026 year-end")."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=128, unique=True)
+    starts_on = fields.DateField(null=True)
+    due_on = fields.DateField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+
+class ProcessInstance(Model):
+    """A running (or finished) process for one subject; state is stored without its spec."""
+
+    id = fields.IntField(primary_key=True)
+    definition: fields.ForeignKeyRelation[ProcessDefinition] = fields.ForeignKeyField(
+        "models.ProcessDefinition", related_name="instances", on_delete=fields.RESTRICT
+    )
+    process_id = fields.CharField(max_length=128, db_index=True)
+    subject: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="instances", null=True, on_delete=fields.RESTRICT
+    )
+    cycle: fields.ForeignKeyNullableRelation[Cycle] = fields.ForeignKeyField(
+        "models.Cycle", related_name="instances", null=True, on_delete=fields.RESTRICT
+    )
+    title = fields.CharField(max_length=255, default="")
+    # running | waiting | completed | error | cancelled
+    status = fields.CharField(max_length=16, default="running", db_index=True)
+    state = fields.JSONField()
+    version = fields.IntField(default=1)
+    next_timer_at = fields.DatetimeField(null=True, db_index=True)
+    # What went wrong when status == "error": task, message, data (kept for the retry).
+    error = fields.JSONField(null=True)
+    started_by = fields.CharField(max_length=128, default="")
+    started_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    completed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "process_instance"
+        indexes = (("subject_id", "status"), ("cycle_id", "process_id"))
+
+
+class HumanTask(Model):
+    """A user or manual task waiting on a person or group: what the inbox reads."""
+
+    id = fields.IntField(primary_key=True)
+    instance: fields.ForeignKeyRelation[ProcessInstance] = fields.ForeignKeyField(
+        "models.ProcessInstance", related_name="human_tasks", on_delete=fields.CASCADE
+    )
+    spiff_task_id = fields.CharField(max_length=36)
+    bpmn_id = fields.CharField(max_length=128)
+    process_id = fields.CharField(max_length=128)
+    name = fields.CharField(max_length=255)
+    lane = fields.CharField(max_length=128, null=True)
+    form = fields.CharField(max_length=255, null=True)
+    # The person who holds it (null while it sits with a candidate group).
+    assignee: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="assigned_tasks", null=True, on_delete=fields.SET_NULL
+    )
+    candidate_group = fields.CharField(max_length=64, null=True)
+    # Everyone a lane names, person ids and "group:x" entries (a lane may name several).
+    candidates = fields.JSONField(default=list)
+    # Why the task went to HR instead of its lane, when the lane resolved to nobody.
+    routing_note = fields.TextField(null=True)
+    subject_id_cache = fields.IntField(null=True, db_index=True)
+    due_at = fields.DatetimeField(null=True)
+    # ready | completed | cancelled
+    status = fields.CharField(max_length=16, default="ready")
+    draft = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    completed_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="completed_tasks", null=True, on_delete=fields.SET_NULL
+    )
+    completed_at = fields.DatetimeField(null=True)
+    submitted = fields.JSONField(null=True)
+
+    class Meta:
+        table = "human_task"
+        indexes = (
+            ("assignee_id", "status", "due_at"),
+            ("candidate_group", "status", "due_at"),
+            ("instance_id", "status"),
+        )
+
+
+class AuditEvent(Model):
+    """Append-only log; each row carries the hash of the previous one (tamper-evident)."""
+
+    id = fields.IntField(primary_key=True)
+    at = fields.DatetimeField()
+    actor = fields.CharField(max_length=128)
+    action = fields.CharField(max_length=64)
+    instance_id = fields.IntField(null=True, db_index=True)
+    task_id = fields.IntField(null=True)
+    detail = fields.JSONField(default=dict)
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "audit_event"
+
+
+class OrgUnit(Model):
+    """A department or team; units nest."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=255)
+    parent: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
+        "models.OrgUnit", related_name="children", null=True, on_delete=fields.SET_NULL
+    )
+    head_id = fields.IntField(null=True)
+    # Free attributes for lane paths such as subject.org_unit.hr_partner.
+    attributes = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "org_unit"
+
+
+class Person(Model):
+    """Someone in the directory: an employee, a manager, an HR partner."""
+
+    id = fields.IntField(primary_key=True)
+    # The organisation's own id (employee number), used in CSV imports and lanes.
+    key = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=255)
+    email = fields.CharField(max_length=255, default="")
+    title = fields.CharField(max_length=255, default="")
+    job_family = fields.CharField(max_length=64, default="", db_index=True)
+    org_unit: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
+        "models.OrgUnit", related_name="members", null=True, on_delete=fields.SET_NULL
+    )
+    manager: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="reports", null=True, on_delete=fields.SET_NULL
+    )
+    active = fields.BooleanField(default=True)
+    attributes = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "person"
+
+
+class GroupMembership(Model):
+    """A person's membership of a named group (hr, designer, compensation …)."""
+
+    id = fields.IntField(primary_key=True)
+    group = fields.CharField(max_length=64, db_index=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="memberships", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "group_membership"
+        unique_together = (("group", "person"),)
+
+
+class DirectoryVersion(Model):
+    """A single row bumped on every directory change, so in-memory snapshots know to reload."""
+
+    id = fields.IntField(primary_key=True)
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "directory_version"
+
+
+class User(Model):
+    """A login for a person (argon2 hash)."""
+
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=128, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    person: fields.OneToOneRelation[Person] = fields.OneToOneField(
+        "models.Person", related_name="user", on_delete=fields.CASCADE
+    )
+    failed_logins = fields.IntField(default=0)
+    locked_until = fields.DatetimeField(null=True)
+    last_login_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "user"
+
+
+class Record(Model):
+    """A structured result a process writes: an objective set, a rating, feedback, a reward."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=64)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="records", on_delete=fields.CASCADE
+    )
+    cycle: fields.ForeignKeyNullableRelation[Cycle] = fields.ForeignKeyField(
+        "models.Cycle", related_name="records", null=True, on_delete=fields.SET_NULL
+    )
+    instance_id = fields.IntField(null=True)
+    data = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    created_by = fields.CharField(max_length=128, default="")
+
+    class Meta:
+        table = "record"
+        indexes = (("person_id", "kind"), ("cycle_id", "kind"))
+
+
+class PendingMessage(Model):
+    """A BPMN message or signal thrown by one instance, delivered to instances waiting for it."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=255, db_index=True)
+    kind = fields.CharField(max_length=16)  # message | signal
+    payload = fields.JSONField(null=True)
+    correlations = fields.JSONField(default=dict)
+    from_instance_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    delivered = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "pending_message"
+
+
+class OutboxEmail(Model):
+    """An email waiting to go out (or kept for admins to read when SMTP is not configured)."""
+
+    id = fields.IntField(primary_key=True)
+    to = fields.CharField(max_length=255)
+    subject = fields.CharField(max_length=255)
+    body = fields.TextField()
+    # queued | sent | failed
+    status = fields.CharField(max_length=16, default="queued", db_index=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_email"
