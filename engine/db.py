@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,15 @@ from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 
 MODELS = ["engine.models"]
+
+# In-memory caches keyed by database ids register here; a new connection empties them.
+_caches_to_clear: list[Callable[[], None]] = []
+
+
+def clears_on_connect(clear: Callable[[], None]) -> Callable[[], None]:
+    """Register a cache's clear function, called whenever the engine connects."""
+    _caches_to_clear.append(clear)
+    return clear
 MIGRATIONS = "engine.migrations"
 
 
@@ -40,6 +50,8 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 async def connect(database_url: str) -> None:
     """Open the connection (schema must already be migrated)."""
+    for clear in _caches_to_clear:
+        clear()
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
@@ -64,8 +76,8 @@ async def upgrade(database_url: str) -> list[str]:
 
 
 async def disconnect() -> None:
-    """Close every connection."""
-    await connections.close_all()
+    """Close every connection and forget the context, so a later connect starts clean."""
+    await Tortoise.close_connections()
 
 
 def is_postgres() -> bool:

@@ -10,6 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tortoise import connections
+from tortoise.expressions import F
+
+from engine.models import DirectoryVersion, GroupMembership, OrgUnit, Person
+
 
 @dataclass(frozen=True)
 class PersonInfo:
@@ -129,3 +134,170 @@ class DirectorySnapshot:
             uid = stack.pop()
             yield uid
             stack.extend(self.unit_children.get(uid, []))
+
+    # -- questions the web app and scripts ask of the snapshot ---------------------------------
+
+    def skip_level_of(self, ref: int | str | None) -> PersonInfo | None:
+        """The manager's manager, or None."""
+        manager = self.manager_of(ref)
+        return self.manager_of(manager.id) if manager else None
+
+    def is_manager_of(self, manager_id: int, person_id: int, indirect: bool = True) -> bool:
+        """Whether manager_id is the person's line manager (or above them, when indirect)."""
+        person = self.people.get(person_id)
+        seen: set[int] = set()
+        while person is not None and person.manager_id is not None:
+            if person.manager_id == manager_id:
+                return True
+            if not indirect or person.id in seen:
+                return False
+            seen.add(person.id)
+            person = self.people.get(person.manager_id)
+        return False
+
+    def people_in_unit(
+        self, unit_id: int, include_subunits: bool = False, include_inactive: bool = False
+    ) -> list[PersonInfo]:
+        """People whose org unit is the unit (or any unit below it), sorted by name."""
+        unit_ids = set(self.unit_and_descendants(unit_id)) if include_subunits else {unit_id}
+        found = [
+            p
+            for uid in unit_ids
+            for p in self._unit_members.get(uid, ())
+            if include_inactive or p.active
+        ]
+        return sorted(found, key=lambda p: (p.name, p.id))
+
+    def people_with_job_family(
+        self, job_family: str, include_inactive: bool = False
+    ) -> list[PersonInfo]:
+        """People in a job family (e.g. "engineering"), sorted by name."""
+        found = [
+            p
+            for p in self.people.values()
+            if p.job_family == job_family and (include_inactive or p.active)
+        ]
+        return sorted(found, key=lambda p: (p.name, p.id))
+
+    def unit_by_code(self, code: str) -> UnitInfo | None:
+        """An org unit by its code."""
+        return self._units_by_code.get(code)
+
+    @property
+    def _unit_members(self) -> dict[int, list[PersonInfo]]:
+        # Built on first use: most snapshots only ever answer manager and group questions.
+        cached = self.__dict__.get("_unit_members_cache")
+        if cached is None:
+            cached = {}
+            for p in self.people.values():
+                if p.org_unit_id is not None:
+                    cached.setdefault(p.org_unit_id, []).append(p)
+            self.__dict__["_unit_members_cache"] = cached
+        return cached
+
+    @property
+    def _units_by_code(self) -> dict[str, UnitInfo]:
+        cached = self.__dict__.get("_units_by_code_cache")
+        if cached is None:
+            cached = {u.code: u for u in self.units.values()}
+            self.__dict__["_units_by_code_cache"] = cached
+        return cached
+
+
+# -- loading from the database ----------------------------------------------------------------
+
+_cached: DirectorySnapshot | None = None
+_cached_for: tuple[Any, ...] | None = None
+
+
+def _database_identity() -> tuple[Any, ...]:
+    # A snapshot belongs to one database: tests (and tools) may reconnect to another one whose
+    # version counter happens to match.
+    credentials = connections.db_config.get("default", {}).get("credentials", {})
+    return tuple(credentials.get(k) for k in ("file_path", "host", "port", "database"))
+
+
+async def _stored_version() -> int:
+    rows = await DirectoryVersion.filter(id=1).values("version")
+    return int(rows[0]["version"]) if rows else 0
+
+
+async def load_directory() -> DirectorySnapshot:
+    """Read every person, unit and group membership into a new snapshot (four queries)."""
+    # The version is read first: if the directory changes while we read, the snapshot carries
+    # the older version and the next current_directory() call reloads it.
+    version = await _stored_version()
+    groups: dict[int, set[str]] = {}
+    for person_id, group in await GroupMembership.all().values_list("person_id", "group"):
+        groups.setdefault(person_id, set()).add(group)
+    people = {
+        row["id"]: PersonInfo(
+            id=row["id"],
+            key=row["key"],
+            name=row["name"],
+            email=row["email"],
+            title=row["title"],
+            job_family=row["job_family"],
+            org_unit_id=row["org_unit_id"],
+            manager_id=row["manager_id"],
+            groups=frozenset(groups.get(row["id"], ())),
+            active=row["active"],
+            attributes=row["attributes"] or {},
+        )
+        for row in await Person.all().values(
+            "id",
+            "key",
+            "name",
+            "email",
+            "title",
+            "job_family",
+            "org_unit_id",
+            "manager_id",
+            "active",
+            "attributes",
+        )
+    }
+    units = {
+        row["id"]: UnitInfo(
+            id=row["id"],
+            code=row["code"],
+            name=row["name"],
+            parent_id=row["parent_id"],
+            head_id=row["head_id"],
+            attributes=row["attributes"] or {},
+        )
+        for row in await OrgUnit.all().values(
+            "id", "code", "name", "parent_id", "head_id", "attributes"
+        )
+    }
+    return DirectorySnapshot(version=version, people=people, units=units)
+
+
+async def current_directory() -> DirectorySnapshot:
+    """The cached snapshot, reloaded only when the stored directory version has moved."""
+    global _cached, _cached_for
+    identity = _database_identity()
+    version = await _stored_version()
+    if _cached is None or _cached_for != identity or _cached.version != version:
+        _cached = await load_directory()
+        _cached_for = identity
+    return _cached
+
+
+def forget_directory() -> None:
+    """Drop the cached snapshot (the next current_directory() reloads)."""
+    global _cached, _cached_for
+    _cached = None
+    _cached_for = None
+
+
+async def bump_directory_version() -> None:
+    """Mark the directory as changed; call inside the transaction that changed it."""
+    updated = await DirectoryVersion.filter(id=1).update(version=F("version") + 1)
+    if not updated:
+        await DirectoryVersion.create(id=1, version=1)
+
+
+async def person_by_key(key: str) -> PersonInfo | None:
+    """A person by their organisation key (employee number), from the current snapshot."""
+    return (await current_directory()).by_key.get(key)

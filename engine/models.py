@@ -56,12 +56,17 @@ class ProcessInstance(Model):
     title = fields.CharField(max_length=255, default="")
     # running | waiting | completed | error | cancelled
     status = fields.CharField(max_length=16, default="running", db_index=True)
-    state = fields.JSONField()
+    # JSON text, not a JSON column: SpiffWorkflow restores tasks parent-first in stored order,
+    # and PostgreSQL's jsonb would reorder the keys.
+    state = fields.TextField()
     version = fields.IntField(default=1)
     next_timer_at = fields.DatetimeField(null=True, db_index=True)
     # What went wrong when status == "error": task, message, data (kept for the retry).
     error = fields.JSONField(null=True)
     started_by = fields.CharField(max_length=128, default="")
+    starter_id = fields.IntField(null=True)
+    # "|name|name|" of the messages and signals the instance waits for (delivery looks here).
+    waiting_for = fields.CharField(max_length=1024, default="")
     started_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     completed_at = fields.DatetimeField(null=True)

@@ -1,0 +1,544 @@
+"""The restricted script environment every BPMN script, condition, timer and DMN cell runs in.
+
+Scripts are compiled with RestrictedPython and run against a whitelist of builtins, a few safe
+values (datetime, Decimal, math, json, re) and the functions registered with
+`@script_function`. What a library function needs from the outside world (the directory
+snapshot, catalogs, the clock, pack-test mocks) travels in a per-run `ScriptContext` held in a
+contextvar, so one shared engine serves concurrent callers.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextvars
+import copy
+import functools
+import json
+import math
+import operator
+import re
+import sys
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from RestrictedPython import RestrictingNodeTransformer
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+)
+from RestrictedPython.PrintCollector import PrintCollector
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES, copy_locations
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+if TYPE_CHECKING:
+    from engine.directory import DirectorySnapshot
+
+# SpiffWorkflow finds the failing line of a script by this traceback filename.
+SCRIPT_FILENAME = "<string>"
+CompileMode = Literal["exec", "eval"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ScriptError(Exception):
+    """A script broke a sandbox rule or misused a library function."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        self.line = line
+        super().__init__(f"Line {line}: {message}" if line else message)
+
+
+@dataclass(frozen=True)
+class ScriptProblem:
+    """One compile-time problem in a script, for pack validation."""
+
+    line: int
+    message: str
+
+
+# --------------------------------------------------------------------------- per-run context
+
+
+@dataclass
+class ScriptContext:
+    """What library functions may see during one engine run."""
+
+    directory: DirectorySnapshot | None = None
+    catalogs: Mapping[str, dict] = field(default_factory=dict)
+    now: datetime | None = None
+    mocks: Mapping[str, Any] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def clock(self) -> datetime:
+        """The context's fixed time, or the real time when none was given."""
+        return self.now if self.now is not None else datetime.now(UTC)
+
+
+_CURRENT: contextvars.ContextVar[ScriptContext | None] = contextvars.ContextVar(
+    "sightline_script_context", default=None
+)
+
+
+@contextmanager
+def script_context(
+    directory: DirectorySnapshot | None = None,
+    catalogs: Mapping[str, dict] | None = None,
+    now: datetime | None = None,
+    mocks: Mapping[str, Any] | None = None,
+) -> Iterator[ScriptContext]:
+    """Make a directory, catalogs, clock and mocks visible to scripts run inside the block."""
+    ctx = ScriptContext(directory=directory, catalogs=catalogs or {}, now=now, mocks=mocks or {})
+    token = _CURRENT.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _CURRENT.reset(token)
+
+
+def current_context() -> ScriptContext:
+    """The active script context; a ScriptError when no `script_context` block is active."""
+    ctx = _CURRENT.get()
+    if ctx is None:
+        raise ScriptError("no script context is active (the caller must use script_context())")
+    return ctx
+
+
+def active_context() -> ScriptContext | None:
+    """The active script context, or None outside any `script_context` block."""
+    return _CURRENT.get()
+
+
+# --------------------------------------------------------------------------- function registry
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {}
+
+
+def script_function(fn: F) -> F:
+    """Register `fn` under its own name for every script, condition and DMN cell."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def mockable(*args: Any, **kwargs: Any) -> Any:
+        ctx = _CURRENT.get()
+        if ctx is not None and name in ctx.mocks:
+            # A copy, so a script that mutates the result cannot change the next call's.
+            return copy.deepcopy(ctx.mocks[name])
+        return fn(*args, **kwargs)
+
+    _FUNCTIONS[name] = mockable
+    return fn
+
+
+def script_functions() -> Mapping[str, Callable[..., Any]]:
+    """Every registered script function by name (mock-aware wrappers)."""
+    _load_library()
+    return types.MappingProxyType(_FUNCTIONS)
+
+
+def _load_library() -> None:
+    # Imported late: engine.library imports this module for the decorator.
+    import engine.library  # noqa: F401
+
+
+# --------------------------------------------------------------------------- DMN ranges
+
+
+class ValueRange:
+    """A DMN interval such as [1..3] or ]0..10[; equal to any value inside it."""
+
+    def __init__(self, low: Any, high: Any, low_closed: bool = True, high_closed: bool = True):
+        self.low, self.high = low, high
+        self.low_closed, self.high_closed = low_closed, high_closed
+
+    def __contains__(self, value: Any) -> bool:
+        try:
+            above = value >= self.low if self.low_closed else value > self.low
+            below = value <= self.high if self.high_closed else value < self.high
+        except TypeError:  # a missing or differently typed input simply does not match
+            return False
+        return bool(above and below)
+
+    def __eq__(self, other: object) -> bool:
+        return other in self
+
+    def __hash__(self) -> int:
+        return hash((self.low, self.high, self.low_closed, self.high_closed))
+
+    def __repr__(self) -> str:
+        left = "[" if self.low_closed else "]"
+        right = "]" if self.high_closed else "["
+        return f"{left}{self.low!r}..{self.high!r}{right}"
+
+
+_STRING = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""")
+# String literals are masked as \x00<n>\x00 first, so text inside quotes is never rewritten.
+_ENDPOINT = r"-?\d+(?:\.\d+)?|\x00\d+\x00|[A-Za-z]\w*(?:\.[A-Za-z]\w*)*"
+_RANGE = re.compile(
+    rf"(?P<open>[\[\]\(])\s*(?P<low>{_ENDPOINT})\s*\.\.\s*(?P<high>{_ENDPOINT})\s*"
+    r"(?P<close>[\]\[\)])"
+)
+
+
+def rewrite_dmn_ranges(expression: str) -> str:
+    """Turn FEEL interval cells like `[1..3]` or `]0..10[` into Python a script can evaluate."""
+    if ".." not in expression:
+        return expression
+    strings: list[str] = []
+
+    def mask(m: re.Match[str]) -> str:
+        strings.append(m[0])
+        return f"\x00{len(strings) - 1}\x00"
+
+    def interval(m: re.Match[str]) -> str:
+        low_closed = m["open"] == "["
+        high_closed = m["close"] == "]"
+        return f"value_range({m['low']}, {m['high']}, {low_closed}, {high_closed})"
+
+    masked = _RANGE.sub(interval, _STRING.sub(mask, expression))
+    return re.sub(r"\x00(\d+)\x00", lambda m: strings[int(m[1])], masked)
+
+
+# --------------------------------------------------------------------------- compile policy
+
+# Not builtins here, and a call to one is refused at compile time with a clear message. Only the
+# call is refused: task data may legitimately hold a field called `type` or `open`.
+FORBIDDEN_CALLS = frozenset(
+    {
+        "open", "exec", "eval", "compile", "getattr", "setattr", "delattr", "hasattr",
+        "globals", "locals", "vars", "dir", "type", "breakpoint", "input", "help", "exit",
+        "quit", "memoryview", "super", "object", "classmethod", "staticmethod", "property",
+        "__import__",
+    }
+)
+
+
+class SightlinePolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, plus Sightline's refusals and item `+=`."""
+
+    def __init__(self) -> None:
+        super().__init__(errors=[], warnings=[], used_names={})
+        self.problems: list[ScriptProblem] = []
+
+    def error(self, node: ast.AST, info: str) -> None:
+        """Record a problem with its line number."""
+        self.problems.append(ScriptProblem(getattr(node, "lineno", None) or 1, info))
+        super().error(node, info)
+
+    def visit_Import(self, node: ast.Import) -> Any:
+        """Refuse imports: scripts get the library instead."""
+        self.error(node, "import is not allowed in scripts; use the script library functions")
+        return node
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> Any:
+        """Refuse imports: scripts get the library instead."""
+        return self.visit_Import(node)  # type: ignore[arg-type]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> Any:
+        """Refuse classes: task data is plain JSON, classes only open doors."""
+        self.error(node, "class definitions are not allowed in scripts")
+        return node
+
+    def visit_Global(self, node: ast.Global) -> Any:
+        """Refuse `global`: functions in scripts work on their arguments."""
+        self.error(node, "global statements are not allowed in scripts")
+        return node
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        """Refuse calls to introspection and I/O builtins by name."""
+        if isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+            self.error(node, f"{node.func.id}() is not allowed in scripts")
+            return node
+        return super().visit_Call(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        """Allow `totals[key] += value`, which RestrictedPython refuses, through the guards."""
+        target = node.target
+        if not isinstance(target, ast.Subscript) or isinstance(target.slice, ast.Slice):
+            return super().visit_AugAssign(node)
+        obj_name, key_name = self.gen_tmp_name(), self.gen_tmp_name()
+        obj, key, value = self.visit(target.value), self.visit(target.slice), self.visit(node.value)
+
+        def load(name: str) -> ast.Name:
+            return ast.Name(name, ast.Load())
+
+        current = ast.Call(load("_getitem_"), [load(obj_name), load(key_name)], [])
+        store = ast.Subscript(
+            ast.Call(load("_write_"), [load(obj_name)], []), load(key_name), ast.Store()
+        )
+        statements = [
+            ast.Assign([ast.Name(obj_name, ast.Store())], obj),
+            ast.Assign([ast.Name(key_name, ast.Store())], key),
+            ast.Assign([store], ast.BinOp(current, node.op, value)),
+        ]
+        for statement in statements:
+            copy_locations(statement, node)
+            ast.fix_missing_locations(statement)
+        return statements
+
+
+Problems = tuple[ScriptProblem, ...]
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str, mode: CompileMode) -> tuple[types.CodeType | None, Problems]:
+    if mode == "eval":
+        source = rewrite_dmn_ranges(source.strip())
+    try:
+        tree = ast.parse(source, SCRIPT_FILENAME, mode)
+    except SyntaxError as err:
+        return None, (ScriptProblem(err.lineno or 1, f"syntax error: {err.msg}"),)
+    policy = SightlinePolicy()
+    tree = policy.visit(tree)
+    if policy.problems:
+        return None, tuple(policy.problems)
+    return compile(tree, SCRIPT_FILENAME, mode), ()
+
+
+def check_script(source: str, mode: CompileMode) -> list[ScriptProblem]:
+    """Compile-time problems (syntax, forbidden constructs) in a script, without running it."""
+    return list(_compile(source, mode)[1])
+
+
+def compile_script(source: str, mode: CompileMode) -> types.CodeType:
+    """The restricted code object for a script (cached); a ScriptError if it is refused."""
+    code, problems = _compile(source, mode)
+    if code is None:
+        first = problems[0]
+        more = "; ".join(f"line {p.line}: {p.message}" for p in problems[1:])
+        raise ScriptError(first.message + (f" (also {more})" if more else ""), first.line)
+    return code
+
+
+# --------------------------------------------------------------------------- runtime guards
+
+
+def _script_line() -> int | None:
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename == SCRIPT_FILENAME:
+            return frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+_MISSING = object()
+
+
+def guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
+    """Attribute access for scripts: nothing private, no format-string or frame tricks."""
+    if not isinstance(name, str):
+        raise ScriptError("attribute names must be strings", _script_line())
+    if name.startswith("_") or name in INSPECT_ATTRIBUTES:
+        raise ScriptError(f'attribute "{name}" is not allowed in scripts', _script_line())
+    if name in ("format", "format_map") and (
+        isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))
+    ):
+        raise ScriptError(
+            f"str.{name}() is not allowed in scripts; use an f-string", _script_line()
+        )
+    if default is _MISSING:
+        return getattr(obj, name)
+    return getattr(obj, name, default)
+
+
+def _guarded_getitem(obj: Any, key: Any) -> Any:
+    return obj[key]
+
+
+def _apply(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
+
+
+_INPLACE = {
+    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
+    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow,
+    "<<=": operator.ilshift, ">>=": operator.irshift, "&=": operator.iand,
+    "|=": operator.ior, "^=": operator.ixor, "@=": operator.imatmul,
+}
+
+
+def _inplacevar(op: str, target: Any, value: Any) -> Any:
+    return _INPLACE[op](target, value)
+
+
+class ScriptNamespace:
+    """A read-only bag of chosen functions standing in for a module scripts may not see whole."""
+
+    _name: str
+
+    def __init__(self, name: str, **members: Any) -> None:
+        object.__setattr__(self, "_name", name)
+        for key, value in members.items():
+            object.__setattr__(self, key, value)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise ScriptError(f"{self._name} is read-only")
+
+    def __repr__(self) -> str:
+        return f"<{self._name}>"
+
+
+SAFE_BUILTIN_NAMES = (
+    "abs all any bool callable chr dict divmod enumerate filter float format frozenset int "
+    "isinstance iter len list map max min next ord pow range repr reversed round set slice "
+    "sorted str sum tuple zip ArithmeticError AssertionError AttributeError Exception "
+    "IndexError KeyError LookupError NameError NotImplementedError OverflowError RuntimeError "
+    "StopIteration TypeError ValueError ZeroDivisionError"
+).split()
+
+SAFE_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+SAFE_BUILTINS.update({"None": None, "True": True, "False": False})
+
+SAFE_VALUES: dict[str, Any] = {
+    "datetime": datetime,
+    "date": date,
+    "timedelta": timedelta,
+    "timezone": timezone,
+    "Decimal": Decimal,
+    "math": math,
+    "json": ScriptNamespace("json", loads=json.loads, dumps=json.dumps),
+    "re": ScriptNamespace(
+        "re", match=re.match, search=re.search, fullmatch=re.fullmatch, sub=re.sub,
+        findall=re.findall, split=re.split, escape=re.escape, compile=re.compile,
+        IGNORECASE=re.IGNORECASE, MULTILINE=re.MULTILINE,
+    ),
+    "value_range": ValueRange,
+}
+
+GUARDS: dict[str, Any] = {
+    "__builtins__": SAFE_BUILTINS,
+    "__name__": "script",
+    "_getattr_": guarded_getattr,
+    "_getitem_": _guarded_getitem,
+    "_getiter_": iter,
+    "_write_": full_write_guard,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_inplacevar_": _inplacevar,
+    "_apply_": _apply,
+    "_print_": PrintCollector,
+}
+
+
+# --------------------------------------------------------------------------- SpiffWorkflow glue
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    """TaskDataEnvironment's semantics (task data are the script's variables) under restriction."""
+
+    def _globals(self, context: dict, external_context: Mapping[str, Any] | None) -> dict:
+        env = dict(GUARDS)
+        env.update(SAFE_VALUES)
+        env.update(_FUNCTIONS)
+        env.update(self.globals)
+        env.update(external_context or {})
+        # Task data wins over library names, as locals shadow builtins in Python: a form field
+        # called `date` must not break every later script.
+        env.update(context)
+        return env
+
+    def evaluate(
+        self, expression: str, context: dict, external_context: Mapping[str, Any] | None = None
+    ) -> Any:
+        """The value of an expression over the task data."""
+        code = compile_script(expression, "eval")
+        return eval(code, self._globals(context, external_context))
+
+    def execute(
+        self, script: str, context: dict, external_context: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Run a script that reads and writes the task data as variables."""
+        code = compile_script(script, "exec")
+        injected = dict(SAFE_VALUES, **_FUNCTIONS, **self.globals)
+        external = external_context or {}
+        env = self._globals(context, external)
+        try:
+            exec(code, env)
+        finally:
+            kept = {
+                key: value
+                for key, value in env.items()
+                if _is_task_data(key, value, context, injected, external)
+            }
+            context.clear()
+            context.update(kept)
+        return True
+
+    def call_service(self, context: dict, **kwargs: Any) -> Any:
+        """Service tasks are not scripts; the runtime dispatches them."""
+        raise NotImplementedError("service tasks are not run by the script environment")
+
+
+def _is_task_data(
+    key: str,
+    value: Any,
+    before: Mapping[str, Any],
+    injected: Mapping[str, Any],
+    external: Mapping[str, Any],
+) -> bool:
+    if key.startswith("_") or key in GUARDS or key in external:
+        return False
+    if key in injected and value is injected[key] and key not in before:
+        return False
+    return not (callable(value) or isinstance(value, (types.ModuleType, ScriptNamespace)))
+
+
+class SightlineScriptEngine(PythonScriptEngine):
+    """PythonScriptEngine over the restricted environment, with DMN ranges and clearer errors."""
+
+    def __init__(self) -> None:
+        super().__init__(environment=RestrictedEnvironment())
+
+    def validate(self, expression: str) -> None:
+        """Raise SyntaxError unless the expression parses (DMN uses this to decide on `==`)."""
+        ast.parse(rewrite_dmn_ranges(expression.strip()), mode="eval")
+
+    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
+        """Evaluate over the task's data; failures name the expression and the cause."""
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except SpiffWorkflowException as err:
+            err.add_note(f"Error evaluating expression '{expression}'")
+            raise
+        except Exception as err:
+            raise WorkflowTaskException(
+                f"Error evaluating expression '{expression}': {type(err).__name__}: {err}",
+                task=task,
+                exception=err,
+                line_number=getattr(err, "line", None),
+            ) from err
+
+    def create_task_exec_exception(self, task: Any, script: str, err: Exception) -> Exception:
+        """Wrap a script failure; sandbox refusals carry their own line number."""
+        if isinstance(err, ScriptError) and err.line:
+            lines = script.splitlines()
+            error_line = lines[err.line - 1] if 0 < err.line <= len(lines) else ""
+            return WorkflowTaskException(
+                f"ScriptError: {err}",
+                task=task,
+                exception=err,
+                line_number=err.line,
+                error_line=error_line,
+            )
+        return super().create_task_exec_exception(task, script, err)
+
+
+_ENGINE: SightlineScriptEngine | None = None
+
+
+def make_script_engine() -> PythonScriptEngine:
+    """The shared restricted script engine for the runtime, the pack tests and the validator."""
+    global _ENGINE
+    if _ENGINE is None:
+        _load_library()
+        _ENGINE = SightlineScriptEngine()
+    return _ENGINE

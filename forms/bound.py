@@ -1,0 +1,351 @@
+"""A form bound to one request: posted values, task data, validation, typed output."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import unicodedata
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from markupsafe import Markup
+from wtforms import Form
+from wtforms.fields import Field
+
+from forms.catalogs import choice_token
+from forms.fields import format_number, json_value
+from forms.schema import Condition, FieldNode
+
+if TYPE_CHECKING:
+    from forms.spec import FormButton, FormSpec
+
+ACTION_KEY = "_form_action"
+FIELD_KEY = "_field"
+MULTI_KINDS = ("multiselect", "checkboxes")
+
+
+class FieldError(NamedTuple):
+    """One problem for the error summary: where (a readable path) and what."""
+
+    label: str
+    message: str
+
+
+class Located(NamedTuple):
+    """A field found by its HTML name, with the table it sits in (if any)."""
+
+    node: FieldNode
+    field: Field
+    table: tuple[FieldNode, Field] | None
+
+
+def signer_name_matches(typed: str, expected: str) -> bool:
+    """Compare names ignoring case, accents' encoding and extra spaces."""
+
+    def canonical(name: str) -> str:
+        return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+    return bool(typed.strip()) and canonical(typed) == canonical(expected)
+
+
+def _choice_words(node: FieldNode, value: Any) -> str:
+    if node.kind == "checkbox":
+        return "ticked" if value else "not ticked"
+    for choice in node.choices:
+        if choice.token == choice_token(value):
+            return f"“{choice.label}”"
+    return f"“{value}”"
+
+
+def _matches(condition: Condition, values: Mapping[str, Any]) -> bool:
+    for name, allowed in condition.when:
+        value = values.get(name)
+        if value is None or not any(
+            value == a and isinstance(value, bool) == isinstance(a, bool) for a in allowed
+        ):
+            return False
+    return True
+
+
+class BoundForm:
+    """The task form for one request; see FormSpec.bind()."""
+
+    def __init__(
+        self,
+        spec: FormSpec,
+        form: Form,
+        data: Mapping[str, Any],
+        formdata: Any,
+        signer: Mapping[str, Any] | None,
+        now: dt.datetime | None,
+    ):
+        self.spec = spec
+        self.form = form
+        self.data = dict(data)
+        self.formdata = formdata
+        self.signer = signer
+        self.now = now or dt.datetime.now(dt.UTC)
+        self.field_errors: dict[str, list[str]] = {}
+        self._problems: list[tuple[str, str, str]] = []
+
+    # -- finding fields ---------------------------------------------------------------------
+
+    def _walk(
+        self, node: FieldNode, fields: Any, table: tuple[FieldNode, Field] | None = None
+    ) -> Iterator[Located]:
+        for child in node.children:
+            field = fields[child.name]
+            yield Located(child, field, table)
+            if child.kind == "object":
+                yield from self._walk(child, field.form, table)
+            elif child.kind == "table":
+                for entry in field.entries:
+                    yield from self._walk(child, entry.form, (child, field))
+
+    def locate(self, name: str) -> Located:
+        """The field whose HTML name is `name` (a signature's inputs find the signature)."""
+        for found in self._walk(self.spec.root, self.form):
+            if found.field.name == name:
+                return found
+            if found.node.kind == "signature" and name.startswith(found.field.name + "-"):
+                return found
+        raise KeyError(name)
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def validate(self) -> bool:
+        """Check every field and rule; afterwards `errors` lists what is wrong."""
+        self.field_errors = {}
+        self._problems = []
+        self._check_object(self.spec.root, self.form, "")
+        return not self._problems
+
+    @property
+    def errors(self) -> list[FieldError]:
+        """Every problem, in form order, as (field path label, message)."""
+        return [FieldError(label, message) for label, message, _ in self._problems]
+
+    @property
+    def error_links(self) -> list[tuple[str, str, str]]:
+        """Every problem as (label, message, id of the input to jump to)."""
+        return list(self._problems)
+
+    def _complain(self, field: Field, label: str, message: str, anchor: str | None = None) -> None:
+        self.field_errors.setdefault(field.name, []).append(message)
+        self._problems.append((label, message, anchor or field.id))
+
+    def _check_object(self, node: FieldNode, fields: Any, prefix: str) -> None:
+        values = {
+            child.name: json_value(child, fields[child.name])
+            for child in node.children
+            if not child.is_container and child.kind != "signature"
+        }
+        because: dict[str, str] = {}
+        for condition in node.conditions:
+            matched = _matches(condition, values)
+            for name in condition.then_required if matched else condition.else_required:
+                if matched:
+                    because[name] = " and ".join(
+                        f"{node.child(n).label} is "
+                        + " or ".join(_choice_words(node.child(n), a) for a in allowed)
+                        for n, allowed in condition.when
+                    )
+                else:
+                    because[name] = ""
+        for child in node.children:
+            field = fields[child.name]
+            label = prefix + child.label
+            if child.readonly:
+                continue
+            if child.kind == "object":
+                self._check_object(child, field.form, f"{label} › ")
+            elif child.kind == "table":
+                self._check_table(child, field, label, child.required or child.name in because)
+            elif child.kind == "signature":
+                self._check_signature(child, field, label, child.required)
+            elif self._is_blank(child, field):
+                if child.required:
+                    self._complain(field, label, "Required.")
+                elif child.name in because:
+                    reason = because[child.name]
+                    self._complain(field, label, f"Required when {reason}." if reason else
+                                   "Required.")
+            elif not field.validate(self.form):
+                for message in field.errors:
+                    self._complain(field, label, str(message))
+
+    @staticmethod
+    def _is_blank(node: FieldNode, field: Field) -> bool:
+        if node.kind == "checkbox":
+            return not field.data
+        if node.kind in MULTI_KINDS:
+            return not field.data and not field.raw_data
+        if field.raw_data:
+            return all(not str(value).strip() for value in field.raw_data)
+        return field.data is None or (isinstance(field.data, str) and not field.data.strip())
+
+    def _check_table(self, node: FieldNode, field: Field, label: str, required: bool) -> None:
+        for index, entry in enumerate(field.entries):
+            self._check_object(node, entry.form, f"{label} › row {index + 1} › ")
+        count = len(field.entries)
+        anchor = f"{field.id}-add"
+        if node.min_items and count < node.min_items:
+            self._complain(field, label, f"Add at least {node.min_items} rows; there are "
+                           f"{count}.", anchor)
+        elif required and count == 0:
+            self._complain(field, label, "Add at least one row.", anchor)
+        if node.max_items is not None and count > node.max_items:
+            self._complain(field, label, f"Keep at most {node.max_items} rows; there are "
+                           f"{count}.", anchor)
+        rule = node.total
+        if rule is None or count == 0:
+            return
+        total = self.column_total(node, field)
+        shown = format_number(total)
+        if rule.equals is not None and total != rule.equals:
+            message = f"{rule.label} must total {format_number(rule.equals)}; they total {shown}."
+        elif rule.minimum is not None and total < rule.minimum:
+            message = (f"{rule.label} must total at least {format_number(rule.minimum)}; "
+                       f"they total {shown}.")
+        elif rule.maximum is not None and total > rule.maximum:
+            message = (f"{rule.label} must total at most {format_number(rule.maximum)}; "
+                       f"they total {shown}.")
+        else:
+            return
+        self._complain(field, label, message, f"{field.id}-total")
+
+    @staticmethod
+    def column_total(node: FieldNode, field: Field) -> float:
+        """The sum of the table's x-total column over its rows (blank or invalid cells skipped)."""
+        assert node.total is not None
+        column = node.child(node.total.column)
+        values = (json_value(column, entry.form[column.name]) for entry in field.entries)
+        total = sum(v for v in values if isinstance(v, int | float))
+        return int(total) if total == int(total) else total
+
+    def _check_signature(self, node: FieldNode, field: Field, label: str, required: bool) -> None:
+        parts = field.form
+        ticked = bool(parts.acknowledged.data)
+        typed = (parts["name"].data or "").strip()
+        if not ticked and not typed:
+            if required:
+                self._complain(field, label, "Tick the box and type your full name to sign.",
+                               parts.acknowledged.id)
+            return
+        if not ticked:
+            self._complain(field, label, "Tick the box to confirm.", parts.acknowledged.id)
+        if not typed:
+            self._complain(field, label, "Type your full name to sign.", parts["name"].id)
+        elif self.signer is None:
+            self._complain(field, label, "Only a signed-in person can sign.", parts["name"].id)
+        elif not signer_name_matches(typed, str(self.signer.get("name", ""))):
+            self._complain(
+                field, label,
+                f"The name does not match yours; type “{self.signer.get('name')}”.",
+                parts["name"].id,
+            )
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def to_data(self) -> dict[str, Any]:
+        """The submitted values, typed per the schema, for every property the schema defines."""
+        return self._object_data(self.spec.root, self.form, self.data)
+
+    def _object_data(self, node: FieldNode, fields: Any, raw: Any) -> dict[str, Any]:
+        raw = raw if isinstance(raw, Mapping) else {}
+        result: dict[str, Any] = {}
+        for child in node.children:
+            field = fields[child.name]
+            value = raw.get(child.name)
+            if child.readonly:
+                # Read-only values come from the task data, never from the browser.
+                result[child.name] = copy.deepcopy(value if child.name in raw else child.default)
+            elif child.kind == "object":
+                result[child.name] = self._object_data(child, field.form, value)
+            elif child.kind == "table":
+                rows = value if isinstance(value, list) else []
+                result[child.name] = [
+                    self._object_data(child, entry.form, rows[i] if i < len(rows) else {})
+                    for i, entry in enumerate(field.entries)
+                ]
+            elif child.kind == "signature":
+                result[child.name] = self._signature_data(field)
+            else:
+                result[child.name] = json_value(child, field)
+        return result
+
+    def _signature_data(self, field: Field) -> dict[str, Any] | None:
+        parts = field.form
+        typed = (parts["name"].data or "").strip()
+        signer = self.signer
+        if not (parts.acknowledged.data and signer is not None
+                and signer_name_matches(typed, str(signer.get("name", "")))):
+            return None
+        return {
+            "acknowledged": True,
+            "name": " ".join(typed.split()),
+            "signer_id": signer.get("id"),
+            "signed_at": self.now.isoformat(timespec="seconds"),
+            "comment": parts.comment.data or "",
+        }
+
+    # -- table rows -----------------------------------------------------------------------------
+
+    @property
+    def requested_action(self) -> str:
+        """The add/remove row action the user pressed, or ''."""
+        if self.formdata is None or ACTION_KEY not in self.formdata:
+            return ""
+        return str(self.formdata.getlist(ACTION_KEY)[0])
+
+    def apply_action(self, action: str | None = None) -> bool:
+        """Add or remove a table row (`add:<table>`, `remove:<table>:<index>`); True if handled.
+
+        Without an argument the posted `_form_action` is used. The caller re-renders the form
+        instead of completing the task when this returns True.
+        """
+        action = self.requested_action if action is None else action
+        verb, _, target = action.partition(":")
+        if verb == "remove":
+            target, _, position = target.rpartition(":")
+        try:
+            found = self.locate(target)
+        except KeyError:
+            return False
+        node, field = found.node, found.field
+        if node.kind != "table" or node.readonly:
+            return False
+        if verb == "add":
+            if node.max_items is None or len(field.entries) < node.max_items:
+                field.append_entry()
+            return True
+        if verb == "remove" and position.isdigit():
+            if int(position) < len(field.entries):
+                field.pop_entry(int(position))
+            return True
+        return False
+
+    # -- HTML -----------------------------------------------------------------------------------
+
+    def render(
+        self,
+        *,
+        action: str,
+        validate_url: str | None = None,
+        csrf_token: str = "",
+        submit_label: str = "Submit",
+        extra_buttons: tuple[FormButton, ...] | list[FormButton] = (),
+        form_attrs: Mapping[str, str] | None = None,
+    ) -> Markup:
+        """The whole <form>: error summary, fields with inline errors, buttons."""
+        from forms.render import render_form
+
+        return render_form(self, action=action, validate_url=validate_url,
+                           csrf_token=csrf_token, submit_label=submit_label,
+                           extra_buttons=extra_buttons, form_attrs=form_attrs or {})
+
+    def render_field(self, name: str, *, validate_url: str | None = None) -> Markup:
+        """One field's wrapper with its errors (a table cell gives the whole table)."""
+        from forms.render import render_block
+
+        return render_block(self, name, validate_url=validate_url)

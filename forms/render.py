@@ -1,0 +1,234 @@
+"""Draw a bound form as Pico-friendly semantic HTML with htmx live validation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+from wtforms.fields import Field
+
+from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm
+from forms.fields import format_number
+from forms.schema import FieldNode
+
+if TYPE_CHECKING:
+    from forms.spec import FormButton
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+TEXT_INPUT_TYPES = {
+    "text": "text", "email": "email", "password": "password", "date": "date",
+    "datetime": "datetime-local", "integer": "number", "number": "number",
+}
+TYPING_TRIGGER = "input changed delay:400ms, change"
+
+
+def html_attributes(attributes: Mapping[str, Any]) -> Markup:
+    """`{"required": True, "id": "x"}` -> `required id="x"`; None and False are left out."""
+    parts = []
+    for key, value in attributes.items():
+        if value is None or value is False:
+            continue
+        if value is True:
+            parts.append(escape(key))
+        else:
+            parts.append(Markup('{}="{}"').format(key, value))
+    return Markup(" ").join(parts)
+
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["attrs"] = html_attributes
+
+
+class FormView:
+    """What the template asks of a bound form: values, errors and input attributes."""
+
+    def __init__(self, bound: BoundForm, validate_url: str | None):
+        self.bound = bound
+        self.validate_url = validate_url
+        self.root = bound.spec.root
+        self.form = bound.form
+        self.action_key = ACTION_KEY
+
+    def errors(self, field: Field) -> list[str]:
+        """Messages for this field from the last validate()."""
+        return self.bound.field_errors.get(field.name, [])
+
+    def value(self, field: Field) -> str:
+        """What the input shows: exactly what was typed, else the stored value."""
+        if field.raw_data:
+            return str(field.raw_data[0])
+        return str(field._value()) if field.data is not None else ""
+
+    def selected(self, field: Field) -> list[str]:
+        """Tokens of the chosen options."""
+        return list(field.selected_tokens())
+
+    def has_note(self, node: FieldNode) -> bool:
+        """Whether the field shows a description or help text."""
+        return bool(node.description or node.help)
+
+    def described_by(self, node: FieldNode, field: Field, *, in_table: bool = False) -> str | None:
+        """ids of the help text and the error message, for aria-describedby."""
+        ids = []
+        if self.has_note(node) and not in_table:
+            ids.append(f"{field.id}-help")
+        if self.errors(field):
+            ids.append(f"{field.id}-error")
+        return " ".join(ids) or None
+
+    def live(self, field: Field, target: Field, trigger: str) -> dict[str, Any]:
+        """htmx attributes that re-validate `field` and swap `target`'s wrapper."""
+        if not self.validate_url:
+            return {}
+        return {
+            "hx-post": self.validate_url,
+            "hx-trigger": trigger,
+            "hx-target": f"#field-{target.id}",
+            "hx-swap": "outerHTML",
+            "hx-include": "closest form",
+            "hx-vals": json.dumps({FIELD_KEY: field.name}),
+        }
+
+    def input_attrs(
+        self,
+        node: FieldNode,
+        field: Field,
+        *,
+        target: Field | None = None,
+        label: str | None = None,
+        option: int | None = None,
+    ) -> dict[str, Any]:
+        """The attributes of the input (or select/textarea) for a leaf field."""
+        kind = node.kind
+        choice_like = kind in ("checkbox", "radio", "checkboxes", "rating", "select",
+                               "multiselect")
+        attrs: dict[str, Any] = {
+            "id": field.id if option is None else f"{field.id}-{option}",
+            "name": field.name,
+            # Ticking one checkbox of a group must not be demanded for every box.
+            "required": node.required and not node.readonly and kind != "checkboxes",
+            "aria-invalid": "true" if self.errors(field) else None,
+            "aria-describedby": self.described_by(node, field, in_table=label is not None),
+            "aria-label": label,
+            "autofocus": node.autofocus,
+        }
+        if node.readonly:
+            attrs["disabled" if choice_like else "readonly"] = True
+        if kind in ("text", "email", "password", "textarea"):
+            attrs["placeholder"] = node.placeholder or None
+            attrs["minlength"] = node.min_length
+            attrs["maxlength"] = node.max_length
+        if kind in ("integer", "number"):
+            attrs["placeholder"] = node.placeholder or None
+            attrs["min"] = format_number(node.minimum) if node.minimum is not None else None
+            attrs["max"] = format_number(node.maximum) if node.maximum is not None else None
+            attrs["step"] = node.options.get("step", 1 if kind == "integer" else "any")
+        if kind == "textarea":
+            attrs["rows"] = node.options.get("rows", 2 if label else 4)
+        if not node.readonly:
+            typing = kind in ("text", "email", "password", "textarea", "integer", "number")
+            attrs.update(self.live(field, target or field, TYPING_TRIGGER if typing else "change"))
+        return attrs
+
+    def input_type(self, node: FieldNode) -> str:
+        """The HTML input type for a text-like leaf."""
+        return TEXT_INPUT_TYPES.get(node.kind, "text")
+
+    def entries(self, field: Field) -> list[tuple[int, Field]]:
+        """The rows of a table."""
+        return list(enumerate(field.entries))
+
+    def can_add(self, node: FieldNode, field: Field) -> bool:
+        """Whether the table offers an Add row button."""
+        if node.readonly or node.options.get("addable") is False:
+            return False
+        return node.max_items is None or len(field.entries) < node.max_items
+
+    def can_remove(self, node: FieldNode) -> bool:
+        """Whether table rows offer a Remove button."""
+        return not node.readonly and node.options.get("removable") is not False
+
+    def row_button(self, table: Field) -> dict[str, Any]:
+        """htmx attributes for Add/Remove row buttons (they also work as plain submits)."""
+        if not self.validate_url:
+            return {}
+        return {
+            "hx-post": self.validate_url,
+            "hx-target": f"#field-{table.id}",
+            "hx-swap": "outerHTML",
+            "hx-include": "closest form",
+        }
+
+    def total(self, node: FieldNode, field: Field) -> str:
+        """The current sum of the table's x-total column."""
+        return format_number(self.bound.column_total(node, field))
+
+    def total_target(self, node: FieldNode) -> str:
+        """What the total must be, in words, e.g. '= 100' or '≥ 10'."""
+        rule = node.total
+        assert rule is not None
+        if rule.equals is not None:
+            return f"of {format_number(rule.equals)}"
+        bounds = []
+        if rule.minimum is not None:
+            bounds.append(f"at least {format_number(rule.minimum)}")
+        if rule.maximum is not None:
+            bounds.append(f"at most {format_number(rule.maximum)}")
+        return "(" + ", ".join(bounds) + ")"
+
+    def column_index(self, node: FieldNode) -> int:
+        """Position of the x-total column in the table."""
+        assert node.total is not None
+        return [c.name for c in node.children].index(node.total.column)
+
+    def any_required(self) -> bool:
+        """Whether any editable field carries a required marker."""
+
+        def walk(node: FieldNode) -> bool:
+            return any(
+                (c.required and not c.readonly) or walk(c) for c in node.children
+            )
+
+        return walk(self.root)
+
+
+def _macros(view: FormView) -> Any:
+    return _env.get_template("sightline_form.html").make_module({"view": view})
+
+
+def render_form(
+    bound: BoundForm,
+    *,
+    action: str,
+    validate_url: str | None,
+    csrf_token: str,
+    submit_label: str,
+    extra_buttons: Sequence[FormButton],
+    form_attrs: Mapping[str, str],
+) -> Markup:
+    """The whole <form> for a bound task form."""
+    from forms.spec import FormButton
+
+    view = FormView(bound, validate_url)
+    buttons = [FormButton(submit_label), *extra_buttons]
+    return Markup(
+        _macros(view).form(action, csrf_token, buttons, html_attributes(form_attrs))
+    )
+
+
+def render_block(bound: BoundForm, name: str, *, validate_url: str | None) -> Markup:
+    """One field's wrapper (for a table cell, the whole table) by HTML name."""
+    found = bound.locate(name)
+    node, field = found.table if found.table else (found.node, found.field)
+    return Markup(_macros(FormView(bound, validate_url)).block(node, field))

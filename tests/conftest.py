@@ -1,0 +1,61 @@
+"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("SIGHTLINE_TEST_DATABASE_URL", "")
+
+
+async def _fresh_postgres(base_url: str) -> tuple[str, str]:
+    """Create a throwaway schema-free database on the test server; returns (url, name)."""
+    import asyncpg
+
+    name = f"sightline_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(base_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return base_url.rsplit("/", 1)[0] + "/" + name, name
+
+
+async def _drop_postgres(base_url: str, name: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(base_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+# Every database test runs on SQLite, and on PostgreSQL too when the test server is configured.
+DATABASES = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL to an empty database that lives for one test."""
+    if request.param == "postgres":
+        url, name = await _fresh_postgres(PG_URL)
+        yield url
+        await _drop_postgres(PG_URL, name)
+    else:
+        yield f"sqlite://{tmp_path / 'sightline.db'}"
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """A connected, empty database with every table; yields its URL."""
+    from engine import db as engine_db
+
+    await engine_db.create_schema(database_url)
+    yield database_url
+    await engine_db.disconnect()

@@ -1,0 +1,362 @@
+"""The `sightline` command: serve the app and drive the engine from a shell.
+
+Every subcommand has --help; a failure prints one line saying why and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from config import settings
+
+
+class CommandError(Exception):
+    """A failure to report as one line."""
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"sightline: {message}", file=sys.stderr)
+    return code
+
+
+async def _with_db(work: Callable[[], Awaitable[int]]) -> int:
+    from engine import db
+
+    await db.connect(settings.DATABASE_URL)
+    try:
+        return await work()
+    finally:
+        await db.disconnect()
+
+
+def _pack_folders() -> list[Path]:
+    return [Path(p) for p in settings.PACKS]
+
+
+def _resolve_pack_path(value: str) -> Path:
+    path = Path(value)
+    if path.exists():
+        return path.resolve()
+    for folder in _pack_folders():
+        if (folder / value).exists():
+            return (folder / value).resolve()
+    raise CommandError(f"no pack at '{value}'")
+
+
+# --- serve / db ------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("webapp.app:app", host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from engine import db
+
+    async def work() -> int:
+        applied = await db.upgrade(settings.DATABASE_URL)
+        await db.disconnect()
+        print(f"database up to date ({len(applied)} migration(s) applied)")
+        return 0
+
+    return asyncio.run(work())
+
+
+# --- packs ---------------------------------------------------------------------------------
+
+
+def cmd_pack_validate(args: argparse.Namespace) -> int:
+    from engine.packs import discover_packs
+    from engine.validation import validate_pack
+
+    path = _resolve_pack_path(args.path)
+    problems = validate_pack(path, available=discover_packs([path.parent, *_pack_folders()]))
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {path.name}", file=sys.stderr)
+        return 1
+    print(f"{path.name}: valid")
+    return 0
+
+
+def cmd_pack_deploy(args: argparse.Namespace) -> int:
+    from engine.definitions import deploy_pack
+    from engine.errors import DeployError
+
+    path = _resolve_pack_path(args.path)
+
+    async def work() -> int:
+        try:
+            report = await deploy_pack(path, args.by, search=[path.parent, *_pack_folders()])
+        except DeployError as exc:
+            for problem in exc.problems:
+                print(problem)
+            raise CommandError(str(exc)) from exc
+        print(report)
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_pack_test(args: argparse.Namespace) -> int:
+    from engine.pack_tests import format_report, run_pack_tests
+
+    path = _resolve_pack_path(args.path)
+    report = run_pack_tests(path)
+    print(format_report(report))
+    return 0 if report.failed == 0 else 1
+
+
+# --- directory -----------------------------------------------------------------------------
+
+
+def cmd_org_import(args: argparse.Namespace) -> int:
+    from engine.org_import import import_org
+
+    path = Path(args.file)
+    if not path.exists():
+        raise CommandError(f"no file '{path}'")
+
+    async def work() -> int:
+        report = await import_org(path.read_text(encoding="utf-8-sig"))
+        print(report)
+        return 1 if report.errors else 0
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from engine import demo
+
+    async def work() -> int:
+        if args.if_empty and not await demo.is_empty():
+            print("demo data already present")
+            print(demo.logins_text())
+            return 0
+        await demo.seed(_pack_folders())
+        print(demo.logins_text())
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+# --- driving the engine --------------------------------------------------------------------
+
+
+def _parse_json(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--data is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise CommandError("--data must be a JSON object")
+    return value
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from engine import runtime
+
+    data = _parse_json(args.data)
+
+    async def work() -> int:
+        actor = await runtime.actor_for(args.as_) if args.as_ else runtime.Actor.system("cli")
+        instance = await runtime.start_process(
+            args.process, subject=args.subject, actor=actor, data=data
+        )
+        print(f"started instance {instance.id} ({instance.title}): {instance.status}")
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from engine import inbox
+
+    async def work() -> int:
+        rows = await inbox.open_tasks(person=args.person)
+        if not rows:
+            print("no open tasks")
+            return 0
+        for row in rows:
+            print(row)
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from engine import runtime
+
+    data = _parse_json(args.data)
+
+    async def work() -> int:
+        actor = await runtime.actor_for(args.as_)
+        instance = await runtime.complete_task(args.task, actor, data)
+        line = f"task {args.task} completed; instance {instance.id} is {instance.status}"
+        if instance.status == "error" and instance.error:
+            line += f": {instance.error.get('task')}: {instance.error.get('message')}"
+        print(line)
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from engine import runtime
+
+    async def work() -> int:
+        instance = await runtime.retry_instance(
+            args.instance, runtime.Actor.system("cli"), upgrade=not args.same_version
+        )
+        print(f"instance {instance.id} is {instance.status}")
+        return 0 if instance.status != "error" else 1
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_timers_run_due(args: argparse.Namespace) -> int:
+    from engine import clock, runtime
+
+    async def work() -> int:
+        if args.now:
+            with clock.frozen_at(datetime.fromisoformat(args.now)):
+                moved = await runtime.fire_due_timers()
+        else:
+            moved = await runtime.fire_due_timers()
+        print(f"{moved} instance(s) moved by due timers")
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from engine.audit import verify_chain
+
+    async def work() -> int:
+        report = await verify_chain()
+        print(report)
+        return 0 if report.ok else 1
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from engine import bench
+
+    result = asyncio.run(bench.run(args))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="sightline", description="Sightline performance management: server and engine tools."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="serve the web app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    p = db.add_parser("upgrade", help="apply pending migrations")
+    p.set_defaults(func=cmd_db_upgrade)
+
+    pack = sub.add_parser("pack", help="process packs").add_subparsers(dest="pack", required=True)
+    p = pack.add_parser("validate", help="check a pack; one line per problem")
+    p.add_argument("path", help="pack folder (or a pack name under PACKS)")
+    p.set_defaults(func=cmd_pack_validate)
+    p = pack.add_parser("deploy", help="validate, then store a new version of changed processes")
+    p.add_argument("path")
+    p.add_argument("--by", default="cli", help="who deploys (recorded with the version)")
+    p.set_defaults(func=cmd_pack_deploy)
+    p = pack.add_parser("test", help="run the pack's BPMN unit tests (tests/test_*.json)")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_pack_test)
+
+    org = sub.add_parser("org", help="the directory").add_subparsers(dest="org", required=True)
+    p = org.add_parser("import", help="import or update people and units from a CSV file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_org_import)
+
+    p = sub.add_parser("demo", help="seed a demo organisation, logins and the standard pack")
+    p.add_argument("--if-empty", action="store_true", help="do nothing if people exist")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("start", help="start a process for a subject")
+    p.add_argument("process", help="BPMN process id, e.g. objective_setting")
+    p.add_argument("--subject", required=True, help="employee id (key) of the subject")
+    p.add_argument("--as", dest="as_", help="employee id of the starter (default: system)")
+    p.add_argument("--data", default="{}", help="initial data as a JSON object")
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("tasks", help="list open human tasks")
+    p.add_argument("--person", help="only tasks this person may act on (employee id)")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("complete", help="complete a human task")
+    p.add_argument("task", type=int)
+    p.add_argument("--as", dest="as_", required=True, help="employee id of who completes it")
+    p.add_argument("--data", default="{}", help="form data as a JSON object")
+    p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser("retry", help="run an instance in error again (on the newest version)")
+    p.add_argument("instance", type=int)
+    p.add_argument("--same-version", action="store_true", help="do not move to the newest version")
+    p.set_defaults(func=cmd_retry)
+
+    timers = sub.add_parser("timers", help="timers").add_subparsers(dest="timers", required=True)
+    p = timers.add_parser("run-due", help="fire every due timer once")
+    p.add_argument("--now", help="pretend it is this ISO time (for rehearsals)")
+    p.set_defaults(func=cmd_timers_run_due)
+
+    audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit", required=True)
+    p = audit.add_parser("verify", help="check the hash chain; report the first tampered row")
+    p.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("bench", help="measure the engine (prints JSON)")
+    p.add_argument("--tasks", type=int, default=300, help="task completions to time")
+    p.add_argument("--web", action="store_true", help="measure the web stack instead")
+    p.add_argument("--launch", type=int, default=0, help="launch a cycle for N employees")
+    p.add_argument("--dashboards", action="store_true", help="measure the HR dashboard")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `sightline` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from engine.errors import EngineError
+
+    try:
+        return int(args.func(args))
+    except (CommandError, EngineError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as exc:  # the shell user gets a line, not a traceback
+        text = str(exc)
+        if "no such table" in text or ("relation" in text and "does not exist" in text):
+            return _fail("the database is not set up: run `sightline db upgrade` first")
+        return _fail(f"{type(exc).__name__}: {text}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

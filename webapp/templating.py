@@ -1,0 +1,192 @@
+"""One Jinja environment for every page and fragment, and `render` for htmx-aware responses."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from engine import clock
+from webapp import csrf
+
+WEBAPP_DIR = Path(__file__).resolve().parent
+ROOT = WEBAPP_DIR.parent
+TEMPLATE_DIRS = [WEBAPP_DIR / "templates", ROOT / "forms" / "templates"]
+STATIC_DIR = WEBAPP_DIR / "static"
+NODE_MODULES = ROOT / "node_modules"
+# URL prefix -> folder under node_modules, served by app.py and linked by `vendor_url`.
+VENDOR_DIRS: dict[str, Path] = {
+    "htmx": NODE_MODULES / "htmx.org" / "dist",
+    "pico": NODE_MODULES / "@picocss" / "pico" / "css",
+    "bpmn-js": NODE_MODULES / "bpmn-js" / "dist",
+    "dmn-js": NODE_MODULES / "dmn-js" / "dist",
+    "chart.js": NODE_MODULES / "chart.js" / "dist",
+}
+
+
+@lru_cache(maxsize=512)
+def _fingerprint(path: Path, mtime_ns: int) -> str:
+    # Keyed on mtime so an edited file gets a new URL while the server runs.
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+
+
+def _versioned(url: str, path: Path) -> str:
+    try:
+        stat = path.stat()
+    except OSError:
+        return url
+    return f"{url}?v={_fingerprint(path, stat.st_mtime_ns)}"
+
+
+def static_url(name: str) -> str:
+    """URL of a file in webapp/static, fingerprinted so it can be cached for a year."""
+    return _versioned(f"/static/{name}", STATIC_DIR / name)
+
+
+def vendor_url(name: str) -> str:
+    """URL of a front-end library file, e.g. vendor_url("htmx/htmx.min.js")."""
+    prefix, _, rest = name.partition("/")
+    folder = VENDOR_DIRS.get(prefix)
+    if folder is None:
+        raise ValueError(f"no vendored library '{prefix}'")
+    return _versioned(f"/vendor/{name}", folder / rest)
+
+
+def format_date(value: date | datetime | None, fmt: str = "%-d %b %Y") -> str:
+    """A date the way people write it: 12 Mar 2026."""
+    if value is None:
+        return ""
+    return value.strftime(fmt)
+
+
+def format_datetime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
+    """A moment in UTC: 12 Mar 2026, 14:05."""
+    if value is None:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(clock.now().tzinfo)
+    return value.strftime(fmt)
+
+
+def relative_due(value: date | datetime | None, today: date | None = None) -> str:
+    """How a deadline reads in an inbox: "due today", "due in 3 days", "2 days overdue"."""
+    if value is None:
+        return "no due date"
+    if today is None:
+        today = clock.now().date()
+    due = value.date() if isinstance(value, datetime) else value
+    days = (due - today).days
+    if days == 0:
+        return "due today"
+    if days == 1:
+        return "due tomorrow"
+    if days > 1:
+        return f"due in {days} days"
+    late = -days
+    return f"{late} day overdue" if late == 1 else f"{late} days overdue"
+
+
+@jinja2.pass_context
+def person_name(context: Mapping[str, Any], ref: int | str | None) -> str:
+    """A person's display name from the request's directory snapshot ("group:hr" -> "HR")."""
+    if ref is None or ref == "":
+        return "—"
+    if isinstance(ref, str) and ref.startswith("group:"):
+        group = ref.removeprefix("group:")
+        return group.upper() if len(group) <= 3 else group.replace("_", " ").capitalize()
+    request = context.get("request")
+    directory = getattr(getattr(request, "state", None), "directory", None)
+    person = directory.person(ref) if directory is not None else None
+    return person.name if person is not None else str(ref)
+
+
+def _viewer_context(request: Request) -> dict[str, Any]:
+    return {"viewer": getattr(request.state, "viewer", None)}
+
+
+def _build_environment() -> jinja2.Environment:
+    loader = jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader(str(folder)) for folder in TEMPLATE_DIRS if folder.is_dir()]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        csrf_token=csrf.template_token,
+        csrf_input=csrf.template_input,
+        static_url=static_url,
+        vendor_url=vendor_url,
+        now=clock.now,
+        pop_flashes=pop_flashes,
+    )
+    env.filters.update(
+        date=format_date,
+        datetime=format_datetime,
+        relative_due=relative_due,
+        person_name=person_name,
+    )
+    return env
+
+
+templates = Jinja2Templates(env=_build_environment(), context_processors=[_viewer_context])
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether htmx asked for a piece of a page (boosted links want the whole page)."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+    fragment: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a page, or only `fragment` when htmx asked for part of it."""
+    name = fragment if fragment is not None and is_htmx(request) else template
+    response = templates.TemplateResponse(
+        request, name, dict(context or {}), status_code=status, headers=headers
+    )
+    # Pages and fragments of the same URL must not be served from cache for one another.
+    response.headers.append("Vary", "HX-Request")
+    return response
+
+
+# -- flash messages -------------------------------------------------------------------------
+
+FLASH_KINDS = ("info", "success", "warning", "error")
+
+
+def flash(request: Request, message: str, kind: str = "info") -> None:
+    """Queue a message for the next page this person sees (kind: info/success/warning/error)."""
+    if kind not in FLASH_KINDS:
+        raise ValueError(f"flash kind must be one of {FLASH_KINDS}")
+    request.session.setdefault("_flashes", []).append([kind, message])
+    # Assigning again marks the session modified even though the list was mutated in place.
+    request.session["_flashes"] = request.session["_flashes"]
+
+
+def pop_flashes(request: Request) -> list[tuple[str, str]]:
+    """Take the queued messages out of the session (templates call this once per page)."""
+    if "session" not in request.scope:
+        return []
+    return [(kind, message) for kind, message in request.session.pop("_flashes", [])]
