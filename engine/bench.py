@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ OBJECTIVES = {
 }
 ROUND = [
     ("draft_objectives", OBJECTIVES),
-    ("review_objectives", {"decision": "return", "manager_comments": "Make the second one sharper"}),
+    ("review_objectives", {"decision": "return", "manager_comments": "Sharpen the second one"}),
     ("draft_objectives", OBJECTIVES),
     ("review_objectives", {"decision": "approve", "manager_comments": ""}),
     ("acknowledge_objectives", {"acknowledged": True, "comment": ""}),
@@ -66,7 +65,8 @@ async def _engine_rate(db_url: str, instances: int) -> tuple[float, int, int]:
         for bpmn_id, data in ROUND:
             rows = await HumanTask.filter(bpmn_id=bpmn_id, status="ready").order_by("id")
             for row in rows:
-                actor = manager if bpmn_id == "review_objectives" else employee_actor[row.instance_id]  # type: ignore[attr-defined]
+                is_review = bpmn_id == "review_objectives"
+                actor = manager if is_review else employee_actor[row.instance_id]  # type: ignore[attr-defined]
                 started = time.perf_counter()
                 await runtime.complete_task(row.id, actor, data)
                 elapsed += time.perf_counter() - started

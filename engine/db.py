@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 MODELS = ["engine.models"]
 
@@ -19,6 +20,11 @@ def clears_on_connect(clear: Callable[[], None]) -> Callable[[], None]:
     """Register a cache's clear function, called whenever the engine connects."""
     _caches_to_clear.append(clear)
     return clear
+
+
+# Tortoise caches executors by connection name, not by database kind: a SQLite statement would
+# otherwise be reused on PostgreSQL when one process (the test suite) talks to both.
+clears_on_connect(EXECUTOR_CACHE.clear)
 MIGRATIONS = "engine.migrations"
 
 
@@ -68,7 +74,7 @@ async def upgrade(database_url: str) -> list[str]:
     applied: list[str] = []
 
     def progress(event: str, app: str, name: str) -> None:
-        if event.endswith("success") or event == "apply_success":
+        if event == "apply_done":
             applied.append(f"{app}.{name}")
 
     await migrate(config=tortoise_config(database_url), progress=progress)

@@ -135,7 +135,7 @@ async def deploy_pack(
     from engine.validation import validate_pack
 
     available = discover_packs(search or [path.parent])
-    problems = validate_pack(path, available=available) if _takes_available() else validate_pack(path)
+    problems = validate_pack(path, available=available)
     if problems:
         raise DeployError(
             f"pack {path.name} is not valid; nothing was deployed", [str(p) for p in problems]
@@ -171,10 +171,3 @@ async def deploy_pack(
             report.deployed.append((process_id, version))
     return report
 
-
-def _takes_available() -> bool:
-    import inspect
-
-    from engine.validation import validate_pack
-
-    return "available" in inspect.signature(validate_pack).parameters

@@ -13,6 +13,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.expressions import F
 
+from engine.db import clears_on_connect
 from engine.models import DirectoryVersion, GroupMembership, OrgUnit, Person
 
 
@@ -284,6 +285,7 @@ async def current_directory() -> DirectorySnapshot:
     return _cached
 
 
+@clears_on_connect
 def forget_directory() -> None:
     """Drop the cached snapshot (the next current_directory() reloads)."""
     global _cached, _cached_for

@@ -40,7 +40,7 @@ class Cycle(Model):
 
 
 class ProcessInstance(Model):
-    """A running (or finished) process for one subject; state is stored without its spec."""
+    """A running (or finished) process for one subject, its state stored without its spec."""
 
     id = fields.IntField(primary_key=True)
     definition: fields.ForeignKeyRelation[ProcessDefinition] = fields.ForeignKeyField(
@@ -120,7 +120,7 @@ class HumanTask(Model):
 
 
 class AuditEvent(Model):
-    """Append-only log; each row carries the hash of the previous one (tamper-evident)."""
+    """Append-only log: each row carries the hash of the previous one (tamper-evident)."""
 
     id = fields.IntField(primary_key=True)
     at = fields.DatetimeField()
@@ -137,7 +137,7 @@ class AuditEvent(Model):
 
 
 class OrgUnit(Model):
-    """A department or team; units nest."""
+    """A department or team (units nest)."""
 
     id = fields.IntField(primary_key=True)
     code = fields.CharField(max_length=64, unique=True)

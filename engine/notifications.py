@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+
 from engine import clock
 from engine.directory import DirectorySnapshot
 from engine.models import HumanTask, OutboxEmail

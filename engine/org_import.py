@@ -72,7 +72,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
-BATCH = 500
+BATCH = 250
 
 
 @dataclass
@@ -391,27 +391,37 @@ async def _write(
     report.units_created = len(new_units)
     unit_ids = dict(await OrgUnit.all().values_list("code", "id"))
 
-    new_people = [
-        Person(key=row.key, name=row.values["name"]) for row in rows if row.key not in known_people
-    ]
-    await Person.bulk_create(new_people, batch_size=BATCH)
-    report.created = len(new_people)
+    # New people are created complete except for their manager, who may be created alongside.
+    new_rows = [row for row in rows if row.key not in known_people]
+    await Person.bulk_create(
+        [
+            Person(key=row.key, **_person_fields(header, row, None, unit_ids, {}))
+            for row in new_rows
+        ],
+        batch_size=BATCH,
+    )
+    report.created = len(new_rows)
     person_ids = dict(await Person.all().values_list("key", "id"))
 
     changed_people: list[Person] = []
+    new_managers: list[Person] = []
     groups_changed = await _replace_groups(header, rows, person_ids)
     for row in rows:
         before = known_people.get(row.key)
         wanted = _person_fields(header, row, before, unit_ids, person_ids)
-        changed = before is None or any(before[f] != v for f, v in wanted.items())
+        if before is None:
+            if wanted["manager_id"] is not None:
+                new_managers.append(Person(id=person_ids[row.key], manager_id=wanted["manager_id"]))
+            continue
+        changed = any(before[f] != v for f, v in wanted.items())
         if changed:
             changed_people.append(Person(id=person_ids[row.key], key=row.key, **wanted))
-        if before is None:
-            continue
         if changed or person_ids[row.key] in groups_changed:
             report.updated += 1
         else:
             report.unchanged += 1
+    # CASE-based bulk updates cost rows x batch per field: update only what moved.
+    await Person.bulk_update(new_managers, fields=["manager_id"], batch_size=BATCH)
     await Person.bulk_update(
         changed_people, fields=[*PERSON_FIELDS, "attributes"], batch_size=BATCH
     )
@@ -460,7 +470,7 @@ def _person_fields(
         wanted["org_unit_id"] = before["org_unit_id"] if before else None
     if "manager_id" in header:
         manager = values["manager_id"]
-        wanted["manager_id"] = person_ids[manager] if manager else None
+        wanted["manager_id"] = person_ids.get(manager) if manager else None
     else:
         wanted["manager_id"] = before["manager_id"] if before else None
     wanted["active"] = row.active if "active" in header or before is None else before["active"]

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -163,7 +164,9 @@ async def _start(
     cycle_id: int | None,
 ) -> ProcessInstance:
     """Start inside the caller's transaction (cycle launches start many in one)."""
-    workflow = BpmnWorkflow(dep.built.spec, dep.built.subprocess_specs, script_engine=_script_engine())
+    workflow = BpmnWorkflow(
+        dep.built.spec, dep.built.subprocess_specs, script_engine=_script_engine()
+    )
     initial: dict[str, Any] = {}
     subject = directory.person(subject_id) if subject_id is not None else None
     if subject is not None:
@@ -294,11 +297,14 @@ async def release_task(task_id: int, actor: Actor) -> HumanTask:
             raise NotFound(f"no task {task_id}")
         if row.status != "ready":
             raise Conflict(await _already_done_message(row))
-        if row.assignee_id != actor.person_id or not (row.candidate_group or row.candidates):  # type: ignore[attr-defined]
+        holder = row.assignee_id  # type: ignore[attr-defined]
+        if holder != actor.person_id or not (row.candidate_group or row.candidates):
             raise NotAllowed("only the person holding a group task can release it")
         row.assignee_id = None  # type: ignore[attr-defined]
         await row.save(update_fields=["assignee_id"])
-        await record_event(actor.label, "task_released", instance_id=row.instance_id, task_id=row.id)  # type: ignore[attr-defined]
+        await record_event(
+            actor.label, "task_released", instance_id=row.instance_id, task_id=row.id  # type: ignore[attr-defined]
+        )
         return row
 
 
@@ -318,6 +324,17 @@ def _timer_tasks(workflow: BpmnWorkflow) -> Iterable[Any]:
         definition = getattr(task.task_spec, "event_definition", None)
         if isinstance(definition, TimerEventDefinition):
             yield task
+
+
+def _fire_timers(run: _Run, now: datetime, reminded: list[str]) -> None:
+    """Mark the timers due by `now` as fired; note the open tasks they remind about."""
+    for task in _timer_tasks(run.workflow):
+        due = _due_moment(task)
+        if due is not None and due <= now:
+            task._set_internal_data(event_fired=True)
+            run.fired_timers.append(task.task_spec.bpmn_id or task.task_spec.name)
+            reminded.extend(_attached_open_tasks(task))
+    run.workflow.refresh_timers()
 
 
 def _attached_open_tasks(timer_task: Any) -> list[str]:
@@ -369,17 +386,7 @@ async def fire_due_timers(limit: int = 200) -> int:
             run = await _load(row, Actor.system("timer"), directory)
 
             reminded: list[str] = []
-
-            def fire() -> None:
-                for task in _timer_tasks(run.workflow):
-                    due = _due_moment(task)
-                    if due is not None and due <= now:
-                        task._set_internal_data(event_fired=True)
-                        run.fired_timers.append(task.task_spec.bpmn_id or task.task_spec.name)
-                        reminded.extend(_attached_open_tasks(task))
-                run.workflow.refresh_timers()
-
-            run.advance(fire)
+            run.advance(partial(_fire_timers, run, now, reminded))
             if reminded:
                 # The timer left its task open (non-interrupting): that is a reminder.
                 still_open = await HumanTask.filter(
@@ -396,6 +403,15 @@ async def fire_due_timers(limit: int = 200) -> int:
             await _finish(run)
             moved += 1
     return moved
+
+
+def _catch(workflow: BpmnWorkflow, event: BpmnEvent, caught: list[bool]) -> None:
+    """Hand one event to a workflow; `caught` gets True when it was waiting for it."""
+    try:
+        workflow.send_event(event)
+    except WorkflowException:
+        return  # waiting for that name, but not with this correlation
+    caught.append(True)
 
 
 async def _deliver(events: list[BpmnEvent], source_id: int, directory: DirectorySnapshot) -> None:
@@ -420,17 +436,9 @@ async def _deliver(events: list[BpmnEvent], source_id: int, directory: Directory
         ).exclude(id=from_id)
         for target in targets:
             run = await _load(target, Actor.system("message"), directory)
-            caught = {"ok": False}
-
-            def catch(run: _Run = run, caught: dict[str, bool] = caught) -> None:
-                try:
-                    run.workflow.send_event(event)
-                    caught["ok"] = True
-                except WorkflowException:
-                    caught["ok"] = False  # waiting, but not for this correlation
-
-            run.advance(catch)
-            if not caught["ok"]:
+            caught: list[bool] = []
+            run.advance(partial(_catch, run.workflow, event, caught))
+            if not caught:
                 continue
             await record_event(
                 "system:message",

@@ -16,13 +16,10 @@ import jsonschema
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
+from engine.assignment import parse_resolver
 from engine.packs import MANIFEST, Pack, PackError, load_pack_leniently
 from engine.specs import BPMN_NS, NSMAP, parse_xml
 
-RESOLVER_ROOTS = ("subject", "starter")
-_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-_GROUP = re.compile(r"group:([A-Za-z0-9_.-]+)")
-_PERSON = re.compile(r"person:([A-Za-z0-9_.@-]+)")  # as engine.assignment reads it
 _DURATION = re.compile(
     r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
 )
@@ -40,49 +37,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.element_id}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Resolver:
-    """A parsed [lanes] resolver: who a lane names, relative to the subject or starter.
-
-    kind is "subject", "starter", "group" or "person"; `steps` walks from the root person
-    ("manager", or "org_unit.<attribute>"); `value` is the group name or person id.
-    """
-
-    kind: str
-    steps: tuple[str, ...] = ()
-    value: str = ""
-
-
-def parse_resolver(text: str) -> Resolver:
-    """Parse a lane resolver (`subject.manager`, `group:hr`, ...); ValueError if malformed."""
-    text = text.strip()
-    if match := _GROUP.fullmatch(text):
-        return Resolver("group", value=match.group(1))
-    if match := _PERSON.fullmatch(text):
-        return Resolver("person", value=match.group(1))
-    parts = text.split(".")
-    if parts[0] not in RESOLVER_ROOTS:
-        raise ValueError(
-            f"resolver {text!r} must be subject, starter, group:<name>, person:<id> "
-            "or a path from subject/starter through manager and org_unit.<attribute>"
-        )
-    steps: list[str] = []
-    rest = parts[1:]
-    while rest:
-        step = rest.pop(0)
-        if step == "manager":
-            steps.append(step)
-        elif step == "org_unit" and rest and re.fullmatch(_IDENT, rest[0]):
-            steps.append(f"org_unit.{rest.pop(0)}")
-        elif step == "org_unit":
-            raise ValueError(f"resolver {text!r}: org_unit must be followed by .<attribute>")
-        else:
-            raise ValueError(
-                f"resolver {text!r}: unknown step {step!r} (expected manager or org_unit.<x>)"
-            )
-    return Resolver(parts[0], steps=tuple(steps))
 
 
 def validate_pack(

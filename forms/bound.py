@@ -168,8 +168,9 @@ class BoundForm:
                     self._complain(field, label, "Required.")
                 elif child.name in because:
                     reason = because[child.name]
-                    self._complain(field, label, f"Required when {reason}." if reason else
-                                   "Required.")
+                    self._complain(
+                        field, label, f"Required when {reason}." if reason else "Required."
+                    )
             elif not field.validate(self.form):
                 for message in field.errors:
                     self._complain(field, label, str(message))
@@ -190,13 +191,15 @@ class BoundForm:
         count = len(field.entries)
         anchor = f"{field.id}-add"
         if node.min_items and count < node.min_items:
-            self._complain(field, label, f"Add at least {node.min_items} rows; there are "
-                           f"{count}.", anchor)
+            self._complain(
+                field, label, f"Add at least {node.min_items} rows; there are {count}.", anchor
+            )
         elif required and count == 0:
             self._complain(field, label, "Add at least one row.", anchor)
         if node.max_items is not None and count > node.max_items:
-            self._complain(field, label, f"Keep at most {node.max_items} rows; there are "
-                           f"{count}.", anchor)
+            self._complain(
+                field, label, f"Keep at most {node.max_items} rows; there are {count}.", anchor
+            )
         rule = node.total
         if rule is None or count == 0:
             return
@@ -205,13 +208,19 @@ class BoundForm:
         if rule.equals is not None and total != rule.equals:
             message = f"{rule.label} must total {format_number(rule.equals)}; they total {shown}."
         elif rule.minimum is not None and total < rule.minimum:
-            message = (f"{rule.label} must total at least {format_number(rule.minimum)}; "
-                       f"they total {shown}.")
+            message = (
+                f"{rule.label} must total at least {format_number(rule.minimum)}; "
+                f"they total {shown}."
+            )
         elif rule.maximum is not None and total > rule.maximum:
-            message = (f"{rule.label} must total at most {format_number(rule.maximum)}; "
-                       f"they total {shown}.")
+            message = (
+                f"{rule.label} must total at most {format_number(rule.maximum)}; "
+                f"they total {shown}."
+            )
         else:
             return
+        if rule.message:
+            message = f"{rule.message} They total {shown}."
         self._complain(field, label, message, f"{field.id}-total")
 
     @staticmethod
@@ -229,8 +238,12 @@ class BoundForm:
         typed = (parts["name"].data or "").strip()
         if not ticked and not typed:
             if required:
-                self._complain(field, label, "Tick the box and type your full name to sign.",
-                               parts.acknowledged.id)
+                self._complain(
+                    field,
+                    label,
+                    "Tick the box and type your full name to sign.",
+                    parts.acknowledged.id,
+                )
             return
         if not ticked:
             self._complain(field, label, "Tick the box to confirm.", parts.acknowledged.id)
@@ -240,7 +253,8 @@ class BoundForm:
             self._complain(field, label, "Only a signed-in person can sign.", parts["name"].id)
         elif not signer_name_matches(typed, str(self.signer.get("name", ""))):
             self._complain(
-                field, label,
+                field,
+                label,
                 f"The name does not match yours; type “{self.signer.get('name')}”.",
                 parts["name"].id,
             )
@@ -268,6 +282,8 @@ class BoundForm:
                     self._object_data(child, entry.form, rows[i] if i < len(rows) else {})
                     for i, entry in enumerate(field.entries)
                 ]
+            elif child.kind == "signature" and not child.records_signer:
+                result[child.name] = self._signature_data(field) is not None
             elif child.kind == "signature":
                 result[child.name] = self._signature_data(field)
             else:
@@ -278,8 +294,11 @@ class BoundForm:
         parts = field.form
         typed = (parts["name"].data or "").strip()
         signer = self.signer
-        if not (parts.acknowledged.data and signer is not None
-                and signer_name_matches(typed, str(signer.get("name", "")))):
+        if not (
+            parts.acknowledged.data
+            and signer is not None
+            and signer_name_matches(typed, str(signer.get("name", "")))
+        ):
             return None
         return {
             "acknowledged": True,
@@ -340,9 +359,15 @@ class BoundForm:
         """The whole <form>: error summary, fields with inline errors, buttons."""
         from forms.render import render_form
 
-        return render_form(self, action=action, validate_url=validate_url,
-                           csrf_token=csrf_token, submit_label=submit_label,
-                           extra_buttons=extra_buttons, form_attrs=form_attrs or {})
+        return render_form(
+            self,
+            action=action,
+            validate_url=validate_url,
+            csrf_token=csrf_token,
+            submit_label=submit_label,
+            extra_buttons=extra_buttons,
+            form_attrs=form_attrs or {},
+        )
 
     def render_field(self, name: str, *, validate_url: str | None = None) -> Markup:
         """One field's wrapper with its errors (a table cell gives the whole table)."""

@@ -42,8 +42,14 @@ def _choice_for_value(choices: tuple[Choice, ...], value: Any) -> Choice | None:
 class ChoiceField(Field):
     """One value from a fixed list; the posted token maps back to the typed value."""
 
-    def __init__(self, label: str | None = None, validators: Any = None, *,
-                 choices: tuple[Choice, ...] = (), **kwargs: Any):
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: Any = None,
+        *,
+        choices: tuple[Choice, ...] = (),
+        **kwargs: Any,
+    ):
         super().__init__(label, validators, **kwargs)
         self.choices = choices
 
@@ -184,7 +190,9 @@ def _field(node: FieldNode) -> Any:
         return FormField(build_form_class(node), label)
     if kind == "table":
         return FieldList(
-            FormField(build_form_class(node)), label, min_entries=node.min_items or 0,
+            FormField(build_form_class(node)),
+            label,
+            min_entries=node.min_items or 0,
             default=default or (),
         )
     raise AssertionError(f"no field for kind {kind!r}")

@@ -21,8 +21,13 @@ if TYPE_CHECKING:
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 TEXT_INPUT_TYPES = {
-    "text": "text", "email": "email", "password": "password", "date": "date",
-    "datetime": "datetime-local", "integer": "number", "number": "number",
+    "text": "text",
+    "email": "email",
+    "password": "password",
+    "date": "date",
+    "datetime": "datetime-local",
+    "integer": "number",
+    "number": "number",
 }
 TYPING_TRIGGER = "input changed delay:400ms, change"
 
@@ -111,8 +116,7 @@ class FormView:
     ) -> dict[str, Any]:
         """The attributes of the input (or select/textarea) for a leaf field."""
         kind = node.kind
-        choice_like = kind in ("checkbox", "radio", "checkboxes", "rating", "select",
-                               "multiselect")
+        choice_like = kind in ("checkbox", "radio", "checkboxes", "rating", "select", "multiselect")
         attrs: dict[str, Any] = {
             "id": field.id if option is None else f"{field.id}-{option}",
             "name": field.name,
@@ -196,9 +200,7 @@ class FormView:
         """Whether any editable field carries a required marker."""
 
         def walk(node: FieldNode) -> bool:
-            return any(
-                (c.required and not c.readonly) or walk(c) for c in node.children
-            )
+            return any((c.required and not c.readonly) or walk(c) for c in node.children)
 
         return walk(self.root)
 
@@ -222,9 +224,7 @@ def render_form(
 
     view = FormView(bound, validate_url)
     buttons = [FormButton(submit_label), *extra_buttons]
-    return Markup(
-        _macros(view).form(action, csrf_token, buttons, html_attributes(form_attrs))
-    )
+    return Markup(_macros(view).form(action, csrf_token, buttons, html_attributes(form_attrs)))
 
 
 def render_block(bound: BoundForm, name: str, *, validate_url: str | None) -> Markup:

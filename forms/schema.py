@@ -16,8 +16,19 @@ from forms.errors import FormDefinitionError
 
 # WTForms forms expose these as attributes, so a property may not shadow them.
 RESERVED_NAMES = frozenset(
-    {"data", "errors", "form_errors", "meta", "validate", "process", "post_process",
-     "populate_obj", "prefix", "obj", "formdata"}
+    {
+        "data",
+        "errors",
+        "form_errors",
+        "meta",
+        "validate",
+        "process",
+        "post_process",
+        "populate_obj",
+        "prefix",
+        "obj",
+        "formdata",
+    }
 )
 STRING_WIDGETS = {None, "text", "textarea", "hidden", "email", "date", "password"}
 CHOICE_WIDGETS = {None, "select", "radio", "rating"}
@@ -39,6 +50,7 @@ class TotalRule:
 
     column: str
     label: str
+    message: str = ""
     equals: float | None = None
     minimum: float | None = None
     maximum: float | None = None
@@ -72,6 +84,8 @@ class FieldNode:
     children: tuple[FieldNode, ...] = ()
     conditions: tuple[Condition, ...] = ()
     total: TotalRule | None = None
+    # A signature on a boolean property stores only True; on an object, who signed and when.
+    records_signer: bool = True
 
     def child(self, name: str) -> FieldNode:
         """The child property called `name`."""
@@ -136,13 +150,19 @@ class _Compiler:
             if not isinstance(child_ui, Mapping):
                 raise FormDefinitionError(f"UI schema for {name!r} must be an object")
             children.append(
-                self.property(name, properties[name], child_ui, name in required, readonly,
-                              in_table)
+                self.property(
+                    name, properties[name], child_ui, name in required, readonly, in_table
+                )
             )
         return tuple(children), _conditions(schema, set(properties))
 
     def property(
-        self, name: str, raw: Any, ui: Mapping[str, Any], required: bool, readonly: bool,
+        self,
+        name: str,
+        raw: Any,
+        ui: Mapping[str, Any],
+        required: bool,
+        readonly: bool,
         in_table: bool,
     ) -> FieldNode:
         schema = self.resolve(raw)
@@ -166,6 +186,10 @@ class _Compiler:
             options=options,
         )
         where = f"property {name!r}"
+        if widget == "signature" and kind_of == "boolean" and not in_table:
+            node.kind = "signature"
+            node.records_signer = False
+            return node
         if kind_of == "object":
             if in_table:
                 raise FormDefinitionError(f"{where}: a table column cannot be an object")
@@ -181,7 +205,7 @@ class _Compiler:
             return self.array(node, schema, ui, widget, in_table)
         if widget == "rating":
             return self.rating(node, in_table)
-        node.choices = _choices(schema)
+        node.choices = _relabelled(_choices(schema), ui.get("ui:enumNames"))
         if kind_of == "boolean":
             if widget in ("radio", "select"):
                 node.kind = widget
@@ -229,22 +253,26 @@ class _Compiler:
         return node
 
     def array(
-        self, node: FieldNode, schema: Mapping[str, Any], ui: Mapping[str, Any],
-        widget: Any, in_table: bool,
+        self,
+        node: FieldNode,
+        schema: Mapping[str, Any],
+        ui: Mapping[str, Any],
+        widget: Any,
+        in_table: bool,
     ) -> FieldNode:
         where = f"property {node.name!r}"
         items = self.resolve(schema.get("items") or {})
         node.min_items = schema.get("minItems")
         node.max_items = schema.get("maxItems")
         node.default = schema.get("default")
-        choices = _choices(items)
+        choices = _relabelled(_choices(items), ui.get("ui:enumNames"))
         if choices:
             if widget not in (None, "select", "checkboxes"):
                 raise FormDefinitionError(f"{where}: unknown widget {widget!r} for a multi-choice")
             node.kind = "checkboxes" if widget == "checkboxes" else "multiselect"
             node.choices = choices
             return node
-        if _json_type(items) != "object" or in_table:
+        if _json_type(items) != "object" or in_table or widget not in (None, "table"):
             raise FormDefinitionError(
                 f"{where}: arrays must be of objects (a table) or of enum values (a multi-choice)"
             )
@@ -299,14 +327,27 @@ def _choices(schema: Mapping[str, Any]) -> tuple[Choice, ...]:
         )
     for key in ("oneOf", "anyOf"):
         options = schema.get(key)
-        if isinstance(options, list) and options and all(
-            isinstance(o, Mapping) and "const" in o for o in options
+        if (
+            isinstance(options, list)
+            and options
+            and all(isinstance(o, Mapping) and "const" in o for o in options)
         ):
             return tuple(
                 Choice(o["const"], str(o.get("title", o["const"])), str(o.get("description", "")))
                 for o in options
             )
     return ()
+
+
+def _relabelled(choices: tuple[Choice, ...], titles: Any) -> tuple[Choice, ...]:
+    if not isinstance(titles, list):
+        return choices
+    return tuple(
+        Choice(c.value, str(title), c.definition, c.anchors)
+        for c, title in zip(
+            choices, [*titles, *(c.label for c in choices[len(titles) :])], strict=False
+        )
+    )
 
 
 def _ordered(names: list[str], order: Any) -> list[str]:
@@ -365,6 +406,7 @@ def _total_rule(rule: Any, table: FieldNode) -> TotalRule | None:
     return TotalRule(
         column=column.name,
         label=str(rule.get("label") or _plural(column.label)),
+        message=str(rule.get("message") or ""),
         equals=rule.get("equals"),
         minimum=rule.get("min"),
         maximum=rule.get("max"),

@@ -65,8 +65,9 @@ def _as_formdata(formdata: Any) -> Any:
 class FormSpec:
     """A task form compiled from its definition; bind it to a request with `bind()`."""
 
-    def __init__(self, key: str, schema: Mapping[str, Any], uischema: Mapping[str, Any],
-                 root: FieldNode):
+    def __init__(
+        self, key: str, schema: Mapping[str, Any], uischema: Mapping[str, Any], root: FieldNode
+    ):
         self.key = key
         self.schema = schema
         self.uischema = uischema

@@ -17,6 +17,8 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from config import settings
+
 SESSION_KEY = "csrf_token"
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
@@ -51,14 +53,28 @@ def template_input(context: Any) -> Markup:
     return Markup(f'<input type="hidden" name="{FIELD}" value="{escape(token)}">')
 
 
+class _TooLarge(Exception):
+    pass
+
+
+def _body_limit() -> int:
+    # The largest thing people post is a pack upload; leave room for the other form fields.
+    return settings.MAX_PACK_UPLOAD_BYTES + 1024 * 1024
+
+
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:
     """The whole request body, and whether the client went away while sending it."""
     chunks: list[bytes] = []
+    size, limit = 0, _body_limit()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return b"".join(chunks), True
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks), False
 
@@ -113,7 +129,14 @@ class CSRFMiddleware:
         headers = Headers(scope=scope)
         submitted = headers.get(HEADER, "")
         if not submitted:
-            body, gone = await _read_body(receive)
+            try:
+                body, gone = await _read_body(receive)
+            except _TooLarge:
+                from webapp.errors import error_response
+
+                response = error_response(Request(scope), 413)
+                await response(scope, receive, send)
+                return
             if gone:
                 return
             receive = _replaying(body, receive)

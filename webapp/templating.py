@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ def format_datetime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> st
     if value is None:
         return ""
     if value.tzinfo is not None:
-        value = value.astimezone(clock.now().tzinfo)
+        value = value.astimezone(UTC)
     return value.strftime(fmt)
 
 
@@ -106,6 +106,27 @@ def person_name(context: Mapping[str, Any], ref: int | str | None) -> str:
     directory = getattr(getattr(request, "state", None), "directory", None)
     person = directory.person(ref) if directory is not None else None
     return person.name if person is not None else str(ref)
+
+
+# -- flash messages -------------------------------------------------------------------------
+
+FLASH_KINDS = ("info", "success", "warning", "error")
+
+
+def flash(request: Request, message: str, kind: str = "info") -> None:
+    """Queue a message for the next page this person sees (kind: info/success/warning/error)."""
+    if kind not in FLASH_KINDS:
+        raise ValueError(f"flash kind must be one of {FLASH_KINDS}")
+    request.session.setdefault("_flashes", []).append([kind, message])
+    # Assigning again marks the session modified even though the list was mutated in place.
+    request.session["_flashes"] = request.session["_flashes"]
+
+
+def pop_flashes(request: Request) -> list[tuple[str, str]]:
+    """Take the queued messages out of the session (templates call this once per page)."""
+    if "session" not in request.scope:
+        return []
+    return [(kind, message) for kind, message in request.session.pop("_flashes", [])]
 
 
 def _viewer_context(request: Request) -> dict[str, Any]:
@@ -169,24 +190,3 @@ def render(
     # Pages and fragments of the same URL must not be served from cache for one another.
     response.headers.append("Vary", "HX-Request")
     return response
-
-
-# -- flash messages -------------------------------------------------------------------------
-
-FLASH_KINDS = ("info", "success", "warning", "error")
-
-
-def flash(request: Request, message: str, kind: str = "info") -> None:
-    """Queue a message for the next page this person sees (kind: info/success/warning/error)."""
-    if kind not in FLASH_KINDS:
-        raise ValueError(f"flash kind must be one of {FLASH_KINDS}")
-    request.session.setdefault("_flashes", []).append([kind, message])
-    # Assigning again marks the session modified even though the list was mutated in place.
-    request.session["_flashes"] = request.session["_flashes"]
-
-
-def pop_flashes(request: Request) -> list[tuple[str, str]]:
-    """Take the queued messages out of the session (templates call this once per page)."""
-    if "session" not in request.scope:
-        return []
-    return [(kind, message) for kind, message in request.session.pop("_flashes", [])]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tortoise import Tortoise
 
 from engine.assignment import (
     Assignment,
@@ -298,14 +296,6 @@ def test_may_act_group_members_and_candidates_on_unassigned_tasks(
 def test_may_act_refuses_inactive_and_unknown_people(directory: DirectorySnapshot) -> None:
     assert not may_act(6, 6, None, [6], directory)
     assert not may_act(404, None, None, [404], directory)
-
-
-@pytest.fixture(autouse=True)
-async def release_tortoise() -> AsyncIterator[None]:
-    """Clear Tortoise's global context after `db` closes (engine.db.disconnect leaves it set)."""
-    yield
-    if Tortoise._inited:
-        await Tortoise.close_connections()
 
 
 async def test_lanes_resolve_against_an_imported_org_chart(db: str) -> None:

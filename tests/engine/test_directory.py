@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tortoise import Tortoise
 
 from engine.directory import (
     DirectorySnapshot,
@@ -20,13 +18,6 @@ from engine.models import Person
 from engine.org_import import import_org
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(autouse=True)
-async def release_tortoise() -> AsyncIterator[None]:
-    """Clear Tortoise's global context after `db` closes (engine.db.disconnect leaves it set)."""
-    yield
-    await Tortoise.close_connections()
 
 
 @pytest.fixture
@@ -98,7 +89,6 @@ async def test_cached_snapshot_is_not_reused_for_another_database(
 
     assert (await current_directory()).person("E1") is not None
     await engine_db.disconnect()
-    await Tortoise.close_connections()
     await engine_db.create_schema(f"sqlite://{tmp_path / 'other.db'}")
     for _ in range(acme.version):
         await bump_directory_version()

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
-from tortoise import Tortoise
 
 from engine.directory import load_directory
 from engine.models import DirectoryVersion, GroupMembership, OrgUnit, Person
 from engine.org_import import import_org
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(autouse=True)
-async def release_tortoise() -> AsyncIterator[None]:
-    """Clear Tortoise's global context after `db` closes (engine.db.disconnect leaves it set)."""
-    yield
-    await Tortoise.close_connections()
 
 
 def fixture(name: str) -> str:

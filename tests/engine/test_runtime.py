@@ -1,4 +1,4 @@
-"""The engine end to end: deploy, start, complete, loop, conflict, timers, signals, errors, audit."""
+"""The engine end to end: deploy, start, complete, conflicts, timers, signals, errors, audit."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"
 LAB = Path(__file__).parent / "runtime_pack"
 
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,parent_org_unit_code,manager_id,groups
+ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
+parent_org_unit_code,manager_id,groups
 D1,Dana Director,dana@example.com,Director,people_manager,ORG,Org,,,
 M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ORG,Org,,D1,
 E1,Eve Employee,eve@example.com,Engineer,engineering,ORG,Org,,M1,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.validation import Problem, Resolver, parse_resolver, validate_pack
+from engine.validation import Problem, validate_pack
 
 FIXTURES = Path(__file__).parent / "bad_packs"
 VALID = FIXTURES / "valid"
@@ -203,29 +203,3 @@ def test_inherited_lanes_and_files_count_for_the_child(tmp_path: Path) -> None:
     assert validate_pack(child, available={}) == [
         Problem("pack.toml", 3, "-", "extends unknown pack 'valid' (known: none)")
     ]
-
-
-@pytest.mark.parametrize(
-    ("text", "resolver"),
-    [
-        ("subject", Resolver("subject")),
-        ("starter", Resolver("starter")),
-        ("group:hr", Resolver("group", value="hr")),
-        ("person:E1042", Resolver("person", value="E1042")),
-        ("subject.manager.manager", Resolver("subject", ("manager", "manager"))),
-        ("starter.org_unit.hr_partner", Resolver("starter", ("org_unit.hr_partner",))),
-        ("subject.manager.org_unit.head", Resolver("subject", ("manager", "org_unit.head"))),
-    ],
-)
-def test_resolver_grammar_accepts(text: str, resolver: Resolver) -> None:
-    assert parse_resolver(text) == resolver
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["", "manager", "group:", "person:", "subject.", "subject.boss", "subject.org_unit",
-     "subject.org_unit.", "team:hr", "subject manager"],
-)
-def test_resolver_grammar_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_resolver(text)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.datastructures import FormData
+
+from forms import FormSpec, form_spec, render_schema_template
+
+FORMS = Path(__file__).resolve().parents[2] / "processes" / "standard" / "forms"
+ADA = {"id": "p-1", "name": "Ada Lovelace"}
+
+
+def _pack_form(name: str, data: dict[str, Any]) -> FormSpec:
+    schema = render_schema_template((FORMS / f"{name}-schema.json").read_text(), data)
+    ui = render_schema_template((FORMS / f"{name}-uischema.json").read_text(), data)
+    return form_spec(schema, ui)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name[: -len("-schema.json")] for p in FORMS.glob("*-schema.json"))
+)
+def test_every_standard_form_renders(name: str) -> None:
+    html = _pack_form(name, {}).bind().render(action="/t")
+    assert html.startswith("<form")
+
+
+def test_objective_weights_use_the_pack_message() -> None:
+    posted = FormData(
+        [
+            ("objectives-0-kra", "Delivery"),
+            ("objectives-0-title", "Ship"),
+            ("objectives-0-target", "1"),
+            ("objectives-0-weight", "90"),
+            ("objectives-0-measure_type", "higher_is_better"),
+        ]
+    )
+    bound = _pack_form("objectives", {}).bind(posted)
+    assert not bound.validate()
+    assert bound.errors == [
+        ("Objectives", "The weights of your objectives must add up to 100. They total 90.")
+    ]
+
+
+def test_review_decision_labels_come_from_ui_enum_names() -> None:
+    html = _pack_form("review-objectives", {}).bind().render(action="/t")
+    assert "Return them to the employee" in html
+
+
+def test_boolean_signature_stores_true_only_for_the_right_name() -> None:
+    spec = _pack_form("acknowledge-objectives", {})
+    right = spec.bind(
+        FormData([("acknowledged-acknowledged", "y"), ("acknowledged-name", "ada lovelace")]),
+        signer=ADA,
+    )
+    assert right.validate(), right.errors
+    assert right.to_data() == {"acknowledged": True, "comment": ""}
+    wrong = spec.bind(
+        FormData([("acknowledged-acknowledged", "y"), ("acknowledged-name", "Someone Else")]),
+        signer=ADA,
+    )
+    assert not wrong.validate()
+    assert wrong.to_data()["acknowledged"] is False

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from forms import FormDefinitionError, render_instructions, render_schema_template
+
+
+def test_schema_template_is_rendered_with_task_data() -> None:
+    text = (
+        '{"title": "Appraisal of {{ employee.name }}", "properties": {"goal": '
+        '{"type": "string", "default": {{ last_goal | tojson }}}}}'
+    )
+    schema = render_schema_template(text, {"employee": {"name": "Ada"}, "last_goal": 'Ship "X"'})
+    assert schema["title"] == "Appraisal of Ada"
+    assert schema["properties"]["goal"]["default"] == 'Ship "X"'
+
+
+def test_missing_task_data_renders_empty() -> None:
+    schema = render_schema_template('{"title": "Review for {{ manager.name }}"}', {})
+    assert schema == {"title": "Review for "}
+
+
+def test_bad_json_after_rendering_is_a_clear_error() -> None:
+    with pytest.raises(FormDefinitionError, match="not valid JSON after rendering.*line 1"):
+        render_schema_template('{"title": "{{ name }}"}', {"name": 'say "hi"'})
+
+
+def test_template_cannot_reach_python_internals() -> None:
+    assert render_schema_template('{"x": "{{ "".__class__ }}"}', {}) == {"x": ""}
+    with pytest.raises(FormDefinitionError, match="unsafe"):
+        render_schema_template('{"x": "{{ "".__class__.__mro__[1].__subclasses__() }}"}', {})
+
+
+def test_instructions_render_markdown_with_task_data() -> None:
+    html = render_instructions("## Review\n\nPlease assess **{{ name }}**.", {"name": "Ada"})
+    assert "<h2>Review</h2>" in html
+    assert "<strong>Ada</strong>" in html
+
+
+def test_instructions_escape_raw_html_from_template_and_data() -> None:
+    html = render_instructions(
+        "<script>alert(1)</script>\n\nHello {{ name }} [x](javascript:alert(2))",
+        {"name": "<img src=x onerror=alert(3)>"},
+    )
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "&lt;script&gt;" in html
+    assert 'href="javascript' not in html

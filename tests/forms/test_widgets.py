@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import lxml.html
+from starlette.datastructures import FormData
+
+from forms import form_spec
+
+RATED: dict[str, Any] = {
+    "type": "object",
+    "required": ["communication"],
+    "properties": {"communication": {"type": "integer"}},
+}
+RATED_UI = {
+    "communication": {
+        "ui:widget": "rating",
+        "ui:options": {
+            "scale": "rating_scale.levels",
+            "anchors": "competencies.competencies.communication",
+        },
+    }
+}
+SIGNED: dict[str, Any] = {
+    "type": "object",
+    "required": ["sign_off"],
+    "properties": {"sign_off": {"type": "object", "title": "Employee sign-off"}},
+}
+SIGNED_UI = {"sign_off": {"ui:widget": "signature"}}
+ADA = {"id": "person-17", "name": "Ada Lovelace"}
+NOON = dt.datetime(2026, 4, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def test_rating_renders_a_card_per_level_with_its_anchors(catalogs: dict) -> None:
+    html = form_spec(RATED, RATED_UI, catalogs).bind().render(action="/t")
+    doc = lxml.html.fromstring(html)
+    cards = doc.xpath("//article[contains(@class, 'sl-rating-card')]")
+    assert len(cards) == 5
+    solid = cards[2]
+    assert solid.xpath(".//input[@type='radio']")[0].get("value") == "3"
+    assert "Solid" in solid.text_content() and "Meets expectations." in solid.text_content()
+    anchors = [li.text_content() for li in solid.xpath(".//ul[@class='sl-anchors']/li")]
+    assert anchors == ["Keeps stakeholders informed", "Listens before answering"]
+    assert not cards[1].xpath(".//ul")
+    # The competency's own name and description label the scale.
+    assert doc.xpath("//legend")[0].text_content().startswith("Communication")
+    assert "Shares information clearly" in html
+
+
+def test_rating_value_comes_back_as_the_level_value(catalogs: dict) -> None:
+    spec = form_spec(RATED, RATED_UI, catalogs)
+    bound = spec.bind(FormData([("communication", "4")]))
+    assert bound.validate()
+    assert bound.to_data() == {"communication": 4}
+    forged = spec.bind(FormData([("communication", "6")]))
+    assert not forged.validate()
+    assert forged.errors == [("Communication", "Choose one of the listed options.")]
+
+
+def test_rating_keeps_the_chosen_card_checked_after_errors(catalogs: dict) -> None:
+    schema = {
+        **RATED,
+        "required": ["communication", "evidence"],
+        "properties": {**RATED["properties"], "evidence": {"type": "string"}},
+    }
+    bound = form_spec(schema, RATED_UI, catalogs).bind(FormData([("communication", "5")]))
+    assert not bound.validate()
+    doc = lxml.html.fromstring(bound.render(action="/t"))
+    assert [i.get("value") for i in doc.xpath("//input[@checked]")] == ["5"]
+
+
+def test_signature_stores_who_signed_and_when() -> None:
+    posted = FormData(
+        [
+            ("sign_off-acknowledged", "y"),
+            ("sign_off-name", "  ada   LOVELACE "),
+            ("sign_off-comment", "I agree with the rating."),
+        ]
+    )
+    bound = form_spec(SIGNED, SIGNED_UI).bind(posted, signer=ADA, now=NOON)
+    assert bound.validate(), bound.errors
+    assert bound.to_data() == {
+        "sign_off": {
+            "acknowledged": True,
+            "name": "ada LOVELACE",
+            "signer_id": "person-17",
+            "signed_at": "2026-04-01T12:00:00+00:00",
+            "comment": "I agree with the rating.",
+        }
+    }
+
+
+def test_signature_rejects_someone_elses_name() -> None:
+    posted = FormData([("sign_off-acknowledged", "y"), ("sign_off-name", "Grace Hopper")])
+    bound = form_spec(SIGNED, SIGNED_UI).bind(posted, signer=ADA, now=NOON)
+    assert not bound.validate()
+    assert bound.errors == [
+        ("Employee sign-off", "The name does not match yours; type “Ada Lovelace”.")
+    ]
+    assert bound.to_data() == {"sign_off": None}
+    html = bound.render(action="/t")
+    assert 'value="Grace Hopper"' in html
+
+
+def test_signature_needs_the_acknowledgement_ticked() -> None:
+    bound = form_spec(SIGNED, SIGNED_UI).bind(
+        FormData([("sign_off-name", "Ada Lovelace")]), signer=ADA
+    )
+    assert not bound.validate()
+    assert bound.errors == [("Employee sign-off", "Tick the box to confirm.")]
+
+
+def test_signer_fields_cannot_be_forged_in_the_post() -> None:
+    posted = FormData(
+        [
+            ("sign_off-acknowledged", "y"),
+            ("sign_off-name", "Ada Lovelace"),
+            ("sign_off-signer_id", "person-1"),
+            ("sign_off-signed_at", "1999"),
+        ]
+    )
+    data = form_spec(SIGNED, SIGNED_UI).bind(posted, signer=ADA, now=NOON).to_data()
+    assert data["sign_off"]["signer_id"] == "person-17"
+    assert data["sign_off"]["signed_at"] == "2026-04-01T12:00:00+00:00"
+
+
+def test_read_only_signature_shows_who_signed() -> None:
+    signed = {
+        "acknowledged": True,
+        "name": "Ada Lovelace",
+        "signer_id": "person-17",
+        "signed_at": "2026-04-01T12:00:00+00:00",
+        "comment": "",
+    }
+    ui = {"sign_off": {"ui:widget": "signature", "ui:readonly": True}}
+    bound = form_spec(SIGNED, ui).bind(FormData([]), {"sign_off": signed})
+    assert bound.validate()
+    assert bound.to_data() == {"sign_off": signed}
+    assert "Signed by <strong>Ada Lovelace</strong>" in bound.render(action="/t")

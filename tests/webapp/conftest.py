@@ -1,0 +1,96 @@
+"""Web fixtures: the app on the test database, an httpx client with the lifespan running,
+a small organisation with logins, and `login` that goes through the real form."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+ORG_CSV = """employee_id,name,email,title,manager_id,groups
+E100,Maria Okafor,maria@example.com,Director,,
+E200,Sam Patel,sam@example.com,Engineering Manager,E100,
+E300,Ada Lovelace,ada@example.com,Software Engineer,E200,
+E400,Hal Ruiz,hal@example.com,HR Business Partner,E100,hr
+E500,Dee Nakamura,dee@example.com,HR Systems Designer,E400,designer;hr
+"""
+
+# role -> username (create_logins names logins after the lower-cased employee id)
+LOGINS = {"director": "e100", "manager": "e200", "employee": "e300", "hr": "e400",
+          "designer": "e500"}
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+LoginHelper = Callable[..., Awaitable[httpx.Response]]
+
+
+@pytest.fixture
+async def app(db: str) -> Starlette:
+    """The web app on the test database, without background workers."""
+    from webapp.app import create_app
+    from webapp.auth import forget_login_failures
+
+    forget_login_failures()
+    return create_app(db, start_workers=False)
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to the app in-process, with the app's lifespan running."""
+    # Server errors must reach the test as the 500 page the browser would get.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+@pytest.fixture
+async def people(db: str) -> dict[str, str]:
+    """A five-person organisation with logins (password engine.demo.DEMO_PASSWORD)."""
+    from engine.demo import create_logins
+    from engine.org_import import import_org
+
+    report = await import_org(ORG_CSV)
+    assert not report.errors, report.errors
+    await create_logins()
+    return dict(LOGINS)
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = CSRF_FIELD.search(html)
+    assert match, "page has no csrf_token field"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client: httpx.AsyncClient) -> LoginHelper:
+    """`await login(username)` logs the client in through the login form; returns the answer."""
+    from engine.demo import DEMO_PASSWORD
+
+    async def log_in(
+        username: str, password: str = DEMO_PASSWORD, next_path: str | None = None
+    ) -> httpx.Response:
+        page = await client.get("/login")
+        form = {"username": username, "password": password, "csrf_token": csrf_from(page.text)}
+        if next_path is not None:
+            form["next"] = next_path
+        return await client.post("/login", data=form)
+
+    return log_in
+
+
+@pytest.fixture
+def page_csrf(client: httpx.AsyncClient) -> Callable[[str], Awaitable[str]]:
+    """`await page_csrf(path)`: the CSRF token a page carries (its <meta name="csrf-token">)."""
+
+    async def token_on(path: str) -> str:
+        page = await client.get(path)
+        match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
+        assert match, f"{path} has no csrf-token meta tag"
+        return match.group(1)
+
+    return token_on

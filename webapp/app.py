@@ -1,0 +1,189 @@
+"""The Starlette application: routes from webapp/routes, middleware, static files, lifespan.
+
+To add an area, write webapp/routes/<area>.py exporting `routes = [...]` and add the module to
+ROUTE_MODULES. To run something in the background while the app serves (an outbox sender …),
+append an `async def worker() -> None` that loops forever to BACKGROUND_WORKERS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tortoise import Tortoise
+
+from config import settings
+from engine import db
+from webapp.auth import AuthMiddleware
+from webapp.csrf import CSRFMiddleware
+from webapp.errors import REQUEST_ID_HEADER, exception_handlers
+from webapp.routes import auth as auth_routes
+from webapp.routes import health as health_routes
+from webapp.templating import STATIC_DIR, VENDOR_DIRS
+
+log = logging.getLogger("sightline.web")
+
+# Every area's routes, in matching order (first match wins).
+ROUTE_MODULES = [health_routes, auth_routes]
+
+BackgroundWorker = Callable[[], Awaitable[None]]
+
+SESSION_COOKIE = "sightline_session"
+SESSION_MAX_AGE = 12 * 60 * 60  # sliding: renewed on every response while in use
+HOME = "/inbox"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    # Inline scripts and styles stay allowed for now: bpmn-js and page widgets use them.
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+async def fire_timers_periodically() -> None:
+    """Fire due BPMN timers every TIMER_POLL_SECONDS; a failing round is logged, not fatal."""
+    from engine.runtime import fire_due_timers
+
+    while True:
+        await asyncio.sleep(settings.TIMER_POLL_SECONDS)
+        try:
+            moved = await fire_due_timers()
+        except Exception:
+            log.exception("timer poll failed; retrying in %ss", settings.TIMER_POLL_SECONDS)
+        else:
+            if moved:
+                log.info("timers moved %d instance(s)", moved)
+
+
+def _default_workers() -> list[BackgroundWorker]:
+    return [fire_timers_periodically] if settings.TIMER_POLL_SECONDS > 0 else []
+
+
+# Long-running tasks started with the app and cancelled at shutdown.
+BACKGROUND_WORKERS: list[BackgroundWorker] = _default_workers()
+
+
+class RequestIdMiddleware:
+    """Give each request an id (logged with errors, echoed as X-Request-ID) and safe headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault(REQUEST_ID_HEADER, request_id)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files with cache headers: a year for fingerprinted URLs (?v=), an hour otherwise."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The file, with a Cache-Control header."""
+        response = await super().get_response(path, scope)
+        fingerprinted = b"v=" in scope.get("query_string", b"")
+        response.headers["Cache-Control"] = (
+            "public, max-age=31536000, immutable" if fingerprinted else "public, max-age=3600"
+        )
+        return response
+
+
+async def home(request: Request) -> Response:
+    """GET /: the inbox is where everyone starts (an area may claim "/" before this)."""
+    return RedirectResponse(HOME, status_code=303)
+
+
+def _asset_routes() -> list[BaseRoute]:
+    vendor = [
+        Mount(f"/vendor/{prefix}", app=CachedStaticFiles(directory=folder, check_dir=False))
+        for prefix, folder in VENDOR_DIRS.items()
+    ]
+    if not any(folder.is_dir() for folder in VENDOR_DIRS.values()):
+        log.warning("node_modules is missing: run `npm ci` so pages get their scripts and CSS")
+    static = Mount("/static", app=CachedStaticFiles(directory=STATIC_DIR), name="static")
+    return [static, *vendor]
+
+
+def assemble_routes(modules: Sequence[object] = ()) -> list[BaseRoute]:
+    """The app's routes: every area module's `routes`, assets, then the fallback home."""
+    routes: list[BaseRoute] = []
+    for module in modules or ROUTE_MODULES:
+        routes.extend(module.routes)  # type: ignore[attr-defined]
+    return [*routes, *_asset_routes(), Route("/", home, methods=["GET"], name="home")]
+
+
+def _lifespan(
+    database_url: str, start_workers: bool
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Tests (and the CLI) may have connected already; then the connection is theirs.
+        owns_connection = not Tortoise.is_inited()
+        if owns_connection:
+            await db.connect(database_url)
+        workers = [asyncio.create_task(w()) for w in BACKGROUND_WORKERS] if start_workers else []
+        try:
+            yield
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            if owns_connection:
+                await db.disconnect()
+
+    return lifespan
+
+
+def create_app(database_url: str | None = None, *, start_workers: bool = True) -> Starlette:
+    """The web app on a database (default settings.DATABASE_URL)."""
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.SECRET_KEY,
+            session_cookie=SESSION_COOKIE,
+            max_age=SESSION_MAX_AGE,
+            same_site="lax",
+            https_only=settings.HTTPS_ONLY,
+        ),
+        Middleware(AuthMiddleware),
+        Middleware(CSRFMiddleware),
+    ]
+    return Starlette(
+        routes=assemble_routes(),
+        middleware=middleware,
+        exception_handlers=exception_handlers,
+        lifespan=_lifespan(database_url or settings.DATABASE_URL, start_workers),
+    )
+
+
+app = create_app()

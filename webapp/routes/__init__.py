@@ -1,0 +1,1 @@
+"""HTTP routes, one module per area; each module exports `routes = [...]` for webapp.app."""
