@@ -115,6 +115,8 @@ class HumanTask(Model):
         indexes = (
             ("assignee_id", "status", "due_at"),
             ("candidate_group", "status", "due_at"),
+            # The inbox's lookup of unclaimed multi-candidate tasks (no group, no assignee).
+            ("candidate_group", "assignee_id", "status"),
             ("instance_id", "status"),
         )
 

@@ -3,18 +3,23 @@
 A task created for someone, or a reminder timer firing on an open task, queues an email in the
 same transaction as the action (so a rolled-back action sends nothing). A sender drains the
 outbox over SMTP when SMTP is configured, retrying with backoff; without SMTP the emails stay
-in the outbox, where admins can read them in the app.
+in the outbox, where HR can read them in the app.
+
+Bodies are stored with a `{base_url}` placeholder: the link is completed when the email is
+sent (or shown), so a deployment that changes its address does not send stale links.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 
 from engine import clock
-from engine.directory import DirectorySnapshot
+from engine.directory import DirectorySnapshot, PersonInfo
+from engine.errors import Conflict, NotFound
 from engine.models import HumanTask, OutboxEmail
 
 log = logging.getLogger(__name__)
@@ -22,6 +27,11 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 # Waits after each failed attempt: 1, 2, 4, 8, 16 minutes, then the email is marked failed.
 BACKOFF_BASE = timedelta(minutes=1)
+# A sender claims an email for this long before sending, so two app processes never both send
+# it; if the sender dies mid-send, the email is tried again after the lease.
+CLAIM_LEASE = timedelta(minutes=5)
+BASE_URL_PLACEHOLDER = "{base_url}"
+STATUSES = ("queued", "sent", "failed")
 
 
 @dataclass(frozen=True)
@@ -35,55 +45,81 @@ class SmtpSettings:
     starttls: bool = False
     sender: str = "Sightline <sightline@localhost>"
     base_url: str = "http://127.0.0.1:8000"
+    timeout: float = 15.0
 
 
-def _recipients(row: HumanTask, directory: DirectorySnapshot) -> list[tuple[str, str]]:
-    """(name, email) of whoever should hear about the task."""
-    ids: list[int] = []
+# --- queueing (inside the action's transaction) ------------------------------------------------
+
+
+def _recipients(row: HumanTask, directory: DirectorySnapshot) -> list[PersonInfo]:
+    """Whoever should hear about the task: its assignee, else its group or candidates."""
     if row.assignee_id is not None:  # type: ignore[attr-defined]
         ids = [row.assignee_id]  # type: ignore[attr-defined]
     elif row.candidate_group:
         ids = sorted(directory.members(row.candidate_group))
     else:
         ids = [int(c) for c in row.candidates if str(c).isdigit()]
-    out = []
-    for pid in ids:
-        person = directory.person(pid)
-        if person is not None and person.email and person.active:
-            out.append((person.name, person.email))
-    return out
+    people = (directory.person(pid) for pid in ids)
+    return [p for p in people if p is not None and p.email and p.active]
 
 
-def _task_link(row: HumanTask, base_url: str = "") -> str:
-    return f"{base_url.rstrip('/')}/tasks/{row.id}"
+def _task_link(row: HumanTask) -> str:
+    return f"{BASE_URL_PLACEHOLDER}/tasks/{row.id}"
 
 
-async def _subject_name(row: HumanTask, directory: DirectorySnapshot) -> str:
-    person = directory.person(row.subject_id_cache) if row.subject_id_cache else None
+def _about(row: HumanTask, reader: PersonInfo, directory: DirectorySnapshot) -> str:
+    """Whose task it is, as the reader would say it: nothing when it is the reader's own."""
+    subject_id = row.subject_id_cache
+    if subject_id is None or subject_id == reader.id:
+        return ""
+    person = directory.person(subject_id)
     return person.name if person else ""
+
+
+def _address(person: PersonInfo) -> str:
+    return f"{person.name} <{person.email}>"
+
+
+def _greeting(person: PersonInfo) -> str:
+    return f"Hello {person.name.split()[0] if person.name else 'there'},"
+
+
+def _due_sentence(due_at: datetime | None) -> str:
+    """When the task is due, counted in calendar days as people count them."""
+    if due_at is None:
+        return ""
+    days = (due_at.date() - clock.now().date()).days
+    on = f"{due_at:%A} {due_at.day} {due_at:%B %Y}"
+    if days > 1:
+        return f" It is due on {on}, in {days} days."
+    if days == 1:
+        return f" It is due tomorrow, {on}."
+    if days == 0:
+        return " It is due today."
+    return f" It was due on {on} and is {-days} day{'s' if days < -1 else ''} overdue."
 
 
 async def queue_task_created(rows: list[HumanTask], directory: DirectorySnapshot) -> None:
     """Queue "a task is waiting for you" emails for newly created tasks."""
     emails = []
     for row in rows:
-        about = await _subject_name(row, directory)
-        due = f"\nIt is due on {row.due_at:%A %d %B %Y}." if row.due_at else ""
         group = (
             f"\nIt was sent to the {row.candidate_group} group: the first to claim it takes it."
             if row.assignee_id is None and row.candidate_group  # type: ignore[attr-defined]
             else ""
         )
         note = f"\n\nWhy it came to you: {row.routing_note}" if row.routing_note else ""
-        for name, address in _recipients(row, directory):
+        for person in _recipients(row, directory):
+            about = _about(row, person, directory)
             emails.append(
                 OutboxEmail(
-                    to=f"{name} <{address}>",
+                    to=_address(person),
                     subject=f"Task waiting for you: {row.name}" + (f" — {about}" if about else ""),
                     body=(
-                        f"Hello {name.split()[0]},\n\n"
+                        f"{_greeting(person)}\n\n"
                         f"'{row.name}'{' for ' + about if about else ''} is waiting for you."
-                        f"{due}{group}{note}\n\nOpen it: {{base_url}}{_task_link(row)}\n"
+                        f"{_due_sentence(row.due_at)}{group}{note}\n\n"
+                        f"Open it: {_task_link(row)}\n"
                     ),
                     next_attempt_at=clock.now(),
                 )
@@ -96,23 +132,18 @@ async def queue_reminders(rows: list[HumanTask], directory: DirectorySnapshot) -
     """Queue reminder emails for open tasks whose reminder timer fired."""
     emails = []
     for row in rows:
-        about = await _subject_name(row, directory)
-        when = ""
-        if row.due_at:
-            days = (row.due_at - clock.now()).days
-            when = (
-                f" It is due in {days} day(s)." if days >= 0 else f" It is {-days} day(s) overdue."
-            )
-        for name, address in _recipients(row, directory):
+        for person in _recipients(row, directory):
+            about = _about(row, person, directory)
             emails.append(
                 OutboxEmail(
-                    to=f"{name} <{address}>",
+                    to=_address(person),
                     subject=f"Reminder: {row.name}" + (f" — {about}" if about else ""),
                     body=(
-                        f"Hello {name.split()[0]},\n\n"
+                        f"{_greeting(person)}\n\n"
                         f"This is a reminder that '{row.name}'"
-                        f"{' for ' + about if about else ''} is still waiting for you.{when}"
-                        f"\n\nOpen it: {{base_url}}{_task_link(row)}\n"
+                        f"{' for ' + about if about else ''} is still waiting for you."
+                        f"{_due_sentence(row.due_at)}\n\n"
+                        f"Open it: {_task_link(row)}\n"
                     ),
                     next_attempt_at=clock.now(),
                 )
@@ -121,17 +152,63 @@ async def queue_reminders(rows: list[HumanTask], directory: DirectorySnapshot) -
         await OutboxEmail.bulk_create(emails)
 
 
-def _message(email: OutboxEmail, smtp: SmtpSettings) -> EmailMessage:
+# --- sending -----------------------------------------------------------------------------------
+
+
+def body_for_display(email: OutboxEmail, base_url: str) -> str:
+    """The email's text as it would be sent, with links on `base_url`."""
+    return email.body.replace(BASE_URL_PLACEHOLDER, base_url.rstrip("/"))
+
+
+def message_for(email: OutboxEmail, smtp: SmtpSettings) -> EmailMessage:
+    """The MIME message that goes out for an outbox email."""
     msg = EmailMessage()
     msg["From"] = smtp.sender
     msg["To"] = email.to
     msg["Subject"] = email.subject
-    msg.set_content(email.body.replace("{base_url}", smtp.base_url.rstrip("/")))
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(idstring=f"outbox-{email.id}")
+    msg.set_content(body_for_display(email, smtp.base_url))
     return msg
 
 
+async def _claim(email: OutboxEmail, now: datetime) -> bool:
+    """Take the email for this sender; False when another sender took it first."""
+    taken = await OutboxEmail.filter(
+        id=email.id, status="queued", attempts=email.attempts, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + CLAIM_LEASE)
+    return bool(taken)
+
+
+async def _record_failure(email: OutboxEmail, now: datetime, exc: Exception) -> None:
+    email.attempts += 1
+    email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if email.attempts >= MAX_ATTEMPTS:
+        email.status = "failed"
+        email.next_attempt_at = None
+    else:
+        email.next_attempt_at = now + BACKOFF_BASE * (2 ** (email.attempts - 1))
+    await email.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+    log.warning("email %s to %s failed: %s", email.id, email.to, email.last_error)
+
+
+async def _record_sent(email: OutboxEmail, now: datetime) -> None:
+    email.attempts += 1
+    email.status = "sent"
+    email.sent_at = now
+    email.next_attempt_at = None
+    email.last_error = None  # type: ignore[assignment]
+    await email.save(
+        update_fields=["attempts", "status", "sent_at", "next_attempt_at", "last_error"]
+    )
+
+
 async def send_due(smtp: SmtpSettings, limit: int = 50) -> tuple[int, int]:
-    """Send queued emails whose time has come; returns (sent, failed attempts)."""
+    """Send queued emails whose time has come; returns (sent, failed attempts).
+
+    When the server cannot be reached the round stops at the first email: the rest were not
+    tried, so they keep their attempts and go out as soon as the server is back.
+    """
     import aiosmtplib
 
     now = clock.now()
@@ -142,37 +219,76 @@ async def send_due(smtp: SmtpSettings, limit: int = 50) -> tuple[int, int]:
     )
     sent = failed = 0
     for email in due:
+        if not await _claim(email, now):
+            continue
         try:
             await aiosmtplib.send(
-                _message(email, smtp),
+                message_for(email, smtp),
                 hostname=smtp.host,
                 port=smtp.port,
                 username=smtp.username or None,
                 password=smtp.password or None,
                 start_tls=smtp.starttls,
-                timeout=15,
+                timeout=smtp.timeout,
             )
-        except (aiosmtplib.SMTPException, OSError) as exc:
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, OSError) as exc:
             failed += 1
-            email.attempts += 1
-            email.last_error = f"{type(exc).__name__}: {exc}"
-            if email.attempts >= MAX_ATTEMPTS:
-                email.status = "failed"
-                email.next_attempt_at = None
-            else:
-                email.next_attempt_at = now + BACKOFF_BASE * (2 ** (email.attempts - 1))
-            log.warning("email %s to %s failed: %s", email.id, email.to, email.last_error)
+            await _record_failure(email, now, exc)
+            break
+        except aiosmtplib.SMTPException as exc:
+            failed += 1
+            await _record_failure(email, now, exc)
         else:
             sent += 1
-            email.attempts += 1
-            email.status = "sent"
-            email.sent_at = now
-            email.last_error = None
-        await email.save()
+            await _record_sent(email, now)
     return sent, failed
 
 
-def body_for_display(email: OutboxEmail, base_url: str) -> str:
-    """The email's text as it would be sent."""
-    return email.body.replace("{base_url}", base_url.rstrip("/"))
+# --- the outbox as HR sees it ------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class OutboxPage:
+    """One page of the outbox, newest first, with the count per status."""
+
+    emails: list[OutboxEmail]
+    status: str | None
+    page: int
+    pages: int
+    total: int
+    counts: dict[str, int]
+
+
+async def outbox_page(status: str | None = None, page: int = 1, per_page: int = 25) -> OutboxPage:
+    """The outbox filtered by status (queued / sent / failed, or all), newest first."""
+    if status not in STATUSES:
+        status = None
+    counts = {s: await OutboxEmail.filter(status=s).count() for s in STATUSES}
+    query = OutboxEmail.filter(status=status) if status else OutboxEmail.all()
+    total = counts[status] if status else sum(counts.values())
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    emails = await query.order_by("-created_at", "-id").offset((page - 1) * per_page).limit(
+        per_page
+    )
+    return OutboxPage(list(emails), status, page, pages, total, counts)
+
+
+async def outbox_email(email_id: int) -> OutboxEmail:
+    """One email of the outbox."""
+    email = await OutboxEmail.get_or_none(id=email_id)
+    if email is None:
+        raise NotFound(f"no email {email_id} in the outbox")
+    return email
+
+
+async def retry_email(email_id: int) -> OutboxEmail:
+    """Put a failed email back in the queue, to go out on the sender's next round."""
+    email = await outbox_email(email_id)
+    if email.status != "failed":
+        raise Conflict(f"email {email_id} is {email.status}; only a failed email can be retried")
+    email.status = "queued"
+    email.attempts = 0
+    email.next_attempt_at = clock.now()
+    await email.save(update_fields=["status", "attempts", "next_attempt_at"])
+    return email

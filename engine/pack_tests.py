@@ -38,6 +38,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock, scripting
 from engine.directory import DirectorySnapshot, PersonInfo
 from engine.packs import Pack, PackError, discover_packs, load_pack
+from engine.side_branches import forget_ended_side_branches
 from engine.specs import build_spec, executable_processes, process_sources
 
 # Column width of one side of the expected/actual comparison in a failure report.
@@ -351,6 +352,7 @@ def _advance(workflow: BpmnWorkflow, feeder: _TaskFeeder) -> None:
     while True:
         try:
             workflow.do_engine_steps(will_complete_task=stop_at_service)
+            forget_ended_side_branches(workflow)
             return
         except _ServiceTaskReached as reached:
             task = reached.task

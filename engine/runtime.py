@@ -29,6 +29,7 @@ from engine.definitions import Deployed, deployed, latest
 from engine.directory import DirectorySnapshot, current_directory
 from engine.errors import Conflict, EngineError, NotAllowed, NotFound
 from engine.models import HumanTask, PendingMessage, Person, ProcessInstance, Record
+from engine.side_branches import forget_ended_side_branches
 from engine.serialization import dump_state, load_state, state_dict
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class _Run:
             try:
                 step()
                 self.workflow.do_engine_steps()
+                forget_ended_side_branches(self.workflow)
             except WorkflowException as exc:
                 self.error = _error_detail(exc)
             except Exception as exc:  # a bug in a pack must not crash the app
@@ -340,6 +342,8 @@ def _fire_timers(run: _Run, now: datetime, reminded: list[str]) -> None:
 def _attached_open_tasks(timer_task: Any) -> list[str]:
     """Ids of the READY user/manual tasks a boundary timer is attached to."""
     parent = timer_task.parent
+    if timer_task.task_spec.cancel_activity:
+        return []  # an interrupting timer is an escalation, not a reminder
     if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
         return []
     return [

@@ -31,12 +31,25 @@ from webapp.csrf import CSRFMiddleware
 from webapp.errors import REQUEST_ID_HEADER, exception_handlers
 from webapp.routes import auth as auth_routes
 from webapp.routes import health as health_routes
+from webapp.routes import inbox as inbox_routes
+from webapp.routes import instances as instance_routes
+from webapp.routes import outbox as outbox_routes
+from webapp.routes import reviews as review_routes
+from webapp.routes import tasks as task_routes
 from webapp.templating import STATIC_DIR, VENDOR_DIRS
 
 log = logging.getLogger("sightline.web")
 
 # Every area's routes, in matching order (first match wins).
-ROUTE_MODULES = [health_routes, auth_routes]
+ROUTE_MODULES = [
+    health_routes,
+    auth_routes,
+    inbox_routes,
+    task_routes,
+    instance_routes,
+    review_routes,
+    outbox_routes,
+]
 
 BackgroundWorker = Callable[[], Awaitable[None]]
 
@@ -72,8 +85,40 @@ async def fire_timers_periodically() -> None:
                 log.info("timers moved %d instance(s)", moved)
 
 
+OUTBOX_POLL_SECONDS = 5.0
+
+
+async def send_outbox_periodically() -> None:
+    """Send due outbox emails every few seconds; a failing round is logged, not fatal."""
+    from engine.notifications import SmtpSettings, send_due
+
+    smtp = SmtpSettings(
+        host=settings.SMTP_HOST,
+        port=settings.SMTP_PORT,
+        username=settings.SMTP_USER,
+        password=str(settings.SMTP_PASSWORD),
+        starttls=settings.SMTP_STARTTLS,
+        sender=settings.MAIL_FROM,
+        base_url=settings.BASE_URL,
+    )
+    while True:
+        await asyncio.sleep(OUTBOX_POLL_SECONDS)
+        try:
+            sent, failed = await send_due(smtp)
+        except Exception:
+            log.exception("outbox round failed; retrying in %ss", OUTBOX_POLL_SECONDS)
+        else:
+            if sent or failed:
+                log.info("outbox: %d sent, %d failed attempt(s)", sent, failed)
+
+
 def _default_workers() -> list[BackgroundWorker]:
-    return [fire_timers_periodically] if settings.TIMER_POLL_SECONDS > 0 else []
+    workers: list[BackgroundWorker] = []
+    if settings.TIMER_POLL_SECONDS > 0:
+        workers.append(fire_timers_periodically)
+    if settings.SMTP_HOST:  # without SMTP the emails wait in the outbox for HR to read
+        workers.append(send_outbox_periodically)
+    return workers
 
 
 # Long-running tasks started with the app and cancelled at shutdown.

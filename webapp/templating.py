@@ -29,6 +29,8 @@ VENDOR_DIRS: dict[str, Path] = {
     "bpmn-js": NODE_MODULES / "bpmn-js" / "dist",
     "dmn-js": NODE_MODULES / "dmn-js" / "dist",
     "chart.js": NODE_MODULES / "chart.js" / "dist",
+    # Not from npm: the form widgets' own CSS and script, shipped with the forms package.
+    "forms": ROOT / "forms" / "static",
 }
 
 

@@ -141,9 +141,11 @@ async def test_review_escalates_to_the_skip_level_manager_when_overdue(standard:
     row = await ProcessInstance.get(id=inst.id)
     assert row.next_timer_at is not None
 
-    # Nine days later nothing is due yet.
-    with clock.frozen_at(clock.now() + timedelta(days=9)):
+    # Four days later nothing is due yet; a reminder (not an escalation) comes at day five.
+    with clock.frozen_at(clock.now() + timedelta(days=4)):
         assert await runtime.fire_due_timers() == 0
+    with clock.frozen_at(clock.now() + timedelta(days=6)):
+        assert await runtime.fire_due_timers() == 1
     assert (await HumanTask.get(id=review.id)).status == "ready"
 
     with clock.frozen_at(clock.now() + timedelta(days=11)):
@@ -151,7 +153,7 @@ async def test_review_escalates_to_the_skip_level_manager_when_overdue(standard:
     assert (await HumanTask.get(id=review.id)).status == "cancelled"
     escalated = await open_task(inst.id, "escalated_review")
     assert escalated.assignee_id == (await runtime.actor_for("D1")).person_id
-    assert await AuditEvent.filter(instance_id=inst.id, action="timer_fired").count() == 1
+    assert await AuditEvent.filter(instance_id=inst.id, action="timer_fired").count() == 2
 
 
 def lab_copy(tmp_path: Path) -> Path:

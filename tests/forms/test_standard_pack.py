@@ -48,17 +48,19 @@ def test_review_decision_labels_come_from_ui_enum_names() -> None:
     assert "Return them to the employee" in html
 
 
-def test_boolean_signature_stores_true_only_for_the_right_name() -> None:
+def test_acknowledgement_signature_stores_who_signed_only_for_the_right_name() -> None:
     spec = _pack_form("acknowledge-objectives", {})
-    right = spec.bind(
-        FormData([("acknowledged-acknowledged", "y"), ("acknowledged-name", "ada lovelace")]),
-        signer=ADA,
-    )
+    posted = [("acknowledgement-acknowledged", "y"), ("acknowledgement-name", "ada lovelace")]
+    right = spec.bind(FormData(posted), signer=ADA)
     assert right.validate(), right.errors
-    assert right.to_data() == {"acknowledged": True, "comment": ""}
+    signature = right.to_data()["acknowledgement"]
+    assert signature["acknowledged"] is True
+    assert signature["name"] == "ada lovelace"
+    assert signature["signer_id"] == ADA["id"]
+    assert signature["signed_at"]
     wrong = spec.bind(
-        FormData([("acknowledged-acknowledged", "y"), ("acknowledged-name", "Someone Else")]),
+        FormData([("acknowledgement-acknowledged", "y"), ("acknowledgement-name", "Someone")]),
         signer=ADA,
     )
     assert not wrong.validate()
-    assert wrong.to_data()["acknowledged"] is False
+    assert wrong.to_data()["acknowledgement"] is None

@@ -1,0 +1,116 @@
+"""Who may see whose processes: the one rule every page that shows an instance applies.
+
+A person sees their own processes; managers see those of everyone below them (direct and
+indirect reports); HR members see their population. An HR member named as `hr_partner` of one
+or more org units sees the people of those units and their sub-units; an HR member who partners
+no unit is an HR administrator and sees everyone. Nobody else sees anything (the web app
+answers 404, so a hidden instance is indistinguishable from a missing one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol
+
+from engine.directory import DirectorySnapshot
+from engine.errors import NotFound
+from engine.models import ProcessInstance
+
+HR_GROUP = "hr"
+PARTNER_ATTRIBUTE = "hr_partner"
+
+
+class SeesSubjects(Protocol):
+    """Anything that names a person and their groups (the web app's Viewer fits)."""
+
+    @property
+    def person_id(self) -> int: ...
+
+    @property
+    def groups(self) -> Collection[str]: ...
+
+
+def partnered_units(person_id: int, directory: DirectorySnapshot) -> list[int]:
+    """Ids of the org units whose `hr_partner` attribute names this person."""
+    found = []
+    for unit in directory.units.values():
+        value = unit.attributes.get(PARTNER_ATTRIBUTE)
+        refs = value if isinstance(value, list) else [value]
+        for ref in refs:
+            if not isinstance(ref, str | int) or isinstance(ref, bool) or ref == "":
+                continue
+            named = directory.person(ref)
+            if named is not None and named.id == person_id:
+                found.append(unit.id)
+                break
+    return found
+
+
+def _hr_population(person_id: int, directory: DirectorySnapshot) -> set[int] | None:
+    """The people an HR member looks after; None when they administer everyone."""
+    units = partnered_units(person_id, directory)
+    if not units:
+        return None
+    return {
+        person.id
+        for unit_id in units
+        for person in directory.people_in_unit(
+            unit_id, include_subunits=True, include_inactive=True
+        )
+    }
+
+
+def can_view_subject(
+    viewer_id: int,
+    viewer_groups: Collection[str],
+    subject_id: int,
+    directory: DirectorySnapshot,
+) -> bool:
+    """Whether the viewer may see the processes whose subject is `subject_id`."""
+    if viewer_id == subject_id:
+        return True
+    if directory.is_manager_of(viewer_id, subject_id, indirect=True):
+        return True
+    if HR_GROUP in viewer_groups:
+        population = _hr_population(viewer_id, directory)
+        return population is None or subject_id in population
+    return False
+
+
+def visible_subject_ids(viewer: SeesSubjects, directory: DirectorySnapshot) -> set[int] | None:
+    """Every subject id the viewer may see, for list queries; None means everyone."""
+    visible = {viewer.person_id, *directory.reports_of(viewer.person_id, indirect=True)}
+    if HR_GROUP in viewer.groups:
+        population = _hr_population(viewer.person_id, directory)
+        if population is None:
+            return None
+        visible |= population
+    return visible
+
+
+def can_view_instance(
+    viewer_id: int,
+    viewer_groups: Collection[str],
+    instance: ProcessInstance,
+    directory: DirectorySnapshot,
+) -> bool:
+    """Whether the viewer may see one instance (one without a subject: its starter, HR admins)."""
+    subject_id = instance.subject_id  # type: ignore[attr-defined]
+    if subject_id is not None:
+        return can_view_subject(viewer_id, viewer_groups, subject_id, directory)
+    if instance.starter_id == viewer_id:
+        return True
+    return HR_GROUP in viewer_groups and _hr_population(viewer_id, directory) is None
+
+
+async def visible_instance(
+    instance_id: int,
+    viewer_id: int,
+    viewer_groups: Collection[str],
+    directory: DirectorySnapshot,
+) -> ProcessInstance:
+    """The instance if the viewer may see it; NotFound otherwise (also when it does not exist)."""
+    row = await ProcessInstance.get_or_none(id=instance_id)
+    if row is None or not can_view_instance(viewer_id, viewer_groups, row, directory):
+        raise NotFound(f"no instance {instance_id}")
+    return row

@@ -1,0 +1,110 @@
+"""Who may see whose processes: self, managers up the line, HR partners, HR administrators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from engine.access import (
+    can_view_instance,
+    can_view_subject,
+    partnered_units,
+    visible_subject_ids,
+)
+from engine.directory import DirectorySnapshot, PersonInfo, UnitInfo
+from engine.models import ProcessInstance
+
+CEO, ENG_MANAGER, DEV, SALES_MANAGER, REP, PARTNER, HR_ADMIN, PEER_DEV, OUTSIDER = range(1, 10)
+ENG, PLATFORM, SALES = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Someone:
+    person_id: int
+    groups: frozenset[str] = frozenset()
+
+
+def person(pid: int, key: str, unit: int | None, manager: int | None, *groups: str) -> PersonInfo:
+    return PersonInfo(id=pid, key=key, name=key, org_unit_id=unit, manager_id=manager,
+                      groups=frozenset(groups))
+
+
+@pytest.fixture
+def directory() -> DirectorySnapshot:
+    """Engineering (with a platform sub-unit, partnered by H1) and Sales (no partner)."""
+    people = [
+        person(CEO, "CEO", None, None),
+        person(ENG_MANAGER, "ENGM", ENG, CEO),
+        person(DEV, "DEV", PLATFORM, ENG_MANAGER),
+        person(SALES_MANAGER, "SALESM", SALES, CEO),
+        person(REP, "REP", SALES, SALES_MANAGER),
+        person(PARTNER, "H1", None, CEO, "hr"),
+        person(HR_ADMIN, "H2", None, CEO, "hr"),
+        person(PEER_DEV, "DEV2", PLATFORM, ENG_MANAGER),
+        # Named as a unit's partner, but not in HR: that gives no access.
+        person(OUTSIDER, "X1", SALES, SALES_MANAGER),
+    ]
+    units = [
+        UnitInfo(id=ENG, code="ENG", name="Engineering", attributes={"hr_partner": "H1"}),
+        UnitInfo(id=PLATFORM, code="PLAT", name="Platform", parent_id=ENG),
+        UnitInfo(id=SALES, code="SALES", name="Sales", attributes={"hr_partner": "person:X1"}),
+    ]
+    return DirectorySnapshot(
+        version=1, people={p.id: p for p in people}, units={u.id: u for u in units}
+    )
+
+
+def sees(directory: DirectorySnapshot, viewer: int, subject: int) -> bool:
+    return can_view_subject(viewer, directory.people[viewer].groups, subject, directory)
+
+
+def test_an_employee_sees_their_own_processes_but_not_a_peers(directory):
+    assert sees(directory, DEV, DEV)
+    assert not sees(directory, DEV, PEER_DEV)
+    assert not sees(directory, DEV, ENG_MANAGER)
+
+
+def test_a_manager_sees_direct_and_indirect_reports_but_not_a_peer_managers_team(directory):
+    assert sees(directory, ENG_MANAGER, DEV)
+    assert sees(directory, CEO, DEV)
+    assert sees(directory, CEO, REP)
+    assert not sees(directory, ENG_MANAGER, REP)
+    assert not sees(directory, ENG_MANAGER, SALES_MANAGER)
+    assert not sees(directory, SALES_MANAGER, DEV)
+
+
+def test_an_hr_partner_sees_their_units_and_sub_units_only(directory):
+    assert partnered_units(PARTNER, directory) == [ENG]
+    assert sees(directory, PARTNER, ENG_MANAGER)
+    assert sees(directory, PARTNER, DEV)  # in the platform sub-unit
+    assert not sees(directory, PARTNER, REP)
+    assert not sees(directory, PARTNER, HR_ADMIN)
+
+
+def test_an_hr_member_who_partners_no_unit_administers_everyone(directory):
+    for subject in (CEO, DEV, REP, PARTNER):
+        assert sees(directory, HR_ADMIN, subject)
+    assert visible_subject_ids(Someone(HR_ADMIN, frozenset({"hr"})), directory) is None
+
+
+def test_being_named_partner_without_being_in_hr_gives_nothing(directory):
+    assert not sees(directory, OUTSIDER, REP)
+    assert visible_subject_ids(Someone(OUTSIDER), directory) == {OUTSIDER}
+
+
+def test_visible_subject_ids_lists_exactly_whom_each_role_sees(directory):
+    assert visible_subject_ids(Someone(DEV), directory) == {DEV}
+    assert visible_subject_ids(Someone(ENG_MANAGER), directory) == {ENG_MANAGER, DEV, PEER_DEV}
+    assert visible_subject_ids(Someone(CEO), directory) == set(directory.people)
+    partner = Someone(PARTNER, frozenset({"hr"}))
+    assert visible_subject_ids(partner, directory) == {PARTNER, ENG_MANAGER, DEV, PEER_DEV}
+
+
+def test_a_process_without_subject_is_seen_by_its_starter_and_hr_admins_only(db, directory):
+    instance = ProcessInstance(id=1, subject_id=None, starter_id=REP, process_id="x")
+    groups = {pid: p.groups for pid, p in directory.people.items()}
+    assert can_view_instance(REP, groups[REP], instance, directory)
+    assert can_view_instance(HR_ADMIN, groups[HR_ADMIN], instance, directory)
+    assert not can_view_instance(PARTNER, groups[PARTNER], instance, directory)
+    assert not can_view_instance(CEO, groups[CEO], instance, directory)

@@ -1,0 +1,320 @@
+"""The task page: instructions, earlier steps, the form; drafts, submission, live validation.
+
+GET /tasks/{id} shows the task to whoever may act on it (anyone else gets 404). POST submits:
+add/remove-row buttons re-render, "Save draft" keeps exactly what was typed, invalid input
+comes back with errors (422), and a task someone else completed meanwhile is a 409 that still
+shows what this person typed. POST /tasks/{id}/validate is the htmx live check of one field.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from markupsafe import Markup
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from engine import clock, runtime
+from engine.assignment import may_act
+from engine.errors import Conflict
+from engine.models import ProcessInstance
+from engine.task_context import TaskContext, next_steps, parsed_form, summarize, task_context
+from forms import (
+    ACTION_KEY,
+    FIELD_KEY,
+    BoundForm,
+    FormButton,
+    FormDefinitionError,
+    FormSpec,
+    PostedValues,
+    form_spec,
+    render_instructions,
+)
+from webapp.auth import Viewer, current_user
+from webapp.csrf import FIELD as CSRF_FIELD
+from webapp.csrf import token_for
+from webapp.errors import error_response
+from webapp.templating import flash, is_htmx, render
+
+log = logging.getLogger("sightline.web")
+
+INBOX = "/inbox"
+SUBMIT_KEY = "_submit"
+DRAFT = "draft"
+DONE = "done"
+# Posted keys that belong to the page, not to the task's data.
+CONTROL_KEYS = frozenset({CSRF_FIELD, SUBMIT_KEY, ACTION_KEY, FIELD_KEY})
+
+
+# --- loading and authorization -------------------------------------------------------------
+
+
+async def _visible_task(request: Request) -> tuple[Viewer, TaskContext]:
+    """The viewer and the task's context; 404 unless the viewer may act on it (or did)."""
+    viewer = current_user(request)
+    ctx = await task_context(request.path_params["task_id"])
+    task = ctx.task
+    directory = request.state.directory
+    allowed = may_act(
+        viewer.person_id,
+        task.assignee_id,  # type: ignore[attr-defined]
+        task.candidate_group,
+        task.candidates,
+        directory,
+    )
+    if not allowed and task.completed_by_id != viewer.person_id:  # type: ignore[attr-defined]
+        raise HTTPException(404)
+    return viewer, ctx
+
+
+def _signer(viewer: Viewer) -> dict[str, Any]:
+    return {"id": viewer.person_id, "name": viewer.name}
+
+
+def _form_spec(ctx: TaskContext) -> FormSpec:
+    """The compiled form; FormDefinitionError when the pack's form cannot be used."""
+    schema, uischema = parsed_form(ctx)
+    if schema is None:
+        raise FormDefinitionError(
+            f"the form {ctx.form.schema_path if ctx.form else ''} could not be rendered "
+            "with this task's data"
+        )
+    return form_spec(schema, uischema or {}, ctx.catalogs)
+
+
+def _posted_values(form: Any) -> dict[str, list[str]]:
+    """What the person typed, key by key, without the page's own controls."""
+    values: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if key not in CONTROL_KEYS and isinstance(value, str):
+            values.setdefault(key, []).append(value)
+    return values
+
+
+def _bind(
+    spec: FormSpec, ctx: TaskContext, viewer: Viewer, formdata: Any = None
+) -> BoundForm:
+    """The form bound to what was posted, else the saved draft, else the task data."""
+    if formdata is None and ctx.draft and isinstance(ctx.draft.get("posted"), dict):
+        formdata = PostedValues(ctx.draft["posted"])
+    return spec.bind(formdata, ctx.data, signer=_signer(viewer), now=clock.now())
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def _form_html(request: Request, bound: BoundForm) -> Markup:
+    action = request.url_for("task_submit", task_id=request.path_params["task_id"]).path
+    return bound.render(
+        action=action,
+        validate_url=f"{action}/validate",
+        csrf_token=token_for(request),
+        extra_buttons=[FormButton("Save draft", DRAFT, secondary=True, novalidate=True)],
+        form_attrs={"hx-post": action, "hx-target": "#task-form", "hx-swap": "outerHTML"},
+    )
+
+
+def _page(
+    request: Request,
+    ctx: TaskContext,
+    *,
+    bound: BoundForm | None = None,
+    form_problem: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Response:
+    instructions = Markup("")
+    if ctx.instructions:
+        try:
+            instructions = render_instructions(ctx.instructions, ctx.template_data)
+        except FormDefinitionError as error:
+            form_problem = form_problem or str(error)
+    showing_draft = request.method == "GET" and bound is not None and ctx.draft is not None
+    context = {
+        "ctx": ctx,
+        "task": ctx.task,
+        "instructions": instructions,
+        "form_html": _form_html(request, bound) if bound is not None else None,
+        "form_problem": form_problem,
+        "notice": notice or _stopped_notice(ctx),
+        "draft_saved_at": _moment(ctx.draft.get("saved_at")) if showing_draft else None,
+    }
+    return render(request, "task.html", context, status=status, fragment="_task_form.html")
+
+
+def _stopped_notice(ctx: TaskContext) -> str | None:
+    if ctx.instance.status != "error":
+        return None
+    return (
+        "This process is stopped on an error, so it cannot be submitted right now. HR has "
+        "been told; you can save a draft meanwhile."
+    )
+
+
+def _moment(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def _closed(request: Request, ctx: TaskContext, typed: list[Any] | None = None) -> Response:
+    """409: the task is no longer open; what the person typed is shown so it is not lost."""
+    context = {
+        "ctx": ctx,
+        "task": ctx.task,
+        "message": ctx.closed_message(),
+        "typed": typed or [],
+    }
+    return render(request, "task.html", context, status=409, fragment="_task_closed.html")
+
+
+def _typed_summary(request: Request, ctx: TaskContext, viewer: Viewer, form: Any) -> list[Any]:
+    """What was posted, as a readable summary (falls back to the raw values)."""
+    try:
+        spec = _form_spec(ctx)
+        data = _bind(spec, ctx, viewer, form).to_data()
+        return summarize(data, spec.schema, spec.uischema)
+    except FormDefinitionError:
+        return summarize({k: ", ".join(v) for k, v in _posted_values(form).items()})
+
+
+def _redirect(request: Request, url: str) -> Response:
+    if is_htmx(request):
+        return HTMLResponse("", headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+# --- what the person is told after submitting -------------------------------------------------
+
+
+async def _after_submit_message(
+    ctx: TaskContext, instance: ProcessInstance, viewer: Viewer
+) -> tuple[str, str]:
+    """(kind, message) for the flash: what happened and what comes next."""
+    name = ctx.task.name
+    if instance.status == "error":
+        return "warning", (
+            f"Your submission of '{name}' was saved, but the process then stopped on an error. "
+            "HR was told and will pick it up; you do not need to do anything."
+        )
+    if instance.status == "completed":
+        return "success", f"Submitted '{name}'. {ctx.process_title} is complete."
+    steps = await next_steps(instance.id)
+    if not steps:
+        return "success", f"Submitted '{name}'. Nothing else waits on anyone for now."
+    parts = [
+        f"{step.name} — with {'you' if step.holder_id == viewer.person_id else step.holder}"
+        for step in steps
+    ]
+    return "success", f"Submitted '{name}'. Next: {'; '.join(parts)}."
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+
+async def task_page(request: Request) -> Response:
+    """GET /tasks/{id}: the task with its instructions, context and form."""
+    viewer, ctx = await _visible_task(request)
+    if not ctx.is_open:
+        return _closed(request, ctx)
+    if ctx.form is None:
+        return _page(request, ctx)
+    try:
+        bound = _bind(_form_spec(ctx), ctx, viewer)
+    except FormDefinitionError as error:
+        log.warning("task %s: form cannot be shown: %s", ctx.task.id, error)
+        return _page(request, ctx, form_problem=str(error), status=500)
+    return _page(request, ctx, bound=bound)
+
+
+async def submit_task(request: Request) -> Response:
+    """POST /tasks/{id}: add/remove a row, save a draft, or validate and complete the task."""
+    form = await request.form()
+    viewer, ctx = await _visible_task(request)
+    if not ctx.is_open:
+        return _closed(request, ctx, _typed_summary(request, ctx, viewer, form))
+    actor = await runtime.actor_for(viewer.person_id)
+    if ctx.form is None:
+        return await _complete(request, ctx, viewer, actor, form, None)
+    try:
+        spec = _form_spec(ctx)
+    except FormDefinitionError as error:
+        return _page(request, ctx, form_problem=str(error), status=500)
+    bound = spec.bind(form, ctx.data, signer=_signer(viewer), now=clock.now())
+    if bound.apply_action():
+        return _page(request, ctx, bound=bound)
+    if form.get(SUBMIT_KEY) == DRAFT:
+        draft = {"posted": _posted_values(form), "saved_at": clock.now().isoformat()}
+        await runtime.save_draft(ctx.task.id, actor, draft)
+        flash(request, f"Draft saved. It will be here when you come back to '{ctx.task.name}'.",
+              "success")
+        return _redirect(request, request.url.path)
+    if not bound.validate():
+        return _page(request, ctx, bound=bound, status=422)
+    return await _complete(request, ctx, viewer, actor, form, bound)
+
+
+async def _complete(
+    request: Request,
+    ctx: TaskContext,
+    viewer: Viewer,
+    actor: runtime.Actor,
+    form: Any,
+    bound: BoundForm | None,
+) -> Response:
+    data = bound.to_data() if bound is not None else {}
+    try:
+        instance = await runtime.complete_task(ctx.task.id, actor, data)
+    except Conflict as conflict:
+        # Reload the row: if someone else completed it, the message names them.
+        fresh = await task_context(ctx.task.id)
+        if fresh.is_open:
+            # The task is still there (the process stopped, or changed under us): keep the
+            # form as typed and say why it did not go through.
+            # htmx swaps only 2xx/422 into the form, so it gets the form back as a 200.
+            status = 200 if is_htmx(request) else 409
+            return _page(request, fresh, bound=bound, notice=str(conflict), status=status)
+        return _closed(request, fresh, _typed_summary(request, ctx, viewer, form))
+    kind, message = await _after_submit_message(ctx, instance, viewer)
+    flash(request, message, kind)
+    return _redirect(request, INBOX)
+
+
+async def validate_field(request: Request) -> Response:
+    """POST /tasks/{id}/validate: live validation — the named field re-rendered by the server."""
+    form = await request.form()
+    viewer, ctx = await _visible_task(request)
+    if not ctx.is_open:
+        return error_response(request, 409, ctx.closed_message())
+    if ctx.form is None:
+        raise HTTPException(400, "This task has no form.")
+    try:
+        spec = _form_spec(ctx)
+    except FormDefinitionError as error:
+        return error_response(request, 500, str(error))
+    field_name = None if form.get(FIELD_KEY) else request.headers.get("HX-Trigger-Name")
+    try:
+        html = spec.validate_partial(
+            form,
+            field_name,
+            data=ctx.data,
+            signer=_signer(viewer),
+            now=clock.now(),
+            validate_url=request.url.path,
+        )
+    except KeyError:
+        raise HTTPException(400, "This form has no such field.") from None
+    return HTMLResponse(html)
+
+
+routes = [
+    Route("/tasks/{task_id:int}", task_page, methods=["GET"], name="task_page"),
+    Route("/tasks/{task_id:int}", submit_task, methods=["POST"], name="task_submit"),
+    Route("/tasks/{task_id:int}/validate", validate_field, methods=["POST"],
+          name="task_validate"),
+]
