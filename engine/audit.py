@@ -8,10 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise import connections
-
-from engine import clock
-from engine.db import is_postgres
 from engine.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -38,6 +34,11 @@ def event_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def chain_lock_statement() -> str:
+    """PostgreSQL: the lock writers of the chain take in turn until they commit."""
+    return f"SELECT pg_advisory_xact_lock({_CHAIN_LOCK_KEY})"
+
+
 async def record_event(
     actor: str,
     action: str,
@@ -45,30 +46,13 @@ async def record_event(
     instance_id: int | None = None,
     task_id: int | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append an event to the chain (call inside the action's transaction)."""
-    if is_postgres():
-        # Concurrent transactions must not both extend the same head; the lock is released at
-        # commit, so the chain stays linear without a table-wide lock.
-        await connections.get("default").execute_query(
-            "SELECT pg_advisory_xact_lock($1)", [_CHAIN_LOCK_KEY]
-        )
-    last = await AuditEvent.all().order_by("-id").only("hash").first()
-    prev = last.hash if last else GENESIS
-    at = clock.now()
-    at = at.replace(microsecond=at.microsecond // 1000 * 1000)
-    detail = json.loads(json.dumps(detail or {}, default=str))
-    digest = event_hash(prev, at, actor, action, instance_id, task_id, detail)
-    return await AuditEvent.create(
-        at=at,
-        actor=actor,
-        action=action,
-        instance_id=instance_id,
-        task_id=task_id,
-        detail=detail,
-        prev_hash=prev,
-        hash=digest,
-    )
+) -> None:
+    """Append one event on its own (actions add theirs to their batch instead)."""
+    from engine.store import Batch, apply
+
+    batch = Batch()
+    batch.audit(actor, action, instance=instance_id, task=task_id, detail=detail)
+    await apply(batch)
 
 
 @dataclass

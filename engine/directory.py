@@ -6,11 +6,11 @@ snapshot that is reloaded only when the directory changes (DirectoryVersion is b
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tortoise import connections
 from tortoise.expressions import F
 
 from engine.db import clears_on_connect
@@ -208,14 +208,11 @@ class DirectorySnapshot:
 # -- loading from the database ----------------------------------------------------------------
 
 _cached: DirectorySnapshot | None = None
-_cached_for: tuple[Any, ...] | None = None
-
-
-def _database_identity() -> tuple[Any, ...]:
-    # A snapshot belongs to one database: tests (and tools) may reconnect to another one whose
-    # version counter happens to match.
-    credentials = connections.db_config.get("default", {}).get("credentials", {})
-    return tuple(credentials.get(k) for k in ("file_path", "host", "port", "database"))
+_checked_at = 0.0
+# How long a snapshot is trusted without asking the database whether the directory moved.
+# Changes made in this process are seen at once (they forget the snapshot); another app
+# process's import is seen within this window.
+RECHECK_SECONDS = 1.0
 
 
 async def _stored_version() -> int:
@@ -276,21 +273,22 @@ async def load_directory() -> DirectorySnapshot:
 
 async def current_directory() -> DirectorySnapshot:
     """The cached snapshot, reloaded only when the stored directory version has moved."""
-    global _cached, _cached_for
-    identity = _database_identity()
+    global _cached, _checked_at
+    now = time.monotonic()
+    if _cached is not None and now - _checked_at < RECHECK_SECONDS:
+        return _cached
     version = await _stored_version()
-    if _cached is None or _cached_for != identity or _cached.version != version:
+    if _cached is None or _cached.version != version:
         _cached = await load_directory()
-        _cached_for = identity
+    _checked_at = now
     return _cached
 
 
 @clears_on_connect
 def forget_directory() -> None:
     """Drop the cached snapshot (the next current_directory() reloads)."""
-    global _cached, _cached_for
+    global _cached
     _cached = None
-    _cached_for = None
 
 
 async def bump_directory_version() -> None:
@@ -298,6 +296,7 @@ async def bump_directory_version() -> None:
     updated = await DirectoryVersion.filter(id=1).update(version=F("version") + 1)
     if not updated:
         await DirectoryVersion.create(id=1, version=1)
+    forget_directory()
 
 
 async def person_by_key(key: str) -> PersonInfo | None:

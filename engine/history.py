@@ -348,7 +348,7 @@ def _spec_of(dep: Deployed, name: str) -> Any:
 
 
 def _highlights(
-    state_text: str, dep: Deployed, element_ids: frozenset[str]
+    state_text: bytes, dep: Deployed, element_ids: frozenset[str]
 ) -> tuple[set[str], set[str], set[str]]:
     """(completed, current, failed) diagram element ids from the stored task tree.
 

@@ -56,9 +56,10 @@ class ProcessInstance(Model):
     title = fields.CharField(max_length=255, default="")
     # running | waiting | completed | error | cancelled
     status = fields.CharField(max_length=16, default="running", db_index=True)
-    # JSON text, not a JSON column: SpiffWorkflow restores tasks parent-first in stored order,
-    # and PostgreSQL's jsonb would reorder the keys.
-    state = fields.TextField()
+    # zlib-compressed JSON (engine.serialization): not a JSON column, because SpiffWorkflow
+    # restores tasks parent-first in stored order and PostgreSQL's jsonb would reorder keys;
+    # compressed, because a commit writes a fifth of the pages.
+    state = fields.BinaryField()
     version = fields.IntField(default=1)
     next_timer_at = fields.DatetimeField(null=True, db_index=True)
     # What went wrong when status == "error": task, message, data (kept for the retry).
@@ -115,8 +116,9 @@ class HumanTask(Model):
         indexes = (
             ("assignee_id", "status", "due_at"),
             ("candidate_group", "status", "due_at"),
-            # The inbox's lookup of unclaimed multi-candidate tasks (no group, no assignee).
-            ("candidate_group", "assignee_id", "status"),
+            # The inbox: unclaimed tasks of a group, and unclaimed multi-candidate tasks (no
+            # group, no assignee), in due order without reading the table.
+            ("candidate_group", "assignee_id", "status", "due_at"),
             ("instance_id", "status"),
         )
 
@@ -262,6 +264,8 @@ class OutboxEmail(Model):
     id = fields.IntField(primary_key=True)
     to = fields.CharField(max_length=255)
     subject = fields.CharField(max_length=255)
+    # The task the email is about (its link is completed from this when sent).
+    task_id = fields.IntField(null=True)
     body = fields.TextField()
     # queued | sent | failed
     status = fields.CharField(max_length=16, default="queued", db_index=True)

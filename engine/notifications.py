@@ -5,8 +5,9 @@ same transaction as the action (so a rolled-back action sends nothing). A sender
 outbox over SMTP when SMTP is configured, retrying with backoff; without SMTP the emails stay
 in the outbox, where HR can read them in the app.
 
-Bodies are stored with a `{base_url}` placeholder: the link is completed when the email is
-sent (or shown), so a deployment that changes its address does not send stale links.
+Bodies are stored with `{base_url}` and `{task_id}` placeholders: the link is completed when the
+email is sent (or shown), so a deployment that changes its address does not send stale links,
+and an email can be written in the same batch as the task it announces, before its id exists.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
 
 from engine import clock
 from engine.directory import DirectorySnapshot, PersonInfo
@@ -31,6 +33,7 @@ BACKOFF_BASE = timedelta(minutes=1)
 # it; if the sender dies mid-send, the email is tried again after the lease.
 CLAIM_LEASE = timedelta(minutes=5)
 BASE_URL_PLACEHOLDER = "{base_url}"
+TASK_ID_PLACEHOLDER = "{task_id}"
 STATUSES = ("queued", "sent", "failed")
 
 
@@ -63,8 +66,8 @@ def _recipients(row: HumanTask, directory: DirectorySnapshot) -> list[PersonInfo
     return [p for p in people if p is not None and p.email and p.active]
 
 
-def _task_link(row: HumanTask) -> str:
-    return f"{BASE_URL_PLACEHOLDER}/tasks/{row.id}"
+def _task_link() -> str:
+    return f"{BASE_URL_PLACEHOLDER}/tasks/{TASK_ID_PLACEHOLDER}"
 
 
 def _about(row: HumanTask, reader: PersonInfo, directory: DirectorySnapshot) -> str:
@@ -99,57 +102,54 @@ def _due_sentence(due_at: datetime | None) -> str:
     return f" It was due on {on} and is {-days} day{'s' if days < -1 else ''} overdue."
 
 
-async def queue_task_created(rows: list[HumanTask], directory: DirectorySnapshot) -> None:
-    """Queue "a task is waiting for you" emails for newly created tasks."""
+def task_created_emails(row: HumanTask, directory: DirectorySnapshot) -> list[dict[str, Any]]:
+    """Outbox rows telling whoever holds a new task that it waits for them."""
+    group = (
+        f"\nIt was sent to the {row.candidate_group} group: the first to claim it takes it."
+        if row.assignee_id is None and row.candidate_group  # type: ignore[attr-defined]
+        else ""
+    )
+    note = f"\n\nWhy it came to you: {row.routing_note}" if row.routing_note else ""
     emails = []
-    for row in rows:
-        group = (
-            f"\nIt was sent to the {row.candidate_group} group: the first to claim it takes it."
-            if row.assignee_id is None and row.candidate_group  # type: ignore[attr-defined]
-            else ""
+    for person in _recipients(row, directory):
+        about = _about(row, person, directory)
+        emails.append(
+            {
+                "to": _address(person),
+                "subject": f"Task waiting for you: {row.name}" + (f" — {about}" if about else ""),
+                "body": (
+                    f"{_greeting(person)}\n\n"
+                    f"'{row.name}'{' for ' + about if about else ''} is waiting for you."
+                    f"{_due_sentence(row.due_at)}{group}{note}\n\n"
+                    f"Open it: {_task_link()}\n"
+                ),
+                "next_attempt_at": clock.now(),
+            }
         )
-        note = f"\n\nWhy it came to you: {row.routing_note}" if row.routing_note else ""
-        for person in _recipients(row, directory):
-            about = _about(row, person, directory)
-            emails.append(
-                OutboxEmail(
-                    to=_address(person),
-                    subject=f"Task waiting for you: {row.name}" + (f" — {about}" if about else ""),
-                    body=(
-                        f"{_greeting(person)}\n\n"
-                        f"'{row.name}'{' for ' + about if about else ''} is waiting for you."
-                        f"{_due_sentence(row.due_at)}{group}{note}\n\n"
-                        f"Open it: {_task_link(row)}\n"
-                    ),
-                    next_attempt_at=clock.now(),
-                )
-            )
-    if emails:
-        await OutboxEmail.bulk_create(emails)
+    return emails
 
 
-async def queue_reminders(rows: list[HumanTask], directory: DirectorySnapshot) -> None:
-    """Queue reminder emails for open tasks whose reminder timer fired."""
+def reminder_emails(row: HumanTask, directory: DirectorySnapshot) -> list[dict[str, Any]]:
+    """Outbox rows reminding whoever holds an open task that it still waits for them."""
     emails = []
-    for row in rows:
-        for person in _recipients(row, directory):
-            about = _about(row, person, directory)
-            emails.append(
-                OutboxEmail(
-                    to=_address(person),
-                    subject=f"Reminder: {row.name}" + (f" — {about}" if about else ""),
-                    body=(
-                        f"{_greeting(person)}\n\n"
-                        f"This is a reminder that '{row.name}'"
-                        f"{' for ' + about if about else ''} is still waiting for you."
-                        f"{_due_sentence(row.due_at)}\n\n"
-                        f"Open it: {_task_link(row)}\n"
-                    ),
-                    next_attempt_at=clock.now(),
-                )
-            )
-    if emails:
-        await OutboxEmail.bulk_create(emails)
+    for person in _recipients(row, directory):
+        about = _about(row, person, directory)
+        emails.append(
+            {
+                "to": _address(person),
+                "subject": f"Reminder: {row.name}" + (f" — {about}" if about else ""),
+                "body": (
+                    f"{_greeting(person)}\n\n"
+                    f"This is a reminder that '{row.name}'"
+                    f"{' for ' + about if about else ''} is still waiting for you."
+                    f"{_due_sentence(row.due_at)}\n\n"
+                    f"Open it: {_task_link()}\n"
+                ),
+                "next_attempt_at": clock.now(),
+                "task_id": row.id,
+            }
+        )
+    return emails
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -157,7 +157,8 @@ async def queue_reminders(rows: list[HumanTask], directory: DirectorySnapshot) -
 
 def body_for_display(email: OutboxEmail, base_url: str) -> str:
     """The email's text as it would be sent, with links on `base_url`."""
-    return email.body.replace(BASE_URL_PLACEHOLDER, base_url.rstrip("/"))
+    body = email.body.replace(BASE_URL_PLACEHOLDER, base_url.rstrip("/"))
+    return body.replace(TASK_ID_PLACEHOLDER, str(email.task_id or ""))
 
 
 def message_for(email: OutboxEmail, smtp: SmtpSettings) -> EmailMessage:

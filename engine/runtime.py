@@ -1,16 +1,19 @@
 """Running instances: start, complete a task, fire timers, deliver messages, retry after errors.
 
-Every public function here is one user (or system) action and one database transaction: load the
-instance, run SpiffWorkflow, sync the human-task rows, append the audit event, and save with an
-optimistic version check. A lost race raises Conflict; nothing is half-written.
+Every public function here is one user (or system) action: read the task and instance, run
+SpiffWorkflow in memory, then write everything the action changed — the task rows, records,
+emails, audit events and the instance with its optimistic version check — as one batch in one
+transaction (engine.store). A lost race raises Conflict and writes nothing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -24,17 +27,19 @@ from SpiffWorkflow.util.task import TaskState
 from tortoise.transactions import in_transaction
 
 from engine import assignment, clock, notifications, scripting
-from engine.audit import record_event
+from engine.db import clears_on_connect, is_postgres
 from engine.definitions import Deployed, deployed, latest
 from engine.directory import DirectorySnapshot, current_directory
 from engine.errors import Conflict, EngineError, NotAllowed, NotFound
-from engine.models import HumanTask, PendingMessage, Person, ProcessInstance, Record
-from engine.side_branches import forget_ended_side_branches
+from engine.models import HumanTask, OutboxEmail, PendingMessage, ProcessInstance, Record
 from engine.serialization import dump_state, load_state, state_dict
+from engine.side_branches import forget_ended_side_branches
+from engine.store import Batch, Ref, apply, fetch_with
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = ("running", "error")
+# A timer poller takes an instance for this long; another poller skips it meanwhile.
+TIMER_LEASE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -59,25 +64,35 @@ async def actor_for(ref: int | str) -> Actor:
     return Actor(person.id, f"person:{person.key}")
 
 
-def _script_engine() -> Any:
+_engine: Any = None
+
+
+def script_engine() -> Any:
+    """The one restricted script engine every workflow runs with."""
     global _engine
     if _engine is None:
         _engine = scripting.make_script_engine()
     return _engine
 
 
-_engine: Any = None
+def _json_safe(data: Any) -> Any:
+    return json.loads(json.dumps(data, default=str))
 
 
 @dataclass
 class _Run:
-    """One action's working set: the instance row, its version, its workflow, the directory."""
+    """One action's working set: the instance, its version, its workflow and what it writes."""
 
     row: ProcessInstance
     dep: Deployed
     workflow: BpmnWorkflow
     directory: DirectorySnapshot
     actor: Actor
+    batch: Batch
+    # The instance's id, or the Ref an insert in this batch will fill.
+    instance: int | Ref
+    # READY user/manual tasks before the action: exactly the open human-task rows.
+    ready_before: set[str] = field(default_factory=set)
     records: list[dict[str, Any]] = field(default_factory=list)
     events: list[BpmnEvent] = field(default_factory=list)
     error: dict[str, Any] | None = None
@@ -86,10 +101,7 @@ class _Run:
     def advance(self, step: Callable[[], Any]) -> None:
         """Run `step` and the engine steps after it; an error is kept, not raised."""
         with scripting.script_context(
-            directory=self.directory,
-            catalogs=self.dep.catalogs,
-            now=clock.now(),
-            mocks=None,
+            directory=self.directory, catalogs=self.dep.catalogs, now=clock.now(), mocks=None
         ) as ctx:
             try:
                 step()
@@ -111,28 +123,76 @@ def _error_detail(exc: WorkflowException) -> dict[str, Any]:
     line = getattr(exc, "line_number", None)
     if line:
         message = f"{message} (line {line})"
-    data: dict[str, Any] = {}
-    if task is not None:
-        data = _json_safe(task.data)
     return {
         "task": getattr(spec, "bpmn_id", None) or getattr(spec, "name", None),
         "task_name": getattr(spec, "bpmn_name", None),
         "task_id": str(task.id) if task is not None else None,
         "message": message,
-        "data": data,
+        "data": _json_safe(task.data) if task is not None else {},
     }
 
 
-def _json_safe(data: Any) -> Any:
-    import json
+def all_tasks(workflow: BpmnWorkflow) -> Iterable[Any]:
+    """Every task of the workflow and its subprocesses, in no particular order (fast)."""
+    yield from workflow.tasks.values()
+    for sub in workflow.subprocesses.values():
+        yield from sub.tasks.values()
 
-    return json.loads(json.dumps(data, default=str))
+
+def _ready_human_tasks(workflow: BpmnWorkflow) -> dict[str, Any]:
+    return {
+        str(t.id): t
+        for t in all_tasks(workflow)
+        if t.state == TaskState.READY and t.task_spec.manual
+    }
+
+
+class _RecentWorkflows:
+    """The last workflows saved by this process, by instance, for the next action on them.
+
+    Someone opens a task and submits it minutes later; the manager reviews right after. An
+    entry is used only while the instance's stored version is the one it was saved at (any
+    other writer bumps the version), and it is taken out while an action runs on it, so a
+    failed action never leaves a half-changed workflow behind.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.entries: OrderedDict[int, tuple[int, int, BpmnWorkflow]] = OrderedDict()
+
+    def take(self, row: ProcessInstance) -> BpmnWorkflow | None:
+        entry = self.entries.pop(row.id, None)
+        if entry is None:
+            return None
+        version, definition_id, workflow = entry
+        if version != row.version or definition_id != row.definition_id:  # type: ignore[attr-defined]
+            return None
+        return workflow
+
+    def keep(self, row: ProcessInstance, workflow: BpmnWorkflow) -> None:
+        self.entries[row.id] = (row.version, row.definition_id, workflow)  # type: ignore[attr-defined]
+        self.entries.move_to_end(row.id)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+recent_workflows = _RecentWorkflows()
+clears_on_connect(recent_workflows.clear)
 
 
 async def _load(row: ProcessInstance, actor: Actor, directory: DirectorySnapshot) -> _Run:
     dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
-    workflow = load_state(row.state, dep.built.spec, dep.built.subprocess_specs, _script_engine())
-    return _Run(row, dep, workflow, directory, actor)
+    workflow = recent_workflows.take(row)
+    if workflow is None:
+        workflow = load_state(
+            row.state, dep.built.spec, dep.built.subprocess_specs, script_engine()
+        )
+    run = _Run(row, dep, workflow, directory, actor, Batch(), row.id)
+    run.ready_before = set(_ready_human_tasks(workflow))
+    return run
 
 
 # --- start ---------------------------------------------------------------------------------
@@ -153,179 +213,248 @@ async def start_process(
     person = directory.person(subject) if subject is not None else None
     if subject is not None and person is None:
         raise NotFound(f"no person '{subject}' in the directory")
-    async with in_transaction():
-        return await _start(dep, person.id if person else None, actor, directory, data, cycle_id)
+    batch = Batch()
+    run = start_in_batch(
+        batch, dep, person.id if person else None, actor, directory, data, cycle_id
+    )
+    await apply(batch)
+    return await _after_apply(run)
 
 
-async def _start(
+def start_in_batch(
+    batch: Batch,
     dep: Deployed,
     subject_id: int | None,
     actor: Actor,
     directory: DirectorySnapshot,
-    data: dict[str, Any] | None,
-    cycle_id: int | None,
-) -> ProcessInstance:
-    """Start inside the caller's transaction (cycle launches start many in one)."""
+    data: dict[str, Any] | None = None,
+    cycle_id: int | None = None,
+) -> _Run:
+    """Run a new instance to its first wait and add its writes to `batch` (cycles add many)."""
     workflow = BpmnWorkflow(
-        dep.built.spec, dep.built.subprocess_specs, script_engine=_script_engine()
+        dep.built.spec, dep.built.subprocess_specs, script_engine=script_engine()
     )
-    initial: dict[str, Any] = {}
     subject = directory.person(subject_id) if subject_id is not None else None
-    if subject is not None:
-        initial["subject"] = subject.as_data()
+    initial: dict[str, Any] = {"subject": subject.as_data()} if subject is not None else {}
     initial.update(data or {})
-    subject_name = subject.name if subject else ""
+    now = clock.now()
     row = ProcessInstance(
         definition_id=dep.id,
         process_id=dep.process_id,
         subject_id=subject_id,
         cycle_id=cycle_id,
-        title=f"{dep.title} — {subject_name}" if subject_name else dep.title,
+        title=f"{dep.title} — {subject.name}" if subject else dep.title,
         status="running",
-        state="{}",
+        state=b"",
         version=0,
         started_by=actor.label,
         starter_id=actor.person_id,
+        started_at=now,
+        updated_at=now,
     )
-    await row.save()
-    run = _Run(row, dep, workflow, directory, actor)
+    ref = batch.insert(ProcessInstance, _instance_values(row))
+    run = _Run(row, dep, workflow, directory, actor, batch, ref)
 
     def begin() -> None:
         workflow.task_tree.data.update(initial)
         workflow.data.update(initial)
 
     run.advance(begin)
-    await record_event(
+    batch.audit(
         actor.label,
         "instance_started",
-        instance_id=row.id,
+        instance=ref,
         detail={"process": dep.process_id, "version": dep.version, "subject_id": subject_id},
     )
-    await _finish(run)
-    return run.row
+    _finish(run)
+    return run
+
+
+def _instance_values(row: ProcessInstance) -> dict[str, Any]:
+    return {
+        "definition_id": row.definition_id,  # type: ignore[attr-defined]
+        "process_id": row.process_id,
+        "subject_id": row.subject_id,  # type: ignore[attr-defined]
+        "cycle_id": row.cycle_id,  # type: ignore[attr-defined]
+        "title": row.title,
+        "status": row.status,
+        "state": row.state,
+        "version": row.version,
+        "started_by": row.started_by,
+        "starter_id": row.starter_id,
+        "started_at": row.started_at,
+        "updated_at": row.updated_at,
+    }
 
 
 # --- tasks ---------------------------------------------------------------------------------
 
 
 async def _open_task(task_id: int, actor: Actor, directory: DirectorySnapshot) -> HumanTask:
-    row = await HumanTask.get_or_none(id=task_id)
+    row = await fetch_with(HumanTask, task_id, "instance")
     if row is None:
         raise NotFound(f"no task {task_id}")
-    if row.status != "ready":
-        raise Conflict(await _already_done_message(row))
     if actor.person_id is not None and not assignment.may_act(
-        actor.person_id, row.assignee_id, row.candidate_group, row.candidates, directory  # type: ignore[attr-defined]
+        actor.person_id,
+        row.assignee_id,  # type: ignore[attr-defined]
+        row.candidate_group,
+        row.candidates,
+        directory,
     ):
+        if row.completed_by_id == actor.person_id:  # type: ignore[attr-defined]
+            raise Conflict(already_done_message(row, directory))
         raise NotAllowed(f"{actor.label} may not act on task {task_id}")
+    if row.status != "ready":
+        raise Conflict(already_done_message(row, directory))
     return row
 
 
-async def _already_done_message(row: HumanTask) -> str:
+def already_done_message(row: HumanTask, directory: DirectorySnapshot) -> str:
+    """Why a task can no longer be acted on, in words for the person who tried."""
     if row.status == "completed":
-        who = ""
-        if row.completed_by_id is not None:  # type: ignore[attr-defined]
-            person = await Person.get_or_none(id=row.completed_by_id)  # type: ignore[attr-defined]
-            who = f" by {person.name}" if person else ""
+        person = directory.person(row.completed_by_id)  # type: ignore[attr-defined]
+        who = f" by {person.name}" if person else ""
         when = f" at {row.completed_at:%Y-%m-%d %H:%M} UTC" if row.completed_at else ""
         return f"'{row.name}' was already completed{who}{when}."
     return f"'{row.name}' is no longer open (it was {row.status})."
 
 
+async def _refreshed_conflict(task_id: int, directory: DirectorySnapshot) -> Conflict:
+    row = await HumanTask.get(id=task_id)
+    if row.status != "ready":
+        return Conflict(already_done_message(row, directory))
+    return Conflict("this process changed while you were working on it; reload and try again")
+
+
 async def complete_task(task_id: int, actor: Actor, data: dict[str, Any]) -> ProcessInstance:
     """Submit a human task's form data and run the process on to its next wait."""
     directory = await current_directory()
-    async with in_transaction():
-        task_row = await _open_task(task_id, actor, directory)
-        row = await ProcessInstance.get(id=task_row.instance_id)  # type: ignore[attr-defined]
-        if row.status == "error":
-            raise Conflict("this process is stopped on an error; HR must retry it first")
-        run = await _load(row, actor, directory)
-        task = run.workflow.get_task_from_id(UUID(task_row.spiff_task_id))
-        if task is None or task.state != TaskState.READY:
-            raise Conflict(f"'{task_row.name}' is no longer open.")
+    task_row = await _open_task(task_id, actor, directory)
+    row: ProcessInstance = task_row.instance  # type: ignore[assignment]
+    if row.status == "error":
+        raise Conflict("this process is stopped on an error; HR must retry it first")
+    run = await _load(row, actor, directory)
+    task = run.workflow.get_task_from_id(UUID(task_row.spiff_task_id))
+    if task is None or task.state != TaskState.READY:
+        raise Conflict(f"'{task_row.name}' is no longer open.")
 
-        def submit() -> None:
-            task.data.update(data)
-            task.run()
+    def submit() -> None:
+        task.data.update(data)
+        task.run()
 
-        run.advance(submit)
-        # Conditional on still being ready: of two people submitting at once, exactly one
-        # matches; the other waits for the winner's commit, then matches nothing.
-        taken = await HumanTask.filter(id=task_row.id, status="ready").update(
-            status="completed",
-            completed_by_id=actor.person_id,
-            completed_at=clock.now(),
-            submitted=_json_safe(data),
-            draft=None,
-        )
-        if not taken:
-            await task_row.refresh_from_db()
-            raise Conflict(await _already_done_message(task_row))
-        await record_event(
-            actor.label,
-            "task_completed",
-            instance_id=row.id,
-            task_id=task_row.id,
-            detail={"bpmn_id": task_row.bpmn_id, "name": task_row.name, "data": data},
-        )
-        await _finish(run)
-        return run.row
+    run.advance(submit)
+    submitted = _json_safe(data)
+    # Conditional on still being ready: of two people submitting at once, exactly one wins.
+    run.batch.update(
+        HumanTask,
+        {"id": task_row.id, "status": "ready"},
+        {
+            "status": "completed",
+            "completed_by_id": actor.person_id,
+            "completed_at": clock.now(),
+            "submitted": submitted,
+            "draft": None,
+        },
+        conflict="task already completed",
+    )
+    run.ready_before.discard(task_row.spiff_task_id)
+    run.batch.audit(
+        actor.label,
+        "task_completed",
+        instance=row.id,
+        task=task_row.id,
+        detail={"bpmn_id": task_row.bpmn_id, "name": task_row.name, "data": submitted},
+    )
+    _finish(run)
+    try:
+        await apply(run.batch)
+    except Conflict:
+        raise await _refreshed_conflict(task_row.id, directory) from None
+    return await _after_apply(run)
 
 
 async def claim_task(task_id: int, actor: Actor) -> HumanTask:
     """Take a group task so it becomes the actor's own."""
     directory = await current_directory()
-    async with in_transaction():
-        row = await _open_task(task_id, actor, directory)
-        if row.assignee_id is not None:  # type: ignore[attr-defined]
-            if row.assignee_id == actor.person_id:  # type: ignore[attr-defined]
-                return row
-            raise Conflict(f"'{row.name}' was already claimed by someone else.")
-        updated = await HumanTask.filter(id=row.id, assignee_id=None, status="ready").update(
-            assignee_id=actor.person_id
-        )
-        if not updated:
-            raise Conflict(f"'{row.name}' was claimed by someone else meanwhile.")
-        await record_event(actor.label, "task_claimed", instance_id=row.instance_id, task_id=row.id)  # type: ignore[attr-defined]
-        return await HumanTask.get(id=row.id)
+    row = await _open_task(task_id, actor, directory)
+    if row.assignee_id is not None:  # type: ignore[attr-defined]
+        if row.assignee_id == actor.person_id:  # type: ignore[attr-defined]
+            return row
+        raise Conflict(f"'{row.name}' was already claimed by someone else.")
+    batch = Batch()
+    batch.update(
+        HumanTask,
+        {"id": row.id, "assignee_id": None, "status": "ready"},
+        {"assignee_id": actor.person_id},
+        conflict="claimed meanwhile",
+    )
+    batch.audit(actor.label, "task_claimed", instance=row.instance_id, task=row.id)  # type: ignore[attr-defined]
+    try:
+        await apply(batch)
+    except Conflict:
+        raise Conflict(f"'{row.name}' was claimed by someone else meanwhile.") from None
+    row.assignee_id = actor.person_id  # type: ignore[attr-defined]
+    return row
 
 
 async def release_task(task_id: int, actor: Actor) -> HumanTask:
     """Give a claimed group task back to its group."""
-    async with in_transaction():
-        row = await HumanTask.get_or_none(id=task_id)
-        if row is None:
-            raise NotFound(f"no task {task_id}")
-        if row.status != "ready":
-            raise Conflict(await _already_done_message(row))
-        holder = row.assignee_id  # type: ignore[attr-defined]
-        if holder != actor.person_id or not (row.candidate_group or row.candidates):
-            raise NotAllowed("only the person holding a group task can release it")
-        row.assignee_id = None  # type: ignore[attr-defined]
-        await row.save(update_fields=["assignee_id"])
-        await record_event(
-            actor.label, "task_released", instance_id=row.instance_id, task_id=row.id  # type: ignore[attr-defined]
-        )
-        return row
+    directory = await current_directory()
+    row = await HumanTask.get_or_none(id=task_id)
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    if row.status != "ready":
+        raise Conflict(already_done_message(row, directory))
+    holder = row.assignee_id  # type: ignore[attr-defined]
+    if holder != actor.person_id or not (row.candidate_group or row.candidates):
+        raise NotAllowed("only the person holding a group task can release it")
+    batch = Batch()
+    batch.update(
+        HumanTask,
+        {"id": row.id, "assignee_id": actor.person_id, "status": "ready"},
+        {"assignee_id": None},
+        conflict="changed meanwhile",
+    )
+    batch.audit(actor.label, "task_released", instance=row.instance_id, task=row.id)  # type: ignore[attr-defined]
+    try:
+        await apply(batch)
+    except Conflict:
+        raise await _refreshed_conflict(row.id, directory) from None
+    row.assignee_id = None  # type: ignore[attr-defined]
+    return row
 
 
 async def save_draft(task_id: int, actor: Actor, draft: dict[str, Any]) -> None:
     """Keep unfinished form input on the task so it comes back when reopened."""
     directory = await current_directory()
     row = await _open_task(task_id, actor, directory)
-    row.draft = _json_safe(draft)
-    await row.save(update_fields=["draft"])
+    updated = await HumanTask.filter(id=row.id, status="ready").update(draft=_json_safe(draft))
+    if not updated:
+        raise await _refreshed_conflict(row.id, directory)
 
 
-# --- timers and messages -------------------------------------------------------------------
+# --- timers --------------------------------------------------------------------------------
 
 
 def _timer_tasks(workflow: BpmnWorkflow) -> Iterable[Any]:
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in all_tasks(workflow):
+        if task.state != TaskState.WAITING:
+            continue
         definition = getattr(task.task_spec, "event_definition", None)
         if isinstance(definition, TimerEventDefinition):
             yield task
+
+
+def _due_moment(task: Any) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):
+        value = value.get("next")
+    if isinstance(value, str):
+        try:
+            return TimerEventDefinition.get_datetime(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _fire_timers(run: _Run, now: datetime, reminded: list[str]) -> None:
@@ -340,10 +469,10 @@ def _fire_timers(run: _Run, now: datetime, reminded: list[str]) -> None:
 
 
 def _attached_open_tasks(timer_task: Any) -> list[str]:
-    """Ids of the READY user/manual tasks a boundary timer is attached to."""
-    parent = timer_task.parent
+    """Ids of the READY user/manual tasks a non-interrupting boundary timer is attached to."""
     if timer_task.task_spec.cancel_activity:
         return []  # an interrupting timer is an escalation, not a reminder
+    parent = timer_task.parent
     if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
         return []
     return [
@@ -353,60 +482,62 @@ def _attached_open_tasks(timer_task: Any) -> list[str]:
     ]
 
 
-def _due_moment(task: Any) -> datetime | None:
-    value = task._get_internal_data("event_value")
-    if isinstance(value, str):
-        try:
-            return TimerEventDefinition.get_datetime(value)
-        except ValueError:
-            return None
-    if isinstance(value, dict) and isinstance(value.get("next"), str):
-        return TimerEventDefinition.get_datetime(value["next"])
-    return None
+async def _claim_due_instances(now: datetime, limit: int) -> list[int]:
+    """Take the instances whose timers are due, so no other poller fires them at once."""
+    async with in_transaction():
+        query = (
+            ProcessInstance.filter(next_timer_at__lte=now, status="running")
+            .order_by("next_timer_at")
+            .limit(limit)
+        )
+        if is_postgres():
+            query = query.select_for_update(skip_locked=True)
+        ids = list(await query.values_list("id", flat=True))
+        if ids:
+            # A lease: if this poller dies, the timers are due again when it runs out.
+            await ProcessInstance.filter(id__in=ids).update(next_timer_at=now + TIMER_LEASE)
+    return ids
 
 
 async def fire_due_timers(limit: int = 200) -> int:
     """Fire every timer due by `clock.now()`; returns how many instances moved."""
-    from engine.db import is_postgres
-
-    moved = 0
     now = clock.now()
-    candidates = (
-        await ProcessInstance.filter(next_timer_at__lte=now, status="running")
-        .order_by("next_timer_at")
-        .limit(limit)
-        .values_list("id", flat=True)
-    )
+    moved = 0
     directory = await current_directory()
-    for instance_id in candidates:
-        async with in_transaction():
-            query = ProcessInstance.filter(id=instance_id, next_timer_at__lte=now, status="running")
-            if is_postgres():
-                # Several app processes poll; each instance is claimed by exactly one of them.
-                query = query.select_for_update(skip_locked=True)
-            row = await query.first()
-            if row is None:
-                continue
-            run = await _load(row, Actor.system("timer"), directory)
-
-            reminded: list[str] = []
-            run.advance(partial(_fire_timers, run, now, reminded))
-            if reminded:
-                # The timer left its task open (non-interrupting): that is a reminder.
-                still_open = await HumanTask.filter(
-                    instance_id=row.id, status="ready", spiff_task_id__in=reminded
-                )
-                await notifications.queue_reminders(list(still_open), directory)
-            if run.fired_timers:
-                await record_event(
-                    "system:timer",
-                    "timer_fired",
-                    instance_id=row.id,
-                    detail={"timers": run.fired_timers},
-                )
-            await _finish(run)
-            moved += 1
+    for instance_id in await _claim_due_instances(now, limit):
+        row = await ProcessInstance.get_or_none(id=instance_id, status="running")
+        if row is None:
+            continue
+        run = await _load(row, Actor.system("timer"), directory)
+        reminded: list[str] = []
+        run.advance(partial(_fire_timers, run, now, reminded))
+        if reminded:
+            # The timer left its task open (non-interrupting): that is a reminder.
+            still_open = await HumanTask.filter(
+                instance_id=row.id, status="ready", spiff_task_id__in=reminded
+            )
+            for task_row in still_open:
+                for email in notifications.reminder_emails(task_row, directory):
+                    run.batch.insert(OutboxEmail, email)
+        if run.fired_timers:
+            run.batch.audit(
+                "system:timer", "timer_fired", instance=row.id, detail={"timers": run.fired_timers}
+            )
+        _finish(run)
+        try:
+            await apply(run.batch)
+        except Conflict:
+            continue  # someone acted on the instance meanwhile; its timers are read again
+        await _after_apply(run)
+        moved += 1
     return moved
+
+
+# --- messages and signals ------------------------------------------------------------------
+
+
+def _event_kind(event: BpmnEvent) -> str:
+    return "signal" if "Signal" in type(event.event_definition).__name__ else "message"
 
 
 def _catch(workflow: BpmnWorkflow, event: BpmnEvent, caught: list[bool]) -> None:
@@ -418,23 +549,15 @@ def _catch(workflow: BpmnWorkflow, event: BpmnEvent, caught: list[bool]) -> None
     caught.append(True)
 
 
-async def _deliver(events: list[BpmnEvent], source_id: int, directory: DirectorySnapshot) -> None:
-    """Hand thrown messages and signals to the instances waiting for them (same transaction)."""
-    queue = [(e, source_id) for e in events]
+async def _deliver(source: _Run) -> None:
+    """Hand the events an action threw to the instances waiting for them, each its own action."""
+    queue = [(event, source.instance, source.directory) for event in source.events]
     hops = 0
     while queue and hops < 100:
         hops += 1
-        event, from_id = queue.pop(0)
+        event, from_ref, directory = queue.pop(0)
+        from_id = from_ref.value if isinstance(from_ref, Ref) else from_ref
         name = event.event_definition.name
-        kind = "signal" if "Signal" in type(event.event_definition).__name__ else "message"
-        await PendingMessage.create(
-            name=name,
-            kind=kind,
-            payload=_json_safe(event.payload),
-            correlations=_json_safe(event.correlations or {}),
-            from_instance_id=from_id,
-            delivered=True,
-        )
         targets = await ProcessInstance.filter(
             waiting_for__contains=f"|{name}|", status="running"
         ).exclude(id=from_id)
@@ -444,15 +567,20 @@ async def _deliver(events: list[BpmnEvent], source_id: int, directory: Directory
             run.advance(partial(_catch, run.workflow, event, caught))
             if not caught:
                 continue
-            await record_event(
+            kind = _event_kind(event)
+            run.batch.audit(
                 "system:message",
                 f"{kind}_received",
-                instance_id=target.id,
+                instance=target.id,
                 detail={"name": name, "from_instance": from_id},
             )
-            queue.extend((e, target.id) for e in run.events)
-            run.events = []
-            await _finish(run, deliver=False)
+            _finish(run)
+            try:
+                await apply(run.batch)
+            except Conflict:
+                log.warning("instance %s changed while receiving %s", target.id, name)
+                continue
+            queue.extend((e, target.id, directory) for e in run.events)
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -461,63 +589,60 @@ async def _deliver(events: list[BpmnEvent], source_id: int, directory: Directory
 async def retry_instance(instance_id: int, actor: Actor, upgrade: bool = True) -> ProcessInstance:
     """Run a failed instance again, on the newest version of its process when `upgrade`."""
     directory = await current_directory()
-    async with in_transaction():
-        row = await ProcessInstance.get_or_none(id=instance_id)
-        if row is None:
-            raise NotFound(f"no instance {instance_id}")
-        if row.status != "error":
-            raise Conflict(f"instance {instance_id} is not in error (it is {row.status})")
-        dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
-        if upgrade:
-            newest = await latest(row.process_id, dep.pack)
-            if newest.id != dep.id:
-                _check_compatible(row.state, newest)
-                dep = newest
-        workflow = load_state(
-            row.state, dep.built.spec, dep.built.subprocess_specs, _script_engine()
-        )
-        old_definition = row.definition_id  # type: ignore[attr-defined]
-        row.definition_id = dep.id  # type: ignore[attr-defined]
-        run = _Run(row, dep, workflow, directory, actor)
-        failed = [t for t in workflow.get_tasks(state=TaskState.ERROR)]
+    row = await ProcessInstance.get_or_none(id=instance_id)
+    if row is None:
+        raise NotFound(f"no instance {instance_id}")
+    if row.status != "error":
+        raise Conflict(f"instance {instance_id} is not in error (it is {row.status})")
+    dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
+    if upgrade:
+        newest = await latest(row.process_id, dep.pack)
+        if newest.id != dep.id:
+            check_compatible(row.state, newest)
+            dep = newest
+    workflow = load_state(row.state, dep.built.spec, dep.built.subprocess_specs, script_engine())
+    old_definition = row.definition_id  # type: ignore[attr-defined]
+    row.definition_id = dep.id  # type: ignore[attr-defined]
+    run = _Run(row, dep, workflow, directory, actor, Batch(), row.id)
+    run.ready_before = set(_ready_human_tasks(workflow))
+    failed = list(workflow.get_tasks(state=TaskState.ERROR))
 
-        def again() -> None:
-            for task in failed:
-                workflow.reset_from_task_id(task.id)
+    def again() -> None:
+        for task in failed:
+            workflow.reset_from_task_id(task.id)
 
-        run.advance(again)
-        await record_event(
-            actor.label,
-            "instance_retried",
-            instance_id=row.id,
-            detail={
-                "from_definition": old_definition,
-                "to_definition": dep.id,
-                "version": dep.version,
-                "previous_error": row.error,
-            },
-        )
-        row.error = None
-        await _finish(run)
-        return run.row
+    run.advance(again)
+    run.batch.audit(
+        actor.label,
+        "instance_retried",
+        instance=row.id,
+        detail={
+            "from_definition": old_definition,
+            "to_definition": dep.id,
+            "version": dep.version,
+            "previous_error": row.error,
+        },
+    )
+    row.error = None
+    _finish(run)
+    await apply(run.batch)
+    return await _after_apply(run)
 
 
-def _check_compatible(state: str, dep: Deployed) -> None:
+def check_compatible(state: bytes, dep: Deployed) -> None:
     """Refuse to move a state onto a version that lacks one of its tasks."""
     tasks = state_dict(state).get("tasks", {})
     names = set(dep.built.spec.task_specs)
     for sub in dep.built.subprocess_specs.values():
         names |= set(sub.task_specs)
-    missing = sorted(
-        {t["task_spec"] for t in tasks.values()} - names
-    )
+    missing = sorted({t["task_spec"] for t in tasks.values()} - names)
     if missing:
         raise EngineError(
             f"version {dep.version} lacks task(s) this instance has used: {', '.join(missing)}"
         )
 
 
-# --- saving --------------------------------------------------------------------------------
+# --- writing an action's outcome -----------------------------------------------------------
 
 
 def _lane_of(task: Any, workflow: BpmnWorkflow) -> str | None:
@@ -531,13 +656,12 @@ def _lane_of(task: Any, workflow: BpmnWorkflow) -> str | None:
     return lane
 
 
-def _form_of(task: Any) -> str | None:
-    props = (getattr(task.task_spec, "extensions", None) or {}).get("properties", {})
-    return props.get("formJsonSchemaFilename")
+def _properties(task: Any) -> dict[str, str]:
+    return (getattr(task.task_spec, "extensions", None) or {}).get("properties", {})
 
 
 def _due_at(task: Any, workflow: BpmnWorkflow) -> datetime | None:
-    props = (getattr(task.task_spec, "extensions", None) or {}).get("properties", {})
+    props = _properties(task)
     if props.get("dueIn"):
         parsed = TimerEventDefinition.parse_iso_duration(props["dueIn"])
         return clock.now() + TimerEventDefinition.get_timedelta_from_start(parsed, clock.now())
@@ -551,64 +675,62 @@ def _due_at(task: Any, workflow: BpmnWorkflow) -> datetime | None:
     return None
 
 
-async def _sync_tasks(run: _Run) -> list[HumanTask]:
-    """Make the human-task rows match the workflow's READY user and manual tasks."""
+def _sync_tasks(run: _Run) -> None:
+    """Open human-task rows for new READY user/manual tasks; cancel rows no longer READY."""
     workflow = run.workflow
-    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-    open_rows = await HumanTask.filter(instance_id=run.row.id, status="ready")
-    stale = [r.id for r in open_rows if r.spiff_task_id not in ready]
-    if stale:
-        # Interrupted by a boundary event, or the branch was cancelled.
-        await HumanTask.filter(id__in=stale).update(status="cancelled", completed_at=clock.now())
-    known = {r.spiff_task_id for r in open_rows}
+    ready = _ready_human_tasks(workflow)
+    now = clock.now()
+    for spiff_id in sorted(run.ready_before - set(ready)):
+        # Interrupted by a boundary event, or its branch was cancelled.
+        run.batch.update(
+            HumanTask,
+            {"instance_id": run.instance, "spiff_task_id": spiff_id, "status": "ready"},
+            {"status": "cancelled", "completed_at": now},
+        )
     subject_id = run.row.subject_id  # type: ignore[attr-defined]
-    created: list[HumanTask] = []
     for spiff_id, task in ready.items():
-        if spiff_id in known:
+        if spiff_id in run.ready_before:
             continue
         lane = _lane_of(task, workflow)
         lane_owners = task.data.get("lane_owners") if isinstance(task.data, dict) else None
         who = assignment.resolve_lane(
-            lane,
-            run.dep.lanes,
-            run.directory,
-            subject_id,
-            run.row.starter_id,
-            lane_owners,
+            lane, run.dep.lanes, run.directory, subject_id, run.row.starter_id, lane_owners
         )
-        created.append(
-            HumanTask(
-                instance_id=run.row.id,
-                spiff_task_id=spiff_id,
-                bpmn_id=task.task_spec.bpmn_id or task.task_spec.name,
-                process_id=run.row.process_id,
-                name=task.task_spec.bpmn_name or task.task_spec.bpmn_id or task.task_spec.name,
-                lane=lane,
-                form=_form_of(task),
-                assignee_id=who.assignee_id,
-                candidate_group=who.candidate_group,
-                candidates=[str(c) for c in who.candidates],
-                routing_note=who.note,
-                subject_id_cache=subject_id,
-                due_at=_due_at(task, workflow),
-                status="ready",
+        row = HumanTask(
+            spiff_task_id=spiff_id,
+            bpmn_id=task.task_spec.bpmn_id or task.task_spec.name,
+            process_id=run.row.process_id,
+            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id or task.task_spec.name,
+            lane=lane,
+            form=_properties(task).get("formJsonSchemaFilename"),
+            assignee_id=who.assignee_id,
+            candidate_group=who.candidate_group,
+            candidates=[str(c) for c in who.candidates],
+            routing_note=who.note,
+            subject_id_cache=subject_id,
+            due_at=_due_at(task, workflow),
+            status="ready",
+            created_at=now,
+        )
+        values = {
+            name: getattr(row, name)
+            for name in (
+                "spiff_task_id", "bpmn_id", "process_id", "name", "lane", "form", "assignee_id",
+                "candidate_group", "candidates", "routing_note", "subject_id_cache", "due_at",
+                "status", "created_at",
             )
-        )
-    if created:
-        await HumanTask.bulk_create(created)
-        created = list(
-            await HumanTask.filter(
-                instance_id=run.row.id, spiff_task_id__in=[c.spiff_task_id for c in created]
-            )
-        )
-        await notifications.queue_task_created(created, run.directory)
-    return created
+        }
+        task_ref = run.batch.insert(HumanTask, {"instance_id": run.instance, **values})
+        for email in notifications.task_created_emails(row, run.directory):
+            run.batch.insert(OutboxEmail, {**email, "task_id": task_ref})
 
 
 def _waiting(workflow: BpmnWorkflow) -> tuple[datetime | None, str]:
     next_timer: datetime | None = None
     names: list[str] = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in all_tasks(workflow):
+        if task.state != TaskState.WAITING:
+            continue
         definition = getattr(task.task_spec, "event_definition", None)
         if definition is None:
             continue
@@ -621,54 +743,96 @@ def _waiting(workflow: BpmnWorkflow) -> tuple[datetime | None, str]:
     return next_timer, ("|" + "|".join(sorted(set(names))) + "|") if names else ""
 
 
-async def _finish(run: _Run, deliver: bool = True) -> None:
-    """Sync tasks, write records, and save the instance with the optimistic version check."""
+def _finish(run: _Run) -> None:
+    """Add the action's outcome to its batch: tasks, records, events and the saved state."""
     row = run.row
-    workflow = run.workflow
-    was_error = row.status == "error"
+    was_error = row.status == "error" and row.error is not None
     if run.error is not None:
         row.status = "error"
         row.error = run.error
-    elif workflow.is_completed():
+    elif run.workflow.is_completed():
         row.status = "completed"
         row.completed_at = clock.now()
     else:
         row.status = "running"
-    await _sync_tasks(run)
+    _sync_tasks(run)
     for record in run.records:
         person = record.get("person")
         target = run.directory.person(person) if person is not None else None
-        await Record.create(
-            kind=record["kind"],
-            person_id=target.id if target else row.subject_id,  # type: ignore[attr-defined]
-            cycle_id=row.cycle_id,  # type: ignore[attr-defined]
-            instance_id=row.id,
-            data=_json_safe(record.get("data", {})),
-            created_by=run.actor.label,
+        run.batch.insert(
+            Record,
+            {
+                "kind": record["kind"],
+                "person_id": target.id if target else row.subject_id,  # type: ignore[attr-defined]
+                "cycle_id": row.cycle_id,  # type: ignore[attr-defined]
+                "instance_id": run.instance,
+                "data": _json_safe(record.get("data", {})),
+                "created_at": clock.now(),
+                "created_by": run.actor.label,
+            },
         )
-    next_timer, waiting_for = _waiting(workflow)
-    state = dump_state(workflow)
-    fields_ = dict(
-        state=state,
-        status=row.status,
-        error=row.error,
-        next_timer_at=next_timer if row.status == "running" else None,
-        waiting_for=waiting_for,
-        completed_at=row.completed_at,
-        definition_id=row.definition_id,  # type: ignore[attr-defined]
-        updated_at=clock.now(),
-        version=row.version + 1,
+    for event in run.events:
+        run.batch.insert(
+            PendingMessage,
+            {
+                "name": event.event_definition.name,
+                "kind": _event_kind(event),
+                "payload": _json_safe(event.payload),
+                "correlations": _json_safe(event.correlations or {}),
+                "from_instance_id": run.instance,
+                "created_at": clock.now(),
+                "delivered": True,
+            },
+        )
+    next_timer, waiting_for = _waiting(run.workflow)
+    values = {
+        "state": dump_state(run.workflow),
+        "status": row.status,
+        "error": row.error,
+        "next_timer_at": next_timer if row.status == "running" else None,
+        "waiting_for": waiting_for,
+        "completed_at": row.completed_at,
+        "definition_id": row.definition_id,  # type: ignore[attr-defined]
+        "updated_at": clock.now(),
+        "version": row.version + 1,
+    }
+    run.batch.update(
+        ProcessInstance,
+        {"id": run.instance, "version": row.version},
+        values,
+        conflict="instance changed meanwhile",
     )
-    updated = await ProcessInstance.filter(id=row.id, version=row.version).update(**fields_)
-    if not updated:
-        raise Conflict("this process changed while you were working on it; reload and try again")
-    for key, value in fields_.items():
+    for key, value in values.items():
         setattr(row, key, value)
     if row.status == "error" and not was_error:
-        await record_event(
-            "system", "instance_error", instance_id=row.id, detail=row.error or {}
-        )
+        run.batch.audit("system", "instance_error", instance=run.instance, detail=row.error)
     elif row.status == "completed":
-        await record_event("system", "instance_completed", instance_id=row.id)
-    if deliver and run.events:
-        await _deliver(run.events, row.id, run.directory)
+        run.batch.audit("system", "instance_completed", instance=run.instance)
+
+
+async def _after_apply(run: _Run) -> ProcessInstance:
+    """The instance as saved, once the batch is written; deliver what it threw."""
+    row = run.row
+    if isinstance(run.instance, Ref):
+        row.id = run.instance.value  # type: ignore[assignment]
+        row._saved_in_db = True
+    recent_workflows.keep(row, run.workflow)
+    if run.events:
+        await _deliver(run)
+    return row
+
+
+__all__ = [
+    "Actor",
+    "actor_for",
+    "already_done_message",
+    "check_compatible",
+    "claim_task",
+    "complete_task",
+    "fire_due_timers",
+    "release_task",
+    "retry_instance",
+    "save_draft",
+    "start_in_batch",
+    "start_process",
+]

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.util.task import TaskState
 
 
 def forget_ended_side_branches(workflow: BpmnWorkflow) -> None:
     """Clear the data of completed end events reached from a non-interrupting boundary event."""
-    for task in workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent):
-        if not task.data or not isinstance(task.task_spec.event_definition, NoneEventDefinition):
+    tasks = list(workflow.tasks.values())
+    for sub in workflow.subprocesses.values():
+        tasks.extend(sub.tasks.values())
+    for task in tasks:
+        if task.state != TaskState.COMPLETED or not task.data:
+            continue
+        if not isinstance(task.task_spec, EndEvent):
+            continue
+        if not isinstance(task.task_spec.event_definition, NoneEventDefinition):
             continue
         ancestor = task.parent
         while ancestor is not None and not isinstance(ancestor.task_spec, BoundaryEvent):

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from tortoise import connections
+from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.fields import JSONField
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -39,8 +41,8 @@ class _Update:
     model: type[Model]
     where: dict[str, Any]
     values: dict[str, Any]
-    # When set, the update must touch a row, else the batch fails with Conflict(message()).
-    conflict: Callable[[], str] | None = None
+    # When set, the update must touch a row, else the batch fails with Conflict(conflict).
+    conflict: str | None = None
 
 
 @dataclass
@@ -72,7 +74,7 @@ class Batch:
         where: dict[str, Any],
         values: dict[str, Any],
         *,
-        conflict: Callable[[], str] | None = None,
+        conflict: str | None = None,
     ) -> None:
         """UPDATE rows matching `where`; with `conflict`, no matching row fails the batch."""
         self.steps.append(_Update(model, where, values, conflict))
@@ -99,54 +101,117 @@ class Batch:
         self.steps.append(_Audit(actor, action, instance, task, detail, at))
 
 
-def _column(model: type[Model], name: str) -> tuple[str, Any]:
-    """(column name, field) for a model attribute or its `<fk>_id` form."""
-    meta = model._meta
-    fld = meta.fields_map.get(name)
-    if fld is None:
-        raise KeyError(f"{model.__name__} has no field {name}")
-    return (fld.source_field or name), fld
+class _Table:
+    """What the batch needs of a model, worked out once: columns, converters, defaults."""
+
+    def __init__(self, model: type[Model]) -> None:
+        meta = model._meta
+        self.name = meta.db_table
+        self.model = model
+        self.columns: dict[str, str] = {}
+        self.converters: dict[str, Callable[[Any], Any]] = {}
+        self.defaults: list[tuple[str, Callable[[], Any]]] = []
+        self.required: list[str] = []
+        for name, column in meta.fields_db_projection.items():
+            fld = meta.fields_map[name]
+            self.columns[name] = column
+            if isinstance(fld, JSONField):
+                self.converters[name] = fld.encoder
+            if fld.pk:
+                continue
+            if fld.default is not None:
+                default = fld.default
+                self.defaults.append(
+                    (name, default if callable(default) else (lambda d=default: d))
+                )
+            elif getattr(fld, "auto_now", False) or getattr(fld, "auto_now_add", False):
+                self.defaults.append((name, clock.now))
+            elif not fld.null:
+                self.required.append(name)
+        self.sql: dict[tuple[Any, ...], str] = {}
+
+    def column(self, name: str) -> str:
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise KeyError(f"{self.model.__name__} has no field {name}") from None
+
+    def value(self, name: str, value: Any) -> Any:
+        if isinstance(value, Ref):
+            value = value.value
+        if value is None:
+            return None
+        convert = self.converters.get(name)
+        return convert(value) if convert else value
+
+    def with_defaults(self, values: dict[str, Any]) -> dict[str, Any]:
+        out = dict(values)
+        for name, default in self.defaults:
+            if name not in out:
+                out[name] = default()
+        for name in self.required:
+            if name not in out:
+                raise ValueError(f"{self.model.__name__}.{name} needs a value")
+        return out
 
 
-def _db_value(model: type[Model], name: str, value: Any) -> Any:
-    if isinstance(value, Ref):
-        value = value.value
-    _, fld = _column(model, name)
-    return fld.to_db_value(value, model)
+_tables: dict[type[Model], _Table] = {}
+
+
+def _table(model: type[Model]) -> _Table:
+    found = _tables.get(model)
+    if found is None:
+        found = _tables[model] = _Table(model)
+    return found
 
 
 class _Statements:
-    """SQL text for a dialect; placeholders are `?` (SQLite) or `$n` (PostgreSQL)."""
+    """SQL text for a dialect (cached per shape); placeholders `?` (SQLite) or `$n` (PostgreSQL)."""
 
     def __init__(self, postgres: bool) -> None:
         self.postgres = postgres
 
-    def marks(self, count: int, start: int = 1) -> list[str]:
-        return [f"${i}" for i in range(start, start + count)] if self.postgres else ["?"] * count
+    def marks(self, count: int) -> list[str]:
+        return [f"${i}" for i in range(1, count + 1)] if self.postgres else ["?"] * count
 
     def update(self, step: _Update) -> tuple[str, list[Any]]:
-        sets = list(step.values.items())
-        wheres = list(step.where.items())
-        marks = self.marks(len(sets) + len(wheres))
-        set_sql = ", ".join(
-            f'"{_column(step.model, k)[0]}" = {m}' for (k, _), m in zip(sets, marks, strict=False)
-        )
-        where_sql = " AND ".join(
-            f'"{_column(step.model, k)[0]}" = {m}'
-            for (k, _), m in zip(wheres, marks[len(sets):], strict=False)
-        )
-        params = [_db_value(step.model, k, v) for k, v in sets]
-        params += [_db_value(step.model, k, v) for k, v in wheres]
-        return f'UPDATE "{step.model._meta.db_table}" SET {set_sql} WHERE {where_sql}', params
+        table = _table(step.model)
+        sets = tuple(step.values)
+        # A None in `where` means IS NULL (a placeholder would never match NULL).
+        wheres = tuple(k for k, v in step.where.items() if v is not None)
+        nulls = tuple(k for k, v in step.where.items() if v is None)
+        key = ("update", sets, wheres, nulls, self.postgres)
+        sql = table.sql.get(key)
+        if sql is None:
+            marks = self.marks(len(sets) + len(wheres))
+            set_sql = ", ".join(
+                f'"{table.column(k)}" = {m}' for k, m in zip(sets, marks, strict=False)
+            )
+            conditions = [
+                f'"{table.column(k)}" = {m}'
+                for k, m in zip(wheres, marks[len(sets):], strict=False)
+            ] + [f'"{table.column(k)}" IS NULL' for k in nulls]
+            sql = table.sql[key] = (
+                f'UPDATE "{table.name}" SET {set_sql} WHERE {" AND ".join(conditions)}'
+            )
+        params = [table.value(k, step.values[k]) for k in sets]
+        params += [table.value(k, step.where[k]) for k in wheres]
+        return sql, params
 
     def insert(self, step: _Insert) -> tuple[str, list[Any]]:
-        items = list(step.values.items())
-        cols = ", ".join(f'"{_column(step.model, k)[0]}"' for k, _ in items)
-        marks = ", ".join(self.marks(len(items)))
-        sql = f'INSERT INTO "{step.model._meta.db_table}" ({cols}) VALUES ({marks})'
-        if self.postgres:
-            sql += ' RETURNING "id"'
-        return sql, [_db_value(step.model, k, v) for k, v in items]
+        table = _table(step.model)
+        values = table.with_defaults(step.values)
+        names = tuple(values)
+        key = ("insert", names, self.postgres)
+        sql = table.sql.get(key)
+        if sql is None:
+            cols = ", ".join(f'"{table.column(k)}"' for k in names)
+            marks = ", ".join(self.marks(len(names)))
+            sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'
+            if self.postgres:
+                sql += ' RETURNING "id"'
+            table.sql[key] = sql
+        return sql, [table.value(k, values[k]) for k in names]
 
     def audit(self, step: _Audit, prev: str) -> tuple[str, list[Any], str]:
         instance = step.instance.value if isinstance(step.instance, Ref) else step.instance
@@ -179,17 +244,18 @@ class _Rollback(Exception):
         self.conflict = conflict
 
 
-def _apply_sqlite(raw: Any, batch: Batch) -> None:
+def _apply_sqlite(raw: Any, batch: Batch, own_transaction: bool) -> None:
     """Run the batch on the SQLite connection's own thread, as one transaction."""
     sql = _Statements(postgres=False)
-    raw.execute("BEGIN IMMEDIATE")
+    if own_transaction:
+        raw.execute("BEGIN IMMEDIATE")
     try:
         head: str | None = None
         for step in batch.steps:
             if isinstance(step, _Update):
                 text, params = sql.update(step)
                 if raw.execute(text, params).rowcount == 0 and step.conflict:
-                    raise _Rollback(Conflict(step.conflict()))
+                    raise _Rollback(Conflict(step.conflict))
             elif isinstance(step, _Insert):
                 text, params = sql.insert(step)
                 step.ref.value = raw.execute(text, params).lastrowid
@@ -200,9 +266,11 @@ def _apply_sqlite(raw: Any, batch: Batch) -> None:
                 text, params, head = sql.audit(step, head)
                 raw.execute(text, params)
     except BaseException:
-        raw.execute("ROLLBACK")
+        if own_transaction:
+            raw.execute("ROLLBACK")
         raise
-    raw.execute("COMMIT")
+    if own_transaction:
+        raw.execute("COMMIT")
 
 
 async def _apply_postgres(batch: Batch) -> None:
@@ -214,10 +282,10 @@ async def _apply_postgres(batch: Batch) -> None:
                 text, params = sql.update(step)
                 count, _ = await conn.execute_query(text, params)
                 if count == 0 and step.conflict:
-                    raise Conflict(step.conflict())
+                    raise Conflict(step.conflict)
             elif isinstance(step, _Insert):
                 text, params = sql.insert(step)
-                _, rows = await conn.execute_query(text, params)
+                rows = await conn.execute_query_dict(text, params)
                 step.ref.value = rows[0]["id"]
             else:
                 if head is None:
@@ -237,9 +305,49 @@ async def apply(batch: Batch) -> None:
         await _apply_postgres(batch)
         return
     client = connections.get("default")
-    async with client.acquire_connection() as connection:
-        # aiosqlite runs callables on its connection thread; `_conn` is the sqlite3 connection.
-        try:
-            await connection._execute(_apply_sqlite, connection._conn, batch)
-        except _Rollback as rollback:
-            raise rollback.conflict from None
+    try:
+        if isinstance(client, TransactionalDBClient):
+            # Inside a caller's transaction (a cycle launch): its lock is held, its
+            # commit or rollback decides.
+            connection = client._connection
+            await connection._execute(_apply_sqlite, connection._conn, batch, False)
+            return
+        async with client.acquire_connection() as connection:
+            # aiosqlite runs callables on its connection thread; `_conn` is the sqlite3 one.
+            await connection._execute(_apply_sqlite, connection._conn, batch, True)
+    except _Rollback as rollback:
+        raise rollback.conflict from None
+
+
+_joined_sql: dict[tuple[str, str, bool], str] = {}
+
+
+async def fetch_with(model: type[Model], pk: int, relation: str) -> Model | None:
+    """A row by id with one foreign-key relation loaded, in one plain query.
+
+    The hot path of every action reads a task and its instance; the ORM's select_related
+    builds the same SQL anew each time, which costs more than the query itself.
+    """
+    related: type[Model] = model._meta.fields_map[relation].related_model  # type: ignore[attr-defined]
+    postgres = is_postgres()
+    key = (model.__name__, relation, postgres)
+    sql = _joined_sql.get(key)
+    if sql is None:
+        base_cols = [f'b."{c}" AS "b.{c}"' for c in model._meta.fields_db_projection.values()]
+        rel_cols = [f'r."{c}" AS "r.{c}"' for c in related._meta.fields_db_projection.values()]
+        fk_column = model._meta.fields_db_projection[f"{relation}_id"]
+        mark = "$1" if postgres else "?"
+        sql = _joined_sql[key] = (
+            f"SELECT {', '.join(base_cols + rel_cols)} "
+            f'FROM "{model._meta.db_table}" b JOIN "{related._meta.db_table}" r '
+            f'ON r."id" = b."{fk_column}" WHERE b."id" = {mark}'
+        )
+    rows = await connections.get("default").execute_query_dict(sql, [pk])
+    if not rows:
+        return None
+    row = rows[0]
+    base = model._init_from_db(**{k[2:]: v for k, v in row.items() if k.startswith("b.")})
+    setattr(base, relation, related._init_from_db(
+        **{k[2:]: v for k, v in row.items() if k.startswith("r.")}
+    ))
+    return base

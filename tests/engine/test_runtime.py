@@ -283,3 +283,26 @@ async def test_a_deleted_audit_row_is_detected(standard: None) -> None:
     await events[0].delete()
     report = await verify_chain()
     assert report.first_bad_id == events[1].id
+
+
+async def test_a_remembered_workflow_is_used_only_at_the_version_it_was_saved(
+    standard: None,
+) -> None:
+    hr = await runtime.actor_for("H1")
+    inst = await runtime.start_process("objective_setting", subject="E1", actor=hr)
+    row = await ProcessInstance.get(id=inst.id)
+    remembered = runtime.recent_workflows
+    assert remembered.take(row) is not None  # kept by the start, at its version
+    assert remembered.take(row) is None  # taken out while an action uses it
+
+    remembered.keep(row, object())  # type: ignore[arg-type]
+    row.version += 1  # another app process saved the instance meanwhile
+    assert remembered.take(row) is None
+
+    # Whatever is remembered, an action works on what the database holds.
+    remembered.keep(row, object())  # type: ignore[arg-type]
+    draft = await open_task(inst.id, "draft_objectives")
+    await runtime.complete_task(
+        draft.id, await runtime.actor_for("E1"), {"objectives": OBJECTIVES, "comments": ""}
+    )
+    assert (await open_task(inst.id, "review_objectives")).status == "ready"
