@@ -14,7 +14,7 @@ from typing import Protocol
 
 from engine.directory import DirectorySnapshot
 from engine.errors import NotFound
-from engine.models import ProcessInstance
+from engine.models import HumanTask, ProcessInstance
 
 HR_GROUP = "hr"
 PARTNER_ATTRIBUTE = "hr_partner"
@@ -109,8 +109,33 @@ async def visible_instance(
     viewer_groups: Collection[str],
     directory: DirectorySnapshot,
 ) -> ProcessInstance:
-    """The instance if the viewer may see it; NotFound otherwise (also when it does not exist)."""
+    """The instance if the viewer may see it; NotFound otherwise (also when it does not exist).
+
+    Beyond the reporting line and HR, whoever holds or held a task of the instance sees it: a
+    peer asked for feedback, or an HR member handling a group task outside their units.
+    """
     row = await ProcessInstance.get_or_none(id=instance_id)
-    if row is None or not can_view_instance(viewer_id, viewer_groups, row, directory):
+    if row is None:
         raise NotFound(f"no instance {instance_id}")
-    return row
+    if can_view_instance(viewer_id, viewer_groups, row, directory):
+        return row
+    if await _takes_part(row.id, viewer_id, viewer_groups, directory):
+        return row
+    raise NotFound(f"no instance {instance_id}")
+
+
+async def _takes_part(
+    instance_id: int, viewer_id: int, viewer_groups: Collection[str], directory: DirectorySnapshot
+) -> bool:
+    from engine.assignment import may_act
+
+    for task in await HumanTask.filter(instance_id=instance_id).only(
+        "id", "status", "assignee_id", "candidate_group", "candidates", "completed_by_id"
+    ):
+        if task.completed_by_id == viewer_id:  # type: ignore[attr-defined]
+            return True
+        if task.status == "ready" and may_act(
+            viewer_id, task.assignee_id, task.candidate_group, task.candidates, directory  # type: ignore[attr-defined]
+        ):
+            return True
+    return False

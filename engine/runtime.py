@@ -316,6 +316,8 @@ def already_done_message(row: HumanTask, directory: DirectorySnapshot) -> str:
         who = f" by {person.name}" if person else ""
         when = f" at {row.completed_at:%Y-%m-%d %H:%M} UTC" if row.completed_at else ""
         return f"'{row.name}' was already completed{who}{when}."
+    if row.status == "cancelled":
+        return f"'{row.name}' is no longer open: the process moved on without it."
     return f"'{row.name}' is no longer open (it was {row.status})."
 
 
@@ -583,6 +585,35 @@ async def _deliver(source: _Run) -> None:
             queue.extend((e, target.id, directory) for e in run.events)
 
 
+async def send_signal(
+    name: str, instance_ids: Iterable[int], actor: Actor, payload: Any = None
+) -> list[int]:
+    """Signal `name` to the given instances only (HR releasing one population's ratings);
+    returns the ids of those that were waiting for it."""
+    from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
+
+    directory = await current_directory()
+    event = BpmnEvent(SignalEventDefinition(name), payload)
+    received: list[int] = []
+    for row in await ProcessInstance.filter(
+        id__in=list(instance_ids), status="running", waiting_for__contains=f"|{name}|"
+    ):
+        run = await _load(row, actor, directory)
+        caught: list[bool] = []
+        run.advance(partial(_catch, run.workflow, event, caught))
+        if not caught:
+            continue
+        run.batch.audit(actor.label, "signal_received", instance=row.id, detail={"name": name})
+        _finish(run)
+        try:
+            await apply(run.batch)
+        except Conflict:
+            continue  # it moved meanwhile; the caller can send again
+        await _after_apply(run)
+        received.append(row.id)
+    return received
+
+
 # --- errors --------------------------------------------------------------------------------
 
 
@@ -822,6 +853,12 @@ async def _after_apply(run: _Run) -> ProcessInstance:
     return row
 
 
+async def finish_started(run: _Run) -> ProcessInstance:
+    """After the batch of a `start_in_batch` run is applied: the saved instance (ids set,
+    thrown events delivered). Cycle launches call it once their transaction committed."""
+    return await _after_apply(run)
+
+
 __all__ = [
     "Actor",
     "actor_for",
@@ -829,10 +866,12 @@ __all__ = [
     "check_compatible",
     "claim_task",
     "complete_task",
+    "finish_started",
     "fire_due_timers",
     "release_task",
     "retry_instance",
     "save_draft",
+    "send_signal",
     "start_in_batch",
     "start_process",
 ]

@@ -147,6 +147,7 @@ def script_functions() -> Mapping[str, Callable[..., Any]]:
 def _load_library() -> None:
     # Imported late: engine.library imports this module for the decorator.
     import engine.library  # noqa: F401
+    import engine.scoring  # noqa: F401
 
 
 # --------------------------------------------------------------------------- DMN ranges

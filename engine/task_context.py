@@ -108,20 +108,9 @@ class TaskContext:
 
     def closed_message(self) -> str:
         """Why the task can no longer be worked, naming who completed it and when."""
-        return closed_message(self.task, self.directory)
+        from engine.runtime import already_done_message
 
-
-def closed_message(task: HumanTask, directory: DirectorySnapshot | None) -> str:
-    """Why a task is closed, e.g. "'Review objectives' was already completed by Morgan at …"."""
-    if task.status == "completed":
-        person_id = task.completed_by_id  # type: ignore[attr-defined]
-        person = directory.person(person_id) if directory and person_id is not None else None
-        who = f" by {person.name}" if person else ""
-        when = f" at {task.completed_at:%Y-%m-%d %H:%M} UTC" if task.completed_at else ""
-        return f"'{task.name}' was already completed{who}{when}."
-    if task.status == "cancelled":
-        return f"'{task.name}' is no longer open: the process moved on without it."
-    return f"'{task.name}' is no longer open (it was {task.status})."
+        return already_done_message(self.task, self.directory)
 
 
 def _json_safe(value: Any) -> Any:

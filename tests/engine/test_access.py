@@ -108,3 +108,41 @@ def test_a_process_without_subject_is_seen_by_its_starter_and_hr_admins_only(db,
     assert can_view_instance(HR_ADMIN, groups[HR_ADMIN], instance, directory)
     assert not can_view_instance(PARTNER, groups[PARTNER], instance, directory)
     assert not can_view_instance(CEO, groups[CEO], instance, directory)
+
+
+async def test_whoever_holds_a_task_of_an_instance_sees_it(db) -> None:
+    from pathlib import Path
+
+    from engine import runtime
+    from engine.access import visible_instance
+    from engine.definitions import deploy_pack
+    from engine.directory import current_directory
+    from engine.errors import NotFound
+    from engine.models import HumanTask
+    from engine.org_import import import_org
+
+    await import_org(
+        "employee_id,name,email,title,job_family,org_unit_code,org_unit_name,"
+        "parent_org_unit_code,manager_id,groups\n"
+        "M1,Morgan Manager,m@example.com,Lead,people_manager,ORG,Org,,,\n"
+        "E1,Eve Employee,e@example.com,Engineer,engineering,ORG,Org,,M1,\n"
+        "E2,Eli Peer,p@example.com,Engineer,engineering,ORG,Org,,M1,\n"
+        "E3,Ezra Other,o@example.com,Engineer,engineering,ORG,Org,,M1,\n"
+    )
+    standard = Path(__file__).resolve().parents[2] / "processes" / "standard"
+    await deploy_pack(standard, "test", search=[standard.parent])
+    # This instance's reviews go to a peer instead of the manager.
+    inst = await runtime.start_process(
+        "objective_setting", subject="E1", actor=await runtime.actor_for("M1"),
+        data={"lane_owners": {"Manager": ["E2"]}},
+    )
+    draft = await HumanTask.get(instance_id=inst.id, bpmn_id="draft_objectives")
+    await runtime.complete_task(
+        draft.id, await runtime.actor_for("E1"),
+        {"objectives": [{"kra": "K", "title": "T", "target": 1, "weight": 100}], "comments": ""},
+    )
+    directory = await current_directory()
+    peer, other = directory.person("E2"), directory.person("E3")
+    assert (await visible_instance(inst.id, peer.id, peer.groups, directory)).id == inst.id
+    with pytest.raises(NotFound):
+        await visible_instance(inst.id, other.id, other.groups, directory)

@@ -306,3 +306,18 @@ async def test_a_remembered_workflow_is_used_only_at_the_version_it_was_saved(
         draft.id, await runtime.actor_for("E1"), {"objectives": OBJECTIVES, "comments": ""}
     )
     assert (await open_task(inst.id, "review_objectives")).status == "ready"
+
+
+async def test_a_signal_sent_to_chosen_instances_moves_only_those(
+    org: None, tmp_path: Path
+) -> None:
+    lab = lab_copy(tmp_path)
+    await deploy_pack(lab, "test", search=[lab.parent])
+    hr = await runtime.actor_for("H1")
+    first, second = [
+        await runtime.start_process("listener", subject=key, actor=hr) for key in ("E1", "E2")
+    ]
+    received = await runtime.send_signal("cycle_closed", [first.id], hr)
+    assert received == [first.id]
+    assert (await open_task(first.id, "read_results")).status == "ready"
+    assert await HumanTask.filter(instance_id=second.id).count() == 0
