@@ -13,6 +13,9 @@ Sightline's optional case keys:
   the start data as `subject`, exactly as the runtime does when HR launches the process.
 - `"now"`: an ISO datetime the script clock (`today()`, `now()`) is frozen at.
 - `"timers"`: bpmn ids of timer events to fire, in order, each as soon as it is waiting.
+- `"signals"`: signals to deliver, in order, each as soon as the instance waits for it — a
+  name (`"ratings_released"`) or `{"name": ..., "payload": ...}`, as `runtime.send_signal`
+  delivers HR's release to chosen instances.
 - `"expected_path"`: bpmn ids of the user/manual tasks in the order they must be completed.
 """
 
@@ -28,10 +31,15 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    SignalEventDefinition as BaseSignalEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -248,6 +256,7 @@ def _run_case(
         raise CaseFailure('the case has no "expected_output_json"')
     directory, subject = _case_directory(case.get("subject"))
     timers = list(case.get("timers") or [])
+    signals = _case_signals(case.get("signals"))
     feeder = _TaskFeeder(tasks)
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=scripting.make_script_engine())
     with scripting.script_context(
@@ -261,7 +270,7 @@ def _run_case(
             workflow.data.update(subject=subject.as_data())
         _advance(workflow, feeder)
         while True:
-            if _fire_waiting_timer(workflow, timers):
+            if _fire_waiting_timer(workflow, timers) or _send_waiting_signal(workflow, signals):
                 _advance(workflow, feeder)
                 continue
             ready = workflow.get_tasks(state=TaskState.READY, manual=True)
@@ -276,11 +285,15 @@ def _run_case(
             _advance(workflow, feeder)
         result.records = list(ctx.records)
     result.task = None
-    _check_outcome(workflow, case, timers, result)
+    _check_outcome(workflow, case, timers, signals, result)
 
 
 def _check_outcome(
-    workflow: BpmnWorkflow, case: dict[str, Any], timers: list[str], result: CaseResult
+    workflow: BpmnWorkflow,
+    case: dict[str, Any],
+    timers: list[str],
+    signals: list[tuple[str, Any]],
+    result: CaseResult,
 ) -> None:
     actual = _json_round_trip(workflow.data)
     if not workflow.is_completed():
@@ -293,6 +306,8 @@ def _check_outcome(
     if timers:
         raise CaseFailure(f"timer {timers[0]} was never waiting, so it could not fire",
                           task=timers[0])
+    if signals:
+        raise CaseFailure(f"signal {signals[0][0]} was never waited for, so it was not delivered")
     expected_path = case.get("expected_path")
     if expected_path is not None and expected_path != result.path:
         result.expected, result.actual = expected_path, result.path
@@ -372,6 +387,38 @@ def _fire_waiting_timer(workflow: BpmnWorkflow, timers: list[str]) -> bool:
             task._set_internal_data(event_fired=True)
             workflow.refresh_timers()
             timers.pop(0)
+            return True
+    return False
+
+
+def _case_signals(value: Any) -> list[tuple[str, Any]]:
+    """The case's `signals` as (name, payload) pairs, in delivery order."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CaseFailure('"signals" must be a list of names or {"name", "payload"} objects')
+    signals: list[tuple[str, Any]] = []
+    for entry in value:
+        if isinstance(entry, str) and entry:
+            signals.append((entry, None))
+        elif isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"]:
+            signals.append((entry["name"], entry.get("payload")))
+        else:
+            raise CaseFailure(f'a signal must be a name or {{"name", "payload"}}, not {entry!r}')
+    return signals
+
+
+def _send_waiting_signal(workflow: BpmnWorkflow, signals: list[tuple[str, Any]]) -> bool:
+    """Deliver the next signal the case names if a task waits for it now; True when sent."""
+    if not signals:
+        return False
+    name, payload = signals[0]
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, BaseSignalEventDefinition) and definition.name == name:
+            # The event the runtime's send_signal builds, so the payload lands the same way.
+            workflow.send_event(BpmnEvent(SignalEventDefinition(name), payload))
+            signals.pop(0)
             return True
     return False
 

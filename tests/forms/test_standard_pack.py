@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -8,14 +9,17 @@ from starlette.datastructures import FormData
 
 from forms import FormSpec, form_spec, render_schema_template
 
-FORMS = Path(__file__).resolve().parents[2] / "processes" / "standard" / "forms"
+STANDARD = Path(__file__).resolve().parents[2] / "processes" / "standard"
+FORMS = STANDARD / "forms"
+# The pack's catalogs (rating scales, competencies) as the engine hands them to forms.
+CATALOGS = {p.stem: tomllib.loads(p.read_text()) for p in (STANDARD / "catalogs").glob("*.toml")}
 ADA = {"id": "p-1", "name": "Ada Lovelace"}
 
 
 def _pack_form(name: str, data: dict[str, Any]) -> FormSpec:
     schema = render_schema_template((FORMS / f"{name}-schema.json").read_text(), data)
     ui = render_schema_template((FORMS / f"{name}-uischema.json").read_text(), data)
-    return form_spec(schema, ui)
+    return form_spec(schema, ui, CATALOGS)
 
 
 @pytest.mark.parametrize(
