@@ -329,6 +329,36 @@ def _add_spiff_primary(pack: Pack, root: Path) -> None:
     pack.processes[primary] = ProcessSettings(title=title, start="self")
 
 
+_RECORD_SOURCE = re.compile(r"record:([a-z0-9_]+)((?:\.[A-Za-z0-9_]+)*)")
+
+
+@dataclass(frozen=True)
+class RecordSource:
+    """Where one start-data key comes from."""
+
+    kind: str
+    path: tuple[str, ...]
+
+
+def parse_start_data(table: Any) -> dict[str, RecordSource]:
+    """The `start_data` table of a process's settings; ValueError names a bad entry."""
+    if not table:
+        return {}
+    if not isinstance(table, Mapping):
+        raise ValueError("start_data must be a table of key = \"record:<kind>.<path>\"")
+    sources = {}
+    for key, text in table.items():
+        match = _RECORD_SOURCE.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise ValueError(
+                f"start_data.{key}: {text!r} is not of the form \"record:<kind>.<path>\""
+            )
+        path = tuple(p for p in match.group(2).split(".") if p)
+        sources[key] = RecordSource(match.group(1), path)
+    return sources
+
+
+
 def _process_settings(pid: str, table: Any, errors: list[str]) -> ProcessSettings:
     if not isinstance(table, dict):
         errors.append("must be a table")
@@ -341,6 +371,10 @@ def _process_settings(pid: str, table: Any, errors: list[str]) -> ProcessSetting
     if not (isinstance(starters, list) and all(isinstance(s, str) for s in starters)):
         errors.append("starters must be a list of strings")
         starters = []
+    try:
+        parse_start_data(table.get("start_data"))
+    except ValueError as error:
+        errors.append(str(error))
     return ProcessSettings(title=str(table.get("title", pid)), start=str(start),
                            starters=list(starters), extra=extra)
 

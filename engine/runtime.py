@@ -32,6 +32,8 @@ from engine.definitions import Deployed, deployed, latest
 from engine.directory import DirectorySnapshot, current_directory
 from engine.errors import Conflict, EngineError, NotAllowed, NotFound
 from engine.models import HumanTask, OutboxEmail, PendingMessage, ProcessInstance, Record
+from engine.packs import parse_start_data
+from engine.records import start_data_for
 from engine.serialization import dump_state, load_state, state_dict
 from engine.side_branches import forget_ended_side_branches
 from engine.store import Batch, Ref, apply, fetch_with
@@ -213,6 +215,10 @@ async def start_process(
     person = directory.person(subject) if subject is not None else None
     if subject is not None and person is None:
         raise NotFound(f"no person '{subject}' in the directory")
+    sources = parse_start_data(dep.process_settings.get("start_data"))
+    if sources and person is not None:
+        carried = (await start_data_for([person.id], sources))[person.id]
+        data = {**carried, **(data or {})}
     batch = Batch()
     run = start_in_batch(
         batch, dep, person.id if person else None, actor, directory, data, cycle_id

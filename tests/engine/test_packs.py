@@ -219,3 +219,16 @@ def test_spiffarena_folder_with_pack_toml_uses_its_lanes(tmp_path: Path) -> None
 def test_read_text_of_unknown_file_is_a_pack_error() -> None:
     with pytest.raises(PackError, match="no file 'missing.bpmn'"):
         load_pack(VALID).read_text("missing.bpmn")
+
+
+def test_start_data_names_records_and_refuses_anything_else() -> None:
+    from engine.packs import RecordSource, parse_start_data
+
+    assert parse_start_data({"objectives": "record:objectives.objectives"}) == {
+        "objectives": RecordSource("objectives", ("objectives",))
+    }
+    assert parse_start_data({"last": "record:final_rating"}) == {
+        "last": RecordSource("final_rating", ())
+    }
+    with pytest.raises(ValueError, match="start_data.rating"):
+        parse_start_data({"rating": "final_rating.rating"})

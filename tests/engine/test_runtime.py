@@ -321,3 +321,28 @@ async def test_a_signal_sent_to_chosen_instances_moves_only_those(
     assert received == [first.id]
     assert (await open_task(first.id, "read_results")).status == "ready"
     assert await HumanTask.filter(instance_id=second.id).count() == 0
+
+
+async def test_a_process_starts_with_what_earlier_records_hold(standard: None) -> None:
+    hr, eve, morgan = [await runtime.actor_for(k) for k in ("H1", "E1", "M1")]
+    first = await runtime.start_process("objective_setting", subject="E1", actor=hr)
+    await runtime.complete_task(
+        (await open_task(first.id, "draft_objectives")).id, eve,
+        {"objectives": OBJECTIVES, "comments": ""},
+    )
+    await runtime.complete_task(
+        (await open_task(first.id, "review_objectives")).id, morgan,
+        {"decision": "approve", "manager_comments": ""},
+    )
+    await runtime.complete_task(
+        (await open_task(first.id, "acknowledge_objectives")).id, eve,
+        {"acknowledgement": {"acknowledged": True, "name": "Eve Employee", "comment": ""}},
+    )
+    # pack.toml: year_end_appraisal.start_data.objectives = "record:objectives.objectives"
+    appraisal = await runtime.start_process("year_end_appraisal", subject="E1", actor=hr)
+    other = await runtime.start_process("year_end_appraisal", subject="E2", actor=hr)
+    dep = await deployed(appraisal.definition_id)
+    with_record = load_state(appraisal.state, dep.built.spec, dep.built.subprocess_specs, None)
+    without = load_state(other.state, dep.built.spec, dep.built.subprocess_specs, None)
+    assert with_record.task_tree.data["objectives"] == OBJECTIVES
+    assert "objectives" not in without.task_tree.data
