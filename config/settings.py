@@ -19,6 +19,9 @@ SECRET_KEY: Secret = config("SECRET_KEY", cast=Secret, default="dev-only-change-
 PACKS: list[str] = list(
     config("PACKS", cast=CommaSeparatedStrings, default=str(ROOT / "processes"))
 )
+# The pack whose processes people start, when several deployed packs share process ids (a
+# client pack extending the standard one). Empty: a process id must be unique across packs.
+PACK: str = config("PACK", default="")
 BASE_URL: str = config("BASE_URL", default="http://127.0.0.1:8000")
 HTTPS_ONLY: bool = config("HTTPS_ONLY", cast=bool, default=False)
 

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from engine import specs
 from engine.db import clears_on_connect
-from engine.errors import DeployError, NotFound
+from engine.errors import DeployError, EngineError, NotFound
 from engine.models import ProcessDefinition
 from engine.packs import Pack, discover_packs, load_pack
 
@@ -76,13 +76,25 @@ async def deployed(definition_id: int) -> Deployed:
 
 
 async def latest(process_id: str, pack: str | None = None) -> Deployed:
-    """The newest deployed version of a process (new instances use it)."""
+    """The newest deployed version of a process (new instances use it).
+
+    Packs may share process ids (a client pack overriding the standard one), so without a
+    pack name the process must be deployed by exactly one pack.
+    """
     query = ProcessDefinition.filter(process_id=process_id)
     if pack:
         query = query.filter(pack=pack)
-    row = await query.order_by("-deployed_at", "-version").only("id").first()
+    else:
+        packs = sorted(set(await query.values_list("pack", flat=True)))
+        if len(packs) > 1:
+            raise EngineError(
+                f"process '{process_id}' is deployed by several packs ({', '.join(packs)}):"
+                " say which pack to use"
+            )
+    row = await query.order_by("-version").only("id").first()
     if row is None:
-        raise NotFound(f"process '{process_id}' is not deployed")
+        where = f" in pack '{pack}'" if pack else ""
+        raise NotFound(f"process '{process_id}' is not deployed{where}")
     return await deployed(row.id)
 
 

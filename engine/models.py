@@ -74,7 +74,11 @@ class ProcessInstance(Model):
 
     class Meta:
         table = "process_instance"
-        indexes = (("subject_id", "status"), ("cycle_id", "process_id"))
+        indexes = (
+            ("subject_id", "status"),
+            # The HR dashboard counts a cycle's instances by process and status per person.
+            ("cycle_id", "process_id", "status", "subject_id"),
+        )
 
 
 class HumanTask(Model):
@@ -277,3 +281,52 @@ class OutboxEmail(Model):
 
     class Meta:
         table = "outbox_email"
+
+
+class DesignDraft(Model):
+    """A designer's unsaved edit of one pack file, kept until deployed or discarded."""
+
+    id = fields.IntField(primary_key=True)
+    pack = fields.CharField(max_length=64)
+    # Relative to the pack folder, forward slashes (e.g. "forms/goals-schema.json").
+    path = fields.CharField(max_length=255)
+    designer = fields.CharField(max_length=128)
+    content = fields.TextField()
+    # sha256 of the file on disk when the draft began ("" for a new file): a deploy refuses
+    # to overwrite a file someone else changed meanwhile.
+    base_hash = fields.CharField(max_length=64, default="")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "design_draft"
+        unique_together = (("pack", "designer", "path"),)
+
+
+class OrgGoal(Model):
+    """An organisational goal for a cycle that individual objectives align to (engine.goals)."""
+
+    id = fields.IntField(primary_key=True)
+    cycle: fields.ForeignKeyRelation[Cycle] = fields.ForeignKeyField(
+        "models.Cycle", related_name="goals", on_delete=fields.CASCADE
+    )
+    # Null: a goal of the whole organisation.
+    org_unit: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
+        "models.OrgUnit", related_name="goals", null=True, on_delete=fields.SET_NULL
+    )
+    owner: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="owned_goals", null=True, on_delete=fields.SET_NULL
+    )
+    title = fields.CharField(max_length=255)
+    description = fields.TextField(default="")
+    parent: fields.ForeignKeyNullableRelation[OrgGoal] = fields.ForeignKeyField(
+        "models.OrgGoal", related_name="children", null=True, on_delete=fields.SET_NULL
+    )
+    # The goal's share among its siblings when the organisation's goal progress is summed up.
+    weight = fields.FloatField(default=1.0)
+    created_by = fields.CharField(max_length=128, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "org_goal"
+        indexes = (("cycle_id", "org_unit_id"),)

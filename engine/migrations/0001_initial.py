@@ -39,6 +39,20 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='DesignDraft',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('pack', fields.CharField(max_length=64)),
+                ('path', fields.CharField(max_length=255)),
+                ('designer', fields.CharField(max_length=128)),
+                ('content', fields.TextField(unique=False)),
+                ('base_hash', fields.CharField(default='', max_length=64)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'design_draft', 'app': 'models', 'unique_together': (('pack', 'designer', 'path'),), 'pk_attr': 'id', 'table_description': "A designer's unsaved edit of one pack file, kept until deployed or discarded."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='DirectoryVersion',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -121,6 +135,24 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='OrgGoal',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('cycle', fields.ForeignKeyField('models.Cycle', source_field='cycle_id', db_constraint=True, to_field='id', related_name='goals', on_delete=OnDelete.CASCADE)),
+                ('org_unit', fields.ForeignKeyField('models.OrgUnit', source_field='org_unit_id', null=True, db_constraint=True, to_field='id', related_name='goals', on_delete=OnDelete.SET_NULL)),
+                ('owner', fields.ForeignKeyField('models.Person', source_field='owner_id', null=True, db_constraint=True, to_field='id', related_name='owned_goals', on_delete=OnDelete.SET_NULL)),
+                ('title', fields.CharField(max_length=255)),
+                ('description', fields.TextField(default='', unique=False)),
+                ('parent', fields.ForeignKeyField('models.OrgGoal', source_field='parent_id', null=True, db_constraint=True, to_field='id', related_name='children', on_delete=OnDelete.SET_NULL)),
+                ('weight', fields.FloatField(default=1.0)),
+                ('created_by', fields.CharField(default='', max_length=128)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'org_goal', 'app': 'models', 'indexes': [Index(fields=['cycle_id', 'org_unit_id'])], 'pk_attr': 'id', 'table_description': 'An organisational goal for a cycle that individual objectives align to (engine.goals).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='ProcessDefinition',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -159,7 +191,7 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
                 ('completed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'process_instance', 'app': 'models', 'indexes': [Index(fields=['subject_id', 'status']), Index(fields=['cycle_id', 'process_id'])], 'pk_attr': 'id', 'table_description': 'A running (or finished) process for one subject, its state stored without its spec.'},
+            options={'table': 'process_instance', 'app': 'models', 'indexes': [Index(fields=['subject_id', 'status']), Index(fields=['cycle_id', 'process_id', 'status', 'subject_id'])], 'pk_attr': 'id', 'table_description': 'A running (or finished) process for one subject, its state stored without its spec.'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -346,3 +346,22 @@ async def test_a_process_starts_with_what_earlier_records_hold(standard: None) -
     without = load_state(other.state, dep.built.spec, dep.built.subprocess_specs, None)
     assert with_record.task_tree.data["objectives"] == OBJECTIVES
     assert "objectives" not in without.task_tree.data
+
+
+async def test_a_process_two_packs_deploy_must_be_started_from_a_named_pack(
+    org: None, tmp_path: Path
+) -> None:
+    from engine.errors import EngineError
+
+    lab = lab_copy(tmp_path)
+    await deploy_pack(lab, "test", search=[lab.parent])
+    twin = tmp_path / "packs" / "lab-twin"
+    shutil.copytree(lab, twin)
+    toml = twin / "pack.toml"
+    toml.write_text(toml.read_text().replace('name = "lab"', 'name = "lab-twin"'))
+    await deploy_pack(twin, "test", search=[twin.parent])
+    eve = await runtime.actor_for("E1")
+    with pytest.raises(EngineError, match="several packs .lab, lab-twin."):
+        await runtime.start_process("scored", subject="E1", actor=eve)
+    started = await runtime.start_process("scored", subject="E1", actor=eve, pack="lab-twin")
+    assert (await deployed(started.definition_id)).pack == "lab-twin"

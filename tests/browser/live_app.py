@@ -1,0 +1,83 @@
+"""Serve Sightline for the browser tests: `python live_app.py <sqlite file>`.
+
+Prepares a fresh database (a five-person organisation with logins, the standard pack, an
+objective-setting cycle for both employees), then serves the real app with uvicorn on a free
+127.0.0.1 port and prints `PORT <n>` once it listens. Run as its own process so the browser
+tests never share an event loop or a Tortoise connection with the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
+parent_org_unit_code,manager_id,groups
+D1,Dana Director,dana@example.com,Director,people_manager,ENG,Engineering,,,
+M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ENG,Engineering,,D1,
+E1,Eve Employee,eve@example.com,Software Engineer,engineering,ENG,Engineering,,M1,
+E2,Eli Other,eli@example.com,Software Engineer,engineering,ENG,Engineering,,M1,
+H1,Hana HR,hana@example.com,HR partner,hr,ENG,Engineering,,D1,hr
+"""
+CYCLE = "2026 objectives"
+
+
+async def prepare(database_url: str) -> None:
+    """Schema, organisation, logins, the standard pack and one objective setting per employee."""
+    from engine import db, runtime
+    from engine.definitions import deploy_pack
+    from engine.demo import create_logins
+    from engine.models import Cycle
+    from engine.org_import import import_org
+
+    await db.create_schema(database_url)
+    try:
+        report = await import_org(ORG)
+        if report.errors:
+            raise SystemExit(f"organisation did not import: {report.errors}")
+        await create_logins()
+        await deploy_pack(ROOT / "processes" / "standard", "test", search=[ROOT / "processes"])
+        cycle = await Cycle.create(name=CYCLE)
+        hr = await runtime.actor_for("H1")
+        for employee in ("E1", "E2"):
+            await runtime.start_process(
+                "objective_setting", subject=employee, actor=hr, cycle_id=cycle.id
+            )
+    finally:
+        await db.disconnect()
+
+
+def serve(database_url: str) -> None:
+    """Serve the app on a port the OS picks; announce it on stdout."""
+    from webapp.app import create_app
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    # Listening before uvicorn starts: early connections wait in the backlog, not refused.
+    listener.listen(128)
+    config = uvicorn.Config(
+        create_app(database_url, start_workers=False), log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    print(f"PORT {port}", flush=True)
+    server.run(sockets=[listener])
+
+
+def main(argv: list[str]) -> int:
+    """Prepare the database named on the command line, then serve it until terminated."""
+    database_url = f"sqlite://{Path(argv[1]).resolve()}"
+    asyncio.run(prepare(database_url))
+    serve(database_url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,107 @@
+"""Exports: the HR dashboard's tables and a cycle's results as CSV and XLSX."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from engine.dashboards import hr_dashboard
+from engine.errors import NotAllowed
+from engine.exports import Table, as_csv, as_xlsx, cycle_results, dashboard_tables
+from engine.models import Person
+from tests.engine.test_dashboards import (
+    Org,
+    build_org,
+    cycle_with_progress,
+    new_cycle,
+    record,
+    start,
+)
+
+
+@pytest.fixture
+async def org(db: str) -> Org:
+    """The shared org chart (tests/engine/test_dashboards.py)."""
+    return await build_org()
+
+
+async def results_cycle(org: Org) -> int:
+    cycle = await cycle_with_progress(org)
+    await record(org, cycle, "D1", "kpi_results", {"objectives": [], "weighted_score": 3.25})
+    return cycle
+
+
+async def test_cycle_results_have_one_row_per_employee_with_numbers_as_numbers(org):
+    cycle = await results_cycle(org)
+    table = await cycle_results(cycle, org.viewer("HA"))
+    assert table.columns == ["Employee id", "Name", "Unit", "Manager", "Objective setting",
+                             "Year-end appraisal", "Final rating", "Rating label",
+                             "Weighted score"]
+    rows = {row[0]: row for row in table.rows}
+    assert set(rows) == {"D1", "D2", "R1", "EM", "SM"}
+    assert rows["D1"] == ["D1", "Dora Dev", "Engineering", "Emil Engman", "completed",
+                          "running", 3, "", 3.25]
+    assert rows["SM"][5:7] == ["error", None]  # a rating that is not a number stays empty
+
+
+async def test_an_hr_partner_exports_only_their_population_and_others_nothing(org):
+    cycle = await results_cycle(org)
+    table = await cycle_results(cycle, org.viewer("HP"))
+    assert sorted(row[0] for row in table.rows) == ["D1", "D2", "EM"]
+    for key in ("EM", "D1"):
+        with pytest.raises(NotAllowed):
+            await cycle_results(cycle, org.viewer(key))
+
+
+async def test_the_xlsx_has_a_bold_header_and_numeric_cells_per_sheet(org):
+    cycle = await results_cycle(org)
+    tables = dashboard_tables(await hr_dashboard(cycle, org.viewer("HA")))
+    tables.append(await cycle_results(cycle, org.viewer("HA")))
+    book = load_workbook(io.BytesIO(as_xlsx(tables)))
+    assert book.sheetnames == ["Funnel", "Overdue", "Calibration", "Errors", "2026"]
+
+    results = book["2026"]
+    assert results["A1"].value == "Employee id" and results["A1"].font.bold
+    dora = next(row for row in results.iter_rows(min_row=2) if row[0].value == "D1")
+    assert dora[6].value == 3 and dora[6].data_type == "n"
+    assert dora[8].value == 3.25 and dora[8].data_type == "n"
+    assert results.column_dimensions["B"].width >= len("Sara Salesman")
+
+    overdue = book["Overdue"]
+    assert [c.value for c in overdue[2]] == ["Year-end appraisal", "Self-appraisal", 2, 2]
+    calibration = book["Calibration"]
+    first = [c.value for c in calibration[2]]
+    assert first[:5] == ["organisation", 3, 5, "Outstanding", 1]
+    assert first[6] == 10  # the guideline share, a number
+    errors = book["Errors"]
+    assert errors["E2"].value == "unknown measure_type 'faster'"
+
+
+async def test_a_name_that_looks_like_a_formula_is_exported_as_text(org):
+    cycle = await new_cycle()
+    await Person.filter(key="R1").update(name="=HYPERLINK(\"http://x\")")
+    from engine.directory import bump_directory_version
+
+    await bump_directory_version()
+    await start(org, cycle, "R1")
+    table = await cycle_results(cycle, org.viewer("HA"))
+    book = load_workbook(io.BytesIO(as_xlsx([table])))
+    cell = book.active["B2"]
+    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+    (row,) = list(csv.reader(io.StringIO(as_csv(table))))[1:]
+    assert row[1].startswith("'=")
+
+
+def test_csv_keeps_numbers_plain_and_blanks_empty():
+    table = Table("t", ["name", "score", "missing"], [["Dora", 3.5, None], ["-5 days", 2, 0]])
+    lines = as_csv(table).splitlines()
+    assert lines == ["name,score,missing", "Dora,3.5,", "'-5 days,2,0"]
+
+
+def test_sheet_names_are_made_valid_and_unique():
+    book = load_workbook(io.BytesIO(as_xlsx([
+        Table("2026/27 results: all", ["a"]), Table("2026/27 results: all", ["a"])])))
+    assert book.sheetnames == ["2026_27 results_ all", "2026_27 results_ all (2)"]

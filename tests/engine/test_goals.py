@@ -1,0 +1,226 @@
+"""Organisational goals: who may set them, how objectives link, and the roll-up maths."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import NotAllowed, NotFound
+from engine.goals import (
+    Goal,
+    GoalError,
+    create_goal,
+    delete_goal,
+    goal_tree,
+    linked_goal_id,
+    list_goals,
+    person_node,
+    update_goal,
+    weighted_progress,
+)
+from tests.engine.test_dashboards import Org, build_org, new_cycle, record
+
+
+@pytest.fixture
+async def org(db: str) -> Org:
+    """The shared org chart (tests/engine/test_dashboards.py)."""
+    return await build_org()
+
+
+def objective(title: str, weight: float | None, actual: float | None, target: float = 100,
+              goal: str = "", **extra: object) -> dict[str, object]:
+    return {"title": title, "weight": weight, "actual": actual, "target": target,
+            "measure_type": "higher_is_better", "aligned_goal": goal, **extra}
+
+
+# --- maths -----------------------------------------------------------------------------------
+
+
+def test_progress_is_the_weighted_average_of_achievements():
+    assert weighted_progress([(100.0, 60), (50.0, 40)]) == 80.0
+
+
+def test_objectives_without_actuals_are_left_out_and_weights_renormalised():
+    # 60 % of the plan has no actual yet: the 40 % that has one is the whole picture.
+    assert weighted_progress([(None, 60), (50.0, 40)]) == 50.0
+    assert weighted_progress([(None, 60), (None, 40)]) is None
+
+
+def test_equal_weights_when_none_is_given_and_no_progress_from_zero_weights():
+    assert weighted_progress([(90.0, None), (70.0, None)]) == 80.0
+    assert weighted_progress([(90.0, 0), (70.0, 0)]) is None
+
+
+def test_a_persons_progress_caps_runaway_kpis_and_handles_lower_is_better():
+    node = person_node(1, "Dora", [
+        # 5x the target would be 500 %; capped at 150.
+        objective("Ship features", 50, 500),
+        # Defects from 20 down to 10 targeted, 15 reached: half way = 50 %.
+        objective("Cut defects", 50, 15, target=10, baseline=20, measure_type="lower_is_better"),
+        objective("Write docs", 0, None),
+    ], goals=[])
+    assert [i.achievement for i in node.items] == [150.0, 50.0, None]
+    assert node.progress == 100.0
+    assert (node.objectives, node.with_actuals) == (3, 2)
+
+
+def test_an_objective_links_by_goal_id_or_by_title():
+    goals = [Goal(3, 1, None, None, "Grow revenue", "", None, 1.0, "", None),
+             Goal(4, 1, None, None, "Delight customers", "", None, 1.0, "", None)]
+    assert linked_goal_id("goal:4", goals) == 4
+    assert linked_goal_id("  grow REVENUE ", goals) == 3
+    assert linked_goal_id("goal:Delight customers", goals) == 4
+    assert linked_goal_id("goal:99", goals) is None
+    assert linked_goal_id("Something else", goals) is None
+    assert linked_goal_id(None, goals) is None
+
+
+# --- who may set goals -----------------------------------------------------------------------
+
+
+async def test_hr_admin_sets_organisation_goals_and_managers_their_units(org):
+    cycle = await new_cycle()
+    company = await create_goal(cycle, "Grow revenue", org.viewer("HA"), weight=2)
+    assert (company.org_unit_id, company.weight) == (None, 2.0)
+    eng = await create_goal(cycle, "Ship the platform", org.viewer("EM"),
+                            org_unit_id=org.units["ENG"], parent_id=company.id)
+    assert eng.parent_id == company.id
+    # A manager's units include the units below the one they head.
+    await create_goal(cycle, "Faster builds", org.viewer("EM"), org_unit_id=org.units["PLAT"])
+    with pytest.raises(NotAllowed):
+        await create_goal(cycle, "Sell more", org.viewer("EM"), org_unit_id=org.units["SALES"])
+    with pytest.raises(NotAllowed):
+        await create_goal(cycle, "Everything", org.viewer("EM"))
+
+
+async def test_an_hr_partner_sets_goals_for_their_units_only_and_employees_for_none(org):
+    cycle = await new_cycle()
+    await create_goal(cycle, "Hire well", org.viewer("HP"), org_unit_id=org.units["PLAT"])
+    for key, unit in (("HP", org.units["SALES"]), ("HP", None), ("D1", org.units["ENG"])):
+        with pytest.raises(NotAllowed):
+            await create_goal(cycle, "Not yours", org.viewer(key), org_unit_id=unit)
+
+
+async def test_goals_need_a_title_a_known_cycle_and_a_parent_in_the_same_cycle(org):
+    cycle, other = await new_cycle("2026"), await new_cycle("2027")
+    admin = org.viewer("HA")
+    with pytest.raises(GoalError):
+        await create_goal(cycle, "   ", admin)
+    with pytest.raises(NotFound):
+        await create_goal(cycle + 10, "Lost", admin)
+    elsewhere = await create_goal(other, "Next year", admin)
+    with pytest.raises(GoalError):
+        await create_goal(cycle, "Child", admin, parent_id=elsewhere.id)
+    with pytest.raises(GoalError):
+        await create_goal(cycle, "Negative", admin, weight=-1)
+
+
+async def test_editing_a_goal_checks_the_unit_and_refuses_loops(org):
+    cycle = await new_cycle()
+    parent = await create_goal(cycle, "Grow", org.viewer("HA"))
+    child = await create_goal(cycle, "Grow ENG", org.viewer("EM"), org_unit_id=org.units["ENG"],
+                              parent_id=parent.id)
+    renamed = await update_goal(child.id, org.viewer("EM"), title="Grow engineering", weight=3)
+    assert (renamed.title, renamed.weight) == ("Grow engineering", 3.0)
+    with pytest.raises(GoalError):
+        await update_goal(parent.id, org.viewer("HA"), parent_id=child.id)
+    with pytest.raises(NotAllowed):
+        await update_goal(child.id, org.viewer("EM"), org_unit_id=org.units["SALES"])
+    with pytest.raises(NotAllowed):
+        await update_goal(parent.id, org.viewer("EM"), title="Mine now")
+    with pytest.raises(GoalError):
+        await update_goal(child.id, org.viewer("EM"), cycle_id=99)
+    with pytest.raises(NotFound):  # Sales cannot even see Engineering's goals
+        await delete_goal(child.id, org.viewer("SM"))
+    with pytest.raises(NotAllowed):  # an engineer sees them, but may not change them
+        await delete_goal(child.id, org.viewer("D1"))
+    await delete_goal(child.id, org.viewer("EM"))
+    assert [g.title for g in await list_goals(cycle, org.viewer("HA"))] == ["Grow"]
+
+
+async def test_people_see_the_goals_above_them_not_other_units_goals(org):
+    cycle = await new_cycle()
+    admin = org.viewer("HA")
+    await create_goal(cycle, "Company goal", admin)
+    await create_goal(cycle, "Engineering goal", admin, org_unit_id=org.units["ENG"])
+    await create_goal(cycle, "Sales goal", admin, org_unit_id=org.units["SALES"])
+    seen = [g.title for g in await list_goals(cycle, org.viewer("D1"))]
+    assert seen == ["Company goal", "Engineering goal"]
+    assert len(await list_goals(cycle, org.viewer("CEO"))) == 3  # heads the root unit
+    rep_sees = [g.title for g in await list_goals(cycle, org.viewer("R1"))]
+    assert rep_sees == ["Company goal", "Sales goal"]
+    sales_goal = next(g for g in await list_goals(cycle, admin) if g.title == "Sales goal")
+    with pytest.raises(NotFound):
+        await update_goal(sales_goal.id, org.viewer("D1"), title="Hidden")
+
+
+# --- the tree --------------------------------------------------------------------------------
+
+
+async def test_goal_progress_weighs_each_linked_objective_across_people(org):
+    cycle = await new_cycle()
+    admin = org.viewer("HA")
+    revenue = await create_goal(cycle, "Grow revenue", admin)
+    platform = await create_goal(cycle, "Ship the platform", admin,
+                                 org_unit_id=org.units["ENG"], parent_id=revenue.id)
+    await record(org, cycle, "D1", "objectives", {"objectives": [
+        objective("Launch API", 60, 100, goal=f"goal:{platform.id}"),
+        objective("Mentor", 40, 50),
+    ]})
+    await record(org, cycle, "D2", "midyear_checkin", {"objectives": [
+        objective("Scale DB", 20, 50, goal="ship the platform"),
+        objective("Docs", 80, None, goal=f"goal:{platform.id}"),
+    ]})
+    await record(org, cycle, "R1", "kpi_results", {"objectives": [
+        objective("Bookings", 100, 120, goal="Grow revenue"),
+    ], "weighted_score": 4})
+
+    tree = await goal_tree(cycle, admin)
+
+    (root,) = tree.goals
+    (child,) = root.children
+    # Platform: Dora's 100 % at weight 60 and Dan's 50 % at weight 20; Dan's docs have no actual.
+    assert child.progress == pytest.approx((100 * 60 + 50 * 20) / 80, abs=0.01)
+    assert (child.objectives_linked, child.with_actuals, child.people) == (3, 2, 2)
+    # Revenue pools its own objective (120 % at 100) with the platform's.
+    assert root.progress == pytest.approx((100 * 60 + 50 * 20 + 120 * 100) / 180, abs=0.01)
+    assert tree.goals_progress == root.progress
+    assert tree.objectives_unlinked == 1
+
+    organisation = tree.organisation
+    assert organisation.goals == [root]
+    eng = next(u for u in organisation.children[0].children if u.name == "Engineering")
+    assert eng.goals == [child]
+    # Engineering's people: Dora 80 % (100 at 60, 50 at 40), Dan 50 %, Emil without objectives.
+    assert (eng.people_count, eng.people_with_progress) == (3, 2)
+    assert eng.progress == 65.0
+    assert (eng.objectives, eng.with_actuals) == (4, 3)
+
+
+async def test_the_newest_objectives_record_of_the_cycle_is_the_one_that_counts(org):
+    cycle, earlier = await new_cycle("2026"), await new_cycle("2025")
+    await record(org, earlier, "D1", "kpi_results", {"objectives": [objective("Old", 100, 10)]})
+    await record(org, cycle, "D1", "objectives", {"objectives": [objective("Plan", 100, None)]})
+    await record(org, cycle, "D1", "midyear_checkin",
+                 {"objectives": [objective("Plan", 100, 70)]})
+    tree = await goal_tree(cycle, org.viewer("D1"))
+    (company,) = tree.organisation.children
+    (eng,) = company.children
+    (dora,) = eng.people
+    assert (dora.name, dora.progress) == ("Dora Dev", 70.0)
+
+
+async def test_an_employee_sees_only_their_own_numbers_in_the_tree(org):
+    cycle = await new_cycle()
+    goal = await create_goal(cycle, "Grow revenue", org.viewer("HA"))
+    await record(org, cycle, "D1", "objectives", {"objectives": [
+        objective("Mine", 100, 80, goal="Grow revenue")]})
+    await record(org, cycle, "R1", "objectives", {"objectives": [
+        objective("Theirs", 100, 20, goal="Grow revenue")]})
+    tree = await goal_tree(cycle, org.viewer("D1"))
+    assert tree.organisation.people_count == 1
+    (node,) = tree.goals
+    assert (node.goal.id, node.progress, node.people) == (goal.id, 80.0, 1)
+    admin_tree = await goal_tree(cycle, org.viewer("HA"))
+    assert admin_tree.goals[0].progress == 50.0
+    with pytest.raises(NotFound):
+        await goal_tree(cycle + 5, org.viewer("HA"))

@@ -1,0 +1,463 @@
+"""`sightline bench --web`: the web stack measured end to end, printed as JSON.
+
+Two numbers, each on its own file-backed SQLite database in a temporary folder:
+
+- inbox_p50_ms / inbox_p95_ms: server time of a manager's GET /inbox with 100,000 human-task
+  rows in the database (about 2,000 people; the manager holds a few dozen open tasks and their
+  group some more), timed around the ASGI call of the real app with a logged-in session.
+- http_task_submissions_per_s: complete-task POSTs through uvicorn (one process, a real
+  port), from a few concurrent logged-in clients, on a one-field form in a tiny pack, so the
+  number is about the web stack and the engine, not about a big form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from config import settings
+
+PASSWORD = "bench-password"
+SESSION_COOKIE = "sightline_session"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+# -- the inbox on a big table ---------------------------------------------------------------
+
+TASK_ROWS = 100_000
+MANAGERS = 40
+REPORTS_PER_MANAGER = 49  # 40 x 49 employees + 40 managers + the chief: 2,001 people
+INBOX_REQUESTS = 300
+INBOX_WARMUP = 20
+BENCH_MANAGER = "M00"
+BENCH_GROUP = "calibration"  # the bench manager's group, holding a few claimable tasks
+GROUP_TASKS = 15
+MULTI_CANDIDATE_TASKS = 5
+
+# Completed steps of an objective setting, repeated to give every instance its history.
+HISTORY = [
+    ("draft_objectives", "Draft objectives", "Employee", "objectives"),
+    ("review_objectives", "Review objectives", "Manager", "review-objectives"),
+    ("acknowledge_objectives", "Acknowledge objectives", "Employee", "acknowledge-objectives"),
+]
+
+
+def _org_csv() -> str:
+    """A chief, 40 managers with 49 reports each; the bench manager is in BENCH_GROUP."""
+    lines = ["employee_id,name,email,title,job_family,org_unit_code,org_unit_name,"
+             "parent_org_unit_code,manager_id,groups"]
+    lines.append("C0,Chief Person,c0@example.com,Chief,people_manager,ROOT,Company,,,hr")
+    for m in range(MANAGERS):
+        groups = BENCH_GROUP if m == 0 else ""
+        lines.append(f"M{m:02},Manager {m},m{m}@example.com,Manager,people_manager,"
+                     f"T{m},Team {m},ROOT,C0,{groups}")
+        for e in range(REPORTS_PER_MANAGER):
+            lines.append(f"E{m:02}{e:02},Employee {m}-{e},e{m}{e}@example.com,Engineer,"
+                         f"engineering,T{m},Team {m},ROOT,M{m:02},")
+    return "\n".join(lines) + "\n"
+
+
+async def _login_user(username: str, person_id: int) -> None:
+    from argon2 import PasswordHasher
+
+    from engine.models import User
+
+    await User.create(
+        username=username, password_hash=PasswordHasher().hash(PASSWORD), person_id=person_id
+    )
+
+
+async def _fill_task_table(rows: int) -> dict[str, int]:
+    """Instances and human-task rows in bulk; returns a few counts for the report."""
+    from engine import clock
+    from engine.directory import current_directory
+    from engine.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance
+
+    rng = random.Random(20260)
+    directory = await current_directory()
+    definition = await ProcessDefinition.get(process_id="objective_setting")
+    last_year = await Cycle.create(name="2025 objectives")
+    this_year = await Cycle.create(name="2026 objectives")
+    employees = [p for p in directory.people.values() if p.key.startswith("E")]
+    now = clock.now()
+
+    instances = []
+    for person in employees:
+        for cycle, status in ((last_year, "completed"), (this_year, "running")):
+            instances.append(ProcessInstance(
+                definition_id=definition.id, process_id="objective_setting",
+                subject_id=person.id, cycle_id=cycle.id, title="Objective setting",
+                status=status, state=b"", started_by="person:C0",
+            ))
+    await ProcessInstance.bulk_create(instances, batch_size=2000)
+    saved = await ProcessInstance.all().order_by("id").values_list(
+        "id", "subject_id", "status"
+    )
+
+    tasks: list[HumanTask] = []
+    open_rows = 0
+
+    def add(**fields: Any) -> None:
+        tasks.append(HumanTask(spiff_task_id=str(uuid.uuid4()), process_id="objective_setting",
+                               **fields))
+
+    running = [(i, s) for i, s, status in saved if status == "running"]
+    # One open step per running instance: the review with the manager, or the draft.
+    for instance_id, subject_id in running:
+        person = directory.person(subject_id)
+        assert person is not None and person.manager_id is not None
+        with_manager = rng.random() < 0.6
+        bpmn_id, name, lane, form = HISTORY[1] if with_manager else HISTORY[0]
+        holder = person.manager_id if with_manager else subject_id
+        add(instance_id=instance_id, bpmn_id=bpmn_id, name=name, lane=lane,
+            form=f"{form}-schema.json", assignee_id=holder, candidates=[str(holder)],
+            subject_id_cache=subject_id, status="ready",
+            due_at=now + timedelta(days=rng.randint(-10, 20)))
+        open_rows += 1
+    # Claimable work: a group queue the bench manager is in, and a few multi-candidate tasks.
+    for n in range(GROUP_TASKS + MULTI_CANDIDATE_TASKS):
+        instance_id, subject_id = running[n]
+        group = BENCH_GROUP if n < GROUP_TASKS else None
+        candidates = [f"group:{BENCH_GROUP}"] if group else ["group:hr", str(subject_id)]
+        add(instance_id=instance_id, bpmn_id="calibrate", name="Calibrate rating", lane="HR",
+            form=None, assignee_id=None, candidate_group=group, candidates=candidates,
+            subject_id_cache=subject_id, status="ready",
+            due_at=now + timedelta(days=rng.randint(-3, 10)))
+        open_rows += 1
+    # History until the table holds `rows`: completed steps spread over every instance.
+    step = 0
+    while len(tasks) < rows:
+        instance_id, subject_id, _ = saved[step % len(saved)]
+        bpmn_id, name, lane, form = HISTORY[(step // len(saved)) % len(HISTORY)]
+        person = directory.person(subject_id)
+        holder = person.manager_id if lane == "Manager" and person else subject_id
+        done_at = now - timedelta(days=rng.randint(1, 400))
+        add(instance_id=instance_id, bpmn_id=bpmn_id, name=name, lane=lane,
+            form=f"{form}-schema.json", assignee_id=holder, candidates=[str(holder)],
+            subject_id_cache=subject_id, status="completed", due_at=done_at,
+            completed_by_id=holder, completed_at=done_at,
+            submitted={"decision": "approve", "comments": "Looks good."})
+        step += 1
+    await HumanTask.bulk_create(tasks, batch_size=5000)
+    return {"task_rows": len(tasks), "open_task_rows": open_rows, "instances": len(saved)}
+
+
+class _ServerClock:
+    """ASGI wrapper that records how long each request spent inside the app."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seconds: list[float] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.seconds.append(time.perf_counter() - started)
+
+
+async def _log_in(client: httpx.AsyncClient, username: str) -> str:
+    """Log in through the form; returns the session's CSRF token."""
+    page = await client.get("/login")
+    token = _csrf(page.text)
+    answer = await client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
+    if answer.status_code != 303:
+        raise RuntimeError(f"bench login as {username} failed: HTTP {answer.status_code}")
+    return token
+
+
+def _csrf(html: str) -> str:
+    match = CSRF_FIELD.search(html) or re.search(r'name="csrf-token" content="([^"]+)"', html)
+    if not match:
+        raise RuntimeError("the page carries no CSRF token")
+    return match.group(1)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def inbox_bench(requests: int = INBOX_REQUESTS, path: str = "/inbox") -> dict[str, Any]:
+    """p50/p95 server milliseconds of the bench manager's inbox over a 100,000-row task table."""
+    from engine import db
+    from engine.definitions import deploy_pack
+    from engine.directory import current_directory
+    from engine.org_import import import_org
+    from webapp.app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="sightline-webbench-") as tmp:
+        db_url = f"sqlite://{Path(tmp) / 'inbox.db'}"
+        await db.upgrade(db_url)
+        await db.disconnect()
+        await db.connect(db_url)
+        try:
+            report = await import_org(_org_csv())
+            if report.errors:
+                raise RuntimeError(f"bench organisation did not import: {report.errors[:3]}")
+            standard = Path(settings.ROOT) / "processes" / "standard"
+            await deploy_pack(standard, "bench", search=[standard.parent])
+            manager = (await current_directory()).person(BENCH_MANAGER)
+            assert manager is not None
+            await _login_user("bench-manager", manager.id)
+            filled = time.perf_counter()
+            counts = await _fill_task_table(TASK_ROWS)
+            fill_seconds = time.perf_counter() - filled
+
+            timed = _ServerClock(create_app(db_url, start_workers=False))
+            transport = httpx.ASGITransport(app=timed)
+            async with timed.app.router.lifespan_context(timed.app):
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://bench"
+                ) as client:
+                    await _log_in(client, "bench-manager")
+                    shown = 0
+                    for n in range(INBOX_WARMUP + requests):
+                        if n == INBOX_WARMUP:
+                            timed.seconds.clear()
+                        page = await client.get(path)
+                        if page.status_code != 200:
+                            raise RuntimeError(f"GET {path} answered HTTP {page.status_code}")
+                        shown = page.text.count('href="/tasks/')
+            waiting = await _manager_waiting(manager.id)
+        finally:
+            await db.disconnect()
+    ms = [s * 1000 for s in timed.seconds]
+    return {
+        "inbox_p50_ms": round(statistics.median(ms), 2),
+        "inbox_p95_ms": round(_percentile(ms, 0.95), 2),
+        "inbox_requests": len(ms),
+        "inbox_task_rows": counts["task_rows"],
+        "inbox_open_task_rows": counts["open_task_rows"],
+        "inbox_manager_waiting": waiting,
+        "inbox_task_links_on_page": shown,
+        "inbox_fill_seconds": round(fill_seconds, 1),
+    }
+
+
+async def _manager_waiting(person_id: int) -> int:
+    from engine.inbox import nav_counts
+
+    return (await nav_counts(person_id, {BENCH_GROUP}))["inbox"]
+
+
+# -- task submissions through uvicorn -------------------------------------------------------
+
+SUBMIT_CLIENTS = 4
+SUBMIT_WARMUP = 10
+NOTE_PACK = {
+    "pack.toml": """[pack]
+name = "webbench"
+version = "1"
+title = "Web bench"
+
+[lanes]
+"Employee" = "subject"
+
+[processes.quick_note]
+title = "Quick note"
+start = "per-employee"
+starters = ["group:hr"]
+""",
+    "quick_note.bpmn": """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+    id="Definitions_quick_note" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="quick_note" name="Quick note" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="Lane_employee" name="Employee">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>write_note</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="write_note" />
+    <bpmn:userTask id="write_note" name="Write a note">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="formJsonSchemaFilename" value="note-schema.json" />
+          <spiffworkflow:property name="formUiSchemaFilename" value="note-uischema.json" />
+          <spiffworkflow:property name="dueIn" value="P3D" />
+        </spiffworkflow:properties>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="write_note" targetRef="end" />
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+""",
+    "forms/note-schema.json": """{"type": "object", "required": ["note"],
+ "properties": {"note": {"type": "string", "title": "Note", "minLength": 1, "maxLength": 200}}}
+""",
+    "forms/note-uischema.json": '{"ui:order": ["note"]}\n',
+}
+
+
+def _write_pack(folder: Path) -> Path:
+    for relative, text in NOTE_PACK.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return folder
+
+
+@dataclass
+class _Submitter:
+    """One person's browser: a session, its CSRF token, and the tasks waiting on them."""
+
+    username: str
+    task_ids: list[int]
+
+
+async def _prepare_submissions(db_url: str, folder: Path, total: int) -> list[_Submitter]:
+    """A small org, the note pack, and `total` open note tasks spread over the submitters."""
+    from engine import db, runtime
+    from engine.definitions import deploy_pack
+    from engine.models import HumanTask
+    from engine.org_import import import_org
+
+    await db.upgrade(db_url)
+    await db.disconnect()
+    await db.connect(db_url)
+    try:
+        lines = ["employee_id,name,manager_id,groups", "H0,Bench HR,,hr"]
+        lines += [f"S{n},Submitter {n},H0," for n in range(SUBMIT_CLIENTS)]
+        report = await import_org("\n".join(lines) + "\n")
+        if report.errors:
+            raise RuntimeError(f"bench organisation did not import: {report.errors[:3]}")
+        pack = _write_pack(folder / "webbench")
+        await deploy_pack(pack, "bench", search=[folder])
+        hr = await runtime.actor_for("H0")
+        submitters = []
+        for n in range(SUBMIT_CLIENTS):
+            person = await runtime.actor_for(f"S{n}")
+            await _login_user(f"s{n}", person.person_id)
+            for _ in range(total // SUBMIT_CLIENTS):
+                await runtime.start_process("quick_note", subject=f"S{n}", actor=hr)
+            ids = await HumanTask.filter(
+                assignee_id=person.person_id, status="ready"
+            ).order_by("id").values_list("id", flat=True)
+            submitters.append(_Submitter(f"s{n}", list(ids)))
+        return submitters
+    finally:
+        await db.disconnect()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _wait_until_serving(base_url: str, server: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        for _ in range(200):
+            if server.poll() is not None:
+                raise RuntimeError("the bench server exited while starting")
+            try:
+                if (await client.get("/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError("the bench server did not answer /health within 10 s")
+
+
+async def _submit_all(base_url: str, who: _Submitter, warmup: int) -> tuple[int, float, float]:
+    """Complete every task of one person through the form; (timed count, start, end)."""
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        await _log_in(client, who.username)
+        # Logging in starts a new session, with its own token: read it off the task page.
+        token = _csrf((await client.get(f"/tasks/{who.task_ids[0]}")).text)
+        # The signed session cookie after login is what the browser sends with every submit;
+        # the flash each submit adds is left behind (a person would read it on the inbox).
+        session = client.cookies.get(SESSION_COOKIE)
+        headers = {"Cookie": f"{SESSION_COOKIE}={session}"}
+        client.cookies.clear()
+        started = ended = time.perf_counter()
+        for n, task_id in enumerate(who.task_ids):
+            if n == warmup:
+                started = time.perf_counter()
+            answer = await client.post(
+                f"/tasks/{task_id}",
+                data={"note": f"Note {n}", "_submit": "submit", "csrf_token": token},
+                headers=headers,
+            )
+            client.cookies.clear()
+            if answer.status_code != 303:
+                raise RuntimeError(
+                    f"submitting task {task_id} answered HTTP {answer.status_code}"
+                )
+        ended = time.perf_counter()
+    return len(who.task_ids) - warmup, started, ended
+
+
+async def submission_bench(total: int) -> dict[str, Any]:
+    """Task submissions per second through uvicorn with SUBMIT_CLIENTS concurrent people."""
+    total = max(total, SUBMIT_CLIENTS * (SUBMIT_WARMUP + 5))
+    with tempfile.TemporaryDirectory(prefix="sightline-webbench-") as tmp:
+        folder = Path(tmp)
+        db_url = f"sqlite://{folder / 'submit.db'}"
+        submitters = await _prepare_submissions(db_url, folder, total)
+        port = _free_port()
+        env = {**os.environ, "DATABASE_URL": db_url, "TIMER_POLL_SECONDS": "0",
+               "SMTP_HOST": ""}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "webapp.app:app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning", "--no-access-log"],
+            cwd=settings.ROOT, env=env,
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            await _wait_until_serving(base_url, server)
+            results = await asyncio.gather(
+                *(_submit_all(base_url, who, SUBMIT_WARMUP) for who in submitters)
+            )
+        finally:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    done = sum(count for count, _, _ in results)
+    # From the first timed submit of any client to the last answer of any client.
+    seconds = max(end for _, _, end in results) - min(start for _, start, _ in results)
+    return {
+        "http_task_submissions_per_s": round(done / seconds, 1),
+        "http_task_submissions": done,
+        "http_clients": SUBMIT_CLIENTS,
+    }
+
+
+async def run(args: Any) -> dict[str, Any]:
+    """Both web measurements; a JSON-able dict."""
+    result: dict[str, Any] = {}
+    result.update(await inbox_bench())
+    result.update(await submission_bench(getattr(args, "tasks", 300)))
+    result["database"] = "sqlite (file)"
+    result["server"] = "uvicorn, one process"
+    return result
