@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 
-from engine.models import Cycle, Person, User
+from engine import clock
+from engine.models import HumanTask, Person, User
 
 DEMO_PASSWORD = "sightline-demo"
+DEMO_PACK = "standard"
 
 # (login, employee id, what they do in the demo)
 DEMO_LOGINS = [
@@ -57,12 +60,14 @@ def _org_rows() -> list[dict[str, str]]:
                 "manager_id": manager,
                 "groups": groups,
                 "unit_head": "yes" if head else "",
+                "unit.hr_partner": _HR_PARTNERS.get(unit, ""),
             }
         )
         return key
 
     ceo = add("Chief Executive Officer", "EXEC", "", "people_manager", head=True)  # E1001
-    cpo = add("Chief People Officer", "PEOPLE", ceo, "people_manager", "hr", head=True)  # E1002
+    cpo = add("Chief People Officer", "PEOPLE", ceo, "people_manager", "hr;compensation",
+              head=True)  # E1002
     add("HR Administrator", "PEOPLE", cpo, "individual_contributor", "hr")  # E1003 hradmin
     add("HR Business Partner", "PEOPLE", cpo, "individual_contributor", "hr")  # E1004
     add("HR Systems Designer", "PEOPLE", cpo, "individual_contributor", "designer;hr")  # E1005
@@ -88,6 +93,14 @@ def _org_rows() -> list[dict[str, str]]:
     for k in range(7):
         add(("Operations Analyst", "Finance Analyst", "Facilities Coordinator")[k % 3], "OPS",
             coo, "individual_contributor")
+    # Added later, so the keys above (the demo logins among them) stay as they were.
+    cfo = add("Finance Director", "FIN", ceo, "people_manager", head=True)  # E1050
+    for k in range(5):
+        add(("Accountant", "Financial Analyst", "Payroll Specialist")[k % 3], "FIN", cfo,
+            "finance")
+    cs = add("Customer Success Lead", "OPS-CS", coo, "people_manager", head=True)  # E1056
+    for _ in range(4):
+        add("Customer Success Manager", "OPS-CS", cs, "customer_success")
     return rows
 
 
@@ -101,6 +114,14 @@ _UNITS = {
     "SALES-N": ("North", "SALES"),
     "SALES-S": ("South", "SALES"),
     "OPS": ("Operations", "EXEC"),
+    "OPS-CS": ("Customer Success", "OPS"),
+    "FIN": ("Finance", "EXEC"),
+}
+
+# HR business partners by unit (lanes like subject.org_unit.hr_partner, and who sees whom).
+_HR_PARTNERS = {
+    **dict.fromkeys(("ENG", "ENG-PLAT", "ENG-PROD"), "E1004"),
+    **dict.fromkeys(("SALES", "SALES-N", "SALES-S"), "E1006"),
 }
 
 
@@ -138,11 +159,16 @@ async def create_logins(password: str = DEMO_PASSWORD) -> None:
     await User.bulk_create(users)
 
 
-async def seed(pack_folders: list[Path]) -> None:
-    """Import the organisation, create logins, deploy the packs and open a cycle."""
+async def seed(pack_folders: list[Path]) -> list[str]:
+    """Import the organisation, create logins, deploy the standard pack, launch demo cycles.
+
+    Returns a line per launch. Some drafts are submitted so every demo login finds work: the
+    manager has reviews waiting and HR a review the CEO has nobody to send to.
+    """
     from engine import runtime
+    from engine.cycles import Population, launch_cycle
     from engine.definitions import deploy_pack
-    from engine.directory import current_directory
+    from engine.errors import NotFound
     from engine.org_import import import_org
     from engine.packs import discover_packs
 
@@ -150,17 +176,53 @@ async def seed(pack_folders: list[Path]) -> None:
     if report.errors:
         raise RuntimeError("demo organisation did not import: " + "; ".join(report.errors))
     await create_logins()
-    for path in discover_packs(pack_folders).values():
-        await deploy_pack(Path(path), "demo", search=pack_folders)
-    cycle, _ = await Cycle.get_or_create(name="2026 objectives")
-    directory = await current_directory()
-    hr = runtime.Actor(directory.person("E1003").id, "person:E1003")  # type: ignore[union-attr]
-    for person in sorted(directory.people.values(), key=lambda p: p.key):
-        if person.manager_id is None:
-            continue
-        await runtime.start_process(
-            "objective_setting", subject=person.id, actor=hr, cycle_id=cycle.id
-        )
+    # The standard pack only: client packs reuse its process ids, and the demo is its showcase.
+    packs = discover_packs(pack_folders)
+    if DEMO_PACK not in packs:
+        raise RuntimeError(f"the {DEMO_PACK} pack is not in {', '.join(map(str, pack_folders))}")
+    await deploy_pack(Path(packs[DEMO_PACK]), "demo", search=pack_folders)
+    hr = await runtime.actor_for("E1003")
+    today = clock.now().date()
+    everyone = Population.of_unit("EXEC")
+    objectives = await launch_cycle(
+        "objective_setting", everyone, cycle_name=f"{today.year} objectives",
+        due_on=today + timedelta(days=30), actor=hr,
+    )
+    lines = [" ".join(objectives.summary_lines()[:2])]
+    # Three of the manager's reports (not the demo employee) and the CEO have drafted.
+    for key in ("E1019", "E1020", "E1022", "E1001"):
+        await _submit_draft(key)
+    try:
+        await runtime.latest("year_end_appraisal")
+    except NotFound:
+        return lines
+    year_end = await launch_cycle(
+        "year_end_appraisal", everyone, cycle_name=f"{today.year} year-end",
+        due_on=today + timedelta(days=60), actor=hr,
+    )
+    lines.append(" ".join(year_end.summary_lines()[:2]))
+    return lines
+
+
+async def _submit_draft(key: str) -> None:
+    """Submit a first set of objectives for the person, as they would on the form."""
+    from engine import runtime
+
+    actor = await runtime.actor_for(key)
+    task = await HumanTask.get_or_none(
+        subject_id_cache=actor.person_id, bpmn_id="draft_objectives", status="ready"
+    )
+    if task is None:
+        return
+    await runtime.complete_task(task.id, actor, {"objectives": DEMO_OBJECTIVES, "comments": ""})
+
+
+DEMO_OBJECTIVES = [
+    {"kra": "Delivery", "title": "Ship the customer portal", "kpi": "Release date",
+     "measure_type": "higher_is_better", "baseline": 0, "target": 1, "weight": 60},
+    {"kra": "Quality", "title": "Cut escaped defects", "kpi": "Defects per release",
+     "measure_type": "lower_is_better", "baseline": 12, "target": 4, "weight": 40},
+]
 
 
 def logins_text() -> str:

@@ -12,15 +12,15 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from tortoise.expressions import Q, RawSQL
-from tortoise.functions import Count
 
 from engine import assignment, clock
 from engine.db import clears_on_connect
 from engine.directory import DirectorySnapshot, current_directory
 from engine.errors import Conflict, NotAllowed, NotFound
-from engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from engine.models import HumanTask, ProcessDefinition
 
 DUE_STATES = ("overdue", "week")
 PER_PAGE = 25
@@ -68,9 +68,7 @@ class InboxRow:
     @property
     def shared(self) -> bool:
         """Whether the task belongs to a group or to several people (it can be claimed)."""
-        return self.group is not None or len(self.candidates) > 1 or any(
-            c.startswith("group:") for c in self.candidates
-        )
+        return is_shared(self.group, self.candidates)
 
     @property
     def claimable(self) -> bool:
@@ -84,12 +82,11 @@ class InboxRow:
 
 
 @dataclass(frozen=True)
-class ProcessFacet:
-    """A process that has tasks in the inbox, for the filter dropdown."""
+class ProcessChoice:
+    """A deployed process, as the inbox's process filter offers it."""
 
     process_id: str
     title: str
-    count: int
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,7 @@ class InboxPage:
     overdue: int  # of which overdue, unfiltered
     page: int
     per_page: int
-    processes: list[ProcessFacet] = field(default_factory=list)
+    processes: list[ProcessChoice] = field(default_factory=list)
 
     @property
     def pages(self) -> int:
@@ -129,6 +126,14 @@ class TaskAction:
 
 
 # -- which tasks are whose ------------------------------------------------------------------
+
+
+def is_shared(candidate_group: str | None, candidates: Iterable[object] | None) -> bool:
+    """Whether a task belongs to a group or several people, rather than to one person."""
+    named = [str(c) for c in candidates or ()]
+    return candidate_group is not None or len(named) > 1 or any(
+        c.startswith("group:") for c in named
+    )
 
 
 def actionable_filter(person_id: int, groups: set[str]) -> Q:
@@ -175,10 +180,14 @@ def _today_start(now: datetime | None = None) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _overdue() -> Q:
+    return Q(due_at__lt=_today_start())
+
+
 def _due_filter(due: str | None) -> Q | None:
     today = _today_start()
     if due == "overdue":
-        return Q(due_at__lt=today)
+        return _overdue()
     if due == "week":
         return Q(due_at__gte=today, due_at__lt=today + timedelta(days=7))
     return None
@@ -200,16 +209,34 @@ _titles: dict[str, str] = {}
 clears_on_connect(_titles.clear)
 
 
+def _readable(process_id: str) -> str:
+    return process_id.replace("_", " ").capitalize()
+
+
+async def _load_titles() -> None:
+    rows = await ProcessDefinition.all().order_by("version", "id").values_list(
+        "process_id", "title"
+    )
+    # Later versions overwrite earlier ones: the newest title wins.
+    for process_id, title in rows:
+        _titles[process_id] = title or _readable(process_id)
+
+
 async def process_titles(process_ids: Iterable[str]) -> dict[str, str]:
     """Titles of processes by BPMN process id (newest deployed version), cached in memory."""
     wanted = set(process_ids)
-    if wanted - _titles.keys():
-        rows = await ProcessDefinition.all().order_by("version", "id").values_list(
-            "process_id", "title"
-        )
-        for process_id, title in rows:
-            _titles[process_id] = title or process_id.replace("_", " ").capitalize()
-    return {p: _titles.get(p, p.replace("_", " ").capitalize()) for p in wanted}
+    if not _titles or wanted - _titles.keys():
+        await _load_titles()
+    return {p: _titles.get(p) or _readable(p) for p in wanted}
+
+
+async def process_choices() -> list[ProcessChoice]:
+    """Every deployed process, by title (the process filter's options)."""
+    if not _titles:
+        await _load_titles()
+    return sorted(
+        (ProcessChoice(p, t) for p, t in _titles.items()), key=lambda c: c.title.casefold()
+    )
 
 
 def forget_process_titles() -> None:
@@ -235,18 +262,8 @@ async def inbox_page(
     page = max(1, page)
     mine = await inbox_filter(person_id, groups, directory)
 
-    facet_rows = (
-        await HumanTask.filter(mine)
-        .annotate(n=Count("id"))
-        .group_by("process_id")
-        .values_list("process_id", "n")
-    )
-    waiting = sum(n for _, n in facet_rows)
-    overdue = await HumanTask.filter(mine, _due_filter("overdue")).count() if waiting else 0
-    titles = await process_titles(p for p, _ in facet_rows)
-    facets = sorted(
-        (ProcessFacet(p, titles[p], n) for p, n in facet_rows), key=lambda f: f.title.casefold()
-    )
+    waiting = await HumanTask.filter(mine).count()
+    overdue = await HumanTask.filter(mine, _overdue()).count() if waiting else 0
 
     narrowing: list[Q] = []
     if process:
@@ -258,52 +275,60 @@ async def inbox_page(
         narrowing.append(due_q)
 
     if not waiting:
-        return InboxPage([], 0, 0, 0, page, per_page, facets)
+        return InboxPage([], 0, 0, 0, page, per_page, await process_choices())
     if narrowing:
         total = await HumanTask.filter(mine, *narrowing).count()
     else:
         total = waiting
-    tasks = (
+    # Ids first: the sort then reads only the (covering) indexes; full rows for one page only.
+    page_ids = cast(
+        list[int],
         await HumanTask.filter(mine, *narrowing)
         .annotate(undated=UNDATED_LAST)
         .order_by(*SORT)
         .offset((page - 1) * per_page)
         .limit(per_page)
+        .values_list("id", flat=True),
     )
-    rows = await _rows(tasks, directory, titles)
-    return InboxPage(rows, total, waiting, overdue, page, per_page, facets)
+    rows = await _rows(page_ids, directory)
+    return InboxPage(rows, total, waiting, overdue, page, per_page, await process_choices())
 
 
-async def _rows(
-    tasks: list[HumanTask], directory: DirectorySnapshot, titles: dict[str, str]
-) -> list[InboxRow]:
-    if not tasks:
+ROW_FIELDS = (
+    "id", "name", "instance_id", "process_id", "subject_id_cache", "due_at", "candidate_group",
+    "candidates", "assignee_id", "routing_note", "instance__cycle__name",
+)
+
+
+async def _rows(page_ids: list[int], directory: DirectorySnapshot) -> list[InboxRow]:
+    if not page_ids:
         return []
-    cycles = dict(
-        await ProcessInstance.filter(id__in={t.instance_id for t in tasks}).values_list(  # type: ignore[attr-defined]
-            "id", "cycle__name"
-        )
-    )
+    found = {r["id"]: r for r in await HumanTask.filter(id__in=page_ids).values(*ROW_FIELDS)}
+    titles = await process_titles(r["process_id"] for r in found.values())
     today = _today_start()
     rows = []
-    for t in tasks:
-        person = directory.person(t.subject_id_cache)
+    for task_id in page_ids:
+        t = found.get(task_id)
+        if t is None:  # completed and deleted between the two queries
+            continue
+        person = directory.person(t["subject_id_cache"])
+        due_at = t["due_at"]
         rows.append(
             InboxRow(
-                id=t.id,
-                name=t.name,
-                instance_id=t.instance_id,  # type: ignore[attr-defined]
-                process_id=t.process_id,
-                process_title=titles.get(t.process_id, t.process_id),
-                subject_id=t.subject_id_cache,
+                id=task_id,
+                name=t["name"],
+                instance_id=t["instance_id"],
+                process_id=t["process_id"],
+                process_title=titles.get(t["process_id"], t["process_id"]),
+                subject_id=t["subject_id_cache"],
                 subject_name=person.name if person else "",
-                cycle=cycles.get(t.instance_id) or "",  # type: ignore[attr-defined]
-                due_at=t.due_at,
-                overdue=t.due_at is not None and t.due_at < today,
-                group=t.candidate_group,
-                candidates=tuple(str(c) for c in t.candidates or ()),
-                assignee_id=t.assignee_id,  # type: ignore[attr-defined]
-                routing_note=t.routing_note,
+                cycle=t["instance__cycle__name"] or "",
+                due_at=due_at,
+                overdue=due_at is not None and due_at < today,
+                group=t["candidate_group"],
+                candidates=tuple(str(c) for c in t["candidates"] or ()),
+                assignee_id=t["assignee_id"],
+                routing_note=t["routing_note"],
             )
         )
     return rows
@@ -313,7 +338,7 @@ async def nav_counts(person_id: int, groups: Iterable[str]) -> dict[str, int]:
     """The Inbox badge: tasks waiting on the person, and how many of them are overdue."""
     mine = await inbox_filter(person_id, groups)
     waiting = await HumanTask.filter(mine).count()
-    overdue = await HumanTask.filter(mine, _due_filter("overdue")).count() if waiting else 0
+    overdue = await HumanTask.filter(mine, _overdue()).count() if waiting else 0
     return {"inbox": waiting, "overdue": overdue}
 
 
@@ -386,6 +411,9 @@ async def release(task_id: int, actor_person_id: int, actor_label: str) -> TaskA
 
     row = await involved_task(task_id, actor_person_id)
     directory = await current_directory()
+    if row.status == "ready" and not is_shared(row.candidate_group, row.candidates):
+        # A one-person task has nobody to go back to (the runtime would let it go unowned).
+        return TaskAction(False, f"'{row.name}' is yours alone: it cannot be released.")
     try:
         await runtime.release_task(task_id, runtime.Actor(actor_person_id, actor_label))
     except Conflict as refusal:

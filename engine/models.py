@@ -119,7 +119,6 @@ class HumanTask(Model):
         table = "human_task"
         indexes = (
             ("assignee_id", "status", "due_at"),
-            ("candidate_group", "status", "due_at"),
             # The inbox: unclaimed tasks of a group, and unclaimed multi-candidate tasks (no
             # group, no assignee), in due order without reading the table.
             ("candidate_group", "assignee_id", "status", "due_at"),

@@ -381,14 +381,29 @@ async def complete_task(task_id: int, actor: Actor, data: dict[str, Any]) -> Pro
     return await _after_apply(run)
 
 
+def _shared(row: HumanTask) -> bool:
+    """Whether a task is offered to a group or to several people (so it can be claimed)."""
+    return bool(row.candidate_group) or len(row.candidates or ()) > 1
+
+
 async def claim_task(task_id: int, actor: Actor) -> HumanTask:
     """Take a group task so it becomes the actor's own."""
     directory = await current_directory()
-    row = await _open_task(task_id, actor, directory)
-    if row.assignee_id is not None:  # type: ignore[attr-defined]
-        if row.assignee_id == actor.person_id:  # type: ignore[attr-defined]
-            return row
-        raise Conflict(f"'{row.name}' was already claimed by someone else.")
+    row = await HumanTask.get_or_none(id=task_id)
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    holder = row.assignee_id  # type: ignore[attr-defined]
+    offered = actor.person_id is not None and assignment.may_act(
+        actor.person_id, None, row.candidate_group, row.candidates, directory
+    )
+    if not offered and holder != actor.person_id:
+        raise NotAllowed(f"{actor.label} may not claim task {task_id}")
+    if row.status != "ready":
+        raise Conflict(already_done_message(row, directory))
+    if holder == actor.person_id:
+        return row
+    if holder is not None:
+        raise Conflict(_claimed_message(row, directory))
     batch = Batch()
     batch.update(
         HumanTask,
@@ -400,9 +415,17 @@ async def claim_task(task_id: int, actor: Actor) -> HumanTask:
     try:
         await apply(batch)
     except Conflict:
-        raise Conflict(f"'{row.name}' was claimed by someone else meanwhile.") from None
+        await row.refresh_from_db()
+        raise Conflict(_claimed_message(row, directory)) from None
     row.assignee_id = actor.person_id  # type: ignore[attr-defined]
     return row
+
+
+def _claimed_message(row: HumanTask, directory: DirectorySnapshot) -> str:
+    person = directory.person(row.assignee_id)  # type: ignore[attr-defined]
+    if row.status != "ready":
+        return already_done_message(row, directory)
+    return f"'{row.name}' was already claimed by {person.name if person else 'someone else'}."
 
 
 async def release_task(task_id: int, actor: Actor) -> HumanTask:
@@ -413,8 +436,8 @@ async def release_task(task_id: int, actor: Actor) -> HumanTask:
         raise NotFound(f"no task {task_id}")
     if row.status != "ready":
         raise Conflict(already_done_message(row, directory))
-    holder = row.assignee_id  # type: ignore[attr-defined]
-    if holder != actor.person_id or not (row.candidate_group or row.candidates):
+    # A personal task lists its one holder as its candidate: releasing it would orphan it.
+    if row.assignee_id != actor.person_id or not _shared(row):  # type: ignore[attr-defined]
         raise NotAllowed("only the person holding a group task can release it")
     batch = Batch()
     batch.update(

@@ -30,7 +30,10 @@ from webapp.auth import AuthMiddleware
 from webapp.csrf import CSRFMiddleware
 from webapp.errors import REQUEST_ID_HEADER, exception_handlers
 from webapp.routes import auth as auth_routes
+from webapp.routes import dashboards as dashboard_routes
+from webapp.routes import designer as designer_routes
 from webapp.routes import health as health_routes
+from webapp.routes import hr as hr_routes
 from webapp.routes import inbox as inbox_routes
 from webapp.routes import instances as instance_routes
 from webapp.routes import outbox as outbox_routes
@@ -49,6 +52,9 @@ ROUTE_MODULES = [
     instance_routes,
     review_routes,
     outbox_routes,
+    designer_routes,
+    hr_routes,
+    dashboard_routes,
 ]
 
 BackgroundWorker = Callable[[], Awaitable[None]]

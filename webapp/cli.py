@@ -172,7 +172,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     async def work() -> int:
         actor = await runtime.actor_for(args.as_) if args.as_ else runtime.Actor.system("cli")
         instance = await runtime.start_process(
-            args.process, subject=args.subject, actor=actor, data=data
+            args.process, subject=args.subject, actor=actor, data=data, pack=args.pack or None
         )
         print(f"started instance {instance.id} ({instance.title}): {instance.status}")
         return 0
@@ -252,10 +252,159 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.web:
+        from webapp import bench_web
+
+        result = asyncio.run(bench_web.run(args))
+        print(json.dumps(result, indent=2))
+        return 0
     from engine import bench
 
     result = asyncio.run(bench.run(args))
     print(json.dumps(result, indent=2))
+    return 0
+
+
+# --- cycles --------------------------------------------------------------------------------
+
+
+def _progress_bar(done: int, total: int, width: int = 30) -> str:
+    filled = width * done // total if total else width
+    return f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total}"
+
+
+def _population(args: argparse.Namespace) -> Any:
+    from engine.cycles import Population
+
+    chosen = [x for x in (args.unit, args.job_family, args.people) if x]
+    if len(chosen) != 1:
+        raise CommandError("give exactly one of --unit, --job-family or --people")
+    if args.unit:
+        return Population.of_unit(args.unit, include_subunits=not args.no_subunits)
+    if args.job_family:
+        return Population.of_job_family(args.job_family)
+    return Population.of_people(args.people.split(","))
+
+
+def cmd_cycle_launch(args: argparse.Namespace) -> int:
+    from engine import runtime
+    from engine.cycles import launch_cycle
+
+    population = _population(args)
+    try:
+        due = datetime.strptime(args.due, "%Y-%m-%d").date() if args.due else None
+    except ValueError as exc:
+        raise CommandError(f"--due must be a date YYYY-MM-DD, not '{args.due}'") from exc
+    interactive = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        end = "" if interactive and done < total else "\n"
+        print(f"\r{_progress_bar(done, total)}", end=end, file=sys.stderr, flush=True)
+
+    async def work() -> int:
+        actor = await runtime.actor_for(args.as_) if args.as_ else runtime.Actor.system("cli")
+        report = await launch_cycle(
+            args.process, population, cycle_name=args.cycle, due_on=due, actor=actor,
+            pack=args.pack, progress=progress,
+        )
+        for line in report.summary_lines():
+            print(line)
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_cycle_list(args: argparse.Namespace) -> int:
+    from engine.cycles import cycle_progress
+
+    async def work() -> int:
+        found = await cycle_progress()
+        if not found:
+            print("no cycles yet")
+            return 0
+        for cycle in found:
+            due = f"due {cycle.due_on}" if cycle.due_on else "no due date"
+            print(f"{cycle.name} ({due}): {cycle.instances} instance(s)")
+            for p in cycle.processes:
+                print(f"  {p.title}: {p.open} open, {p.completed} completed, {p.error} in error"
+                      + (f", {p.cancelled} cancelled" if p.cancelled else ""))
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+# --- designer: migration, pack archives ----------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from engine import migration, runtime
+
+    if (args.instance is None) == (args.all_of is None):
+        raise CommandError("give an INSTANCE id or --all-of PROCESS (one of them)")
+
+    async def work() -> int:
+        actor = await runtime.actor_for(args.as_) if args.as_ else runtime.Actor.system("cli")
+        if args.all_of:
+            report = await migration.migrate_all(
+                args.all_of, args.from_version, args.to, actor, dry_run=args.dry_run,
+                pack=args.pack,
+            )
+            for line in report.summary():
+                print(line)
+            return 1 if report.refused or report.failed else 0
+        from engine.models import ProcessDefinition, ProcessInstance
+
+        row = await ProcessInstance.get_or_none(id=args.instance)
+        if row is None:
+            raise CommandError(f"no instance {args.instance}")
+        current = await ProcessDefinition.get(id=row.definition_id)
+        target = await migration.target_definition(row.process_id, args.to, current.pack)
+        try:
+            preview = await migration.migrate_instance(
+                row.id, target.id, actor, dry_run=args.dry_run
+            )
+        except migration.MigrationRefused as refused:
+            if refused.preview is None:
+                raise
+            for line in refused.preview.summary():
+                print(line)
+            return 1
+        for line in preview.summary():
+            print(line)
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_pack_export(args: argparse.Namespace) -> int:
+    from engine.pack_archive import export_pack
+
+    path = _resolve_pack_path(args.path)
+    data = export_pack(path)
+    Path(args.out).write_bytes(data)
+    print(f"{path.name}: exported to {args.out} ({len(data):,} bytes)")
+    return 0
+
+
+def cmd_pack_import(args: argparse.Namespace) -> int:
+    from engine.pack_archive import ArchiveRejected, import_pack
+
+    source = Path(args.file)
+    if not source.is_file():
+        raise CommandError(f"no file '{source}'")
+    into = Path(args.into) if args.into else _pack_folders()[0]
+    try:
+        result = import_pack(
+            source.read_bytes(), into, max_bytes=settings.MAX_PACK_UPLOAD_BYTES,
+            name=args.name, replace=args.replace, search=_pack_folders(),
+        )
+    except ArchiveRejected as rejected:
+        for problem in rejected.problems:
+            print(problem)
+        raise CommandError(f"{source.name} not imported: {rejected}") from rejected
+    kind = "SpiffArena process model" if result.spiff_model else "pack"
+    verb = "replaced" if result.replaced else "imported"
+    print(f"{kind} '{result.name}' {verb} at {result.path} ({len(result.files)} files)")
     return 0
 
 
@@ -289,6 +438,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = pack.add_parser("test", help="run the pack's BPMN unit tests (tests/test_*.json)")
     p.add_argument("path")
     p.set_defaults(func=cmd_pack_test)
+    p = pack.add_parser("export", help="zip a pack folder")
+    p.add_argument("path", help="pack folder (or a pack name under PACKS)")
+    p.add_argument("out", help="the zip file to write")
+    p.set_defaults(func=cmd_pack_export)
+    p = pack.add_parser("import", help="check, validate and unpack a zipped pack")
+    p.add_argument("file", help="a zipped pack or SpiffArena process-model folder")
+    p.add_argument("--into", help="the packs folder to unpack into (default: first of PACKS)")
+    p.add_argument("--name", help="pack name for a process model zipped without a folder")
+    p.add_argument("--replace", action="store_true", help="overwrite a pack of the same name")
+    p.set_defaults(func=cmd_pack_import)
 
     org = sub.add_parser("org", help="the directory").add_subparsers(dest="org", required=True)
     p = org.add_parser("import", help="import or update people and units from a CSV file")
@@ -304,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subject", required=True, help="employee id (key) of the subject")
     p.add_argument("--as", dest="as_", help="employee id of the starter (default: system)")
     p.add_argument("--data", default="{}", help="initial data as a JSON object")
+    p.add_argument("--pack", default=settings.PACK, help="the pack, when several share the id")
     p.set_defaults(func=cmd_start)
 
     p = sub.add_parser("tasks", help="list open human tasks")
@@ -329,6 +489,34 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit", required=True)
     p = audit.add_parser("verify", help="check the hash chain; report the first tampered row")
     p.set_defaults(func=cmd_audit_verify)
+
+    cycle = sub.add_parser("cycle", help="performance cycles").add_subparsers(
+        dest="cycle", required=True
+    )
+    p = cycle.add_parser("launch", help="start a process for a population (all or nothing)")
+    p.add_argument("process", help="BPMN process id, e.g. objective_setting")
+    p.add_argument("--cycle", required=True, help="cycle name (created when new)")
+    p.add_argument("--unit", help="org unit code: everyone in it (and its sub-units)")
+    p.add_argument("--no-subunits", action="store_true", help="with --unit: the unit only")
+    p.add_argument("--job-family", help="everyone in a job family")
+    p.add_argument("--people", help="employee ids, comma separated")
+    p.add_argument("--due", help="the cycle's due date, YYYY-MM-DD")
+    p.add_argument("--pack", help="the pack, when several deploy the process")
+    p.add_argument("--as", dest="as_", help="employee id of who launches (default: system)")
+    p.set_defaults(func=cmd_cycle_launch)
+    p = cycle.add_parser("list", help="cycles with instance counts per process")
+    p.set_defaults(func=cmd_cycle_list)
+
+    p = sub.add_parser("migrate", help="move running instances to another version")
+    p.add_argument("instance", type=int, nargs="?", help="the instance id")
+    p.add_argument("--all-of", metavar="PROCESS", help="every open instance of this process")
+    p.add_argument("--from", dest="from_version", type=int, metavar="VERSION",
+                   help="with --all-of: only instances on this version")
+    p.add_argument("--to", type=int, required=True, metavar="VERSION", help="target version")
+    p.add_argument("--pack", help="with --all-of: the pack, when several deploy the process")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.add_argument("--as", dest="as_", help="employee id of who migrates (default: system)")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("bench", help="measure the engine (prints JSON)")
     p.add_argument("--tasks", type=int, default=300, help="task completions to time")

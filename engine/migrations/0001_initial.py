@@ -218,7 +218,7 @@ class Migration(migrations.Migration):
                 ('completed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('submitted', fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads)),
             ],
-            options={'table': 'human_task', 'app': 'models', 'indexes': [Index(fields=['assignee_id', 'status', 'due_at']), Index(fields=['candidate_group', 'status', 'due_at']), Index(fields=['candidate_group', 'assignee_id', 'status', 'due_at']), Index(fields=['instance_id', 'status'])], 'pk_attr': 'id', 'table_description': 'A user or manual task waiting on a person or group: what the inbox reads.'},
+            options={'table': 'human_task', 'app': 'models', 'indexes': [Index(fields=['assignee_id', 'status', 'due_at']), Index(fields=['candidate_group', 'assignee_id', 'status', 'due_at']), Index(fields=['instance_id', 'status'])], 'pk_attr': 'id', 'table_description': 'A user or manual task waiting on a person or group: what the inbox reads.'},
             bases=['Model'],
         ),
         ops.CreateModel(

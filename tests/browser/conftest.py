@@ -39,9 +39,13 @@ SERVER_START_SECONDS = 60
 PageOpener = Callable[..., Page]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium driven by Playwright's sync API."""
+    """Headless Debian Chromium driven by Playwright's sync API.
+
+    Per module, not per session: while Playwright's sync API is active it keeps an event loop
+    running in this thread, and the async tests of later modules could not start theirs.
+    """
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
     with sync_playwright() as playwright:

@@ -236,11 +236,6 @@ def test_inbox_and_task_page_on_a_phone(open_page: Opener, shoot: Shoot, log_in:
     expect(field).to_have_value("Delivery")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="forms: the visually hidden default Submit button gets Pico's width:100% and the "
-    "table's hidden 'Actions' header escapes its scroll box, so the task page scrolls sideways",
-)
 @pytest.mark.parametrize("width,height", [(1280, 800), (390, 844)], ids=["laptop", "phone"])
 def test_task_page_does_not_scroll_sideways(
     open_page: Opener, log_in: LogIn, width: int, height: int

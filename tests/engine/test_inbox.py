@@ -58,7 +58,7 @@ async def world(db: str, frozen: None) -> World:
         for key in ("E1", "E2", "M1"):
             row = await ProcessInstance.create(
                 definition=definition, process_id=process_id, subject_id=ids[key],
-                cycle=cycle, state="{}",
+                cycle=cycle, state=b"",
             )
             instances[(process_id, key)] = row.id
     return World(ids, instances, cycle.name)
@@ -168,10 +168,9 @@ async def test_two_thousand_rows_are_counted_sorted_and_paged(world: World) -> N
     page = await inbox.inbox_page(world.ids["M1"], set(), per_page=25)
     assert (page.total, page.waiting, page.overdue) == (500, 500, len(late))
     assert page.pages == 20
-    assert {(f.title, f.count) for f in page.processes} == {
-        ("Annual appraisal", sum(1 for r in mine if r.process_id == "appraisal")),
-        ("Objective setting", sum(1 for r in mine if r.process_id == "objective_setting")),
-    }
+    assert [(c.process_id, c.title) for c in page.processes] == [
+        ("appraisal", "Annual appraisal"), ("objective_setting", "Objective setting"),
+    ]
 
     expected = sorted(mine, key=lambda r: (r.due_at is None, r.due_at or NOW, r.name))
     seen: list[str] = []

@@ -365,3 +365,30 @@ async def test_a_process_two_packs_deploy_must_be_started_from_a_named_pack(
         await runtime.start_process("scored", subject="E1", actor=eve)
     started = await runtime.start_process("scored", subject="E1", actor=eve, pack="lab-twin")
     assert (await deployed(started.definition_id)).pack == "lab-twin"
+
+
+async def test_claiming_a_task_someone_claimed_first_names_them_and_a_personal_task_stays(
+    standard: None,
+) -> None:
+    inst = await runtime.start_process(
+        "objective_setting", subject="E1", actor=await runtime.actor_for("H1"),
+        data={"lane_owners": {"Employee": ["E1", "E2"]}},
+    )
+    draft = await open_task(inst.id, "draft_objectives")
+    eve, eli = await runtime.actor_for("E1"), await runtime.actor_for("E2")
+    assert draft.assignee_id is None
+    assert set(draft.candidates) == {str(eve.person_id), str(eli.person_id)}
+    await runtime.claim_task(draft.id, eli)
+    with pytest.raises(Conflict, match="already claimed by Eli Employee"):
+        await runtime.claim_task(draft.id, eve)
+    await runtime.release_task(draft.id, eli)
+    assert (await HumanTask.get(id=draft.id)).assignee_id is None
+
+    # A task for one person cannot be released into nobody's hands.
+    mine = await runtime.start_process(
+        "objective_setting", subject="E2", actor=await runtime.actor_for("H1")
+    )
+    own = await open_task(mine.id, "draft_objectives")
+    with pytest.raises(NotAllowed):
+        await runtime.release_task(own.id, eli)
+    assert (await HumanTask.get(id=own.id)).assignee_id == eli.person_id

@@ -1,0 +1,217 @@
+"""The HR area: cycles with completion, the launch form, the launch job and its progress page."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engine import clock, cycles, runtime
+from engine.definitions import deploy_pack
+from engine.models import Cycle, HumanTask, ProcessInstance
+from engine.org_import import import_org
+from tests.webapp.conftest import csrf_from
+from webapp.routes import hr
+
+ROOT = Path(__file__).resolve().parents[2]
+STANDARD = ROOT / "processes" / "standard"
+
+ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
+parent_org_unit_code,manager_id,groups
+E100,Maria Okafor,maria@example.com,Director,people_manager,CO,Company,,,
+E200,Sam Patel,sam@example.com,Engineering Manager,people_manager,ENG,Engineering,CO,E100,
+E300,Ada Lovelace,ada@example.com,Software Engineer,engineering,APP,Apps team,ENG,E200,
+E310,Alan Turing,alan@example.com,Software Engineer,engineering,ENG,Engineering,CO,E200,
+E400,Hal Ruiz,hal@example.com,HR Business Partner,individual_contributor,CO,Company,,E100,hr
+"""
+
+
+@pytest.fixture
+async def org(db: str) -> None:
+    """A small organisation with units and job families, logins, and the standard pack."""
+    from engine.demo import create_logins
+
+    report = await import_org(ORG)
+    assert not report.errors, report.errors
+    await create_logins()
+    await deploy_pack(STANDARD, "test", search=[ROOT / "processes"])
+
+
+def form(token: str, **fields: str) -> dict[str, str]:
+    base = {
+        "csrf_token": token,
+        "process": "standard:objective_setting",
+        "population": "unit",
+        "unit": "ENG",
+        "include_subunits": "yes",
+        "cycle_name": "2026 objectives",
+        "due_on": "2026-03-31",
+    }
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+async def launch(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
+    page = await client.get("/hr/cycles/new")
+    return await client.post("/hr/cycles/launch", data=form(csrf_from(page.text), **fields))
+
+
+async def finished_fragment(client: httpx.AsyncClient, page_url: str) -> str:
+    """Poll the progress fragment as htmx does until the launch reports."""
+    for _ in range(400):
+        fragment = await client.get(f"{page_url}/progress", headers={"HX-Request": "true"})
+        assert fragment.status_code == 200
+        if "hx-trigger" not in fragment.text:
+            return fragment.text
+        await asyncio.sleep(0.01)
+    raise AssertionError("the launch did not finish")
+
+
+@pytest.mark.parametrize("path", ["/hr", "/hr/cycles/new", "/hr/launches/nope"])
+async def test_only_hr_sees_the_hr_area(client, org, login, path: str) -> None:
+    await login("e300")
+    page = await client.get(path)
+    assert page.status_code == 404
+    assert "Launch a cycle" not in page.text
+
+
+async def test_others_cannot_launch(client, org, login) -> None:
+    await login("e200")
+    token = csrf_from((await client.get("/inbox")).text)
+    answer = await client.post("/hr/cycles/launch", data=form(token))
+    assert answer.status_code == 404
+    assert await ProcessInstance.all().count() == 0
+
+
+async def test_hr_home_without_cycles_invites_a_launch(client, org, login) -> None:
+    await login("e400")
+    page = await client.get("/hr")
+    assert "No cycle has been launched yet" in page.text
+    assert 'href="/hr/cycles/new"' in page.text
+    assert 'href="/admin/outbox"' in page.text
+
+
+async def test_the_form_offers_processes_units_and_job_families(client, org, login) -> None:
+    await login("e400")
+    page = await client.get("/hr/cycles/new")
+    assert '<option value="standard:objective_setting"' in page.text
+    assert "Engineering (ENG)" in page.text and "Apps team (APP)" in page.text
+    assert '<option value="engineering">engineering (2)</option>' in page.text
+
+
+async def test_launch_runs_in_the_background_and_reports(client, org, login) -> None:
+    await login("e400")
+    answer = await launch(client)
+    assert answer.status_code == 303
+    page_url = answer.headers["location"]
+    assert re.fullmatch(r"/hr/launches/[0-9a-f]{12}", page_url)
+    page = await client.get(page_url)
+    assert page.status_code == 200
+    assert "Objective setting — 2026 objectives" in page.text
+    report = await finished_fragment(client, page_url)
+    assert "<strong>3</strong> instances of Objective setting" in report
+    # Sam, Ada (Apps team, a sub-unit) and Alan; nobody outside Engineering.
+    subjects = await ProcessInstance.all().values_list("subject__key", flat=True)
+    assert sorted(subjects) == ["E200", "E300", "E310"]
+    cycle = await Cycle.get(name="2026 objectives")
+    assert str(cycle.due_on) == "2026-03-31"
+    home = await client.get("/hr")
+    assert "2026 objectives" in home.text and "Due 31 Mar 2026" in home.text
+    row = re.search(r"<th scope=\"row\">Objective setting</th>(.*?)</tr>", home.text, re.S)
+    assert row and re.findall(r'<td class="num">(\d+)</td>', row.group(1))[:2] == ["3", "0"]
+
+
+async def test_a_relaunch_names_who_was_skipped(client, org, login) -> None:
+    await login("e400")
+    first = await launch(client, unit="APP")
+    await finished_fragment(client, first.headers["location"])
+    again = await launch(client, population="job_family", job_family="engineering")
+    report = await finished_fragment(client, again.headers["location"])
+    assert "<strong>1</strong> instance of Objective setting" in report
+    assert "1 skipped" in report and "Ada Lovelace" in report
+
+
+async def test_a_launch_without_sub_units_and_from_a_pasted_list(client, org, login) -> None:
+    await login("e400")
+    answer = await launch(client, include_subunits="", cycle_name="Engineering only")
+    await finished_fragment(client, answer.headers["location"])
+    answer = await launch(client, population="people", people="E300,\nE100  ", cycle_name="Pilot")
+    await finished_fragment(client, answer.headers["location"])
+    by_cycle = await ProcessInstance.all().values_list("cycle__name", "subject__key")
+    assert sorted(by_cycle) == [
+        ("Engineering only", "E200"), ("Engineering only", "E310"),
+        ("Pilot", "E100"), ("Pilot", "E300"),
+    ]
+
+
+async def test_mistakes_are_shown_on_the_form_and_nothing_starts(client, org, login) -> None:
+    await login("e400")
+    answer = await launch(
+        client, population="people", people="E300 E999", cycle_name="", due_on="31/03/2026"
+    )
+    assert answer.status_code == 400
+    assert "Nothing was launched" in answer.text
+    assert "unknown employee id(s): E999" in answer.text
+    assert "Give the cycle a name" in answer.text
+    assert "Give the due date as a date" in answer.text
+    # What was typed is kept.
+    assert "E300 E999" in answer.text
+    assert await ProcessInstance.all().count() == 0
+
+
+async def test_a_failed_launch_is_shown_and_starts_nobody(
+    client, org, login, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def disk_full(batch: Any) -> None:
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(cycles, "apply", disk_full)
+    await login("e400")
+    answer = await launch(client)
+    report = await finished_fragment(client, answer.headers["location"])
+    assert "The launch failed" in report
+    assert "nothing was started (OSError: disk I/O error)" in report
+    assert await ProcessInstance.all().count() == 0
+    assert await HumanTask.all().count() == 0
+
+
+async def test_a_running_launch_polls_and_refreshes_without_javascript(
+    client, org, login
+) -> None:
+    job = hr.LaunchJob(
+        id="running0001", process_title="Objective setting", cycle_name="2026",
+        population="Engineering (ENG) and its sub-units", started_by=1,
+        started_at=clock.now(), total=40, done=10,
+    )
+    hr._remember(job)
+    await login("e400")
+    page = await client.get("/hr/launches/running0001")
+    assert 'hx-trigger="every 500ms"' in page.text
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page.text
+    assert '<progress value="10" max="40"' in page.text
+    job.report = cycles.LaunchReport(1, "2026", "objective_setting", "Objective setting", "x")
+    fragment = await client.get("/hr/launches/running0001/progress",
+                                headers={"HX-Request": "true"})
+    assert "hx-trigger" not in fragment.text and "<h2>Launched</h2>" in fragment.text
+    assert "<html" not in fragment.text
+
+
+async def test_completion_counts_follow_the_work(client, org, login) -> None:
+    hal = await runtime.actor_for("E400")
+    report = await cycles.launch_cycle(
+        "objective_setting", cycles.Population.of_people(["E300", "E310"]),
+        cycle_name="2026", due_on=None, actor=hal,
+    )
+    await ProcessInstance.filter(id=report.instance_ids[0]).update(status="completed")
+    await ProcessInstance.filter(id=report.instance_ids[1]).update(status="error")
+    await login("e400")
+    home = await client.get("/hr")
+    row = re.search(r"<th scope=\"row\">Objective setting</th>(.*?)</tr>", home.text, re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="num[^"]*">(\d+)</td>', row.group(1))
+    assert cells == ["0", "1", "1"]
+    assert "50% done" in row.group(1)

@@ -1,0 +1,578 @@
+"""Monitoring and development pages: score cards, team and HR dashboards, goals, feedback.
+
+Every page authorizes through engine.access (via the engine functions it calls): a person
+sees their own, managers their reports, HR its populations; anything else is 404. Pages take
+`?cycle=<id>` and default to the newest cycle.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from markupsafe import Markup
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from engine import exports, runtime
+from engine import goals as goal_engine
+from engine.access import can_view_subject
+from engine.dashboards import Distribution, HrDashboard, hr_dashboard, hr_scope, team_status
+from engine.directory import DirectorySnapshot, PersonInfo
+from engine.errors import EngineError, NotAllowed, NotFound
+from engine.models import Cycle, HumanTask, ProcessInstance, Record
+from engine.scorecard import may_read_feedback, scorecard
+from webapp.auth import Viewer, current_user
+from webapp.templating import flash, render
+
+FEEDBACK_PROCESS = "feedback"
+FEEDBACK_MODES = {"give": "Give feedback", "request": "Ask for feedback"}
+RELEASE_SIGNAL = "ratings_released"
+APPRAISAL_PROCESS = "year_end_appraisal"
+TOPIC_MAX = 200
+MESSAGE_MAX = 2000
+
+
+# --- cycles ----------------------------------------------------------------------------------
+
+
+async def _cycles() -> list[Cycle]:
+    """Every cycle, newest first (the choice offered at the top of each page)."""
+    return await Cycle.all().order_by("-id")
+
+
+def _chosen_cycle(request: Request, cycles: list[Cycle]) -> Cycle | None:
+    """The cycle in ?cycle=, else the newest; 404 for an unknown id."""
+    wanted = request.query_params.get("cycle", "").strip()
+    if not wanted:
+        return cycles[0] if cycles else None
+    if not wanted.isdigit():
+        raise HTTPException(404)
+    for cycle in cycles:
+        if cycle.id == int(wanted):
+            return cycle
+    raise HTTPException(404)
+
+
+# --- goals -----------------------------------------------------------------------------------
+
+
+def _goal_form_choices(viewer: Viewer, directory: DirectorySnapshot) -> dict[str, Any]:
+    """The units a viewer may add goals to (None in the list: the whole organisation)."""
+    managed = goal_engine.managed_units(viewer, directory)
+    if managed is None:
+        units = [(None, "Whole organisation")] + sorted(
+            ((u.id, u.name) for u in directory.units.values()), key=lambda u: u[1]
+        )
+    else:
+        units = sorted(
+            ((uid, directory.units[uid].name) for uid in managed if uid in directory.units),
+            key=lambda u: u[1],
+        )
+    return {"units": units, "may_add": bool(units)}
+
+
+async def _goals_context(request: Request, viewer: Viewer) -> dict[str, Any]:
+    cycles = await _cycles()
+    cycle = _chosen_cycle(request, cycles)
+    directory = request.state.directory
+    tree = await goal_engine.goal_tree(cycle.id, viewer) if cycle else None
+    goals = await goal_engine.list_goals(cycle.id, viewer) if cycle else []
+    return {
+        "cycles": cycles,
+        "cycle": cycle,
+        "tree": tree,
+        "goal_list": goals,
+        **_goal_form_choices(viewer, directory),
+        "form": {},
+        "errors": {},
+    }
+
+
+async def goals_page(request: Request) -> Response:
+    """GET /goals: the goal tree and organisation → unit → person progress for a cycle."""
+    viewer = current_user(request)
+    return render(request, "goals.html", await _goals_context(request, viewer))
+
+
+def _optional_int(value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.lstrip("-").isdigit():
+        raise ValueError(value)
+    return int(value)
+
+
+async def add_goal(request: Request) -> Response:
+    """POST /goals: HR and unit heads add a goal to the chosen cycle."""
+    viewer = current_user(request)
+    form = await request.form()
+    context = await _goals_context(request, viewer)
+    cycle = context["cycle"]
+    if cycle is None or not context["may_add"]:
+        raise HTTPException(404)
+    errors: dict[str, str] = {}
+    title = str(form.get("title", "")).strip()
+    if not title:
+        errors["title"] = "Give the goal a title."
+    try:
+        unit_id = _optional_int(str(form.get("org_unit_id", "")))
+        parent_id = _optional_int(str(form.get("parent_id", "")))
+    except ValueError:
+        raise HTTPException(400, "Choose a unit and a parent goal from the lists.") from None
+    try:
+        weight = float(str(form.get("weight", "1") or "1"))
+    except ValueError:
+        weight = -1
+    if weight < 0:
+        errors["weight"] = "The weight is a number of 0 or more."
+    if not errors:
+        try:
+            await goal_engine.create_goal(
+                cycle.id,
+                title,
+                viewer,
+                org_unit_id=unit_id,
+                parent_id=parent_id,
+                description=str(form.get("description", "")).strip(),
+                weight=weight,
+            )
+        except goal_engine.GoalError as error:
+            errors["title"] = str(error).capitalize() + "."
+        else:
+            flash(request, f"Goal “{title}” added.", "success")
+            return RedirectResponse(f"/goals?cycle={cycle.id}", status_code=303)
+    context.update(form=dict(form), errors=errors)
+    return render(request, "goals.html", context, status=422)
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+
+def _colleagues(viewer: Viewer, directory: DirectorySnapshot) -> list[PersonInfo]:
+    return sorted(
+        (p for p in directory.people.values() if p.active and p.id != viewer.person_id),
+        key=lambda p: (p.name.casefold(), p.key),
+    )
+
+
+async def _feedback_lists(viewer: Viewer, directory: DirectorySnapshot) -> dict[str, Any]:
+    """Feedback about the viewer they may read, feedback they wrote, their open requests."""
+    received = [
+        row
+        for row in await Record.filter(kind="feedback", person_id=viewer.person_id).order_by("-id")
+        if may_read_feedback(row.data, viewer.person_id, viewer, directory)
+    ]
+    given = [
+        row
+        for row in await Record.filter(
+            kind="feedback", created_by=f"person:{viewer.key}"
+        ).order_by("-id")
+        if row.data.get("from_id") == viewer.person_id
+    ]
+    open_requests = await HumanTask.filter(
+        process_id=FEEDBACK_PROCESS,
+        bpmn_id="write_requested_feedback",
+        status="ready",
+        subject_id_cache=viewer.person_id,
+    ).order_by("-id")
+    asked_of_me = await HumanTask.filter(
+        process_id=FEEDBACK_PROCESS,
+        bpmn_id="write_requested_feedback",
+        status="ready",
+        assignee_id=viewer.person_id,
+    ).order_by("due_at")
+    return {
+        "received": received,
+        "given": given,
+        "open_requests": open_requests,
+        "asked_of_me": asked_of_me,
+    }
+
+
+async def _feedback_page(
+    request: Request, viewer: Viewer, form: dict[str, Any], errors: dict[str, str], status: int
+) -> Response:
+    context = {
+        "colleagues": _colleagues(viewer, request.state.directory),
+        "form": form,
+        "errors": errors,
+        **await _feedback_lists(viewer, request.state.directory),
+    }
+    return render(request, "feedback.html", context, status=status)
+
+
+async def feedback_page(request: Request) -> Response:
+    """GET /feedback: give or ask for feedback; what the viewer received, gave, asked for."""
+    viewer = current_user(request)
+    return await _feedback_page(request, viewer, {}, {}, 200)
+
+
+def _feedback_choice(
+    form: FormData, viewer: Viewer, directory: DirectorySnapshot
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The start form's values and its errors, checked the way the process will use them."""
+    values = {
+        "mode": str(form.get("mode", "")),
+        "colleague": str(form.get("colleague", "")).strip(),
+        "topic": str(form.get("topic", "")).strip(),
+        "request_message": str(form.get("request_message", "")).strip(),
+    }
+    errors: dict[str, str] = {}
+    if values["mode"] not in FEEDBACK_MODES:
+        errors["mode"] = "Choose whether to give feedback or ask for it."
+    colleague = directory.person(values["colleague"]) if values["colleague"] else None
+    if colleague is None or not colleague.active:
+        errors["colleague"] = "Choose a colleague from the list."
+    elif colleague.id == viewer.person_id:
+        errors["colleague"] = "Choose someone other than yourself."
+    if len(values["topic"]) > TOPIC_MAX:
+        errors["topic"] = f"Keep the topic under {TOPIC_MAX} characters."
+    if len(values["request_message"]) > MESSAGE_MAX:
+        errors["request_message"] = f"Keep the message under {MESSAGE_MAX} characters."
+    return values, errors
+
+
+async def start_feedback(request: Request) -> Response:
+    """POST /feedback: start the feedback process and make the viewer's choice its first step."""
+    viewer = current_user(request)
+    directory = request.state.directory
+    form = await request.form()
+    values, errors = _feedback_choice(form, viewer, directory)
+    if errors:
+        return await _feedback_page(request, viewer, values, errors, 422)
+    colleague = directory.person(values["colleague"])
+    actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
+    instance = await runtime.start_process(FEEDBACK_PROCESS, subject=viewer.person_id, actor=actor)
+    choose = await HumanTask.get_or_none(
+        instance_id=instance.id, bpmn_id="choose_feedback", status="ready"
+    )
+    if choose is None:
+        raise EngineError("the feedback process did not start as expected")
+    # The page's form is the process's first step; submitting it here saves a second screen.
+    chosen = {**values, "colleague": colleague.key}
+    chosen = {k: (v if v != "" else None) for k, v in chosen.items()}
+    await runtime.complete_task(choose.id, actor, chosen)
+    if values["mode"] == "give":
+        write = await HumanTask.get_or_none(
+            instance_id=instance.id, bpmn_id="write_feedback", status="ready"
+        )
+        if write is not None:
+            return RedirectResponse(f"/tasks/{write.id}", status_code=303)
+    else:
+        flash(request, f"Your request went to {colleague.name}.", "success")
+    return RedirectResponse("/feedback", status_code=303)
+
+
+# --- charts --------------------------------------------------------------------------------
+
+
+def chart_data(spec: dict[str, Any]) -> Markup:
+    """A chart's data as a JSON <script> block that static/charts.js draws with Chart.js."""
+    text = json.dumps(spec).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(f'<script type="application/json" data-chart-for="{spec["id"]}">{text}</script>')
+
+
+def distribution_chart(chart_id: str, dist: Distribution) -> dict[str, Any]:
+    """Bar chart of a population's ratings against the guideline, in people."""
+    levels = sorted(dist.levels, key=lambda lv: lv.value)
+    return {
+        "id": chart_id,
+        "type": "bar",
+        "labels": [f"{lv.value} {lv.short}" for lv in levels],
+        "datasets": [
+            {"label": "Actual", "data": [lv.count for lv in levels]},
+            {"label": "Guideline", "data": [lv.guideline_count for lv in levels]},
+        ],
+        "yTitle": "People",
+    }
+
+
+# --- score card --------------------------------------------------------------------------------
+
+
+def _cycle_param(request: Request) -> int | None:
+    wanted = request.query_params.get("cycle", "").strip()
+    if not wanted:
+        return None
+    if not wanted.isdigit():
+        raise HTTPException(404)
+    return int(wanted)
+
+
+async def _scorecard_page(request: Request, person_id: int) -> Response:
+    viewer = current_user(request)
+    card = await scorecard(person_id, _cycle_param(request), viewer)
+    trend_chart = {
+        "id": "trend-chart",
+        "type": "line",
+        "labels": [point.cycle_name for point in card.trend],
+        "datasets": [
+            {"label": "Final rating", "data": [point.rating for point in card.trend]},
+            {"label": "Weighted KPI score", "data": [point.weighted_score for point in card.trend]},
+        ],
+        "yMin": 1,
+        "yMax": 5,
+    }
+    context = {
+        "card": card,
+        "cycles": await _cycles(),
+        "cycle": await Cycle.get_or_none(id=card.cycle_id) if card.cycle_id else None,
+        "is_self": person_id == viewer.person_id,
+        "trend_chart": chart_data(trend_chart) if len(card.trend) > 0 else None,
+    }
+    return render(request, "scorecard.html", context)
+
+
+async def my_scorecard(request: Request) -> Response:
+    """GET /scorecard: the viewer's own score card."""
+    viewer = current_user(request)
+    return await _scorecard_page(request, viewer.person_id)
+
+
+async def person_scorecard(request: Request) -> Response:
+    """GET /scorecard/{person_key}: a report's (or, for HR, a population member's) score card."""
+    current_user(request)
+    person = request.state.directory.person(request.path_params["person_key"])
+    if person is None:
+        raise HTTPException(404)
+    return await _scorecard_page(request, person.id)
+
+
+# --- team dashboard ----------------------------------------------------------------------------
+
+
+async def team_page(request: Request) -> Response:
+    """GET /team: where each report stands, overdue steps, ratings vs guideline, the 9-box."""
+    viewer = current_user(request)
+    cycles = await _cycles()
+    if not viewer.is_manager:
+        raise HTTPException(404)
+    indirect = request.query_params.get("scope") == "all"
+    cycle_id = _cycle_param(request)
+    try:
+        team = await team_status(viewer.person_id, cycle_id, viewer, indirect=indirect)
+    except NotFound:
+        if cycle_id is not None:
+            raise
+        team = None  # no process for the team in any cycle yet
+    context = {
+        "team": team,
+        "cycles": cycles,
+        "cycle": next((c for c in cycles if team and c.id == team.cycle_id), None),
+        "indirect": indirect,
+        "chart": chart_data(distribution_chart("team-distribution", team.distribution))
+        if team and team.distribution.rated
+        else None,
+    }
+    return render(request, "team.html", context)
+
+
+# --- HR dashboard ------------------------------------------------------------------------------
+
+
+def _hr_viewer(request: Request) -> Viewer:
+    viewer = current_user(request)
+    if not viewer.is_hr:
+        raise HTTPException(404)
+    return viewer
+
+
+def population_key(dist: Distribution, first: bool, directory: DirectorySnapshot) -> str | None:
+    """How a release form names a calibration population: all, unit:<id> or family:<name>."""
+    if first:
+        return "all"
+    if dist.population.startswith("job family "):
+        family = dist.population.removeprefix("job family ")
+        return f"family:{'' if family == '—' else family}"
+    unit = next((u for u in directory.units.values() if u.name == dist.population), None)
+    return f"unit:{unit.id}" if unit else None
+
+
+def population_members(key: str, directory: DirectorySnapshot) -> set[int] | None:
+    """The person ids of a population key (None: the viewer's whole scope)."""
+    if key == "all":
+        return None
+    kind, _, value = key.partition(":")
+    if kind == "family":
+        return {p.id for p in directory.people.values() if p.job_family == value}
+    if kind == "unit" and value.isdigit() and int(value) in directory.units:
+        people = directory.people_in_unit(int(value), include_subunits=True, include_inactive=True)
+        return {p.id for p in people}
+    raise HTTPException(404)
+
+
+async def _awaiting_release(
+    cycle_id: int, viewer: Viewer, directory: DirectorySnapshot
+) -> dict[int, int]:
+    """Year-end appraisals of the cycle waiting for the release, subject id -> instance id."""
+    scope = hr_scope(viewer, directory)
+    rows = await ProcessInstance.filter(
+        cycle_id=cycle_id,
+        process_id=APPRAISAL_PROCESS,
+        status="running",
+        waiting_for__contains=f"|{RELEASE_SIGNAL}|",
+    ).values_list("id", "subject_id")
+    waiting: dict[int, int] = {}
+    for instance_id, subject_id in rows:
+        person = directory.people.get(subject_id)
+        if person is None:
+            continue
+        if scope is None or person.org_unit_id in scope:
+            waiting[subject_id] = instance_id
+    return waiting
+
+
+async def _hr_context(request: Request) -> tuple[Viewer, Cycle | None, HrDashboard | None]:
+    viewer = _hr_viewer(request)
+    cycles = await _cycles()
+    cycle = _chosen_cycle(request, cycles)
+    try:
+        dashboard = await hr_dashboard(cycle.id, viewer) if cycle else None
+    except NotAllowed:
+        raise HTTPException(404) from None
+    request.state.cycles = cycles
+    return viewer, cycle, dashboard
+
+
+async def hr_dashboard_page(request: Request) -> Response:
+    """GET /hr/dashboard: completion by unit, overdue steps, calibration and releases, errors."""
+    viewer, cycle, dashboard = await _hr_context(request)
+    directory = request.state.directory
+    calibration: list[dict[str, Any]] = []
+    charts: list[Markup] = []
+    if dashboard is not None and cycle is not None:
+        waiting = await _awaiting_release(cycle.id, viewer, directory)
+        for n, dist in enumerate(dashboard.calibration):
+            key = population_key(dist, n == 0, directory)
+            members = population_members(key, directory) if key else set()
+            ready = len(waiting) if members is None else len(set(waiting) & members)
+            chart = None
+            if dist.rated:
+                chart = distribution_chart(f"calibration-{n}", dist)
+                charts.append(chart_data(chart))
+            calibration.append(
+                {"dist": dist, "key": key, "waiting": ready, "chart_id": chart and chart["id"]}
+            )
+        funnel = {
+            "id": "funnel-chart",
+            "type": "bar",
+            "stacked": True,
+            "horizontal": True,
+            "labels": [f.title for f in dashboard.totals],
+            "datasets": [
+                {"label": "Completed", "data": [f.completed for f in dashboard.totals]},
+                {"label": "Open", "data": [f.open for f in dashboard.totals]},
+                {"label": "Error", "data": [f.error for f in dashboard.totals]},
+            ],
+        }
+        if dashboard.totals:
+            charts.append(chart_data(funnel))
+    context = {
+        "cycles": request.state.cycles,
+        "cycle": cycle,
+        "dashboard": dashboard,
+        "calibration": calibration,
+        "charts": charts,
+    }
+    return render(request, "hr_dashboard.html", context)
+
+
+async def release_ratings(request: Request) -> Response:
+    """POST /hr/dashboard/release: signal the calibrated ratings of one population."""
+    viewer, cycle, dashboard = await _hr_context(request)
+    if cycle is None:
+        raise HTTPException(404)
+    directory = request.state.directory
+    form = await request.form()
+    key = str(form.get("population", ""))
+    label = str(form.get("label", "")) or "the population"
+    members = population_members(key, directory)
+    waiting = await _awaiting_release(cycle.id, viewer, directory)
+    ids = [iid for sid, iid in waiting.items() if members is None or sid in members]
+    actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
+    released = await runtime.send_signal(RELEASE_SIGNAL, ids, actor) if ids else []
+    if released:
+        flash(request, f"Ratings released for {len(released)} appraisal(s) in {label}.", "success")
+    else:
+        flash(request, f"No appraisal in {label} was waiting for the release.", "warning")
+    return RedirectResponse(f"/hr/dashboard?cycle={cycle.id}#calibration", status_code=303)
+
+
+async def retry_failed(request: Request) -> Response:
+    """POST /hr/dashboard/retry/{instance_id}: run an instance stopped on an error again."""
+    viewer = _hr_viewer(request)
+    directory = request.state.directory
+    row = await ProcessInstance.get_or_none(id=request.path_params["instance_id"])
+    if row is None or row.subject_id is None or not can_view_subject(  # type: ignore[attr-defined]
+        viewer.person_id, viewer.groups, row.subject_id, directory  # type: ignore[attr-defined]
+    ):
+        raise HTTPException(404)
+    actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
+    try:
+        again = await runtime.retry_instance(row.id, actor)
+    except EngineError as error:
+        flash(request, f"Retry failed: {error}", "error")
+    else:
+        if again.status == "error":
+            message = (again.error or {}).get("message", "")
+            flash(request, f"Instance {row.id} stopped on an error again: {message}", "error")
+        else:
+            flash(request, f"Instance {row.id} is running again.", "success")
+    cycle = f"?cycle={row.cycle_id}" if row.cycle_id else ""  # type: ignore[attr-defined]
+    return RedirectResponse(f"/hr/dashboard{cycle}#errors", status_code=303)
+
+
+async def _export_tables(request: Request) -> tuple[Cycle, list[exports.Table]]:
+    viewer, cycle, dashboard = await _hr_context(request)
+    if cycle is None or dashboard is None:
+        raise HTTPException(404)
+    results = await exports.cycle_results(cycle.id, viewer)
+    return cycle, [results, *exports.dashboard_tables(dashboard)]
+
+
+def _file_name(cycle: Cycle, suffix: str) -> str:
+    stem = "".join(c if c.isalnum() else "-" for c in cycle.name).strip("-").lower() or "cycle"
+    return f"sightline-{stem}.{suffix}"
+
+
+async def export_csv(request: Request) -> Response:
+    """GET /hr/dashboard/export.csv: the cycle's results, one row per employee."""
+    cycle, tables = await _export_tables(request)
+    return Response(
+        exports.as_csv(tables[0]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_file_name(cycle, "csv")}"'},
+    )
+
+
+async def export_xlsx(request: Request) -> Response:
+    """GET /hr/dashboard/export.xlsx: results and every dashboard table, a sheet each."""
+    cycle, tables = await _export_tables(request)
+    return Response(
+        exports.as_xlsx(tables),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{_file_name(cycle, "xlsx")}"'},
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/scorecard", my_scorecard, methods=["GET"], name="scorecard"),
+    Route("/scorecard/{person_key}", person_scorecard, methods=["GET"], name="person_scorecard"),
+    Route("/team", team_page, methods=["GET"], name="team"),
+    Route("/hr/dashboard", hr_dashboard_page, methods=["GET"], name="hr_dashboard"),
+    Route("/hr/dashboard/release", release_ratings, methods=["POST"], name="hr_release"),
+    Route(
+        "/hr/dashboard/retry/{instance_id:int}", retry_failed, methods=["POST"], name="hr_retry"
+    ),
+    Route("/hr/dashboard/export.csv", export_csv, methods=["GET"], name="hr_export_csv"),
+    Route("/hr/dashboard/export.xlsx", export_xlsx, methods=["GET"], name="hr_export_xlsx"),
+    Route("/goals", goals_page, methods=["GET"], name="goals"),
+    Route("/goals", add_goal, methods=["POST"], name="goals_add"),
+    Route("/feedback", feedback_page, methods=["GET"], name="feedback"),
+    Route("/feedback", start_feedback, methods=["POST"], name="feedback_start"),
+]
