@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config import settings
+STANDARD = Path(__file__).resolve().parent.parent / "processes" / "standard"
 
 # One objective-setting round with a rework loop: the data each user task receives, in order.
 OBJECTIVES = {
@@ -50,7 +50,7 @@ class _BareSpiff:
         from engine.packs import load_pack
         from engine.serialization import full_serializer
 
-        standard = Path(settings.ROOT) / "processes" / "standard"
+        standard = STANDARD
         pack = load_pack(standard, {"standard": standard})
         built = specs.build_spec(pack_sources(pack, "objective_setting"), "objective_setting")
         self.serializer = full_serializer
@@ -105,7 +105,7 @@ async def engine_bench(instances: int) -> dict[str, Any]:
         await db.connect(db_url)
         try:
             await import_org(_org_csv(instances))
-            standard = Path(settings.ROOT) / "processes" / "standard"
+            standard = STANDARD
             await deploy_pack(standard, "bench", search=[standard.parent])
             manager = await runtime.actor_for("M1")
             employees = {}
@@ -211,7 +211,7 @@ async def launch_bench(n: int) -> dict[str, Any]:
             report = await import_org(_launch_org_csv(n))
             if report.errors:
                 raise RuntimeError("; ".join(report.errors))
-            standard = Path(settings.ROOT) / "processes" / "standard"
+            standard = STANDARD
             await deploy_pack(standard, "bench", search=[standard.parent])
             process = "year_end_appraisal"
             try:
@@ -277,7 +277,7 @@ def _dashboards_cycle(employees: int, departments: int, teams: int) -> Any:
     rng = random.Random(2026)
     now = clock.now()
     batch = Batch()
-    standard = Path(settings.ROOT) / "processes" / "standard"
+    standard = STANDARD
     sources = {f"catalogs/{p.name}": p.read_text() for p in (standard / "catalogs").glob("*.toml")}
     for def_id, process in ((1, "objective_setting"), (2, "year_end_appraisal")):
         batch.insert(ProcessDefinition, {

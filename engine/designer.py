@@ -22,7 +22,7 @@ from engine import clock
 from engine.definitions import DeployReport, deploy_pack
 from engine.errors import Conflict, EngineError, NotFound
 from engine.models import DesignDraft, ProcessDefinition
-from engine.packs import Pack, discover_packs, load_pack_leniently
+from engine.packs import Pack, discover_packs, installed_pack_folders, load_pack_leniently
 from engine.validation import Problem, validate_pack
 from engine.versions import VersionDiff, diff_versions
 
@@ -36,10 +36,8 @@ class DraftPathError(EngineError):
 
 
 def pack_folders() -> list[Path]:
-    """The configured folders holding packs (settings.PACKS)."""
-    from config import settings
-
-    return [Path(p) for p in settings.PACKS]
+    """The folders holding this installation's packs."""
+    return installed_pack_folders()
 
 
 def find_pack(pack_name: str, folders: Iterable[Path] | None = None) -> Path:

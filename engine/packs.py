@@ -155,6 +155,21 @@ def load_pack_leniently(path: Path, available: Mapping[str, Path] | None = None)
     return _load(Path(path).resolve(), dict(available or {}), ())
 
 
+# The folders this installation keeps its packs in. The app and the CLI set them from their
+# settings (the engine reads no settings of its own); the default is the repository's.
+_installed_folders: list[Path] = [Path(__file__).resolve().parent.parent / "processes"]
+
+
+def use_pack_folders(folders: Iterable[str | Path]) -> None:
+    """Set the folders holding this installation's packs (settings.PACKS)."""
+    _installed_folders[:] = [Path(f) for f in folders]
+
+
+def installed_pack_folders() -> list[Path]:
+    """The folders holding this installation's packs."""
+    return list(_installed_folders)
+
+
 def discover_packs(folders: Iterable[Path]) -> dict[str, Path]:
     """Every pack folder directly inside `folders`, by pack name; the first folder wins."""
     found: dict[str, Path] = {}

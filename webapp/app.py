@@ -26,6 +26,7 @@ from tortoise import Tortoise
 
 from config import settings
 from engine import db
+from engine.packs import use_pack_folders
 from webapp.auth import AuthMiddleware
 from webapp.csrf import CSRFMiddleware
 from webapp.errors import REQUEST_ID_HEADER, exception_handlers
@@ -198,6 +199,7 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Tests (and the CLI) may have connected already; then the connection is theirs.
+        use_pack_folders(settings.PACKS)
         owns_connection = not Tortoise.is_inited()
         if owns_connection:
             await db.connect(database_url)

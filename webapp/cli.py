@@ -144,7 +144,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print("demo data already present")
             print(demo.logins_text())
             return 0
-        await demo.seed(_pack_folders())
+        for line in await demo.seed(_pack_folders()):
+            print(line)
         print(demo.logins_text())
         return 0
 
@@ -532,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from engine.errors import EngineError
+    from engine.packs import use_pack_folders
+
+    use_pack_folders(_pack_folders())
 
     try:
         return int(args.func(args))

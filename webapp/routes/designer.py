@@ -53,6 +53,11 @@ def _designer(request: Request) -> Viewer:
     return viewer
 
 
+def _pack_dirs() -> list[Path]:
+    """The PACKS folders, read when asked (tests point them at a scratch copy)."""
+    return [Path(folder) for folder in settings.PACKS]
+
+
 def pack_folders() -> dict[str, Path]:
     """Every installed pack by name, from the PACKS folders."""
     return discover_packs([Path(folder) for folder in settings.PACKS])
@@ -200,7 +205,7 @@ async def validate_page(request: Request) -> Response:
     """GET /designer/{pack}/validate: every problem of the designer's working copy."""
     viewer = _designer(request)
     pack = _pack(request.path_params["pack"])
-    problems = await drafts.validate_draft(pack.name, viewer.key)
+    problems = await drafts.validate_draft(pack.name, viewer.key, folders=_pack_dirs())
     context = {
         "pack": pack,
         "problems": problems,
@@ -543,7 +548,7 @@ async def deploy(request: Request) -> Response:
     problems while any remain), then show what changed per process."""
     viewer = _designer(request)
     pack = _pack(request.path_params["pack"])
-    outcome = await drafts.deploy_draft(pack.name, viewer.key)
+    outcome = await drafts.deploy_draft(pack.name, viewer.key, folders=_pack_dirs())
     if outcome.problems:
         context = {"pack": pack, "problems": outcome.problems, "current_file": "",
                    "refused": "Not deployed: fix these problems first."}
