@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -756,32 +757,26 @@ def _sync_tasks(run: _Run) -> None:
         who = assignment.resolve_lane(
             lane, run.dep.lanes, run.directory, subject_id, run.row.starter_id, lane_owners
         )
-        row = HumanTask(
-            spiff_task_id=spiff_id,
-            bpmn_id=task.task_spec.bpmn_id or task.task_spec.name,
-            process_id=run.row.process_id,
-            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id or task.task_spec.name,
-            lane=lane,
-            form=_properties(task).get("formJsonSchemaFilename"),
-            assignee_id=who.assignee_id,
-            candidate_group=who.candidate_group,
-            candidates=[str(c) for c in who.candidates],
-            routing_note=who.note,
-            subject_id_cache=subject_id,
-            due_at=_due_at(task, workflow),
-            status="ready",
-            created_at=now,
-        )
         values = {
-            name: getattr(row, name)
-            for name in (
-                "spiff_task_id", "bpmn_id", "process_id", "name", "lane", "form", "assignee_id",
-                "candidate_group", "candidates", "routing_note", "subject_id_cache", "due_at",
-                "status", "created_at",
-            )
+            "spiff_task_id": spiff_id,
+            "bpmn_id": task.task_spec.bpmn_id or task.task_spec.name,
+            "process_id": run.row.process_id,
+            "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id or task.task_spec.name,
+            "lane": lane,
+            "form": _properties(task).get("formJsonSchemaFilename"),
+            "assignee_id": who.assignee_id,
+            "candidate_group": who.candidate_group,
+            "candidates": [str(c) for c in who.candidates],
+            "routing_note": who.note,
+            "subject_id_cache": subject_id,
+            "due_at": _due_at(task, workflow),
+            "status": "ready",
+            "created_at": now,
         }
         task_ref = run.batch.insert(HumanTask, {"instance_id": run.instance, **values})
-        for email in notifications.task_created_emails(row, run.directory):
+        # The new row as the notifications read it (an ORM object costs more than it helps).
+        row = SimpleNamespace(id=None, **values)
+        for email in notifications.task_created_emails(row, run.directory):  # type: ignore[arg-type]
             run.batch.insert(OutboxEmail, {**email, "task_id": task_ref})
 
 

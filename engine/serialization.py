@@ -36,9 +36,14 @@ def _uuid(text: str) -> UUID:
 
 
 def _text(task: Task, task_id: UUID) -> str:
-    texts = getattr(task.workflow.top_workflow, "_id_texts", None)
-    found = texts.get(task_id) if texts is not None else None
-    return found if found is not None else str(task_id)
+    top = task.workflow.top_workflow
+    texts = getattr(top, "_id_texts", None)
+    if texts is None:
+        texts = top._id_texts = {}
+    found = texts.get(task_id)
+    if found is None:
+        found = texts[task_id] = str(task_id)
+    return found
 
 
 class CachedIdTaskConverter(TaskConverter):
