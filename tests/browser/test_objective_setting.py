@@ -214,6 +214,7 @@ ELI = "Eli Other"
 
 def page_width_overflow(page: Page) -> int:
     """How many CSS pixels the page is wider than the window (0: no sideways scrolling)."""
+    page.wait_for_load_state("load")  # measured with its stylesheets applied
     return int(page.evaluate(
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     ))
@@ -237,11 +238,12 @@ def test_inbox_and_task_page_on_a_phone(open_page: Opener, shoot: Shoot, log_in:
 
 
 @pytest.mark.parametrize("width,height", [(1280, 800), (390, 844)], ids=["laptop", "phone"])
-def test_task_page_does_not_scroll_sideways(
+def test_inbox_and_task_page_do_not_scroll_sideways(
     open_page: Opener, log_in: LogIn, width: int, height: int
 ) -> None:
     page = open_page(width, height)
     log_in(page, "e2")
+    assert page_width_overflow(page) == 0
     open_task(page, "Draft objectives", ELI)
     expect(page.get_by_role("button", name="Submit", exact=True)).to_be_visible()
     assert page_width_overflow(page) == 0
