@@ -11,3 +11,41 @@ document.addEventListener("input", (event) => {
   const output = table.querySelector("output[data-sl-total]");
   if (output) output.value = String(Math.round(sum * 1e6) / 1e6);
 });
+
+// Live validation answers with the field re-rendered by the server. While someone types, the
+// inputs must stay theirs (a swap would drop keys typed meanwhile and the focus): so for a
+// check triggered by an input, only the verdicts are taken over — error messages, totals and
+// aria-invalid — and the inputs are left alone. Add/Remove row buttons still swap the table.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const target = event.detail.target;
+  const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (!target || !source || !target.classList || !target.classList.contains("sl-field")) return;
+  if (!source.matches("input, select, textarea")) return;
+  if (event.detail.xhr.status >= 400 && event.detail.xhr.status !== 422) return;
+  const fresh = new DOMParser().parseFromString(event.detail.serverResponse, "text/html")
+    .getElementById(target.id);
+  if (!fresh) return;
+  event.detail.shouldSwap = false;
+  for (const input of target.querySelectorAll("input, select, textarea")) {
+    const twin = input.id && fresh.querySelector("#" + CSS.escape(input.id));
+    if (!twin) continue;
+    for (const name of ["aria-invalid", "aria-describedby"]) {
+      if (twin.hasAttribute(name)) input.setAttribute(name, twin.getAttribute(name));
+      else input.removeAttribute(name);
+    }
+  }
+  const verdicts = ".sl-error, output[data-sl-total], tfoot td";
+  const old = target.querySelectorAll(verdicts);
+  const updated = fresh.querySelectorAll(verdicts);
+  // Same structure (same rows): replace verdict by verdict; else take the new field whole.
+  if (old.length === updated.length) {
+    old.forEach((element, index) => element.replaceWith(updated[index]));
+  } else {
+    for (const error of target.querySelectorAll(".sl-error")) error.remove();
+    for (const error of fresh.querySelectorAll(".sl-error")) {
+      const anchor = error.id && target.querySelector(
+        "#" + CSS.escape(error.id.replace(/-error$/, "")));
+      (anchor ? anchor.closest("td, .sl-field") : target).append(error);
+    }
+  }
+});

@@ -92,6 +92,7 @@ async def test_hr_home_without_cycles_invites_a_launch(client, org, login) -> No
     page = await client.get("/hr")
     assert "No cycle has been launched yet" in page.text
     assert 'href="/hr/cycles/new"' in page.text
+    assert 'href="/hr/dashboard"' in page.text
     assert 'href="/admin/outbox"' in page.text
 
 
