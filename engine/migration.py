@@ -20,11 +20,9 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import runtime
 from engine.definitions import Deployed, deployed
-from engine.directory import current_directory
 from engine.errors import EngineError, NotFound
 from engine.models import ProcessDefinition, ProcessInstance
 from engine.serialization import full_serializer, load_state
-from engine.store import Batch, apply
 
 # Tasks whose run is on record: finished, or open for someone (STARTED: a call activity or
 # subprocess underway).
@@ -178,25 +176,19 @@ async def migrate_instance(
             + plan.preview.reason,
             plan.preview,
         )
-    directory = await current_directory()
-    ready_before = set(runtime._ready_human_tasks(plan.workflow))
+    ready_before = set(runtime.ready_human_tasks(plan.workflow))
     _migrate_in_memory(plan)
     if dry_run:
         plan.preview.open_after = _open_names(plan.workflow)
         return plan.preview
-    row = plan.row
-    row.definition_id = plan.target.id  # type: ignore[attr-defined]
-    run = runtime._Run(row, plan.target, plan.workflow, directory, actor, Batch(), row.id)
-    run.ready_before = ready_before
-    # Steps the new version placed where the instance stands (a script, a gateway) run now.
-    run.advance(lambda: None)
-    plan.preview.open_after = _open_names(plan.workflow)
     plan.preview.migrated = True
-    run.batch.audit(actor.label, "instance_migrated", instance=row.id,
-                    detail=plan.preview.as_detail())
-    runtime._finish(run)
-    await apply(run.batch)
-    await runtime._after_apply(run)
+    # Steps the new version placed where the instance stands (a script, a gateway) run as it
+    # is saved; what is open afterwards is read from the workflow then.
+    await runtime.save_moved(
+        plan.row, plan.target, plan.workflow, actor, ready_before=ready_before, step=lambda: None,
+        action="instance_migrated", detail=plan.preview.as_detail(),
+    )
+    plan.preview.open_after = _open_names(plan.workflow)
     return plan.preview
 
 
@@ -415,7 +407,7 @@ def _form_notes(preview: MigrationPreview, workflow: BpmnWorkflow, source: Deplo
     """An open task whose form file changed content shows the new form after migration."""
     forms_before = source.built.task_forms
     forms_after = target.built.task_forms
-    for task in runtime._ready_human_tasks(workflow).values():
+    for task in runtime.ready_human_tasks(workflow).values():
         key = task.task_spec.bpmn_id
         old, new = forms_before.get(key), forms_after.get(key)
         if old is None or new is None:
@@ -449,7 +441,7 @@ def _migrate_in_memory(plan: _Plan) -> None:
 
 
 def _open_names(workflow: BpmnWorkflow) -> list[str]:
-    return sorted(_label(t.task_spec) for t in runtime._ready_human_tasks(workflow).values())
+    return sorted(_label(t.task_spec) for t in runtime.ready_human_tasks(workflow).values())
 
 
 def _label(spec: Any, quoted: bool = False) -> str:

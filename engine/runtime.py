@@ -142,7 +142,8 @@ def all_tasks(workflow: BpmnWorkflow) -> Iterable[Any]:
         yield from sub.tasks.values()
 
 
-def _ready_human_tasks(workflow: BpmnWorkflow) -> dict[str, Any]:
+def ready_human_tasks(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The READY user and manual tasks by task id (what the human-task rows mirror)."""
     return {
         str(t.id): t
         for t in all_tasks(workflow)
@@ -194,7 +195,7 @@ async def _load(row: ProcessInstance, actor: Actor, directory: DirectorySnapshot
             row.state, dep.built.spec, dep.built.subprocess_specs, script_engine()
         )
     run = _Run(row, dep, workflow, directory, actor, Batch(), row.id)
-    run.ready_before = set(_ready_human_tasks(workflow))
+    run.ready_before = set(ready_human_tasks(workflow))
     return run
 
 
@@ -649,7 +650,6 @@ async def send_signal(
 
 async def retry_instance(instance_id: int, actor: Actor, upgrade: bool = True) -> ProcessInstance:
     """Run a failed instance again, on the newest version of its process when `upgrade`."""
-    directory = await current_directory()
     row = await ProcessInstance.get_or_none(id=instance_id)
     if row is None:
         raise NotFound(f"no instance {instance_id}")
@@ -662,29 +662,44 @@ async def retry_instance(instance_id: int, actor: Actor, upgrade: bool = True) -
             check_compatible(row.state, newest)
             dep = newest
     workflow = load_state(row.state, dep.built.spec, dep.built.subprocess_specs, script_engine())
-    old_definition = row.definition_id  # type: ignore[attr-defined]
-    row.definition_id = dep.id  # type: ignore[attr-defined]
-    run = _Run(row, dep, workflow, directory, actor, Batch(), row.id)
-    run.ready_before = set(_ready_human_tasks(workflow))
+    ready_before = set(ready_human_tasks(workflow))
     failed = list(workflow.get_tasks(state=TaskState.ERROR))
 
     def again() -> None:
         for task in failed:
             workflow.reset_from_task_id(task.id)
 
-    run.advance(again)
-    run.batch.audit(
-        actor.label,
-        "instance_retried",
-        instance=row.id,
-        detail={
-            "from_definition": old_definition,
-            "to_definition": dep.id,
-            "version": dep.version,
-            "previous_error": row.error,
-        },
-    )
+    detail = {
+        "from_definition": row.definition_id,  # type: ignore[attr-defined]
+        "to_definition": dep.id,
+        "version": dep.version,
+        "previous_error": row.error,
+    }
     row.error = None
+    return await save_moved(
+        row, dep, workflow, actor, ready_before=ready_before, step=again,
+        action="instance_retried", detail=detail,
+    )
+
+
+async def save_moved(
+    row: ProcessInstance,
+    dep: Deployed,
+    workflow: BpmnWorkflow,
+    actor: Actor,
+    *,
+    ready_before: set[str],
+    step: Callable[[], Any],
+    action: str,
+    detail: dict[str, Any],
+) -> ProcessInstance:
+    """Save an instance whose workflow was repaired or moved to `dep` outside a task (a retry,
+    a migration): run `step` and the engine steps after it, audit `action`, write it all."""
+    row.definition_id = dep.id  # type: ignore[attr-defined]
+    run = _Run(row, dep, workflow, await current_directory(), actor, Batch(), row.id)
+    run.ready_before = ready_before
+    run.advance(step)
+    run.batch.audit(actor.label, action, instance=row.id, detail=detail)
     _finish(run)
     await apply(run.batch)
     return await _after_apply(run)
@@ -739,7 +754,7 @@ def _due_at(task: Any, workflow: BpmnWorkflow) -> datetime | None:
 def _sync_tasks(run: _Run) -> None:
     """Open human-task rows for new READY user/manual tasks; cancel rows no longer READY."""
     workflow = run.workflow
-    ready = _ready_human_tasks(workflow)
+    ready = ready_human_tasks(workflow)
     now = clock.now()
     for spiff_id in sorted(run.ready_before - set(ready)):
         # Interrupted by a boundary event, or its branch was cancelled.
@@ -893,7 +908,9 @@ __all__ = [
     "finish_started",
     "fire_due_timers",
     "release_task",
+    "ready_human_tasks",
     "retry_instance",
+    "save_moved",
     "save_draft",
     "send_signal",
     "start_in_batch",
