@@ -27,7 +27,7 @@ run: setup
 	$(BIN)/sightline demo --if-empty
 	$(BIN)/sightline serve --host $(HOST) --port $(PORT)
 
-test: setup
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

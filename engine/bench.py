@@ -19,7 +19,7 @@ OBJECTIVES = {
     ],
     "comments": "First draft",
 }
-ROUND = [
+ROUND: list[tuple[str, dict[str, Any]]] = [
     ("draft_objectives", OBJECTIVES),
     ("review_objectives", {"decision": "return", "manager_comments": "Sharpen the second one"}),
     ("draft_objectives", OBJECTIVES),

@@ -85,7 +85,7 @@ async def latest(process_id: str, pack: str | None = None) -> Deployed:
     if pack:
         query = query.filter(pack=pack)
     else:
-        packs = sorted(set(await query.values_list("pack", flat=True)))
+        packs: list[str] = sorted(set(await query.values_list("pack", flat=True)))  # type: ignore[arg-type]
         if len(packs) > 1:
             raise EngineError(
                 f"process '{process_id}' is deployed by several packs ({', '.join(packs)}):"

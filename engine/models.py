@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -17,9 +19,9 @@ class ProcessDefinition(Model):
     title = fields.CharField(max_length=255, default="")
     pack_version = fields.CharField(max_length=64, default="")
     # Every file the process needs (BPMN, DMN, forms), relative path -> text.
-    sources = fields.JSONField()
+    sources: Any = fields.JSONField()
     # Pack settings frozen with the version: lanes, process settings.
-    settings = fields.JSONField(default=dict)
+    settings: Any = fields.JSONField(default=dict)
     deployed_at = fields.DatetimeField(auto_now_add=True)
     deployed_by = fields.CharField(max_length=128, default="")
 
@@ -63,7 +65,7 @@ class ProcessInstance(Model):
     version = fields.IntField(default=1)
     next_timer_at = fields.DatetimeField(null=True, db_index=True)
     # What went wrong when status == "error": task, message, data (kept for the retry).
-    error = fields.JSONField(null=True)
+    error: Any = fields.JSONField(null=True)
     started_by = fields.CharField(max_length=128, default="")
     starter_id = fields.IntField(null=True)
     # "|name|name|" of the messages and signals the instance waits for (delivery looks here).
@@ -100,20 +102,20 @@ class HumanTask(Model):
     )
     candidate_group = fields.CharField(max_length=64, null=True)
     # Everyone a lane names, person ids and "group:x" entries (a lane may name several).
-    candidates = fields.JSONField(default=list)
+    candidates: Any = fields.JSONField(default=list)
     # Why the task went to HR instead of its lane, when the lane resolved to nobody.
     routing_note = fields.TextField(null=True)
     subject_id_cache = fields.IntField(null=True, db_index=True)
     due_at = fields.DatetimeField(null=True)
     # ready | completed | cancelled
     status = fields.CharField(max_length=16, default="ready")
-    draft = fields.JSONField(null=True)
+    draft: Any = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     completed_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="completed_tasks", null=True, on_delete=fields.SET_NULL
     )
     completed_at = fields.DatetimeField(null=True)
-    submitted = fields.JSONField(null=True)
+    submitted: Any = fields.JSONField(null=True)
 
     class Meta:
         table = "human_task"
@@ -135,7 +137,7 @@ class AuditEvent(Model):
     action = fields.CharField(max_length=64)
     instance_id = fields.IntField(null=True, db_index=True)
     task_id = fields.IntField(null=True)
-    detail = fields.JSONField(default=dict)
+    detail: Any = fields.JSONField(default=dict)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64)
 
@@ -154,7 +156,7 @@ class OrgUnit(Model):
     )
     head_id = fields.IntField(null=True)
     # Free attributes for lane paths such as subject.org_unit.hr_partner.
-    attributes = fields.JSONField(default=dict)
+    attributes: Any = fields.JSONField(default=dict)
 
     class Meta:
         table = "org_unit"
@@ -177,7 +179,7 @@ class Person(Model):
         "models.Person", related_name="reports", null=True, on_delete=fields.SET_NULL
     )
     active = fields.BooleanField(default=True)
-    attributes = fields.JSONField(default=dict)
+    attributes: Any = fields.JSONField(default=dict)
 
     class Meta:
         table = "person"
@@ -236,7 +238,7 @@ class Record(Model):
         "models.Cycle", related_name="records", null=True, on_delete=fields.SET_NULL
     )
     instance_id = fields.IntField(null=True)
-    data = fields.JSONField()
+    data: Any = fields.JSONField()
     created_at = fields.DatetimeField(auto_now_add=True)
     created_by = fields.CharField(max_length=128, default="")
 
@@ -251,8 +253,8 @@ class PendingMessage(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=255, db_index=True)
     kind = fields.CharField(max_length=16)  # message | signal
-    payload = fields.JSONField(null=True)
-    correlations = fields.JSONField(default=dict)
+    payload: Any = fields.JSONField(null=True)
+    correlations: Any = fields.JSONField(default=dict)
     from_instance_id = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     delivered = fields.BooleanField(default=False)

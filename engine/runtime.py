@@ -299,7 +299,7 @@ def _instance_values(row: ProcessInstance) -> dict[str, Any]:
 
 
 async def _open_task(task_id: int, actor: Actor, directory: DirectorySnapshot) -> HumanTask:
-    row = await fetch_with(HumanTask, task_id, "instance")
+    row: HumanTask | None = await fetch_with(HumanTask, task_id, "instance")  # type: ignore[assignment]
     if row is None:
         raise NotFound(f"no task {task_id}")
     if actor.person_id is not None and not assignment.may_act(
@@ -525,7 +525,7 @@ async def _claim_due_instances(now: datetime, limit: int) -> list[int]:
         )
         if is_postgres():
             query = query.select_for_update(skip_locked=True)
-        ids = list(await query.values_list("id", flat=True))
+        ids: list[int] = list(await query.values_list("id", flat=True))  # type: ignore[arg-type]
         if ids:
             # A lease: if this poller dies, the timers are due again when it runs out.
             await ProcessInstance.filter(id__in=ids).update(next_timer_at=now + TIMER_LEASE)

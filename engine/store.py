@@ -120,10 +120,7 @@ class _Table:
             if fld.pk:
                 continue
             if fld.default is not None:
-                default = fld.default
-                self.defaults.append(
-                    (name, default if callable(default) else (lambda d=default: d))
-                )
+                self.defaults.append((name, _default_of(fld.default)))
             elif getattr(fld, "auto_now", False) or getattr(fld, "auto_now_add", False):
                 self.defaults.append((name, clock.now))
             elif not fld.null:
@@ -153,6 +150,11 @@ class _Table:
             if name not in out:
                 raise ValueError(f"{self.model.__name__}.{name} needs a value")
         return out
+
+
+def _default_of(default: Any) -> Callable[[], Any]:
+    """A field's default as a function (a callable default is one already)."""
+    return default if callable(default) else (lambda: default)
 
 
 _tables: dict[type[Model], _Table] = {}
@@ -291,8 +293,8 @@ async def _apply_postgres(batch: Batch) -> None:
                 if head is None:
                     # Writers of the chain take turns until commit, so it stays linear.
                     await conn.execute_query(chain_lock_statement())
-                    _, rows = await conn.execute_query(HEAD_SQL)
-                    head = rows[0]["hash"] if rows else GENESIS
+                    heads = await conn.execute_query_dict(HEAD_SQL)
+                    head = heads[0]["hash"] if heads else GENESIS
                 text, params, head = sql.audit(step, head)
                 await conn.execute_query(text, params)
 

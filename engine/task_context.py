@@ -110,7 +110,7 @@ class TaskContext:
         """Why the task can no longer be worked, naming who completed it and when."""
         from engine.runtime import already_done_message
 
-        return already_done_message(self.task, self.directory)
+        return already_done_message(self.task, self.directory or DirectorySnapshot())
 
 
 def _json_safe(value: Any) -> Any:
