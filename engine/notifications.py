@@ -102,6 +102,33 @@ def _due_sentence(due_at: datetime | None) -> str:
     return f" It was due on {on} and is {-days} day{'s' if days < -1 else ''} overdue."
 
 
+def _emails(
+    row: HumanTask,
+    directory: DirectorySnapshot,
+    subject: str,
+    sentence: str,
+    extra: str = "",
+) -> list[dict[str, Any]]:
+    """One outbox row per person to tell about `row`; `sentence` has an {about} slot."""
+    emails = []
+    for person in _recipients(row, directory):
+        about = _about(row, person, directory)
+        emails.append(
+            {
+                "to": _address(person),
+                "subject": f"{subject}: {row.name}" + (f" — {about}" if about else ""),
+                "body": (
+                    f"{_greeting(person)}\n\n"
+                    + sentence.format(name=row.name, about=f" for {about}" if about else "")
+                    + f"{_due_sentence(row.due_at)}{extra}\n\nOpen it: {_task_link()}\n"
+                ),
+                "next_attempt_at": clock.now(),
+                "task_id": row.id,
+            }
+        )
+    return emails
+
+
 def task_created_emails(row: HumanTask, directory: DirectorySnapshot) -> list[dict[str, Any]]:
     """Outbox rows telling whoever holds a new task that it waits for them."""
     group = (
@@ -110,46 +137,18 @@ def task_created_emails(row: HumanTask, directory: DirectorySnapshot) -> list[di
         else ""
     )
     note = f"\n\nWhy it came to you: {row.routing_note}" if row.routing_note else ""
-    emails = []
-    for person in _recipients(row, directory):
-        about = _about(row, person, directory)
-        emails.append(
-            {
-                "to": _address(person),
-                "subject": f"Task waiting for you: {row.name}" + (f" — {about}" if about else ""),
-                "body": (
-                    f"{_greeting(person)}\n\n"
-                    f"'{row.name}'{' for ' + about if about else ''} is waiting for you."
-                    f"{_due_sentence(row.due_at)}{group}{note}\n\n"
-                    f"Open it: {_task_link()}\n"
-                ),
-                "next_attempt_at": clock.now(),
-            }
-        )
-    return emails
+    return _emails(
+        row, directory, "Task waiting for you", "'{name}'{about} is waiting for you.",
+        group + note,
+    )
 
 
 def reminder_emails(row: HumanTask, directory: DirectorySnapshot) -> list[dict[str, Any]]:
     """Outbox rows reminding whoever holds an open task that it still waits for them."""
-    emails = []
-    for person in _recipients(row, directory):
-        about = _about(row, person, directory)
-        emails.append(
-            {
-                "to": _address(person),
-                "subject": f"Reminder: {row.name}" + (f" — {about}" if about else ""),
-                "body": (
-                    f"{_greeting(person)}\n\n"
-                    f"This is a reminder that '{row.name}'"
-                    f"{' for ' + about if about else ''} is still waiting for you."
-                    f"{_due_sentence(row.due_at)}\n\n"
-                    f"Open it: {_task_link()}\n"
-                ),
-                "next_attempt_at": clock.now(),
-                "task_id": row.id,
-            }
-        )
-    return emails
+    return _emails(
+        row, directory, "Reminder",
+        "This is a reminder that '{name}'{about} is still waiting for you.",
+    )
 
 
 # --- sending -----------------------------------------------------------------------------------
