@@ -117,11 +117,24 @@ async def visible_instance(
     row = await ProcessInstance.get_or_none(id=instance_id)
     if row is None:
         raise NotFound(f"no instance {instance_id}")
-    if can_view_instance(viewer_id, viewer_groups, row, directory):
+    if await participants_only(row):
+        # Feedback, check-ins: between the people in them, not their managers or HR.
+        if row.subject_id == viewer_id or row.starter_id == viewer_id:  # type: ignore[attr-defined]
+            return row
+    elif can_view_instance(viewer_id, viewer_groups, row, directory):
         return row
     if await _takes_part(row.id, viewer_id, viewer_groups, directory):
         return row
     raise NotFound(f"no instance {instance_id}")
+
+
+async def participants_only(row: ProcessInstance) -> bool:
+    """Whether the pack keeps this process between the people in it
+    (`visible_to = "participants"` in its [processes] settings)."""
+    from engine.definitions import deployed
+
+    dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
+    return dep.process_settings.get("visible_to") == "participants"
 
 
 async def _takes_part(

@@ -172,6 +172,10 @@ async def task_context(task_id: int) -> TaskContext:
         .order_by("completed_at", "id")
     )
     earlier = [_earlier_step(row, dep, directory) for row in done]
+    if dep.process_settings.get("visible_to") == "participants":
+        # Between the people in it (feedback, check-ins): what one wrote reaches the other only
+        # as the process shows it in the instructions, not as raw earlier steps.
+        earlier = []
     return TaskContext(
         task=task,
         instance=instance,
@@ -387,6 +391,22 @@ def _holder(row: HumanTask, directory: DirectorySnapshot) -> tuple[str, int | No
         elif str(candidate).startswith("group:"):
             names.append(str(candidate).removeprefix("group:").upper())
     return (" or ".join(names) or "nobody yet"), None
+
+
+async def waiting_on(instance: ProcessInstance) -> list[str]:
+    """What a running instance with no open task waits for, in the diagram's words
+    (e.g. "Ratings released after calibration")."""
+    names = {n for n in (instance.waiting_for or "").strip("|").split("|") if n}
+    if not names:
+        return []
+    dep = await deployed(instance.definition_id)  # type: ignore[attr-defined]
+    labels = set()
+    for spec in [dep.built.spec, *dep.built.subprocess_specs.values()]:
+        for task_spec in spec.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if getattr(definition, "name", None) in names:
+                labels.add(task_spec.bpmn_name or definition.name)  # type: ignore[union-attr]
+    return sorted(labels)
 
 
 async def next_steps(instance_id: int) -> list[NextStep]:

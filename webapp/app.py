@@ -33,6 +33,7 @@ from webapp.errors import REQUEST_ID_HEADER, exception_handlers
 from webapp.routes import auth as auth_routes
 from webapp.routes import dashboards as dashboard_routes
 from webapp.routes import designer as designer_routes
+from webapp.routes import development as development_routes
 from webapp.routes import health as health_routes
 from webapp.routes import hr as hr_routes
 from webapp.routes import inbox as inbox_routes
@@ -56,6 +57,7 @@ ROUTE_MODULES = [
     designer_routes,
     hr_routes,
     dashboard_routes,
+    development_routes,
 ]
 
 BackgroundWorker = Callable[[], Awaitable[None]]

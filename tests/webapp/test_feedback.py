@@ -126,3 +126,25 @@ async def test_a_colleague_must_be_chosen_from_the_directory_and_not_oneself(
 async def test_the_feedback_page_needs_a_login(client: httpx.AsyncClient, db: str) -> None:
     answer = await client.get("/feedback")
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+async def test_a_feedback_process_stays_between_the_people_in_it(
+    client: httpx.AsyncClient, login: LoginHelper, page_csrf: TokenOf, standard: dict[str, str]
+) -> None:
+    """Feedback is `visible_to = "participants"`: the author's manager and HR can open
+    neither the instance nor, through its timeline, what was written."""
+    await login(standard["employee"])
+    token = await page_csrf("/feedback")
+    started = await _ask(client, token, mode="give", colleague="E500", topic="Review")
+    task_id = int(started.headers["location"].rsplit("/", 1)[1])
+    await _answer(client, page_csrf, task_id, "Only for my own notes", "private")
+    instance = await ProcessInstance.filter(process_id="feedback").order_by("-id").first()
+    assert instance is not None
+    own = await client.get(f"/instances/{instance.id}")
+    assert own.status_code == 200 and "Only for my own notes" in own.text
+    for outsider in (standard["manager"], standard["hr"], standard["director"]):
+        client.cookies.clear()  # a fresh session for each person
+        await login(outsider)
+        hidden = await client.get(f"/instances/{instance.id}")
+        assert hidden.status_code == 404
+        assert "Only for my own notes" not in hidden.text

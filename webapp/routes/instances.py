@@ -5,6 +5,8 @@ Every route answers 404 unless engine.access lets the viewer see the instance's 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -21,8 +23,16 @@ async def _visible_history(request: Request) -> InstanceHistory:
     viewer = current_user(request)
     directory = request.state.directory
     instance_id = request.path_params["instance_id"]
-    await access.visible_instance(instance_id, viewer.person_id, viewer.groups, directory)
-    return await instance_history(instance_id)
+    row = await access.visible_instance(instance_id, viewer.person_id, viewer.groups, directory)
+    history = await instance_history(instance_id)
+    if await access.participants_only(row):
+        # Each person sees what they wrote; what others wrote reaches them only as the
+        # process chose to show it (a shared note in their task), never here.
+        history.timeline = [
+            entry if entry.actor_id == viewer.person_id else replace(entry, fields=(), summary="")
+            for entry in history.timeline
+        ]
+    return history
 
 
 async def instance_page(request: Request) -> Response:

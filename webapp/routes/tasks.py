@@ -22,7 +22,14 @@ from engine import clock, runtime
 from engine.assignment import may_act
 from engine.errors import Conflict
 from engine.models import ProcessInstance
-from engine.task_context import TaskContext, next_steps, parsed_form, summarize, task_context
+from engine.task_context import (
+    TaskContext,
+    next_steps,
+    parsed_form,
+    summarize,
+    task_context,
+    waiting_on,
+)
 from forms import (
     ACTION_KEY,
     FIELD_KEY,
@@ -200,12 +207,16 @@ async def _after_submit_message(
     if instance.status == "error":
         return "warning", (
             f"Your submission of '{name}' was saved, but the process then stopped on an error. "
-            "HR was told and will pick it up; you do not need to do anything."
+            "It shows on the HR dashboard, where HR retries it once fixed; you do not need "
+            "to do anything."
         )
     if instance.status == "completed":
         return "success", f"Submitted '{name}'. {ctx.process_title} is complete."
     steps = await next_steps(instance.id)
     if not steps:
+        events = await waiting_on(instance)
+        if events:
+            return "success", f"Submitted '{name}'. The process now waits for: {', '.join(events)}."
         return "success", f"Submitted '{name}'. Nothing else waits on anyone for now."
     parts = [
         f"{step.name} — with {'you' if step.holder_id == viewer.person_id else step.holder}"

@@ -1,0 +1,299 @@
+"""The year-end appraisal in a real browser, from self-appraisal to HR's final approval.
+
+The server (year_end_app.py) starts one appraisal for Eve (e1) with two agreed objectives. Eve
+enters her actuals and rates herself, Morgan (m1, her manager) rates her and keeps the proposed
+overall rating, Hana (h1, HR) releases the population's ratings from the HR dashboard, Morgan
+records the discussion, Eve agrees and signs, Hana approves; My reviews then shows it completed.
+Screenshots of every page land in tests/screenshots/year-end-*.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+pytestmark = pytest.mark.browser
+
+Opener = Callable[..., Page]
+Shoot = Callable[..., Path]
+LogIn = Callable[..., None]
+
+ROOT = Path(__file__).resolve().parents[2]
+YEAR_END_APP = Path(__file__).resolve().parent / "year_end_app.py"
+SERVER_START_SECONDS = 60
+
+EVE = "Eve Employee"
+ENGINEERING_COMPETENCIES = (
+    "Communication", "Collaboration", "Delivering results", "Technical mastery", "Problem solving"
+)
+SELF_SUMMARY = "Shipped billing on time and brought two juniors to their first release."
+MANAGER_COMMENTS = "A solid year: billing landed as planned and the mentoring paid off."
+DISCUSSION_NOTES = "Went through results and competencies; agreed a focus on design reviews."
+
+
+def _announced_port(server: subprocess.Popen[str]) -> int | None:
+    """The port the server prints as `PORT <n>`, or None when it dies or stays silent."""
+    found: list[int] = []
+
+    def read() -> None:
+        assert server.stdout is not None
+        for line in server.stdout:
+            if line.startswith("PORT "):
+                found.append(int(line.split()[1]))
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(SERVER_START_SECONDS)
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
+    """Base URL of the real app with Eve's year-end appraisal waiting for her self-appraisal."""
+    database = tmp_path_factory.mktemp("year-end") / "sightline.db"
+    log = database.with_suffix(".log")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TIMER_POLL_SECONDS": "0", "SMTP_HOST": ""}
+    with log.open("w") as errors:
+        server = subprocess.Popen(
+            [sys.executable, str(YEAR_END_APP), str(database)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, text=True,
+        )
+        try:
+            port = _announced_port(server)
+            if port is None:
+                server.kill()
+                pytest.fail(f"the year-end test server did not start:\n{log.read_text()}")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            if server.stdout:
+                server.stdout.close()
+    server_log = log.read_text()
+    if server_log.strip():
+        print(f"--- test server log ---\n{server_log}")
+
+
+# Counts the page's open XMLHttpRequests (htmx uses them) so the test can wait for quiet.
+COUNT_REQUESTS = """
+window.__openRequests = 0;
+const send = XMLHttpRequest.prototype.send;
+XMLHttpRequest.prototype.send = function (...args) {
+  window.__openRequests++;
+  this.addEventListener("loadend", () => setTimeout(() => window.__openRequests--, 0));
+  return send.apply(this, args);
+};
+"""
+LIVE_CHECK_DELAY_MS = 450  # forms' typing trigger fires 400 ms after the last key
+
+
+def live_checks_done(page: Page) -> None:
+    """Wait until every live check has been answered and swapped into the page."""
+    page.wait_for_timeout(LIVE_CHECK_DELAY_MS)
+    page.wait_for_function(
+        "() => window.__openRequests === 0"
+        " && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+
+
+def main_nav(page: Page) -> Locator:
+    return page.get_by_role("navigation", name="Main")
+
+
+def flash(page: Page) -> Locator:
+    return page.locator("#flash-region .flash")
+
+
+def inbox_row(page: Page) -> Locator:
+    return page.locator("tbody tr", has_text=EVE)
+
+
+def open_task(page: Page, name: str) -> None:
+    """Open a waiting task the way a person does: from the inbox row of Eve's appraisal."""
+    main_nav(page).get_by_role("link", name="Inbox").click()
+    expect(page.get_by_role("heading", level=1, name="Inbox")).to_be_visible()
+    inbox_row(page).get_by_role("link", name=name, exact=True).click()
+    expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
+
+
+def submit(page: Page) -> None:
+    page.get_by_role("button", name="Submit", exact=True).click()
+
+
+def rating_group(page: Page, competency: str) -> Locator:
+    """The rating cards of one competency (a fieldset whose legend is its name)."""
+    return page.locator("fieldset.sl-rating").filter(
+        has=page.locator("legend", has_text=re.compile(rf"^{re.escape(competency)}"))
+    )
+
+
+def rate(page: Page, competency: str, level: int) -> None:
+    """Click the card of one level, as a person does, and check that it took."""
+    card = rating_group(page, competency).locator("article.sl-rating-card").filter(
+        has=page.locator(f'input[type="radio"][value="{level}"]')
+    )
+    card.locator("label").click()
+    expect(card.locator('input[type="radio"]')).to_be_checked()
+    live_checks_done(page)
+
+
+def type_actual(page: Page, row: int, value: str) -> None:
+    field = page.get_by_label(f"Actual, row {row}", exact=True)
+    field.fill("")
+    field.press_sequentially(value)
+    field.press("Tab")
+    live_checks_done(page)
+
+
+def sign(page: Page, statement: str, name: str) -> None:
+    """Tick the statement (the server re-renders the signature), then type the name."""
+    page.get_by_label(statement).check()
+    live_checks_done(page)
+    full_name = page.get_by_label("Your full name")
+    full_name.fill(name)
+    live_checks_done(page)
+    expect(full_name).to_have_value(name)
+    expect(full_name).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_year_end_appraisal_to_final_approval(
+    open_page: Opener, shoot: Shoot, log_in: LogIn
+) -> None:
+    page = open_page()
+    page.add_init_script(COUNT_REQUESTS)
+
+    # -- Eve: the self-appraisal waits in her inbox, with her agreed objectives ----------------
+    log_in(page, "e1")
+    expect(inbox_row(page)).to_contain_text("Self-appraisal")
+    shoot(page, "year-end-01-inbox-employee")
+    open_task(page, "Self-appraisal")
+    expect(page.locator(".task-instructions")).to_contain_text("Ship the billing service")
+    expect(page.get_by_label("Objective, row 1", exact=True)).to_have_value(
+        "Ship the billing service"
+    )
+    # Agreed objectives are fixed: no rows can be added.
+    expect(page.get_by_role("button", name="Add row")).to_have_count(0)
+    shoot(page, "year-end-02-self-appraisal-empty")
+
+    type_actual(page, 1, "4")
+    type_actual(page, 2, "2")
+    for competency in ENGINEERING_COMPETENCIES:
+        rate(page, competency, 3)
+    page.get_by_label("Your summary of the year").fill(SELF_SUMMARY)
+    shoot(page, "year-end-03-self-appraisal-filled")
+    submit(page)
+    expect(page).to_have_url(re.compile(r"/inbox$"))
+    expect(flash(page)).to_contain_text("Submitted 'Self-appraisal'")
+    expect(flash(page)).to_contain_text("Manager appraisal — with Morgan Manager")
+    shoot(page, "year-end-04-inbox-after-self-appraisal")
+
+    # -- Morgan: the manager appraisal shows Eve's results and proposes a rating ---------------
+    log_in(page, "m1")
+    expect(inbox_row(page)).to_contain_text("Manager appraisal")
+    shoot(page, "year-end-05-inbox-manager")
+    open_task(page, "Manager appraisal")
+    instructions = page.locator(".task-instructions")
+    expect(instructions).to_contain_text(SELF_SUMMARY)
+    expect(instructions).to_contain_text("the proposed overall rating is")
+    proposed = instructions.locator("strong", has_text=re.compile(r"^\d$")).last.inner_text()
+    overall = rating_group(page, "Overall rating")
+    expect(overall.locator(f'input[type="radio"][value="{proposed}"]')).to_be_checked()
+    shoot(page, "year-end-06-manager-appraisal-empty")
+    for competency in ENGINEERING_COMPETENCIES:
+        rate(page, competency, 3)
+    page.get_by_label("Comments for the employee").fill(MANAGER_COMMENTS)
+    shoot(page, "year-end-07-manager-appraisal-filled")
+    submit(page)
+    expect(flash(page)).to_contain_text("Submitted 'Manager appraisal'")
+    # No gap to mediate: the appraisal waits for calibration, not for anyone's task.
+    expect(flash(page)).not_to_contain_text("Mediate")
+    expect(flash(page)).to_contain_text("The process now waits for: Ratings released")
+    expect(inbox_row(page)).to_have_count(0)
+    shoot(page, "year-end-08-inbox-after-manager-appraisal")
+
+    # -- Hana: the HR dashboard releases the population's ratings ------------------------------
+    log_in(page, "h1")
+    page.goto("/hr/dashboard")
+    calibration = page.locator("#calibration")
+    expect(calibration).to_be_visible()
+    release = calibration.get_by_role("button", name="Release ratings (1 waiting)").first
+    expect(release).to_be_enabled()
+    calibration.scroll_into_view_if_needed()
+    shoot(page, "year-end-09-hr-dashboard-before-release")
+    release.click()
+    expect(flash(page)).to_contain_text("Ratings released for 1 appraisal(s)")
+    expect(calibration.get_by_role("button", name="Release ratings (1 waiting)")).to_have_count(0)
+    shoot(page, "year-end-10-hr-dashboard-released")
+
+    # -- Morgan records the discussion ---------------------------------------------------------
+    log_in(page, "m1")
+    expect(inbox_row(page)).to_contain_text("Hold the appraisal discussion")
+    open_task(page, "Hold the appraisal discussion")
+    instructions = page.locator(".task-instructions")
+    expect(instructions).to_contain_text(f"The rating to discuss is {proposed}")
+    page.get_by_label("Date of the discussion").fill("2027-01-15")
+    page.get_by_label("Notes from the discussion").fill(DISCUSSION_NOTES)
+    shoot(page, "year-end-11-discussion")
+    submit(page)
+    expect(flash(page)).to_contain_text("Sign off the appraisal — with Eve Employee")
+
+    # -- Eve agrees and signs with her typed name ----------------------------------------------
+    log_in(page, "e1")
+    expect(inbox_row(page)).to_contain_text("Sign off the appraisal")
+    open_task(page, "Sign off the appraisal")
+    instructions = page.locator(".task-instructions")
+    expect(instructions).to_contain_text(f"Your overall rating for the year is {proposed}")
+    expect(instructions).to_contain_text(DISCUSSION_NOTES)
+    page.get_by_label("I agree with my appraisal").check()
+    live_checks_done(page)
+    sign(page, re.compile("I have read my year-end appraisal"), EVE)
+    shoot(page, "year-end-12-signoff")
+    submit(page)
+    expect(flash(page)).to_contain_text("Submitted 'Sign off the appraisal'")
+    expect(flash(page)).to_contain_text("Approve the final rating")
+
+    # -- Hana approves the final rating --------------------------------------------------------
+    log_in(page, "h1")
+    expect(inbox_row(page)).to_contain_text("Approve the final rating")
+    shoot(page, "year-end-13-inbox-hr")
+    open_task(page, "Approve the final rating")
+    instructions = page.locator(".task-instructions")
+    expect(instructions).to_contain_text(f"Final rating: {proposed}")
+    expect(instructions).to_contain_text("agreed and signed")
+    sign(page, re.compile("I approve this rating"), "Hana HR")
+    shoot(page, "year-end-14-final-approval")
+    submit(page)
+    expect(flash(page)).to_contain_text("Year-end appraisal is complete")
+
+    # -- Eve sees it completed in My reviews and on the instance page --------------------------
+    log_in(page, "e1")
+    expect(inbox_row(page)).to_have_count(0)
+    main_nav(page).get_by_role("link", name="My reviews").click()
+    expect(page.get_by_role("heading", level=1, name="My reviews")).to_be_visible()
+    review = page.locator("tr", has_text="Year-end appraisal")
+    expect(review).to_contain_text("Completed")
+    shoot(page, "year-end-15-my-reviews")
+    review.get_by_role("link", name="Year-end appraisal").click()
+    diagram = page.locator("#bpmn-diagram")
+    expect(diagram.locator("svg").first).to_be_visible()
+    for step in ("self_appraisal", "manager_appraisal", "appraisal_discussion",
+                 "employee_signoff", "hr_final_approval"):
+        shape = diagram.locator(f'g.djs-element[data-element-id="{step}"]')
+        expect(shape).to_have_class(re.compile(r"\bsl-completed\b"))
+    expect(diagram.locator('g.djs-element[data-element-id="hr_mediation"]')).not_to_have_class(
+        re.compile(r"\bsl-completed\b")
+    )
+    shoot(page, "year-end-16-instance")

@@ -1,0 +1,131 @@
+"""Development: plan actions with owners and due dates, and starting check-ins and plans.
+
+A person sees their own plan; a manager also sees the plans of everyone below them. Anyone
+else's plan is 404. Plans and check-ins run as the standard pack's `development_plan` and
+`checkin` processes; this page only starts them and reads the `development_plan` records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from engine import clock, runtime
+from engine.directory import DirectorySnapshot, PersonInfo
+from engine.errors import EngineError
+from engine.models import HumanTask, Record
+from engine.scorecard import DevelopmentStatus, development_status
+from webapp.auth import Viewer, current_user
+from webapp.templating import flash, render
+
+CHECKIN_PROCESS = "checkin"
+PLAN_PROCESS = "development_plan"
+
+
+@dataclass
+class PersonPlan:
+    """One person's newest development plan, as the page lists it."""
+
+    person: PersonInfo
+    status: DevelopmentStatus | None
+
+
+def _visible_people(viewer: Viewer, directory: DirectorySnapshot) -> list[PersonInfo]:
+    """The viewer's team (everyone below them), by name."""
+    team = [directory.person(pid) for pid in directory.reports_of(viewer.person_id, True)]
+    return sorted((p for p in team if p is not None), key=lambda p: p.name)
+
+
+async def _plans_of(people: list[PersonInfo]) -> list[PersonPlan]:
+    """The newest development_plan record of each person (ordered by id: the newest wins)."""
+    ids = [p.id for p in people]
+    newest: dict[int, dict] = {}
+    for record in await Record.filter(kind="development_plan", person_id__in=ids).order_by("id"):
+        newest[record.person_id] = record.data  # type: ignore[attr-defined]
+    today = clock.now().date()
+    return [
+        PersonPlan(p, development_status(newest[p.id], today) if p.id in newest else None)
+        for p in people
+    ]
+
+
+def _may_see(viewer: Viewer, person: PersonInfo, directory: DirectorySnapshot) -> bool:
+    return person.id == viewer.person_id or directory.is_manager_of(viewer.person_id, person.id)
+
+
+async def development_page(request: Request) -> Response:
+    """GET /development: my plan's actions and open action tasks; a manager's team plans too."""
+    viewer = current_user(request)
+    directory = request.state.directory
+    me = directory.person(viewer.person_id)
+    [mine] = await _plans_of([me])
+    team = await _plans_of(_visible_people(viewer, directory))
+    open_actions = await HumanTask.filter(
+        assignee_id=viewer.person_id, bpmn_id="complete_action", status="ready"
+    ).order_by("due_at")
+    context = {
+        "mine": mine,
+        "team": team,
+        "direct_reports": [directory.person(pid) for pid in directory.reports_of(me.id)],
+        "open_actions": open_actions,
+        "now": clock.now(),
+    }
+    return render(request, "development.html", context)
+
+
+async def person_development(request: Request) -> Response:
+    """GET /development/{key}: one person's plan, for themselves and their managers only."""
+    viewer = current_user(request)
+    directory = request.state.directory
+    person = directory.person(request.path_params["key"])
+    if person is None or not _may_see(viewer, person, directory):
+        raise HTTPException(404)
+    [plan] = await _plans_of([person])
+    return render(request, "development_person.html", {"plan": plan})
+
+
+async def _first_task(instance_id: int, bpmn_id: str) -> HumanTask:
+    task = await HumanTask.get_or_none(instance_id=instance_id, bpmn_id=bpmn_id, status="ready")
+    if task is None:
+        raise EngineError(f"the process did not reach '{bpmn_id}' as expected")
+    return task
+
+
+async def start_checkin(request: Request) -> Response:
+    """POST /development/checkin: start a check-in; its first step is the viewer's form."""
+    viewer = current_user(request)
+    actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
+    instance = await runtime.start_process(CHECKIN_PROCESS, subject=viewer.person_id, actor=actor)
+    task = await _first_task(instance.id, "record_checkin")
+    return RedirectResponse(f"/tasks/{task.id}", status_code=303)
+
+
+async def start_plan(request: Request) -> Response:
+    """POST /development/plan: a manager starts a development plan for one of their reports."""
+    viewer = current_user(request)
+    directory = request.state.directory
+    form = await request.form()
+    person = directory.person(str(form.get("person") or ""))
+    if person is None or not directory.is_manager_of(viewer.person_id, person.id, False):
+        raise HTTPException(404)
+    actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
+    instance = await runtime.start_process(PLAN_PROCESS, subject=person.id, actor=actor)
+    task = await HumanTask.get_or_none(
+        instance_id=instance.id, bpmn_id="agree_plan", status="ready", assignee_id=viewer.person_id
+    )
+    if task is None:
+        flash(request, f"The plan for {person.name} started; it waits in the inbox.", "success")
+        return RedirectResponse("/development", status_code=303)
+    return RedirectResponse(f"/tasks/{task.id}", status_code=303)
+
+
+routes: list[BaseRoute] = [
+    Route("/development", development_page, methods=["GET"]),
+    Route("/development/checkin", start_checkin, methods=["POST"]),
+    Route("/development/plan", start_plan, methods=["POST"]),
+    Route("/development/{key}", person_development, methods=["GET"]),
+]
