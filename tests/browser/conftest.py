@@ -8,20 +8,16 @@ Screenshots go to tests/screenshots/ (gitignored) through `shoot`.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from app_server import running_app
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "tests" / "screenshots"
-LIVE_APP = Path(__file__).resolve().parent / "live_app.py"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -34,7 +30,6 @@ CHROMIUM_ARGS = [
 LAPTOP = (1280, 800)
 PHONE = (390, 844)
 PASSWORD = "sightline-demo"  # engine.demo.DEMO_PASSWORD
-SERVER_START_SECONDS = 60
 
 PageOpener = Callable[..., Page]
 
@@ -58,64 +53,11 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-def _read_port(server: subprocess.Popen[str]) -> int:
-    """The port the server announces; fails with its output when it dies or stays silent."""
-    found: list[str] = []
-    seen: list[str] = []
-
-    def read() -> None:
-        assert server.stdout is not None
-        for line in server.stdout:
-            seen.append(line)
-            if line.startswith("PORT "):
-                found.append(line.split()[1])
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(SERVER_START_SECONDS)
-    if not found:
-        server.kill()
-        output = "".join(seen) + (server.stdout.read() if server.stdout else "")
-        pytest.fail(f"the test server did not start:\n{output}")
-    return int(found[0])
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
-    """Base URL of the real app on a freshly prepared SQLite database."""
-    database = tmp_path_factory.mktemp("live") / "sightline.db"
-    log = database.with_suffix(".log")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TIMER_POLL_SECONDS": "0", "SMTP_HOST": ""}
-    with log.open("w") as errors:
-        server = subprocess.Popen(
-            [sys.executable, str(LIVE_APP), str(database)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        )
-        try:
-            try:
-                port = _read_port(server)
-            except BaseException:
-                print(log.read_text())
-                raise
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            if server.stdout:
-                server.stdout.close()
-    # Server-side errors (500s) are logged to stderr: show them with a failing test's output.
-    server_log = log.read_text()
-    if server_log.strip():
-        print(f"--- test server log ---\n{server_log}")
+    """Base URL of the real app with objective setting started for E1 and E2."""
+    with running_app(tmp_path_factory, "objectives") as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
-"""Serve Sightline for the browser tests: `python live_app.py <sqlite file>`.
+"""Serve Sightline for the browser tests: `python live_app.py <sqlite file> [scenario]`.
 
-Prepares a fresh database (a five-person organisation with logins, the standard pack, an
-objective-setting cycle for both employees), then serves the real app with uvicorn on a free
-127.0.0.1 port and prints `PORT <n>` once it listens. Run as its own process so the browser
-tests never share an event loop or a Tortoise connection with the rest of the suite.
+Prepares a fresh database — a five-person organisation with logins and the standard pack, then
+the scenario's processes: `objectives` (objective setting for both employees) or `year-end`
+(Eve's year-end appraisal with two agreed objectives) — and serves the real app with uvicorn
+on a free 127.0.0.1 port, printing `PORT <n>` once it listens. Run as its own process so the
+browser tests never share an event loop or a Tortoise connection with the rest of the suite.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -25,15 +27,43 @@ E1,Eve Employee,eve@example.com,Software Engineer,engineering,ENG,Engineering,,M
 E2,Eli Other,eli@example.com,Software Engineer,engineering,ENG,Engineering,,M1,
 H1,Hana HR,hana@example.com,HR partner,hr,ENG,Engineering,,D1,hr
 """
-CYCLE = "2026 objectives"
+AGREED_OBJECTIVES = [
+    {"kra": "Delivery", "title": "Ship the billing service", "kpi": "Services released",
+     "measure_type": "higher_is_better", "baseline": 0, "target": 4, "weight": 60},
+    {"kra": "People", "title": "Mentor two juniors", "kpi": "People mentored",
+     "measure_type": "higher_is_better", "baseline": 0, "target": 2, "weight": 40},
+]
 
 
-async def prepare(database_url: str) -> None:
-    """Schema, organisation, logins, the standard pack and one objective setting per employee."""
+async def start_objectives(hr: Any) -> None:
+    """An objective-setting cycle for both employees."""
+    from engine import runtime
+    from engine.models import Cycle
+
+    cycle = await Cycle.create(name="2026 objectives")
+    for employee in ("E1", "E2"):
+        await runtime.start_process("objective_setting", subject=employee, actor=hr,
+                                    cycle_id=cycle.id)
+
+
+async def start_year_end(hr: Any) -> None:
+    """Eve's year-end appraisal, with the objectives she agreed at the start of the year."""
+    from engine import runtime
+    from engine.models import Cycle
+
+    cycle = await Cycle.create(name="2026 year-end")
+    await runtime.start_process("year_end_appraisal", subject="E1", actor=hr,
+                                cycle_id=cycle.id, data={"objectives": AGREED_OBJECTIVES})
+
+
+SCENARIOS = {"objectives": start_objectives, "year-end": start_year_end}
+
+
+async def prepare(database_url: str, scenario: str = "objectives") -> None:
+    """Schema, organisation, logins, the standard pack, then the scenario's processes."""
     from engine import db, runtime
     from engine.definitions import deploy_pack
     from engine.demo import create_logins
-    from engine.models import Cycle
     from engine.org_import import import_org
 
     await db.create_schema(database_url)
@@ -43,12 +73,7 @@ async def prepare(database_url: str) -> None:
             raise SystemExit(f"organisation did not import: {report.errors}")
         await create_logins()
         await deploy_pack(ROOT / "processes" / "standard", "test", search=[ROOT / "processes"])
-        cycle = await Cycle.create(name=CYCLE)
-        hr = await runtime.actor_for("H1")
-        for employee in ("E1", "E2"):
-            await runtime.start_process(
-                "objective_setting", subject=employee, actor=hr, cycle_id=cycle.id
-            )
+        await SCENARIOS[scenario](await runtime.actor_for("H1"))
     finally:
         await db.disconnect()
 
@@ -74,7 +99,7 @@ def serve(database_url: str) -> None:
 def main(argv: list[str]) -> int:
     """Prepare the database named on the command line, then serve it until terminated."""
     database_url = f"sqlite://{Path(argv[1]).resolve()}"
-    asyncio.run(prepare(database_url))
+    asyncio.run(prepare(database_url, argv[2] if len(argv) > 2 else "objectives"))
     serve(database_url)
     return 0
 

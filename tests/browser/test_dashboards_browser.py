@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
     """The app on a database with a year's results (this module run as a script)."""
-    from tests.browser.conftest import ROOT, _read_port
+    from app_server import ROOT, _read_port
 
     database = tmp_path_factory.mktemp("dash") / "sightline.db"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TIMER_POLL_SECONDS": "0", "SMTP_HOST": ""}

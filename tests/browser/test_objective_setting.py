@@ -11,7 +11,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import browser_steps as steps
 import pytest
+from browser_steps import COUNT_REQUESTS, flash, live_checks_done, main_nav, submit
 from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -25,17 +27,9 @@ REVISED = "Mentor two juniors to their first release by June"
 RETURN_COMMENT = "Please make the mentoring objective measurable: how many people, by when?"
 
 
-def main_nav(page: Page) -> Locator:
-    return page.get_by_role("navigation", name="Main")
-
-
 def open_task(page: Page, name: str, subject: str = "Eve Employee") -> None:
-    """Open a waiting task the way a person does: from the inbox row of its subject."""
-    main_nav(page).get_by_role("link", name="Inbox").click()
-    expect(page.get_by_role("heading", level=1, name="Inbox")).to_be_visible()
-    row = page.locator("tbody tr", has_text=subject)
-    row.get_by_role("link", name=name, exact=True).click()
-    expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
+    """Open a waiting task from the inbox row of its subject (Eve's, unless told)."""
+    steps.open_task(page, name, subject)
 
 
 def cell(page: Page, column: str, row: int) -> Locator:
@@ -64,36 +58,6 @@ def type_objective(page: Page, row: int, values: dict[str, str]) -> None:
         # The server re-renders the table after each cell; the next cell is typed into the
         # table it sends back (typing during the round trip would be lost - see the report).
         live_checks_done(page)
-
-
-# Counts the page's open XMLHttpRequests (htmx uses them) so tests can wait for quiet.
-COUNT_REQUESTS = """
-window.__openRequests = 0;
-const send = XMLHttpRequest.prototype.send;
-XMLHttpRequest.prototype.send = function (...args) {
-  window.__openRequests++;
-  this.addEventListener("loadend", () => setTimeout(() => window.__openRequests--, 0));
-  return send.apply(this, args);
-};
-"""
-LIVE_CHECK_DELAY_MS = 450  # forms' typing trigger fires 400 ms after the last key
-
-
-def live_checks_done(page: Page) -> None:
-    """Wait until every live check has been answered and swapped into the page."""
-    page.wait_for_timeout(LIVE_CHECK_DELAY_MS)
-    page.wait_for_function(
-        "() => window.__openRequests === 0"
-        " && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
-
-
-def submit(page: Page, label: str = "Submit") -> None:
-    page.get_by_role("button", name=label, exact=True).click()
-
-
-def flash(page: Page) -> Locator:
-    return page.locator("#flash-region .flash")
 
 
 def test_objective_setting_from_draft_to_signature(

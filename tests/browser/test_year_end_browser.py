@@ -1,6 +1,7 @@
 """The year-end appraisal in a real browser, from self-appraisal to HR's final approval.
 
-The server (year_end_app.py) starts one appraisal for Eve (e1) with two agreed objectives. Eve
+The server (live_app.py, scenario "year-end") starts one appraisal for Eve (e1) with two agreed
+objectives. Eve
 enters her actuals and rates herself, Morgan (m1, her manager) rates her and keeps the proposed
 overall rating, Hana (h1, HR) releases the population's ratings from the HR dashboard, Morgan
 records the discussion, Eve agrees and signs, Hana approves; My reviews then shows it completed.
@@ -9,15 +10,14 @@ Screenshots of every page land in tests/screenshots/year-end-*.png.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import browser_steps
 import pytest
+from app_server import running_app
+from browser_steps import COUNT_REQUESTS, flash, live_checks_done, main_nav, submit
 from playwright.sync_api import Browser, Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -25,10 +25,6 @@ pytestmark = pytest.mark.browser
 Opener = Callable[..., Page]
 Shoot = Callable[..., Path]
 LogIn = Callable[..., None]
-
-ROOT = Path(__file__).resolve().parents[2]
-YEAR_END_APP = Path(__file__).resolve().parent / "year_end_app.py"
-SERVER_START_SECONDS = 60
 
 EVE = "Eve Employee"
 ENGINEERING_COMPETENCIES = (
@@ -39,98 +35,20 @@ MANAGER_COMMENTS = "A solid year: billing landed as planned and the mentoring pa
 DISCUSSION_NOTES = "Went through results and competencies; agreed a focus on design reviews."
 
 
-def _announced_port(server: subprocess.Popen[str]) -> int | None:
-    """The port the server prints as `PORT <n>`, or None when it dies or stays silent."""
-    found: list[int] = []
-
-    def read() -> None:
-        assert server.stdout is not None
-        for line in server.stdout:
-            if line.startswith("PORT "):
-                found.append(int(line.split()[1]))
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(SERVER_START_SECONDS)
-    return found[0] if found else None
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
     """Base URL of the real app with Eve's year-end appraisal waiting for her self-appraisal."""
-    database = tmp_path_factory.mktemp("year-end") / "sightline.db"
-    log = database.with_suffix(".log")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TIMER_POLL_SECONDS": "0", "SMTP_HOST": ""}
-    with log.open("w") as errors:
-        server = subprocess.Popen(
-            [sys.executable, str(YEAR_END_APP), str(database)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, text=True,
-        )
-        try:
-            port = _announced_port(server)
-            if port is None:
-                server.kill()
-                pytest.fail(f"the year-end test server did not start:\n{log.read_text()}")
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            if server.stdout:
-                server.stdout.close()
-    server_log = log.read_text()
-    if server_log.strip():
-        print(f"--- test server log ---\n{server_log}")
-
-
-# Counts the page's open XMLHttpRequests (htmx uses them) so the test can wait for quiet.
-COUNT_REQUESTS = """
-window.__openRequests = 0;
-const send = XMLHttpRequest.prototype.send;
-XMLHttpRequest.prototype.send = function (...args) {
-  window.__openRequests++;
-  this.addEventListener("loadend", () => setTimeout(() => window.__openRequests--, 0));
-  return send.apply(this, args);
-};
-"""
-LIVE_CHECK_DELAY_MS = 450  # forms' typing trigger fires 400 ms after the last key
-
-
-def live_checks_done(page: Page) -> None:
-    """Wait until every live check has been answered and swapped into the page."""
-    page.wait_for_timeout(LIVE_CHECK_DELAY_MS)
-    page.wait_for_function(
-        "() => window.__openRequests === 0"
-        " && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
-
-
-def main_nav(page: Page) -> Locator:
-    return page.get_by_role("navigation", name="Main")
-
-
-def flash(page: Page) -> Locator:
-    return page.locator("#flash-region .flash")
+    with running_app(tmp_path_factory, "year-end") as url:
+        yield url
 
 
 def inbox_row(page: Page) -> Locator:
-    return page.locator("tbody tr", has_text=EVE)
+    return browser_steps.inbox_row(page, EVE)
 
 
 def open_task(page: Page, name: str) -> None:
     """Open a waiting task the way a person does: from the inbox row of Eve's appraisal."""
-    main_nav(page).get_by_role("link", name="Inbox").click()
-    expect(page.get_by_role("heading", level=1, name="Inbox")).to_be_visible()
-    inbox_row(page).get_by_role("link", name=name, exact=True).click()
-    expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
-
-
-def submit(page: Page) -> None:
-    page.get_by_role("button", name="Submit", exact=True).click()
+    browser_steps.open_task(page, name, EVE)
 
 
 def rating_group(page: Page, competency: str) -> Locator:
