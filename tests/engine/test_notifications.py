@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,23 +14,11 @@ from aiosmtpd.controller import Controller
 from tortoise.transactions import in_transaction
 
 from engine import clock, notifications, runtime
-from engine.definitions import deploy_pack
 from engine.errors import Conflict, NotFound
 from engine.models import HumanTask, OutboxEmail
 from engine.notifications import MAX_ATTEMPTS, SmtpSettings, send_due
-from engine.org_import import import_org
 
-ROOT = Path(__file__).resolve().parents[2]
-STANDARD = ROOT / "processes" / "standard"
 BASE_URL = "https://perf.example.com/"
-
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ORG,Org,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ORG,Org,,D1,
-E1,Eve Employee,eve@example.com,Engineer,engineering,ORG,Org,,M1,
-H1,Hana HR,hana@example.com,HR partner,individual_contributor,ORG,Org,,D1,hr
-"""
 
 OBJECTIVES = [
     {
@@ -94,13 +81,6 @@ def smtp(smtp_port: int) -> SmtpSettings:
         base_url=BASE_URL,
         timeout=5,
     )
-
-
-@pytest.fixture
-async def standard(db: str) -> None:
-    report = await import_org(ORG)
-    assert not report.errors, report.errors
-    await deploy_pack(STANDARD, "test", search=[STANDARD.parent])
 
 
 async def start_for_eve() -> int:

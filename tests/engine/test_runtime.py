@@ -15,21 +15,9 @@ from engine.audit import verify_chain
 from engine.definitions import deploy_pack, deployed
 from engine.errors import Conflict, NotAllowed
 from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance, Record
-from engine.org_import import import_org
 from engine.serialization import load_state
 
-ROOT = Path(__file__).resolve().parents[2]
-STANDARD = ROOT / "processes" / "standard"
 LAB = Path(__file__).parent / "runtime_pack"
-
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ORG,Org,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ORG,Org,,D1,
-E1,Eve Employee,eve@example.com,Engineer,engineering,ORG,Org,,M1,
-E2,Eli Employee,eli@example.com,Engineer,engineering,ORG,Org,,M1,
-H1,Hana HR,hana@example.com,HR partner,individual_contributor,ORG,Org,,D1,hr
-"""
 
 OBJECTIVES = [
     {
@@ -42,17 +30,6 @@ OBJECTIVES = [
         "weight": 100,
     },
 ]
-
-
-@pytest.fixture
-async def org(db: str) -> None:
-    report = await import_org(ORG)
-    assert not report.errors, report.errors
-
-
-@pytest.fixture
-async def standard(org: None) -> None:
-    await deploy_pack(STANDARD, "test", search=[STANDARD.parent])
 
 
 async def open_task(instance_id: int, bpmn_id: str) -> HumanTask:
