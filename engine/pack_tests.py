@@ -48,6 +48,7 @@ from engine.directory import DirectorySnapshot, PersonInfo
 from engine.packs import Pack, PackError, discover_packs, load_pack
 from engine.side_branches import forget_ended_side_branches
 from engine.specs import build_spec, executable_processes, process_sources
+from engine.stepping import EngineWorkflow
 
 # Column width of one side of the expected/actual comparison in a failure report.
 SIDE_WIDTH = 48
@@ -258,7 +259,7 @@ def _run_case(
     timers = list(case.get("timers") or [])
     signals = _case_signals(case.get("signals"))
     feeder = _TaskFeeder(tasks)
-    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=scripting.make_script_engine())
+    workflow = EngineWorkflow(spec, subprocess_specs, script_engine=scripting.make_script_engine())
     with scripting.script_context(
         directory=directory,
         catalogs=catalogs,

@@ -37,6 +37,7 @@ from engine.packs import parse_start_data
 from engine.records import start_data_for
 from engine.serialization import dump_state, load_state, state_dict
 from engine.side_branches import forget_ended_side_branches
+from engine.stepping import EngineWorkflow
 from engine.store import Batch, Ref, apply, fetch_with
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ def start_in_batch(
     cycle_id: int | None = None,
 ) -> _Run:
     """Run a new instance to its first wait and add its writes to `batch` (cycles add many)."""
-    workflow = BpmnWorkflow(
+    workflow = EngineWorkflow(
         dep.built.spec, dep.built.subprocess_specs, script_engine=script_engine()
     )
     subject = directory.person(subject_id) if subject_id is not None else None
