@@ -11,8 +11,8 @@ restores is an `EngineWorkflow`; the stored state does not name the class.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
