@@ -9,8 +9,10 @@ mocks service tasks with their entry, and finally compares `BpmnWorkflow.data` w
 Sightline's optional case keys:
 - `"mocks"`: {function name: value} — that script function returns the value instead of running.
 - `"subject"`: the instance's subject as a person dict (`key`, `name`, optional `manager`
-  nested the same way, `groups`, ...). It becomes the directory the scripts see and is put in
+  nested the same way, `groups`, ...). It joins the directory the scripts see and is put in
   the start data as `subject`, exactly as the runtime does when HR launches the process.
+- `"people"`: more person dicts for that directory (colleagues, peers); a `manager` there, or
+  in `subject`, is a nested person dict or the key of anyone in the case.
 - `"now"`: an ISO datetime the script clock (`today()`, `now()`) is frozen at.
 - `"timers"`: bpmn ids of timer events to fire, in order, each as soon as it is waiting.
 - `"signals"`: signals to deliver, in order, each as soon as the instance waits for it — a
@@ -28,6 +30,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import count
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -255,7 +258,7 @@ def _run_case(
         raise CaseFailure('"tasks" must map task ids to {"data": [...]}')
     if "expected_output_json" not in case:
         raise CaseFailure('the case has no "expected_output_json"')
-    directory, subject = _case_directory(case.get("subject"))
+    directory, subject = _case_directory(case.get("subject"), case.get("people"))
     timers = list(case.get("timers") or [])
     signals = _case_signals(case.get("signals"))
     feeder = _TaskFeeder(tasks)
@@ -424,34 +427,100 @@ def _send_waiting_signal(workflow: BpmnWorkflow, signals: list[tuple[str, Any]])
     return False
 
 
-def _case_directory(subject: Any) -> tuple[DirectorySnapshot | None, PersonInfo | None]:
-    """A directory of the subject and their management chain, from the case's `subject`."""
-    if subject is None:
+def _case_directory(
+    subject: Any, people: Any
+) -> tuple[DirectorySnapshot | None, PersonInfo | None]:
+    """The case's directory: the subject with their management chain, and the case's `people`."""
+    if subject is None and people is None:
         return None, None
-    if not isinstance(subject, dict):
+    if subject is not None and not isinstance(subject, dict):
         raise CaseFailure('"subject" must be a person object such as {"key": "ana", ...}')
-    people: dict[int, PersonInfo] = {}
-    chain: list[dict[str, Any]] = []
-    node: Any = subject
-    while isinstance(node, dict):
-        chain.append(node)
-        node = node.get("manager")
-    ids = [int(p.get("id", n + 1)) for n, p in enumerate(chain)]
-    for n, p in enumerate(chain):
-        key = str(p.get("key") or f"person{ids[n]}")
-        people[ids[n]] = PersonInfo(
-            id=ids[n],
+    if people is not None and not isinstance(people, list):
+        raise CaseFailure('"people" must be a list of person objects such as {"key": "lin", ...}')
+    entries: list[dict[str, Any]] = []
+    managers: list[int | str | None] = []
+    if subject is not None:
+        _add_case_person(subject, entries, managers)
+    for number, entry in enumerate(people or [], start=1):
+        if not isinstance(entry, dict):
+            raise CaseFailure(f'"people" entry {number} is not a person object: {entry!r}')
+        _add_case_person(entry, entries, managers)
+    ids = _case_person_ids(entries)
+    keys = [str(p.get("key") or f"person{pid}") for p, pid in zip(entries, ids, strict=True)]
+    twice = _first_repeated(keys)
+    if twice is not None:
+        raise CaseFailure(f"two people in the case have the key {twice!r}")
+    id_of_key = dict(zip(keys, ids, strict=True))
+    directory_people: dict[int, PersonInfo] = {}
+    for p, pid, key, manager in zip(entries, ids, keys, managers, strict=True):
+        if isinstance(manager, str) and manager not in id_of_key:
+            raise CaseFailure(f"the manager of {key!r} is {manager!r}, but nobody in the case"
+                              " has that key")
+        manager_id = id_of_key[manager] if isinstance(manager, str) else (
+            None if manager is None else ids[manager])
+        directory_people[pid] = PersonInfo(
+            id=pid,
             key=key,
             name=str(p.get("name", key)),
             email=str(p.get("email", "")),
             title=str(p.get("title", "")),
             job_family=str(p.get("job_family", "")),
-            manager_id=ids[n + 1] if n + 1 < len(chain) else None,
+            manager_id=manager_id,
             groups=frozenset(p.get("groups", [])),
             attributes=dict(p.get("attributes", {})),
         )
-    directory = DirectorySnapshot(version=1, people=people)
-    return directory, people[ids[0]]
+    directory = DirectorySnapshot(version=1, people=directory_people)
+    return directory, directory_people[ids[0]] if subject is not None else None
+
+
+def _add_case_person(
+    person: dict[str, Any], entries: list[dict[str, Any]], managers: list[int | str | None]
+) -> None:
+    """Append a case's person, then their nested managers; each one's manager is the index of
+    the nested entry, a key to look up once everyone is known, or None."""
+    index = len(entries)
+    entries.append(person)
+    managers.append(None)
+    manager = person.get("manager")
+    if isinstance(manager, dict):
+        managers[index] = len(entries)
+        _add_case_person(manager, entries, managers)
+    elif isinstance(manager, str):
+        managers[index] = manager
+    elif manager is not None:
+        raise CaseFailure(f"the manager of {_who(person)} must be a person key or object,"
+                          f" not {manager!r}")
+
+
+def _case_person_ids(entries: list[dict[str, Any]]) -> list[int]:
+    """Each case person's id: the one given, else the next id nobody was given."""
+    given: list[int | None] = []
+    for p in entries:
+        value = p.get("id")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise CaseFailure(f"the id of {_who(p)} must be a whole number, not {value!r}")
+        given.append(value)
+    taken = [pid for pid in given if pid is not None]
+    twice = _first_repeated(taken)
+    if twice is not None:
+        raise CaseFailure(f"two people in the case have the id {twice}")
+    free = (n for n in count(1) if n not in taken)
+    return [pid if pid is not None else next(free) for pid in given]
+
+
+def _who(person: dict[str, Any]) -> str:
+    """A case person as a message names them: their key, quoted, if they have one."""
+    return repr(person["key"]) if person.get("key") else "a person without a key"
+
+
+def _first_repeated(values: list[Any]) -> Any:
+    """The first value that occurs a second time, or None."""
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
 
 
 def _case_now(value: Any) -> datetime:

@@ -234,3 +234,110 @@ def test_a_service_task_without_a_mocked_result_fails_naming_it(tmp_path: Path) 
     assert not failed.passed
     assert failed.task == "check_availability"
     assert "no data given for task check_availability" in failed.message
+
+
+PEERS_SCRIPT = """lin = person("lin")
+sam = person("sam")
+peers = [[lin["id"], lin["name"]], [sam["id"], sam["name"]]]
+nobody = person("zoe")
+del lin, sam"""
+
+
+def test_people_are_colleagues_that_scripts_find_by_key(tmp_path: Path) -> None:
+    lin = {"key": "lin", "name": "Lin Chen"}
+    sam = {"key": "sam", "name": "Sam Rivera", "id": 1}
+    pack = script_pack(
+        tmp_path,
+        PEERS_SCRIPT,
+        {
+            "without_subject": {
+                "people": [lin, sam],
+                "expected_output_json": {"peers": [[2, "Lin Chen"], [1, "Sam Rivera"]],
+                                         "nobody": None},
+            },
+            "beside_the_subject": {
+                "subject": {"key": "ana", "name": "Ana Silva", "manager": {"key": "bo"}},
+                "people": [lin, {**sam, "id": 9}],
+                "expected_output_json": {
+                    "subject": {"id": 1, "key": "ana", "name": "Ana Silva", "email": "",
+                                "title": "", "job_family": "", "org_unit_id": None,
+                                "manager_id": 2},
+                    "peers": [[3, "Lin Chen"], [9, "Sam Rivera"]],
+                    "nobody": None,
+                },
+            },
+        },
+    )
+
+    report = run_pack_tests(pack)
+
+    assert report.failed == 0, format_report(report)
+
+
+def test_a_manager_given_by_key_joins_the_management_chain(tmp_path: Path) -> None:
+    script = """chain = [manager_of("lin")["name"], skip_level_of("lin")["name"]]
+sam_manager = manager_of("sam")["name"]
+team = [p["key"] for p in people_in_group("platform")]"""
+    pack = script_pack(
+        tmp_path,
+        script,
+        {
+            "peers_under_the_subjects_manager": {
+                "subject": {"key": "ana", "manager": {"key": "bo", "name": "Bo Manager",
+                                                      "manager": {"key": "cy", "name": "Cy"}}},
+                "people": [
+                    {"key": "lin", "manager": "bo", "groups": ["platform"]},
+                    {"key": "sam", "manager": "dee", "groups": ["platform"]},
+                    {"key": "dee", "name": "Dee Lead",
+                     "manager": {"key": "eve", "name": "Eve Head"}},
+                ],
+                "expected_output_json": {
+                    "subject": {"id": 1, "key": "ana", "name": "ana", "email": "",
+                                "title": "", "job_family": "", "org_unit_id": None,
+                                "manager_id": 2},
+                    "chain": ["Bo Manager", "Cy"],
+                    "sam_manager": "Dee Lead",
+                    "team": ["lin", "sam"],
+                },
+            },
+        },
+    )
+
+    report = run_pack_tests(pack)
+
+    assert report.failed == 0, format_report(report)
+
+
+@pytest.mark.parametrize(
+    ("people", "message"),
+    [
+        ([{"key": "lin"}, {"key": "lin"}], "two people in the case have the key 'lin'"),
+        ([{"key": "ana"}], "two people in the case have the key 'ana'"),
+        ([{"key": "lin", "id": 7}, {"key": "sam", "id": 7}],
+         "two people in the case have the id 7"),
+        ([{"key": "lin", "manager": "zoe"}],
+         "the manager of 'lin' is 'zoe', but nobody in the case has that key"),
+        ([{"key": "lin", "manager": 2}],
+         "the manager of 'lin' must be a person key or object, not 2"),
+        ([{"key": "lin", "id": "seven"}], "the id of 'lin' must be a whole number, not 'seven'"),
+        ([{"key": "lin"}, "sam"], "\"people\" entry 2 is not a person object: 'sam'"),
+        ({"lin": {}}, '"people" must be a list of person objects'),
+    ],
+)
+def test_a_bad_people_list_fails_its_case_naming_the_problem(
+    tmp_path: Path, people: Any, message: str
+) -> None:
+    cases = {
+        "broken": {"subject": {"key": "ana"}, "people": people, "expected_output_json": {}},
+        "sound": {"people": [{"key": "lin", "name": "Lin"}, {"key": "sam", "name": "Sam"}],
+                  "expected_output_json": {"peers": [[1, "Lin"], [2, "Sam"]], "nobody": None}},
+    }
+    pack = script_pack(tmp_path, PEERS_SCRIPT, cases)
+
+    report = run_pack_tests(pack)
+
+    broken = report.result("broken")
+    assert not broken.passed
+    assert broken.message.startswith(message)
+    assert f"FAIL test_greeting.json::broken: - {message}" in format_report(report)
+    assert report.result("sound").passed, format_report(report)
