@@ -5,7 +5,7 @@ This package imports neither `engine` nor `webapp`; see docs/forms.md.
 
 from __future__ import annotations
 
-from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm, FieldError
+from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm, FieldError, PersonLookup
 from forms.catalogs import Choice
 from forms.errors import FormDefinitionError
 from forms.render import STATIC_DIR
@@ -22,6 +22,7 @@ __all__ = [
     "FormButton",
     "FormDefinitionError",
     "FormSpec",
+    "PersonLookup",
     "PostedValues",
     "form_spec",
     "render_instructions",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from markupsafe import Markup
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 ACTION_KEY = "_form_action"
 FIELD_KEY = "_field"
 MULTI_KINDS = ("multiselect", "checkboxes")
+
+# A person field's key (employee id) -> how the directory shows that person, or None.
+PersonLookup = Callable[[str], str | None]
 
 
 class FieldError(NamedTuple):
@@ -78,6 +81,7 @@ class BoundForm:
         formdata: Any,
         signer: Mapping[str, Any] | None,
         now: dt.datetime | None,
+        person_lookup: PersonLookup | None = None,
     ):
         self.spec = spec
         self.form = form
@@ -85,6 +89,7 @@ class BoundForm:
         self.formdata = formdata
         self.signer = signer
         self.now = now or dt.datetime.now(dt.UTC)
+        self.person_lookup = person_lookup
         self.field_errors: dict[str, list[str]] = {}
         self._problems: list[tuple[str, str, str]] = []
 
@@ -174,6 +179,16 @@ class BoundForm:
             elif not field.validate(self.form):
                 for message in field.errors:
                     self._complain(field, label, str(message))
+            elif child.kind == "person" and self.person_lookup and not self.person_label(field):
+                self._complain(
+                    field, label, f"No one in the directory has the employee ID '{field.data}'."
+                )
+
+    def person_label(self, field: Field) -> str | None:
+        """How the directory shows the person whose key a person field holds (None: no one)."""
+        if self.person_lookup is None or not field.data:
+            return None
+        return self.person_lookup(field.data)
 
     @staticmethod
     def _is_blank(node: FieldNode, field: Field) -> bool:
@@ -351,6 +366,7 @@ class BoundForm:
         *,
         action: str,
         validate_url: str | None = None,
+        person_search_url: str | None = None,
         csrf_token: str = "",
         submit_label: str = "Submit",
         extra_buttons: tuple[FormButton, ...] | list[FormButton] = (),
@@ -363,14 +379,23 @@ class BoundForm:
             self,
             action=action,
             validate_url=validate_url,
+            person_search_url=person_search_url,
             csrf_token=csrf_token,
             submit_label=submit_label,
             extra_buttons=extra_buttons,
             form_attrs=form_attrs or {},
         )
 
-    def render_field(self, name: str, *, validate_url: str | None = None) -> Markup:
+    def render_field(
+        self,
+        name: str,
+        *,
+        validate_url: str | None = None,
+        person_search_url: str | None = None,
+    ) -> Markup:
         """One field's wrapper with its errors (a table cell gives the whole table)."""
         from forms.render import render_block
 
-        return render_block(self, name, validate_url=validate_url)
+        return render_block(
+            self, name, validate_url=validate_url, person_search_url=person_search_url
+        )

@@ -162,12 +162,19 @@ class _Range:
             )
 
 
+def _person_key(value: Any) -> Any:
+    # A key pasted with a space around it is still that person's key.
+    return value.strip() if isinstance(value, str) else value
+
+
 def _field(node: FieldNode) -> Any:
     label = node.label
     default = field_value(node, node.default)
     kind = node.kind
     if kind in ("text", "email", "hidden", "password"):
         return StringField(label, [_TextRules(node)], default=default)
+    if kind == "person":
+        return StringField(label, [_TextRules(node)], default=default, filters=[_person_key])
     if kind == "textarea":
         return TextAreaField(label, [_TextRules(node)], default=default)
     if kind == "integer":
@@ -244,7 +251,7 @@ def object_value(node: FieldNode, data: Any) -> dict[str, Any]:
 def json_value(node: FieldNode, field: Field) -> Any:
     """The typed JSON value of a processed leaf field."""
     kind, data = node.kind, field.data
-    if kind in ("text", "email", "hidden", "password", "textarea"):
+    if kind in ("text", "email", "hidden", "password", "textarea", "person"):
         return data or ""
     if kind == "checkbox":
         return bool(data)

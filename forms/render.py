@@ -30,6 +30,13 @@ TEXT_INPUT_TYPES = {
     "number": "number",
 }
 TYPING_TRIGGER = "input changed delay:400ms, change"
+# Kinds checked while the person types (the others when they change).
+TYPED_KINDS = {"text", "email", "password", "textarea", "integer", "number", "person"}
+# A person picker asks for suggestions while a name is typed, and is checked only once a
+# suggestion is picked (forms.js fires sl-picked) or the value is left: a half-typed name is
+# nobody's key yet, and saying so would be noise.
+SEARCH_TRIGGER = "input changed delay:250ms from:#{id}"
+PICKER_TRIGGER = "change, sl-picked"
 
 
 def html_attributes(attributes: Mapping[str, Any]) -> Markup:
@@ -58,9 +65,12 @@ _env.filters["attrs"] = html_attributes
 class FormView:
     """What the template asks of a bound form: values, errors and input attributes."""
 
-    def __init__(self, bound: BoundForm, validate_url: str | None):
+    def __init__(
+        self, bound: BoundForm, validate_url: str | None, person_search_url: str | None = None
+    ):
         self.bound = bound
         self.validate_url = validate_url
+        self.person_search_url = person_search_url
         self.root = bound.spec.root
         self.form = bound.form
         self.action_key = ACTION_KEY
@@ -79,6 +89,22 @@ class FormView:
         """Tokens of the chosen options."""
         return list(field.selected_tokens())
 
+    def markers(self, node: FieldNode, token: str) -> list[str]:
+        """The badges a rating shows on this level, e.g. ["Self-rating"]."""
+        return [label for marked, label in node.markers if marked == token]
+
+    def display(self, node: FieldNode, field: Field) -> str:
+        """A read-only value as text: a choice's label, a number as written, "—" for none."""
+        if node.choices:
+            labels = {choice.token: choice.label for choice in node.choices}
+            chosen = [labels.get(token, token) for token in self.selected(field)]
+            return ", ".join(chosen) or "—"
+        return self.value(field) or "—"
+
+    def kept_values(self, node: FieldNode, field: Field) -> list[str]:
+        """What a read-only cell posts back (only so the row keeps its place)."""
+        return self.selected(field) if node.choices else [self.value(field)]
+
     def has_note(self, node: FieldNode) -> bool:
         """Whether the field shows a description or help text."""
         return bool(node.description or node.help)
@@ -88,6 +114,8 @@ class FormView:
         ids = []
         if self.has_note(node) and not in_table:
             ids.append(f"{field.id}-help")
+        if self.shows_person(node):
+            ids.append(f"{field.id}-person")
         if self.errors(field):
             ids.append(f"{field.id}-error")
         return " ".join(ids) or None
@@ -129,7 +157,7 @@ class FormView:
         }
         if node.readonly:
             attrs["disabled" if choice_like else "readonly"] = True
-        if kind in ("text", "email", "password", "textarea"):
+        if kind in ("text", "email", "password", "textarea", "person"):
             attrs["placeholder"] = node.placeholder or None
             attrs["minlength"] = node.min_length
             attrs["maxlength"] = node.max_length
@@ -140,10 +168,44 @@ class FormView:
             attrs["step"] = node.options.get("step", 1 if kind == "integer" else "any")
         if kind == "textarea":
             attrs["rows"] = node.options.get("rows", 2 if label else 4)
+        picker = kind == "person" and self.offers_people(node)
+        if picker:
+            # The browser's own history of typed values would crowd out the directory's.
+            attrs["list"] = f"{field.id}-people"
+            attrs["autocomplete"] = "off"
+            attrs["data-sl-picker"] = True
         if not node.readonly:
-            typing = kind in ("text", "email", "password", "textarea", "integer", "number")
-            attrs.update(self.live(field, target or field, TYPING_TRIGGER if typing else "change"))
+            trigger = TYPING_TRIGGER if kind in TYPED_KINDS else "change"
+            attrs.update(self.live(field, target or field, PICKER_TRIGGER if picker else trigger))
         return attrs
+
+    def offers_people(self, node: FieldNode) -> bool:
+        """Whether a person field suggests people as the user types."""
+        return bool(self.person_search_url) and not node.readonly
+
+    def people_search(self, field: Field) -> dict[str, Any]:
+        """htmx attributes of a person field's <datalist>: GET the suggestions into it.
+
+        The request carries the input under its own name and `field` naming it.
+        """
+        return {
+            "id": f"{field.id}-people",
+            "hx-get": self.person_search_url,
+            "hx-trigger": SEARCH_TRIGGER.format(id=field.id),
+            "hx-include": f"#{field.id}",
+            "hx-vals": json.dumps({"field": field.name}),
+            "hx-target": "this",
+            "hx-swap": "innerHTML",
+            "hx-sync": "this:replace",
+        }
+
+    def shows_person(self, node: FieldNode) -> bool:
+        """Whether a person field names the chosen person under the input."""
+        return node.kind == "person" and self.bound.person_lookup is not None
+
+    def person_label(self, field: Field) -> str:
+        """The chosen person as the directory shows them, or "" for no one."""
+        return self.bound.person_label(field) or ""
 
     def input_type(self, node: FieldNode) -> str:
         """The HTML input type for a text-like leaf."""
@@ -214,6 +276,7 @@ def render_form(
     *,
     action: str,
     validate_url: str | None,
+    person_search_url: str | None,
     csrf_token: str,
     submit_label: str,
     extra_buttons: Sequence[FormButton],
@@ -222,13 +285,16 @@ def render_form(
     """The whole <form> for a bound task form."""
     from forms.spec import FormButton
 
-    view = FormView(bound, validate_url)
+    view = FormView(bound, validate_url, person_search_url)
     buttons = [FormButton(submit_label), *extra_buttons]
     return Markup(_macros(view).form(action, csrf_token, buttons, html_attributes(form_attrs)))
 
 
-def render_block(bound: BoundForm, name: str, *, validate_url: str | None) -> Markup:
+def render_block(
+    bound: BoundForm, name: str, *, validate_url: str | None, person_search_url: str | None
+) -> Markup:
     """One field's wrapper (for a table cell, the whole table) by HTML name."""
     found = bound.locate(name)
     node, field = found.table if found.table else (found.node, found.field)
-    return Markup(_macros(FormView(bound, validate_url)).block(node, field))
+    view = FormView(bound, validate_url, person_search_url)
+    return Markup(_macros(view).block(node, field))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from forms.catalogs import Choice, rating_scale
+from forms.catalogs import Choice, choice_token, rating_scale
 from forms.errors import FormDefinitionError
 
 # WTForms forms expose these as attributes, so a property may not shadow them.
@@ -30,7 +30,7 @@ RESERVED_NAMES = frozenset(
         "formdata",
     }
 )
-STRING_WIDGETS = {None, "text", "textarea", "hidden", "email", "date", "password"}
+STRING_WIDGETS = {None, "text", "textarea", "hidden", "email", "date", "password", "person"}
 CHOICE_WIDGETS = {None, "select", "radio", "rating"}
 NUMBER_WIDGETS = {None, "updown", "text", "rating", "select", "radio", "hidden"}
 
@@ -86,6 +86,10 @@ class FieldNode:
     total: TotalRule | None = None
     # A signature on a boolean property stores only True; on an object, who signed and when.
     records_signer: bool = True
+    # A rating: (level token, label) badges such as the employee's own rating, and whether this
+    # field shows its scale's general definitions (once per scale in a form, see compile_form).
+    markers: tuple[tuple[str, str], ...] = ()
+    scale_legend: bool = False
 
     def child(self, name: str) -> FieldNode:
         """The child property called `name`."""
@@ -235,7 +239,7 @@ class _Compiler:
         if widget not in STRING_WIDGETS:
             raise FormDefinitionError(f"{where}: unknown widget {widget!r} for a string")
         fmt = schema.get("format")
-        if widget in ("textarea", "hidden", "email", "date", "password"):
+        if widget in ("textarea", "hidden", "email", "date", "password", "person"):
             node.kind = widget
         elif fmt in ("email", "date"):
             node.kind = fmt
@@ -297,7 +301,38 @@ class _Compiler:
         if competency and not node.description:
             node.description = str(competency.get("description", ""))
         node.kind = "select" if in_table else "rating"
+        node.markers = _markers(node.name, node.options.get("marker"))
         return node
+
+
+def _markers(name: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """`ui:options.marker`: {"value": 3, "label": "Self-rating"}, or a list of them; markers
+    whose value is null (nothing to compare with yet) are left out."""
+    entries = value if isinstance(value, list) else [] if value is None else [value]
+    markers = []
+    for entry in entries:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("label"), str):
+            raise FormDefinitionError(
+                f"property {name!r}: a marker is {{\"value\": …, \"label\": \"…\"}}"
+            )
+        if entry.get("value") is not None:
+            markers.append((choice_token(entry["value"]), entry["label"]))
+    return tuple(markers)
+
+
+def _place_scale_legends(node: FieldNode, shown: set[str]) -> None:
+    """The first rating of each scale whose levels carry behaviours shows the scale's general
+    definitions; the others show only their behaviours (and the definition on hover)."""
+    for child in node.children:
+        if child.kind == "rating":
+            scale = str(child.options.get("scale"))
+            if scale not in shown and any(c.anchors for c in child.choices) and any(
+                c.definition for c in child.choices
+            ):
+                child.scale_legend = True
+                shown.add(scale)
+        elif child.kind == "object":
+            _place_scale_legends(child, shown)
 
 
 def _json_type(schema: Mapping[str, Any]) -> str:
@@ -426,4 +461,5 @@ def compile_form(
     root.children, root.conditions = compiler.object_children(
         root_schema, uischema or {}, bool((uischema or {}).get("ui:readonly")), False
     )
+    _place_scale_legends(root, set())
     return root

@@ -14,7 +14,7 @@ from typing import Any
 from markupsafe import Markup
 from wtforms import Form
 
-from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm
+from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm, PersonLookup
 from forms.catalogs import referenced_catalogs
 from forms.fields import build_form_class, field_value, object_value
 from forms.schema import FieldNode, compile_form
@@ -81,13 +81,17 @@ class FormSpec:
         *,
         signer: Mapping[str, Any] | None = None,
         now: dt.datetime | None = None,
+        person_lookup: PersonLookup | None = None,
     ) -> BoundForm:
-        """Bind posted values (a multi-dict, or None to show the form) and the task data."""
+        """Bind posted values (a multi-dict, or None to show the form) and the task data.
+
+        `person_lookup` names the person behind a person field's key; without it any key passes.
+        """
         data = dict(data or {})
         formdata = _as_formdata(formdata)
         form = self.form_class(formdata=formdata, data=object_value(self.root, data))
         _restore_read_only(self.root, form, data)
-        return BoundForm(self, form, data, formdata, signer, now)
+        return BoundForm(self, form, data, formdata, signer, now, person_lookup)
 
     def validate_partial(
         self,
@@ -98,6 +102,8 @@ class FormSpec:
         signer: Mapping[str, Any] | None = None,
         now: dt.datetime | None = None,
         validate_url: str | None = None,
+        person_lookup: PersonLookup | None = None,
+        person_search_url: str | None = None,
     ) -> Markup:
         """Live validation: the one field (or table) named, re-rendered with its errors.
 
@@ -105,16 +111,17 @@ class FormSpec:
         table comes back with one row more or fewer. `field_name` defaults to the posted
         `_field` (the inputs send it); htmx also sends it as the HX-Trigger-Name header.
         """
-        bound = self.bind(formdata, data, signer=signer, now=now)
+        bound = self.bind(formdata, data, signer=signer, now=now, person_lookup=person_lookup)
+        urls = {"validate_url": validate_url, "person_search_url": person_search_url}
         action = bound.requested_action
         if action and bound.apply_action(action):
             table = action.split(":")[1]
-            return bound.render_field(table, validate_url=validate_url)
+            return bound.render_field(table, **urls)
         if field_name is None:
             posted = bound.formdata.getlist(FIELD_KEY) if bound.formdata is not None else []
             field_name = posted[0] if posted else ""
         bound.validate()
-        return bound.render_field(field_name, validate_url=validate_url)
+        return bound.render_field(field_name, **urls)
 
 
 def _restore_read_only(node: FieldNode, fields: Any, data: Any) -> None:

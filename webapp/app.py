@@ -39,6 +39,7 @@ from webapp.routes import hr as hr_routes
 from webapp.routes import inbox as inbox_routes
 from webapp.routes import instances as instance_routes
 from webapp.routes import outbox as outbox_routes
+from webapp.routes import people as people_routes
 from webapp.routes import reviews as review_routes
 from webapp.routes import tasks as task_routes
 from webapp.templating import STATIC_DIR, VENDOR_DIRS
@@ -51,6 +52,7 @@ ROUTE_MODULES = [
     auth_routes,
     inbox_routes,
     task_routes,
+    people_routes,
     instance_routes,
     review_routes,
     outbox_routes,

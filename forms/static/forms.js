@@ -14,8 +14,9 @@ document.addEventListener("input", (event) => {
 
 // Live validation answers with the field re-rendered by the server. While someone types, the
 // inputs must stay theirs (a swap would drop keys typed meanwhile and the focus): so for a
-// check triggered by an input, only the verdicts are taken over — error messages, totals and
-// aria-invalid — and the inputs are left alone. Add/Remove row buttons still swap the table.
+// check triggered by an input, only the verdicts are taken over — error messages, totals,
+// aria-invalid and the person a person field names — and the inputs are left alone.
+// Add/Remove row buttons still swap the table.
 document.addEventListener("htmx:beforeSwap", (event) => {
   const target = event.detail.target;
   const source = event.detail.requestConfig && event.detail.requestConfig.elt;
@@ -34,7 +35,12 @@ document.addEventListener("htmx:beforeSwap", (event) => {
       else input.removeAttribute(name);
     }
   }
-  const verdicts = ".sl-error, output[data-sl-total], tfoot td";
+  for (const person of target.querySelectorAll("[data-sl-person]")) {
+    const twin = fresh.querySelector("#" + CSS.escape(person.id));
+    if (twin) person.textContent = twin.textContent;
+  }
+  // Not nested in one another: the total's output is taken over with its tfoot cell.
+  const verdicts = ".sl-error, tfoot td";
   const old = target.querySelectorAll(verdicts);
   const updated = fresh.querySelectorAll(verdicts);
   // Same structure (same rows): replace verdict by verdict; else take the new field whole.
@@ -48,4 +54,13 @@ document.addEventListener("htmx:beforeSwap", (event) => {
       (anchor ? anchor.closest("td, .sl-field") : target).append(error);
     }
   }
+});
+
+// A person picker: picking a suggestion replaces the whole value (Chrome says so with
+// inputType "insertReplacementText", Firefox with a plain Event); that is when it is checked.
+document.addEventListener("input", (event) => {
+  const input = event.target;
+  if (!input.matches || !input.matches("input[data-sl-picker]")) return;
+  if (event instanceof InputEvent && event.inputType !== "insertReplacementText") return;
+  input.dispatchEvent(new Event("sl-picked"));
 });

@@ -59,12 +59,12 @@ def rating_group(page: Page, competency: str) -> Locator:
 
 
 def rate(page: Page, competency: str, level: int) -> None:
-    """Click the card of one level, as a person does, and check that it took."""
-    card = rating_group(page, competency).locator("article.sl-rating-card").filter(
+    """Click the behaviours of one level, as a person does, and check that it took."""
+    row = rating_group(page, competency).locator("div.sl-rating-level").filter(
         has=page.locator(f'input[type="radio"][value="{level}"]')
     )
-    card.locator("label").click()
-    expect(card.locator('input[type="radio"]')).to_be_checked()
+    row.locator("label.sl-level-about").click()
+    expect(row.locator('input[type="radio"]')).to_be_checked()
     live_checks_done(page)
 
 
@@ -99,15 +99,19 @@ def test_year_end_appraisal_to_final_approval(
     shoot(page, "year-end-01-inbox-employee")
     open_task(page, "Self-appraisal")
     expect(page.locator(".task-instructions")).to_contain_text("Ship the billing service")
-    expect(page.get_by_label("Objective, row 1", exact=True)).to_have_value(
+    # Agreed objectives are fixed and read as text: nothing to edit, no rows to add.
+    objectives = page.locator("#field-objectives table")
+    expect(objectives.locator("tbody tr").first.locator("td").nth(1)).to_have_text(
         "Ship the billing service"
     )
-    # Agreed objectives are fixed: no rows can be added.
+    expect(objectives.get_by_role("textbox", name="Objective, row 1")).to_have_count(0)
     expect(page.get_by_role("button", name="Add row")).to_have_count(0)
     shoot(page, "year-end-02-self-appraisal-empty")
 
     type_actual(page, 1, "4")
     type_actual(page, 2, "2")
+    # Live checks of the actuals keep the fixed weights' total in view.
+    expect(page.locator("#field-objectives output[data-sl-total]")).to_have_text("100")
     for competency in ENGINEERING_COMPETENCIES:
         rate(page, competency, 3)
     page.get_by_label("Your summary of the year").fill(SELF_SUMMARY)

@@ -103,9 +103,11 @@ def test_self_appraisal_shows_the_anchors_of_the_subjects_job_family(catalogs):
     legends = [legend.text_content() for legend in doc.xpath("//legend")]
     assert any(text.startswith("Technical mastery") for text in legends)
     assert not any(text.startswith("Negotiation") for text in legends)
-    anchors = [li.text_content() for li in doc.xpath("//ul[@class='sl-anchors']/li")]
+    anchors = [s.text_content() for s in doc.xpath("//span[@class='sl-anchor']")]
     assert "Makes architectural decisions that remain sound years later." in anchors
-    assert len(doc.xpath("//article[contains(@class, 'sl-rating-card')]")) == 5 * 5
+    assert len(doc.xpath("//div[contains(concat(' ', @class, ' '), ' sl-rating-level ')]")) == 5 * 5
+    # The scale's general definitions are shown once, not under every competency.
+    assert len(doc.xpath("//details[@class='sl-scale-legend']")) == 1
 
 
 def test_self_appraisal_keeps_agreed_objectives_fixed_and_takes_the_actuals(catalogs):
@@ -126,7 +128,13 @@ def test_self_appraisal_keeps_agreed_objectives_fixed_and_takes_the_actuals(cata
     row = bound.to_data()["objectives"][0]
     assert (row["title"], row["target"], row["actual"]) == ("Ship", 10, 12)
     assert bound.to_data()["self_ratings"] == {c["key"]: 4 for c in competencies}
-    assert "add:objectives" not in spec.bind(None, data).render(action="/t")
+    shown = lxml.html.fromstring(spec.bind(None, data).render(action="/t"))
+    assert "add:objectives" not in lxml.html.tostring(shown, encoding="unicode")
+    # Agreed values read as text, the measure by its name; only the actual is an input.
+    fixed = [td.text_content().strip() for td in shown.xpath("//td[@class='sl-cell-fixed']")]
+    assert fixed[:4] == ["Delivery", "Ship", "Items", "Higher is better"]
+    assert not shown.xpath("//input[@name='objectives-0-title' and @type='text']")
+    assert shown.xpath("//input[@name='objectives-0-actual' and @type='number']")
 
 
 def test_self_appraisal_without_agreed_objectives_lets_the_employee_list_them(catalogs):
@@ -165,6 +173,26 @@ def test_manager_form_proposes_the_kpi_rating(catalogs):
     assert [i.get("value") for i in doc.xpath("//input[@name='manager_rating'][@checked]")] \
         == ["4"]
     assert "3.6 → 4" in html
+
+
+# The radio of the rating level a mark sits in.
+LEVEL_RADIO = "ancestor::div[contains(concat(' ', @class, ' '), ' sl-rating-level ')]//input"
+
+
+def test_manager_sees_the_employees_self_rating_on_each_competency(catalogs):
+    competencies = family_competencies(catalogs, "engineering")
+    first, second = competencies[0]["key"], competencies[1]["key"]
+    data = {"competencies": competencies, "proposed_rating": 3, "kpi_result": 3.0,
+            "self_ratings": {first: 4, second: 2}}
+    html = pack_form("appraisal-manager", data, catalogs).bind(None, data).render(action="/t")
+    doc = lxml.html.fromstring(html)
+    radios = [mark.xpath(LEVEL_RADIO)[0] for mark in doc.xpath("//mark[@class='sl-marker']")]
+    marked = {radio.get("name"): radio.get("value") for radio in radios}
+    assert marked == {f"manager_ratings-{first}": "4", f"manager_ratings-{second}": "2"}
+    # Before a self-appraisal (or without one) there is nothing to mark.
+    bare = {"competencies": competencies, "proposed_rating": 3, "kpi_result": 3.0}
+    spec = pack_form("appraisal-manager", bare, catalogs)
+    assert "sl-marker" not in spec.bind(None, bare).render(action="/t")
 
 
 # --------------------------------------------------------------------------- KPIs

@@ -4,9 +4,10 @@ import datetime as dt
 from typing import Any
 
 import lxml.html
+import pytest
 from starlette.datastructures import FormData
 
-from forms import form_spec
+from forms import FormDefinitionError, form_spec
 
 RATED: dict[str, Any] = {
     "type": "object",
@@ -32,20 +33,67 @@ ADA = {"id": "person-17", "name": "Ada Lovelace"}
 NOON = dt.datetime(2026, 4, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def test_rating_renders_a_card_per_level_with_its_anchors(catalogs: dict) -> None:
+def test_rating_renders_a_row_per_level_with_its_anchors(catalogs: dict) -> None:
     html = form_spec(RATED, RATED_UI, catalogs).bind().render(action="/t")
     doc = lxml.html.fromstring(html)
-    cards = doc.xpath("//article[contains(@class, 'sl-rating-card')]")
-    assert len(cards) == 5
-    solid = cards[2]
-    assert solid.xpath(".//input[@type='radio']")[0].get("value") == "3"
-    assert "Solid" in solid.text_content() and "Meets expectations." in solid.text_content()
-    anchors = [li.text_content() for li in solid.xpath(".//ul[@class='sl-anchors']/li")]
+    rows = doc.xpath("//div[contains(concat(' ', @class, ' '), ' sl-rating-level ')]")
+    assert len(rows) == 5
+    solid = rows[2]
+    radio = solid.xpath(".//input[@type='radio']")[0]
+    assert radio.get("value") == "3"
+    # Both the level's name and its behaviours are labels of the radio: the row picks it.
+    assert {label.get("for") for label in solid.xpath(".//label")} == {radio.get("id")}
+    assert "Solid" in solid.text_content()
+    anchors = [s.text_content() for s in solid.xpath(".//span[@class='sl-anchor']")]
     assert anchors == ["Keeps stakeholders informed", "Listens before answering"]
-    assert not cards[1].xpath(".//ul")
+    # With behaviours to show, the general definition moves to the legend and the tooltip.
+    about = solid.xpath(".//label[@class='sl-level-about']")[0]
+    assert "Meets expectations." not in about.text_content()
+    assert solid.xpath(".//label[@class='sl-level-name']")[0].get("title") == "Meets expectations."
+    legend = doc.xpath("//details[@class='sl-scale-legend']")
+    assert len(legend) == 1 and "Meets expectations." in legend[0].text_content()
+    # A level without behaviours of its own shows the general definition instead.
+    assert not rows[1].xpath(".//span[@class='sl-anchor']")
+    assert "Meets some expectations." in rows[1].text_content()
     # The competency's own name and description label the scale.
     assert doc.xpath("//legend")[0].text_content().startswith("Communication")
     assert "Shares information clearly" in html
+
+
+def test_the_scale_legend_shows_once_however_many_ratings_use_it(catalogs: dict) -> None:
+    anchored = RATED_UI["communication"]
+    schema = {"type": "object", "properties": {
+        "first": {"type": "integer"}, "second": {"type": "integer"}, "overall": {"type": "integer"}
+    }}
+    ui = {"first": anchored, "second": anchored,
+          "overall": {"ui:widget": "rating", "ui:options": {"scale": "rating_scale.levels"}}}
+    spec = form_spec(schema, ui, catalogs)
+    doc = lxml.html.fromstring(spec.bind().render(action="/t"))
+    legends = doc.xpath("//details[@class='sl-scale-legend']")
+    assert len(legends) == 1
+    assert legends[0].getparent().get("id") == "field-first"
+    # Live validation re-draws one field at a time: the second never grows a legend of its own.
+    fragment = spec.validate_partial(FormData([("second", "3"), ("_field", "second")]))
+    assert "sl-scale-legend" not in fragment
+
+
+def test_a_marker_badges_the_level_it_names(catalogs: dict) -> None:
+    ui = {"communication": {"ui:widget": "rating", "ui:options": {
+        **RATED_UI["communication"]["ui:options"],
+        "marker": [{"value": 4, "label": "Self-rating"}, {"value": None, "label": "Peers"}],
+    }}}
+    doc = lxml.html.fromstring(form_spec(RATED, ui, catalogs).bind().render(action="/t"))
+    marked = doc.xpath("//mark[@class='sl-marker']")
+    assert [m.text_content() for m in marked] == ["Self-rating"]
+    level = "ancestor::div[contains(concat(' ', @class, ' '), ' sl-rating-level ')]//input"
+    assert marked[0].xpath(level)[0].get("value") == "4"
+
+
+def test_a_marker_without_a_label_is_a_form_definition_error(catalogs: dict) -> None:
+    ui = {"communication": {"ui:widget": "rating", "ui:options": {
+        **RATED_UI["communication"]["ui:options"], "marker": {"value": 4}}}}
+    with pytest.raises(FormDefinitionError, match="'communication': a marker is"):
+        form_spec(RATED, ui, catalogs)
 
 
 def test_rating_value_comes_back_as_the_level_value(catalogs: dict) -> None:

@@ -45,6 +45,7 @@ from webapp.auth import Viewer, current_user
 from webapp.csrf import FIELD as CSRF_FIELD
 from webapp.csrf import token_for
 from webapp.errors import error_response
+from webapp.routes.people import person_lookup
 from webapp.templating import flash, is_htmx, render
 
 log = logging.getLogger("sightline.web")
@@ -103,12 +104,22 @@ def _posted_values(form: Any) -> dict[str, list[str]]:
 
 
 def _bind(
-    spec: FormSpec, ctx: TaskContext, viewer: Viewer, formdata: Any = None
+    request: Request, spec: FormSpec, ctx: TaskContext, viewer: Viewer, formdata: Any = None
 ) -> BoundForm:
     """The form bound to what was posted, else the saved draft, else the task data."""
     if formdata is None and ctx.draft and isinstance(ctx.draft.get("posted"), dict):
         formdata = PostedValues(ctx.draft["posted"])
-    return spec.bind(formdata, ctx.data, signer=_signer(viewer), now=clock.now())
+    return spec.bind(
+        formdata,
+        ctx.data,
+        signer=_signer(viewer),
+        now=clock.now(),
+        person_lookup=person_lookup(request.state.directory),
+    )
+
+
+def _person_search_url(request: Request) -> str:
+    return request.url_for("people_search").path
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -119,6 +130,7 @@ def _form_html(request: Request, bound: BoundForm) -> Markup:
     return bound.render(
         action=action,
         validate_url=f"{action}/validate",
+        person_search_url=_person_search_url(request),
         csrf_token=token_for(request),
         extra_buttons=[FormButton("Save draft", DRAFT, secondary=True, novalidate=True)],
         form_attrs={"hx-post": action, "hx-target": "#task-form", "hx-swap": "outerHTML"},
@@ -184,7 +196,7 @@ def _typed_summary(request: Request, ctx: TaskContext, viewer: Viewer, form: Any
     """What was posted, as a readable summary (falls back to the raw values)."""
     try:
         spec = _form_spec(ctx)
-        data = _bind(spec, ctx, viewer, form).to_data()
+        data = _bind(request, spec, ctx, viewer, form).to_data()
         return summarize(data, spec.schema, spec.uischema)
     except FormDefinitionError:
         return summarize({k: ", ".join(v) for k, v in _posted_values(form).items()})
@@ -236,7 +248,7 @@ async def task_page(request: Request) -> Response:
     if ctx.form is None:
         return _page(request, ctx)
     try:
-        bound = _bind(_form_spec(ctx), ctx, viewer)
+        bound = _bind(request, _form_spec(ctx), ctx, viewer)
     except FormDefinitionError as error:
         log.warning("task %s: form cannot be shown: %s", ctx.task.id, error)
         return _page(request, ctx, form_problem=str(error), status=500)
@@ -256,7 +268,7 @@ async def submit_task(request: Request) -> Response:
         spec = _form_spec(ctx)
     except FormDefinitionError as error:
         return _page(request, ctx, form_problem=str(error), status=500)
-    bound = spec.bind(form, ctx.data, signer=_signer(viewer), now=clock.now())
+    bound = _bind(request, spec, ctx, viewer, form)
     if bound.apply_action():
         return _page(request, ctx, bound=bound)
     if form.get(SUBMIT_KEY) == DRAFT:
@@ -317,6 +329,8 @@ async def validate_field(request: Request) -> Response:
             signer=_signer(viewer),
             now=clock.now(),
             validate_url=request.url.path,
+            person_lookup=person_lookup(request.state.directory),
+            person_search_url=_person_search_url(request),
         )
     except KeyError:
         raise HTTPException(400, "This form has no such field.") from None
