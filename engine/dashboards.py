@@ -1,10 +1,10 @@
 """Dashboards' data: a manager's team status and HR's cycle dashboard.
 
 The HR dashboard aggregates in SQL: instances grouped by (org unit, process, status), open
-tasks by (org unit, process, step) and final ratings by (org unit, job family, rating), each a
-GROUP BY over indexed columns returning a few hundred rows however large the cycle; unit
-roll-ups and guideline maths then run in Python on those counts. docs/dashboards.md has the
-definitions.
+tasks by (org unit, process, step), final ratings and the proposed ratings of the appraisals
+waiting for the release by (org unit, job family, rating), each a GROUP BY over indexed
+columns returning a few hundred rows however large the cycle; unit roll-ups and guideline
+maths then run in Python on those counts. docs/dashboards.md has the definitions.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from engine.scoring import rating_level
 STANDARD_PACK = Path(__file__).resolve().parent.parent / "processes" / "standard"
 OPEN_STATUSES = ("running", "waiting")
 BANDS = ("low", "medium", "high")
+# The signal that releases calibrated ratings to the appraisals waiting for it.
+RELEASE_SIGNAL = "ratings_released"
 # How many instances in error the dashboard lists (the count covers all of them).
 ERRORS_LISTED = 50
 
@@ -127,10 +129,12 @@ class Distribution:
     # too few (each the sum of that side's gaps, rounded).
     above_guideline: int
     below_guideline: int
+    # How pages name the population: "all", "unit:<id>" or "family:<job family>".
+    key: str = ""
 
 
 def rating_distribution(
-    counts: Mapping[int, int], scale: Mapping[str, Any], population: str = ""
+    counts: Mapping[int, int], scale: Mapping[str, Any], population: str = "", key: str = ""
 ) -> Distribution:
     """Counts per rating level set against the catalog's [distribution] guideline."""
     guide = scale.get("distribution") or {}
@@ -184,6 +188,7 @@ def rating_distribution(
         tolerance=tolerance,
         above_guideline=round(above),
         below_guideline=round(below),
+        key=key,
     )
 
 
@@ -488,10 +493,9 @@ async def team_status(
 
 def _score_of(kpi: Any, rating: Any) -> float | None:
     for data, key in ((kpi, "weighted_score"), (rating, "kpi_score")):
-        if isinstance(data, Mapping):
-            value = data.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
+        value = _number(data.get(key)) if isinstance(data, Mapping) else None
+        if value is not None:
+            return value
     return None
 
 
@@ -600,6 +604,10 @@ class HrDashboard:
     calibration: list[Distribution]  # the whole scope first, then units, then job families
     errors: list[InstanceError]
     errors_total: int
+    # Per population key: the proposed ratings of the appraisals waiting for the release …
+    proposed: dict[str, Distribution] = field(default_factory=dict)
+    # … and how many appraisals wait (with or without a proposal on record).
+    awaiting_release: dict[str, int] = field(default_factory=dict)
 
 
 def hr_scope(viewer: SeesSubjects, directory: DirectorySnapshot) -> set[int] | None:
@@ -697,6 +705,18 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
         f"GROUP BY person_id){scoped} GROUP BY p.org_unit_id, p.job_family, rating",
         [cycle_id, *scope_params],
     )
+    # Appraisals waiting for the release, each with its newest proposal (rating NULL: none).
+    proposed_rows = await _rows(
+        f"SELECT p.org_unit_id AS unit, p.job_family AS family, {_rating_sql()} AS rating, "
+        "COUNT(DISTINCT i.subject_id) AS n FROM process_instance i "
+        "JOIN person p ON p.id = i.subject_id "
+        "LEFT JOIN (SELECT person_id, MAX(id) AS id FROM record WHERE cycle_id = ? "
+        "AND kind = 'proposed_rating' GROUP BY person_id) latest "
+        "ON latest.person_id = i.subject_id LEFT JOIN record r ON r.id = latest.id "
+        f"WHERE i.cycle_id = ? AND i.status = 'running' AND i.waiting_for LIKE ?{scoped} "
+        "GROUP BY p.org_unit_id, p.job_family, rating",
+        [cycle_id, cycle_id, f"%|{RELEASE_SIGNAL}|%", *scope_params],
+    )
 
     order = _unit_order(directory, scope)
     in_scope = {uid for uid, _ in order}
@@ -748,28 +768,32 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
     overdue.sort(key=lambda o: -o.overdue)
 
     scale = (await cycle_catalogs(cycle_id)).get("rating_scale", {})
-    everyone: dict[int, int] = {}
-    by_unit: dict[int | None, dict[int, int]] = {}
-    by_family: dict[str, dict[int, int]] = {}
-    for row in rating_rows:
-        rating = row["rating"]
-        if rating is None:
-            continue
-        everyone[rating] = everyone.get(rating, 0) + row["n"]
-        in_family = by_family.setdefault(row["family"] or "", {})
-        in_family[rating] = in_family.get(rating, 0) + row["n"]
-        for owner in owners(row["unit"]):
-            counts = by_unit.setdefault(owner, {})
-            counts[rating] = counts.get(rating, 0) + row["n"]
+    final = _population_counts(rating_rows, owners)
+    proposed = _population_counts(proposed_rows, owners)
+    # Waiting appraisals per population, whether or not a proposal is on record.
+    waiting = _population_counts(
+        [{**row, "rating": 0} for row in proposed_rows], owners
+    )
     scope_name = "organisation" if scope is None else ", ".join(
         directory.units[u].name for u, depth in order if depth == 0
     )
-    calibration = [rating_distribution(everyone, scale, scope_name)]
-    for uid, depth in order:
-        if depth <= 1 and uid in by_unit:
-            calibration.append(rating_distribution(by_unit[uid], scale, directory.units[uid].name))
-    for family, family_counts in sorted(by_family.items()):
-        calibration.append(rating_distribution(family_counts, scale, f"job family {family or '—'}"))
+    populations = [("all", scope_name)]
+    populations += [
+        (f"unit:{uid}", directory.units[uid].name) for uid, depth in order
+        if depth <= 1 and (f"unit:{uid}" in final or f"unit:{uid}" in waiting)
+    ]
+    populations += sorted(
+        (key, f"job family {key.removeprefix('family:') or '—'}")
+        for key in {*final, *waiting} if key.startswith("family:")
+    )
+    calibration = [
+        rating_distribution(final.get(key, {}), scale, name, key) for key, name in populations
+    ]
+    proposed_by_key = {
+        key: rating_distribution(proposed.get(key, {}), scale, name, key)
+        for key, name in populations
+    }
+    awaiting = {key: sum(waiting.get(key, {}).values()) for key, _ in populations}
 
     errors, errors_total = await _errors(cycle_id, scope, directory)
     return HrDashboard(
@@ -782,7 +806,27 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
         calibration=calibration,
         errors=errors,
         errors_total=errors_total,
+        proposed=proposed_by_key,
+        awaiting_release=awaiting,
     )
+
+
+def _population_counts(
+    rows: Iterable[Mapping[str, Any]], owners: Any
+) -> dict[str, dict[int, int]]:
+    """Counts per rating for each population key a (unit, family, rating, n) row falls in:
+    "all", its unit and every unit above it in scope, its job family."""
+    found: dict[str, dict[int, int]] = {}
+    for row in rows:
+        rating = row["rating"]
+        if rating is None:
+            continue
+        keys = ["all", f"family:{row['family'] or ''}"]
+        keys += [f"unit:{owner}" for owner in owners(row["unit"]) if owner is not None]
+        for key in keys:
+            counts = found.setdefault(key, {})
+            counts[rating] = counts.get(rating, 0) + row["n"]
+    return found
 
 
 async def _errors(
@@ -808,3 +852,129 @@ async def _errors(
             message=str(error.get("message") or ""),
         ))
     return listed, total
+
+
+# --- HR: calibrating one population ----------------------------------------------------------
+
+
+@dataclass
+class AwaitingRelease:
+    """An appraisal waiting for the release, with what its manager proposes."""
+
+    instance_id: int
+    person_id: int
+    person_key: str
+    name: str
+    unit: str
+    manager: str
+    kpi_score: float | None
+    self_average: float | None
+    proposed_rating: int | None  # None: no proposal on record (the manager's rating stands)
+
+
+@dataclass
+class PopulationCalibration:
+    """One population's appraisals waiting for the release, and their proposed ratings
+    against the guideline."""
+
+    cycle_id: int
+    cycle_name: str
+    key: str
+    population: str
+    people: list[AwaitingRelease]
+    proposed: Distribution
+    levels: list[tuple[int, str]]  # the cycle's rating scale, best first: (value, label)
+
+
+def population_people(
+    key: str, scope: set[int] | None, directory: DirectorySnapshot
+) -> tuple[str, set[int]]:
+    """The name and person ids of a population key (all, unit:<id>, family:<name>) within an
+    HR scope; NotFound for an unknown key or a unit outside the scope."""
+    kind, _, value = key.partition(":")
+    if key == "all":
+        name = "organisation" if scope is None else ", ".join(
+            directory.units[u].name for u, depth in _unit_order(directory, scope) if depth == 0
+        )
+        people = set(directory.people)
+    elif kind == "family":
+        name = f"job family {value or '—'}"
+        people = {p.id for p in directory.people.values() if p.job_family == value}
+    elif kind == "unit" and value.isdigit() and int(value) in directory.units and (
+        scope is None or int(value) in scope
+    ):
+        name = directory.units[int(value)].name
+        people = {
+            p.id for p in directory.people_in_unit(
+                int(value), include_subunits=True, include_inactive=True
+            )
+        }
+    else:
+        raise NotFound(f"no population {key!r}")
+    if scope is not None:
+        people = {pid for pid in people if directory.people[pid].org_unit_id in scope}
+    return name, people
+
+
+async def population_calibration(
+    cycle_id: int, key: str, viewer: SeesSubjects
+) -> PopulationCalibration:
+    """The people of one population whose appraisals wait for the release, by unit and name,
+    with the manager's proposal (HR only; an HR partner within their units)."""
+    directory = await current_directory()
+    scope = hr_scope(viewer, directory)
+    cycle = await _cycle(cycle_id)
+    name, members = population_people(key, scope, directory)
+    waiting = {
+        subject_id: instance_id
+        for instance_id, subject_id in await ProcessInstance.filter(
+            cycle_id=cycle_id, status="running", waiting_for__contains=f"|{RELEASE_SIGNAL}|"
+        ).order_by("id").values_list("id", "subject_id")
+        if subject_id in members
+    }
+    proposals = _latest_by_person(
+        await Record.filter(
+            cycle_id=cycle_id, kind="proposed_rating", person_id__in=list(waiting)
+        ).order_by("id").values_list("person_id", "data")
+    )
+    people = []
+    for pid, instance_id in waiting.items():
+        person = directory.people[pid]
+        proposal = proposals.get(pid) or {}
+        unit = directory.units.get(person.org_unit_id) if person.org_unit_id else None
+        manager = directory.people.get(person.manager_id) if person.manager_id else None
+        people.append(AwaitingRelease(
+            instance_id=instance_id,
+            person_id=pid,
+            person_key=person.key,
+            name=person.name,
+            unit=unit.name if unit else "",
+            manager=str(proposal.get("manager_name") or (manager.name if manager else "")),
+            kpi_score=_number(proposal.get("kpi_score")),
+            self_average=_number(proposal.get("self_competency_avg")),
+            proposed_rating=_rating_of(proposal),
+        ))
+    people.sort(key=lambda a: (a.unit.casefold(), a.name.casefold(), a.person_id))
+    scale = (await cycle_catalogs(cycle_id)).get("rating_scale", {})
+    counts: dict[int, int] = {}
+    for entry in people:
+        if entry.proposed_rating is not None:
+            counts[entry.proposed_rating] = counts.get(entry.proposed_rating, 0) + 1
+    return PopulationCalibration(
+        cycle_id=cycle_id,
+        cycle_name=cycle.name,
+        key=key,
+        population=name,
+        people=people,
+        proposed=rating_distribution(counts, scale, name, key),
+        levels=[
+            (int(lv["value"]), str(lv.get("label", lv["value"])))
+            for lv in sorted(scale.get("levels", []), key=lambda lv: -int(lv["value"]))
+        ],
+    )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

@@ -87,6 +87,22 @@ def test_hr_sees_the_hr_dashboard(open_page: Opener, log_in: LogIn, shoot: Shoot
     shoot(page, "dashboards-goals-hr")
 
 
+def test_hr_calibrates_the_proposed_ratings(
+    open_page: Opener, log_in: LogIn, shoot: Shoot
+) -> None:
+    page = open_page()
+    log_in(page, "h1")
+    page.goto("/hr/dashboard?cycle=1")
+    page.get_by_role("button", name="Calibrate (2 waiting)").first.click()
+    expect(page.get_by_role("heading", level=1, name="Calibrate organisation")).to_be_visible()
+    expect(page.locator("#calibration-proposed")).to_have_attribute("data-drawn", "1")
+    page.get_by_label("Calibrated rating for Eli Other").select_option("4")
+    page.get_by_role("button", name="Release 2 rating(s)").click()
+    expect(page.get_by_text("Say why the rating changes.")).to_be_visible()
+    expect(page.get_by_label("Calibrated rating for Eli Other")).to_have_value("4")
+    shoot(page, "dashboards-calibration")
+
+
 def test_an_employee_gives_feedback(open_page: Opener, log_in: LogIn, shoot: Shoot) -> None:
     page = open_page()
     log_in(page, "e2")
@@ -146,8 +162,39 @@ async def add_results(database_url: str) -> None:
         for person, in_cycle, kind, data in rows:
             await Record.create(kind=kind, person_id=person.id, cycle=in_cycle, data=data)
         await OrgGoal.create(cycle=cycle, title="Launch Sightline 1.0", weight=1.0)
+        await appraisals_waiting_for_calibration(cycle.id)
     finally:
         await db.disconnect()
+
+
+async def appraisals_waiting_for_calibration(cycle_id: int) -> None:
+    """Eve's and Eli's year-end appraisals, appraised by Morgan, waiting for HR's release."""
+    from engine import runtime
+    from engine.models import HumanTask
+    from engine.packs import load_pack
+
+    framework = load_pack(HERE.parents[1] / "processes" / "standard").catalog("competencies")
+    family = framework["families"]["engineering"]["competencies"]
+    hr, morgan = await runtime.actor_for("H1"), await runtime.actor_for("M1")
+    objectives = [{"kra": "Delivery", "title": "Ship the billing service",
+                   "kpi": "Services released", "measure_type": "higher_is_better",
+                   "baseline": 0, "target": 4, "weight": 100}]
+    for key, actual, self_rating, rating in (("E1", 5, 4, 4), ("E2", 3, 3, 3)):
+        employee = await runtime.actor_for(key)
+        instance = await runtime.start_process(
+            "year_end_appraisal", subject=key, actor=hr, cycle_id=cycle_id,
+            data={"objectives": objectives})
+        own = await HumanTask.get(instance_id=instance.id, bpmn_id="self_appraisal")
+        await runtime.complete_task(own.id, employee, {
+            "objectives": [{**objectives[0], "actual": actual}],
+            "self_ratings": dict.fromkeys(family, self_rating),
+            "self_summary": "A busy year.", "development_wishes": "",
+        })
+        appraisal = await HumanTask.get(instance_id=instance.id, bpmn_id="manager_appraisal")
+        await runtime.complete_task(appraisal.id, morgan, {
+            "manager_ratings": dict.fromkeys(family, rating), "manager_rating": rating,
+            "override_reason": "", "manager_comments": "Solid.",
+        })
 
 
 def main(argv: list[str]) -> int:

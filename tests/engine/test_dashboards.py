@@ -16,6 +16,7 @@ from engine import clock
 from engine.dashboards import (
     hr_dashboard,
     performance_band,
+    population_calibration,
     potential_band,
     rating_distribution,
     team_status,
@@ -24,9 +25,11 @@ from engine.directory import current_directory
 from engine.errors import NotAllowed, NotFound
 from engine.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance, Record
 from engine.org_import import import_org
+from engine.pack_tests import run_pack_tests
 from engine.packs import load_pack
 
 STANDARD = Path(__file__).resolve().parents[2] / "processes" / "standard"
+ACME = STANDARD.parent / "acme"
 ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
 parent_org_unit_code,manager_id,groups,unit_head,unit.hr_partner
 CEO,Cleo Chief,,Chief executive,people_manager,ROOT,Company,,,,yes,
@@ -332,3 +335,104 @@ async def test_the_hr_dashboard_is_refused_to_managers_and_employees(org):
             await hr_dashboard(cycle, org.viewer(key))
     with pytest.raises(NotFound):
         await hr_dashboard(cycle + 100, org.viewer("HA"))
+
+
+# --- HR: calibration before the release ------------------------------------------------------
+
+
+async def waiting_for_release(org: Org, cycle_id: int, key: str) -> int:
+    instance_id = await start(org, cycle_id, key)
+    await ProcessInstance.filter(id=instance_id).update(waiting_for="|ratings_released|")
+    return instance_id
+
+
+def proposal(rating: Any, manager: str = "Emil Engman") -> dict[str, Any]:
+    return {"rating": rating, "kpi_score": 3.4, "self_competency_avg": 4.2,
+            "manager_competency_avg": 3.8, "manager_id": None, "manager_name": manager}
+
+
+async def cycle_in_calibration(org: Org) -> int:
+    """Dora, Dan and Rita wait for the release (Dan without a proposal on record); Emil's
+    appraisal is done, Sara's still open."""
+    cycle = await new_cycle()
+    for key in ("D1", "D2", "R1"):
+        await waiting_for_release(org, cycle, key)
+    await start(org, cycle, "EM", status="completed")
+    await start(org, cycle, "SM")
+    await record(org, cycle, "D1", "proposed_rating", proposal(2))
+    await record(org, cycle, "D1", "proposed_rating", proposal(4))  # re-proposed: latest counts
+    await record(org, cycle, "R1", "proposed_rating", proposal(5, "Sara Salesman"))
+    await record(org, cycle, "SM", "proposed_rating", proposal(1))  # not waiting: left out
+    await record(org, cycle, "EM", "final_rating", {"rating": 3})
+    return cycle
+
+
+async def test_calibration_counts_the_proposed_ratings_waiting_for_the_release(org):
+    cycle = await cycle_in_calibration(org)
+    board = await hr_dashboard(cycle, org.viewer("HA"))
+
+    def counts(key: str) -> dict[int, int]:
+        return {lv.value: lv.count for lv in board.proposed[key].levels if lv.count}
+
+    assert counts("all") == {5: 1, 4: 1}
+    assert board.awaiting_release["all"] == 3  # Dan waits too, without a proposal
+    eng = f"unit:{org.units['ENG']}"
+    assert counts(eng) == {4: 1} and board.awaiting_release[eng] == 2  # Platform included
+    assert counts("family:sales") == {5: 1}
+    # A population shows as soon as it has appraisals waiting, before any final rating.
+    by_key = {d.key: d for d in board.calibration}
+    assert by_key[f"unit:{org.units['SALES']}"].rated == 0
+    assert by_key["all"].rated == 1  # Emil's final rating is still counted
+    assert board.proposed[eng].population == "Engineering"
+
+
+async def test_the_calibration_list_shows_each_waiting_person_with_the_proposal(org):
+    cycle = await cycle_in_calibration(org)
+    everyone = await population_calibration(cycle, "all", org.viewer("HA"))
+    assert [(p.name, p.unit, p.proposed_rating) for p in everyone.people] == [
+        ("Dora Dev", "Engineering", 4), ("Dan Dev", "Platform", None),
+        ("Rita Rep", "Sales", 5)]
+    dora, dan, rita = everyone.people
+    assert (dora.manager, dora.kpi_score, dora.self_average) == ("Emil Engman", 3.4, 4.2)
+    assert dan.manager == "Emil Engman" and dan.kpi_score is None  # from the directory
+    assert rita.manager == "Sara Salesman"
+    assert everyone.proposed.rated == 2
+    assert everyone.levels[0] == (5, "Outstanding") and len(everyone.levels) == 5
+
+    platform = await population_calibration(cycle, f"unit:{org.units['PLAT']}",
+                                            org.viewer("HA"))
+    assert (platform.population, [p.name for p in platform.people]) == (
+        "Platform", ["Dan Dev"])
+    engineers = await population_calibration(cycle, "family:engineering", org.viewer("HA"))
+    assert [p.name for p in engineers.people] == ["Dora Dev", "Dan Dev"]
+
+
+async def test_an_hr_partner_calibrates_only_their_units(org):
+    cycle = await cycle_in_calibration(org)
+    mine = await population_calibration(cycle, "all", org.viewer("HP"))
+    assert mine.population == "Engineering"
+    assert [p.name for p in mine.people] == ["Dora Dev", "Dan Dev"]
+    board = await hr_dashboard(cycle, org.viewer("HP"))
+    assert board.awaiting_release["all"] == 2
+    with pytest.raises(NotFound):
+        await population_calibration(cycle, f"unit:{org.units['SALES']}", org.viewer("HP"))
+    for key in ("unit:999", "team:1", ""):
+        with pytest.raises(NotFound):
+            await population_calibration(cycle, key, org.viewer("HA"))
+    with pytest.raises(NotAllowed):
+        await population_calibration(cycle, "all", org.viewer("EM"))
+
+
+@pytest.mark.parametrize("pack", [STANDARD, ACME], ids=["standard", "acme"])
+def test_the_year_end_appraisal_proposes_the_managers_rating_before_the_release(pack):
+    report = run_pack_tests(pack)
+    released = [r for r in report.results if r.file == "test_year_end_appraisal.json"
+                and any(rec["kind"] == "final_rating" for rec in r.records)]
+    assert released
+    for result in released:
+        [proposed] = [r["data"] for r in result.records if r["kind"] == "proposed_rating"]
+        [final] = [r["data"] for r in result.records if r["kind"] == "final_rating"]
+        assert proposed["rating"] == final["manager_rating"], result.case
+        assert proposed["kpi_score"] == final["kpi_score"]
+        assert proposed["self_competency_avg"] == final["self_competency_avg"]
+        assert proposed["manager_name"], result.case

@@ -169,6 +169,142 @@ async def test_hr_releases_a_populations_ratings_from_the_dashboard(
     assert await HumanTask.exists(instance_id=eve.id, bpmn_id="appraisal_discussion")
 
 
+async def _eve() -> ProcessInstance:
+    return await ProcessInstance.get(subject__key="E1", process_id="year_end_appraisal")
+
+
+async def test_the_calibration_page_lists_the_appraisals_waiting_for_the_release(
+    client: httpx.AsyncClient, login: LoginHelper, org: Cycle
+) -> None:
+    await _as(client, login, "h1")
+    board = await client.get(f"/hr/dashboard?cycle={org.id}")
+    assert "Proposed, waiting for the release" in board.text
+    assert f"/hr/calibration?cycle={org.id}&amp;population=all" in board.text
+    assert "Calibrate (1 waiting)" in board.text
+    page = await client.get(f"/hr/calibration?cycle={org.id}&population=all")
+    assert page.status_code == 200
+    eve = await _eve()
+    assert "Eve Employee" in page.text and "Morgan Manager" in page.text
+    assert "Eli Other" not in page.text  # still at his self-appraisal
+    # Eve's KPIs: 4 of 4 modules (100 %, a 3) and 6 incidents from 10 towards 5 (80 %, a 2).
+    assert "2.60" in page.text and "4.00" in page.text
+    assert f'name="rating-{eve.subject_id}"' in page.text  # type: ignore[attr-defined]
+    assert '<option value="3" selected>3 Meets expectations (proposed)</option>' in page.text
+    assert "1 Does not meet expectations" in page.text
+    assert "Release 1 rating(s)" in page.text
+    assert 'id="calibration-proposed"' in page.text
+
+
+async def test_hr_changes_a_proposed_rating_with_a_reason_and_releases_it(
+    client: httpx.AsyncClient, login: LoginHelper, page_csrf: TokenOf, org: Cycle
+) -> None:
+    from engine import runtime
+    from engine.models import AuditEvent
+
+    eve = await _eve()
+    field = f"rating-{eve.subject_id}"  # type: ignore[attr-defined]
+    reason = f"reason-{eve.subject_id}"  # type: ignore[attr-defined]
+    await _as(client, login, "h1")
+    path = f"/hr/calibration?cycle={org.id}&population=all"
+    token = await page_csrf(path)
+    released = await client.post(path, data={
+        "csrf_token": token, field: "4", reason: "Carried the platform migration.",
+    })
+    assert released.status_code == 303
+    after = await client.get(released.headers["location"])
+    assert "Released 1 rating(s) in organisation, 1 changed in calibration." in after.text
+    assert "Nothing to calibrate" in after.text
+
+    event = await AuditEvent.get(action="ratings_calibrated")
+    assert event.actor == "person:H1"
+    assert event.detail["changes"] == [{
+        "person_id": eve.subject_id, "name": "Eve Employee",  # type: ignore[attr-defined]
+        "instance_id": eve.id, "proposed": 3, "calibrated": 4,
+        "reason": "Carried the platform migration.",
+    }]
+
+    # The manager's discussion says calibration changed the rating; the final rating is it.
+    discussion = await HumanTask.get(instance_id=eve.id, bpmn_id="appraisal_discussion")
+    await _as(client, login, "m1")
+    task_page = await client.get(f"/tasks/{discussion.id}")
+    assert "calibration changed it from your proposed" in task_page.text
+    hr, employee, morgan = [await runtime.actor_for(key) for key in ("H1", "E1", "M1")]
+    await runtime.complete_task(discussion.id, morgan, {
+        "discussion_date": "2027-01-20", "discussion_notes": "Explained the calibration.",
+    })
+    signoff = await HumanTask.get(instance_id=eve.id, bpmn_id="employee_signoff")
+    await runtime.complete_task(signoff.id, employee, {
+        "signoff_decision": "agree", "signoff_comments": "",
+        "signoff_signature": {"acknowledged": True, "name": "Eve Employee"},
+    })
+    approval = await HumanTask.get(instance_id=eve.id, bpmn_id="hr_final_approval")
+    await runtime.complete_task(approval.id, hr, {"final_approval": True})
+    final = await Record.get(instance_id=eve.id, kind="final_rating")
+    assert (final.data["manager_rating"], final.data["calibrated_rating"],
+            final.data["rating"]) == (3, 4, 4)
+
+
+async def test_a_change_without_a_reason_or_off_the_scale_releases_nothing_and_keeps_the_input(
+    client: httpx.AsyncClient, login: LoginHelper, page_csrf: TokenOf, org: Cycle
+) -> None:
+    eve = await _eve()
+    field = f"rating-{eve.subject_id}"  # type: ignore[attr-defined]
+    reason = f"reason-{eve.subject_id}"  # type: ignore[attr-defined]
+    await _as(client, login, "h1")
+    path = f"/hr/calibration?cycle={org.id}&population=all"
+    token = await page_csrf(path)
+
+    no_reason = await client.post(path, data={"csrf_token": token, field: "5", reason: " "})
+    assert no_reason.status_code == 422
+    assert "Say why the rating changes." in no_reason.text
+    assert "Nothing was released" in no_reason.text
+    assert '<option value="5" selected>5 Outstanding</option>' in no_reason.text
+
+    off_scale = await client.post(path, data={
+        "csrf_token": token, field: "9", reason: "Best ever.",
+    })
+    assert off_scale.status_code == 422
+    assert "Choose a rating from the scale." in off_scale.text
+    assert 'value="Best ever."' in off_scale.text
+    assert '<option value="9" selected>9 (not on the scale)</option>' in off_scale.text
+
+    stranger = await client.post(path, data={
+        "csrf_token": token, field: "4", reason: "Strong year.", "rating-999": "3",
+    })
+    assert stranger.status_code == 422
+    assert "not waiting for the release in this population" in stranger.text
+    assert 'value="Strong year."' in stranger.text
+
+    eli = await ProcessInstance.get(subject__key="E2")
+    not_waiting = await client.post(path, data={
+        "csrf_token": token, f"rating-{eli.subject_id}": "3",  # type: ignore[attr-defined]
+    })
+    assert not_waiting.status_code == 422
+
+    assert not await HumanTask.exists(bpmn_id="appraisal_discussion")
+    assert (await client.get(path)).text.count("Eve Employee") >= 1
+
+
+async def test_the_calibration_page_is_404_for_others_and_for_unknown_populations(
+    client: httpx.AsyncClient, login: LoginHelper, page_csrf: TokenOf, org: Cycle
+) -> None:
+    eve = await _eve()
+    await _as(client, login, "m1")
+    path = f"/hr/calibration?cycle={org.id}&population=all"
+    assert (await client.get(path)).status_code == 404
+    token = await page_csrf("/team")
+    refused = await client.post(path, data={
+        "csrf_token": token, f"rating-{eve.subject_id}": "3",  # type: ignore[attr-defined]
+    })
+    assert refused.status_code == 404
+    assert not await HumanTask.exists(bpmn_id="appraisal_discussion")
+    await _as(client, login, "h1")
+    for population in ("unit:999", "team:1", "unit:x"):
+        answer = await client.get(f"/hr/calibration?cycle={org.id}&population={population}")
+        assert answer.status_code == 404
+    assert (await client.get("/hr/calibration?cycle=999&population=all")).status_code == 404
+
+
 async def test_the_hr_dashboard_and_its_actions_are_404_for_everyone_else(
     client: httpx.AsyncClient, login: LoginHelper, page_csrf: TokenOf, org: Cycle
 ) -> None:

@@ -20,7 +20,16 @@ from starlette.routing import BaseRoute, Route
 from engine import exports, runtime
 from engine import goals as goal_engine
 from engine.access import can_view_subject
-from engine.dashboards import Distribution, HrDashboard, hr_dashboard, hr_scope, team_status
+from engine.audit import record_event
+from engine.dashboards import (
+    RELEASE_SIGNAL,
+    Distribution,
+    HrDashboard,
+    PopulationCalibration,
+    hr_dashboard,
+    population_calibration,
+    team_status,
+)
 from engine.directory import DirectorySnapshot, PersonInfo
 from engine.errors import EngineError, NotAllowed, NotFound
 from engine.models import Cycle, HumanTask, ProcessInstance, Record
@@ -30,10 +39,9 @@ from webapp.templating import flash, render
 
 FEEDBACK_PROCESS = "feedback"
 FEEDBACK_MODES = {"give": "Give feedback", "request": "Ask for feedback"}
-RELEASE_SIGNAL = "ratings_released"
-APPRAISAL_PROCESS = "year_end_appraisal"
 TOPIC_MAX = 200
 MESSAGE_MAX = 2000
+REASON_MAX = 1000
 
 
 # --- cycles ----------------------------------------------------------------------------------
@@ -277,7 +285,9 @@ def chart_data(spec: dict[str, Any]) -> Markup:
     return Markup(f'<script type="application/json" data-chart-for="{spec["id"]}">{text}</script>')
 
 
-def distribution_chart(chart_id: str, dist: Distribution) -> dict[str, Any]:
+def distribution_chart(
+    chart_id: str, dist: Distribution, counted: str = "Actual"
+) -> dict[str, Any]:
     """Bar chart of a population's ratings against the guideline, in people."""
     levels = sorted(dist.levels, key=lambda lv: lv.value)
     return {
@@ -285,7 +295,7 @@ def distribution_chart(chart_id: str, dist: Distribution) -> dict[str, Any]:
         "type": "bar",
         "labels": [f"{lv.value} {lv.short}" for lv in levels],
         "datasets": [
-            {"label": "Actual", "data": [lv.count for lv in levels]},
+            {"label": counted, "data": [lv.count for lv in levels]},
             {"label": "Guideline", "data": [lv.guideline_count for lv in levels]},
         ],
         "yTitle": "People",
@@ -382,51 +392,6 @@ def _hr_viewer(request: Request) -> Viewer:
     return viewer
 
 
-def population_key(dist: Distribution, first: bool, directory: DirectorySnapshot) -> str | None:
-    """How a release form names a calibration population: all, unit:<id> or family:<name>."""
-    if first:
-        return "all"
-    if dist.population.startswith("job family "):
-        family = dist.population.removeprefix("job family ")
-        return f"family:{'' if family == '—' else family}"
-    unit = next((u for u in directory.units.values() if u.name == dist.population), None)
-    return f"unit:{unit.id}" if unit else None
-
-
-def population_members(key: str, directory: DirectorySnapshot) -> set[int] | None:
-    """The person ids of a population key (None: the viewer's whole scope)."""
-    if key == "all":
-        return None
-    kind, _, value = key.partition(":")
-    if kind == "family":
-        return {p.id for p in directory.people.values() if p.job_family == value}
-    if kind == "unit" and value.isdigit() and int(value) in directory.units:
-        people = directory.people_in_unit(int(value), include_subunits=True, include_inactive=True)
-        return {p.id for p in people}
-    raise HTTPException(404)
-
-
-async def _awaiting_release(
-    cycle_id: int, viewer: Viewer, directory: DirectorySnapshot
-) -> dict[int, int]:
-    """Year-end appraisals of the cycle waiting for the release, subject id -> instance id."""
-    scope = hr_scope(viewer, directory)
-    rows = await ProcessInstance.filter(
-        cycle_id=cycle_id,
-        process_id=APPRAISAL_PROCESS,
-        status="running",
-        waiting_for__contains=f"|{RELEASE_SIGNAL}|",
-    ).values_list("id", "subject_id")
-    waiting: dict[int, int] = {}
-    for instance_id, subject_id in rows:
-        person = directory.people.get(subject_id)
-        if person is None:
-            continue
-        if scope is None or person.org_unit_id in scope:
-            waiting[subject_id] = instance_id
-    return waiting
-
-
 async def _hr_context(request: Request) -> tuple[Viewer, Cycle | None, HrDashboard | None]:
     viewer = _hr_viewer(request)
     cycles = await _cycles()
@@ -442,22 +407,25 @@ async def _hr_context(request: Request) -> tuple[Viewer, Cycle | None, HrDashboa
 async def hr_dashboard_page(request: Request) -> Response:
     """GET /hr/dashboard: completion by unit, overdue steps, calibration and releases, errors."""
     viewer, cycle, dashboard = await _hr_context(request)
-    directory = request.state.directory
     calibration: list[dict[str, Any]] = []
     charts: list[Markup] = []
     if dashboard is not None and cycle is not None:
-        waiting = await _awaiting_release(cycle.id, viewer, directory)
         for n, dist in enumerate(dashboard.calibration):
-            key = population_key(dist, n == 0, directory)
-            members = population_members(key, directory) if key else set()
-            ready = len(waiting) if members is None else len(set(waiting) & members)
-            chart = None
-            if dist.rated:
-                chart = distribution_chart(f"calibration-{n}", dist)
-                charts.append(chart_data(chart))
-            calibration.append(
-                {"dist": dist, "key": key, "waiting": ready, "chart_id": chart and chart["id"]}
-            )
+            proposed = dashboard.proposed.get(dist.key)
+            chart_ids = {}
+            for kind, shown, counted in (("final", dist, "Final"),
+                                         ("proposed", proposed, "Proposed")):
+                if shown is not None and shown.rated:
+                    chart = distribution_chart(f"calibration-{kind}-{n}", shown, counted)
+                    charts.append(chart_data(chart))
+                    chart_ids[kind] = chart["id"]
+            calibration.append({
+                "dist": dist,
+                "proposed": proposed,
+                "key": dist.key,
+                "waiting": dashboard.awaiting_release.get(dist.key, 0),
+                "chart_ids": chart_ids,
+            })
         funnel = {
             "id": "funnel-chart",
             "type": "bar",
@@ -482,25 +450,149 @@ async def hr_dashboard_page(request: Request) -> Response:
     return render(request, "hr_dashboard.html", context)
 
 
+async def _population(request: Request, cycle: Cycle, key: str) -> PopulationCalibration:
+    viewer = _hr_viewer(request)
+    try:
+        return await population_calibration(cycle.id, key, viewer)
+    except (NotAllowed, NotFound):
+        raise HTTPException(404) from None
+
+
 async def release_ratings(request: Request) -> Response:
-    """POST /hr/dashboard/release: signal the calibrated ratings of one population."""
-    viewer, cycle, dashboard = await _hr_context(request)
+    """POST /hr/dashboard/release: release one population's ratings as the managers proposed."""
+    viewer = _hr_viewer(request)
+    cycle = _chosen_cycle(request, await _cycles())
     if cycle is None:
         raise HTTPException(404)
-    directory = request.state.directory
     form = await request.form()
-    key = str(form.get("population", ""))
-    label = str(form.get("label", "")) or "the population"
-    members = population_members(key, directory)
-    waiting = await _awaiting_release(cycle.id, viewer, directory)
-    ids = [iid for sid, iid in waiting.items() if members is None or sid in members]
+    population = await _population(request, cycle, str(form.get("population", "")))
+    ids = [entry.instance_id for entry in population.people]
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
     released = await runtime.send_signal(RELEASE_SIGNAL, ids, actor) if ids else []
+    label = population.population
     if released:
         flash(request, f"Ratings released for {len(released)} appraisal(s) in {label}.", "success")
     else:
         flash(request, f"No appraisal in {label} was waiting for the release.", "warning")
     return RedirectResponse(f"/hr/dashboard?cycle={cycle.id}#calibration", status_code=303)
+
+
+# --- HR calibration ------------------------------------------------------------------------
+
+
+def _calibration_context(
+    cycle: Cycle, population: PopulationCalibration, form: dict[str, str],
+    errors: dict[str, str], problem: str = "",
+) -> dict[str, Any]:
+    chart = None
+    if population.proposed.rated:
+        chart = chart_data(distribution_chart("calibration-proposed", population.proposed,
+                                              "Proposed"))
+    return {
+        "cycle": cycle,
+        "population": population,
+        "form": form,
+        "errors": errors,
+        "problem": problem,
+        "chart": chart,
+    }
+
+
+async def _calibration_request(request: Request) -> tuple[Cycle, PopulationCalibration]:
+    _hr_viewer(request)
+    cycle = _chosen_cycle(request, await _cycles())
+    if cycle is None:
+        raise HTTPException(404)
+    key = request.query_params.get("population", "all")
+    return cycle, await _population(request, cycle, key)
+
+
+async def calibration_page(request: Request) -> Response:
+    """GET /hr/calibration?cycle=&population=: the people of a population waiting for the
+    release, with the proposed ratings HR may change before releasing them."""
+    cycle, population = await _calibration_request(request)
+    return render(request, "hr_calibration.html",
+                  _calibration_context(cycle, population, {}, {}))
+
+
+def calibrated_changes(
+    form: FormData, population: PopulationCalibration
+) -> tuple[dict[str, str], dict[int, tuple[int, str]], dict[str, str]]:
+    """What HR typed, the changed ratings (person id -> (level, reason)) and the errors per
+    field; a row for someone not waiting in the population is an error of the whole form."""
+    waiting = {entry.person_id: entry for entry in population.people}
+    levels = {value for value, _ in population.levels}
+    values: dict[str, str] = {}
+    changes: dict[int, tuple[int, str]] = {}
+    errors: dict[str, str] = {}
+    for field_name, raw in form.multi_items():
+        if not field_name.startswith("rating-"):
+            continue
+        person = field_name.removeprefix("rating-")
+        reason = str(form.get(f"reason-{person}", "")).strip()
+        values[field_name], values[f"reason-{person}"] = str(raw).strip(), reason
+        entry = waiting.get(int(person)) if person.isdigit() else None
+        if entry is None:
+            errors["_form"] = ("Someone on the form is not waiting for the release in this "
+                               "population any more; reload the page.")
+            continue
+        chosen = values[field_name]
+        if chosen in ("", str(entry.proposed_rating)):
+            continue  # kept as proposed
+        if not chosen.lstrip("-").isdigit() or int(chosen) not in levels:
+            errors[field_name] = "Choose a rating from the scale."
+        elif not reason:
+            errors[f"reason-{person}"] = "Say why the rating changes."
+        elif len(reason) > REASON_MAX:
+            errors[f"reason-{person}"] = f"Keep the reason under {REASON_MAX} characters."
+        else:
+            changes[entry.person_id] = (int(chosen), reason)
+    if not values and "_form" not in errors:
+        errors["_form"] = "Nobody on the form is waiting for the release."
+    return values, changes, errors
+
+
+async def release_calibrated(request: Request) -> Response:
+    """POST /hr/calibration: release the listed people's ratings, with HR's changes."""
+    viewer = _hr_viewer(request)
+    cycle, population = await _calibration_request(request)
+    form = await request.form()
+    values, changes, errors = calibrated_changes(form, population)
+    if errors:
+        problem = errors.pop("_form", "") or (
+            "Nothing was released: correct the highlighted rows and release again."
+        )
+        context = _calibration_context(cycle, population, values, errors, problem)
+        return render(request, "hr_calibration.html", context, status=422)
+    listed = {int(name.removeprefix("rating-")) for name in values if name.startswith("rating-")}
+    entries = [entry for entry in population.people if entry.person_id in listed]
+    payload = {"ratings": {str(pid): level for pid, (level, _) in changes.items()}}
+    actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
+    released = set(await runtime.send_signal(
+        RELEASE_SIGNAL, [entry.instance_id for entry in entries], actor, payload
+    ))
+    await record_event(actor.label, "ratings_calibrated", detail={
+        "cycle_id": cycle.id,
+        "population": population.key,
+        "released": sorted(released),
+        "changes": [
+            {"person_id": entry.person_id, "name": entry.name, "instance_id": entry.instance_id,
+             "proposed": entry.proposed_rating, "calibrated": changes[entry.person_id][0],
+             "reason": changes[entry.person_id][1]}
+            for entry in entries if entry.person_id in changes
+            and entry.instance_id in released
+        ],
+    })
+    changed = sum(1 for entry in entries if entry.person_id in changes
+                  and entry.instance_id in released)
+    flash(request, f"Released {len(released)} rating(s) in {population.population}, "
+                   f"{changed} changed in calibration.", "success")
+    if len(released) < len(entries):
+        flash(request, f"{len(entries) - len(released)} appraisal(s) moved on meanwhile and "
+                       "were not released; they are listed again if they still wait.", "warning")
+    return RedirectResponse(
+        f"/hr/calibration?cycle={cycle.id}&population={population.key}", status_code=303
+    )
 
 
 async def retry_failed(request: Request) -> Response:
@@ -566,6 +658,8 @@ routes: list[BaseRoute] = [
     Route("/team", team_page, methods=["GET"], name="team"),
     Route("/hr/dashboard", hr_dashboard_page, methods=["GET"], name="hr_dashboard"),
     Route("/hr/dashboard/release", release_ratings, methods=["POST"], name="hr_release"),
+    Route("/hr/calibration", calibration_page, methods=["GET"], name="hr_calibration"),
+    Route("/hr/calibration", release_calibrated, methods=["POST"], name="hr_calibrate"),
     Route(
         "/hr/dashboard/retry/{instance_id:int}", retry_failed, methods=["POST"], name="hr_retry"
     ),
