@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -31,7 +30,7 @@ H1,Hana HR,hana@example.com,HR partner,ORG,Head office,D1,,hr
 """
 
 Login = Callable[..., Awaitable[httpx.Response]]
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+TokenOf = Callable[[str], Awaitable[str]]
 
 
 @pytest.fixture
@@ -187,11 +186,10 @@ async def test_the_nomination_form_picks_peers_by_name(
 
 
 async def test_an_unknown_employee_id_comes_back_with_the_typing_kept(
-    client: httpx.AsyncClient, login: Login, nomination: HumanTask
+    client: httpx.AsyncClient, login: Login, page_csrf: TokenOf, nomination: HumanTask
 ) -> None:
     await signed_in(client, login)
-    page = await client.get(f"/tasks/{nomination.id}")
-    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    token = await page_csrf(f"/tasks/{nomination.id}")
 
     answer = await client.post(f"/tasks/{nomination.id}", data={
         "csrf_token": token, "_submit": "submit",
@@ -211,11 +209,10 @@ async def test_an_unknown_employee_id_comes_back_with_the_typing_kept(
 
 
 async def test_someone_who_left_cannot_be_nominated(
-    client: httpx.AsyncClient, login: Login, nomination: HumanTask
+    client: httpx.AsyncClient, login: Login, page_csrf: TokenOf, nomination: HumanTask
 ) -> None:
     await signed_in(client, login)
-    page = await client.get(f"/tasks/{nomination.id}")
-    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    token = await page_csrf(f"/tasks/{nomination.id}")
 
     answer = await client.post(f"/tasks/{nomination.id}", data={
         "csrf_token": token, "_submit": "submit",
@@ -227,11 +224,10 @@ async def test_someone_who_left_cannot_be_nominated(
 
 
 async def test_live_validation_names_the_chosen_peer(
-    client: httpx.AsyncClient, login: Login, nomination: HumanTask
+    client: httpx.AsyncClient, login: Login, page_csrf: TokenOf, nomination: HumanTask
 ) -> None:
     await signed_in(client, login)
-    page = await client.get(f"/tasks/{nomination.id}")
-    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    token = await page_csrf(f"/tasks/{nomination.id}")
 
     answer = await client.post(
         f"/tasks/{nomination.id}/validate",
@@ -249,11 +245,10 @@ async def test_live_validation_names_the_chosen_peer(
 
 
 async def test_nominating_by_picked_ids_goes_on_to_the_feedback_round(
-    client: httpx.AsyncClient, login: Login, nomination: HumanTask
+    client: httpx.AsyncClient, login: Login, page_csrf: TokenOf, nomination: HumanTask
 ) -> None:
     await signed_in(client, login)
-    page = await client.get(f"/tasks/{nomination.id}")
-    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    token = await page_csrf(f"/tasks/{nomination.id}")
 
     answer = await client.post(f"/tasks/{nomination.id}", data={
         "csrf_token": token, "_submit": "submit",
