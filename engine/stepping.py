@@ -19,6 +19,8 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine import internals  # noqa: F401  (SpiffWorkflow's timers read the engine clock)
+
 # SpiffWorkflow lists every task of a workflow into the extras of its log lines whenever its
 # logger's own level is below INFO, which by default it is: the workflow is walked once more
 # at every start and end. An explicitly configured level is left alone.

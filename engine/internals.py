@@ -1,0 +1,56 @@
+"""Where Sightline relies on its dependencies' internals: SpiffWorkflow, Tortoise, aiosqlite.
+
+Everything here uses something a dependency does not promise to keep: a private attribute, a
+module-level name, a method meant to be overridden only by the library itself. Each use states
+the assumption it rests on, and tests/engine/test_internals.py checks every one of them against
+the installed versions, which are pinned exactly (requirements.lock): an upgrade that breaks an
+assumption fails that test first, with the assumption's name, instead of somewhere deep in a
+process.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+
+from engine import clock
+
+# --- SpiffWorkflow's timers read the engine clock ----------------------------------------------
+#
+# Assumption: SpiffWorkflow's timer event definitions (start, due, cycle) read the current time
+# only as `datetime.now(timezone.utc)` through the name `datetime` of the module
+# SpiffWorkflow.bpmn.specs.event_definitions.timer, and interpret a timestamp without a zone in
+# the module's `LOCALTZ`. Replacing those two names makes every timer read `engine.clock` —
+# simulated time in tests and rehearsals, real time otherwise — and makes a zoneless timestamp
+# in a pack mean UTC on every server, whatever the machine's zone.
+
+
+class _EngineDatetimeType(type):
+    """Stands in for `datetime` as a class: every attribute and isinstance check is datetime's,
+    so what SpiffWorkflow builds from it (fromisoformat, combine …) stays a plain datetime."""
+
+    def __getattr__(cls, name: str) -> Any:
+        return getattr(datetime, name)
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, datetime)
+
+
+class _EngineDatetime(metaclass=_EngineDatetimeType):
+    """`datetime` whose `now()` is the engine's clock."""
+
+    @staticmethod
+    def now(tz: tzinfo | None = None) -> datetime:
+        moment = clock.now()
+        return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+
+def timers_read_engine_clock() -> None:
+    """Make SpiffWorkflow's timer definitions read `engine.clock` (done once, at import)."""
+    _spiff_timer.datetime = _EngineDatetime  # type: ignore[misc]
+    _spiff_timer.LOCALTZ = UTC
+
+
+timers_read_engine_clock()
