@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from starlette.config import Config
@@ -25,8 +26,17 @@ PACK: str = config("PACK", default="")
 BASE_URL: str = config("BASE_URL", default="http://127.0.0.1:8000")
 HTTPS_ONLY: bool = config("HTTPS_ONLY", cast=bool, default=False)
 
-# Timers: the in-app poller looks for due timers this often (seconds; 0 disables it).
+# The worker (engine.worker): timers, message and signal delivery, launches, emails, audit
+# anchors. True: each web process runs one itself (the one-process mode of `make run`); set it
+# to false when `sightline worker` processes run beside the web processes.
+WORKER_IN_WEB: bool = config("WORKER_IN_WEB", cast=bool, default=True)
+# How often the worker looks for due timers, and for thrown messages to deliver (seconds; 0
+# switches the duty off), and anchors the audit chains.
 TIMER_POLL_SECONDS: float = config("TIMER_POLL_SECONDS", cast=float, default=30.0)
+MESSAGE_POLL_SECONDS: float = config("MESSAGE_POLL_SECONDS", cast=float, default=1.0)
+AUDIT_ANCHOR_SECONDS: float = config("AUDIT_ANCHOR_SECONDS", cast=float, default=300.0)
+# Processes preparing a cycle launch's instances (0: a thread of the launching process).
+LAUNCH_PROCESSES: int = config("LAUNCH_PROCESSES", cast=int, default=os.cpu_count() or 1)
 
 # Notifications: without SMTP_HOST, emails stay in the outbox for admins to read.
 SMTP_HOST: str = config("SMTP_HOST", default="")

@@ -14,6 +14,11 @@ def now() -> datetime:
     return _frozen if _frozen is not None else datetime.now(UTC)
 
 
+def frozen() -> datetime | None:
+    """The simulated time set with frozen_at (None: real time), to hand to another process."""
+    return _frozen
+
+
 @contextmanager
 def frozen_at(moment: datetime) -> Iterator[None]:
     """Make `now()` return `moment` inside the block (simulated time, no sleeping)."""

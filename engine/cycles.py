@@ -1,42 +1,52 @@
-"""Cycles: HR launches a process for a population, one instance per employee, all or nothing.
+"""Cycles: HR launches a process for a population, one instance per employee.
 
-A launch prepares every instance in memory first (SpiffWorkflow runs each to its first wait;
-that is nearly all of the work) and only then writes them, chunk by chunk, inside ONE
-transaction: a failure anywhere leaves no instance, task, email or audit row behind. Preparing
-outside the transaction matters on SQLite, where an open transaction holds the one connection
-and every other request would wait for it.
+A launch is a job (engine.jobs): queued by the HR page or run at once by the command line, its
+progress and outcome are rows. It writes the population in short transactions of CHUNK_SIZE
+instances, so everyone else keeps working while it runs, and **stages** them: a staged
+instance is stored as `launching`, its tasks as `staged` and its emails as `held`, so nobody
+sees any of them. When every instance is written the launch **publishes** them, and only then
+do tasks reach inboxes and emails leave. A worker that dies mid-launch leaves its job to be
+taken up again: the staged rows say who is done, and the launch goes on from there. A launch
+that fails removes what it staged (and the cycle, when it created it and nothing else is in
+it) and reports why: a population is never half launched.
+
+Preparing an instance — SpiffWorkflow running it to its first wait — is nearly all the work;
+it runs off the event loop, on as many processes as there are cores (engine.launch_pool).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import gc
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from engine import runtime
-from engine.definitions import Deployed, latest
+from engine import jobs, launch_pool, runtime
+from engine.audit import instance_stream
+from engine.db import Params
+from engine.definitions import Deployed, deployed, latest
 from engine.directory import DirectorySnapshot, PersonInfo, current_directory
-from engine.errors import Conflict, EngineError, NotAllowed, NotFound
-from engine.models import Cycle, ProcessDefinition, ProcessInstance, Record
+from engine.errors import EngineError, NotAllowed, NotFound
+from engine.models import Cycle, Job, ProcessDefinition, ProcessInstance
 from engine.packs import parse_start_data
 from engine.records import start_data_for
-from engine.store import Batch, Ref, apply
+from engine.store import Batch, apply
 
-# Instances written per database call: big enough that the thread hop is amortised, small
-# enough that progress moves and one batch's memory stays modest.
-CHUNK_SIZE = 500
+# Instances written per transaction: each commit holds the database's write lock briefly (on
+# SQLite, the only writer), so requests in between wait milliseconds, not the whole launch.
+CHUNK_SIZE = 200
+# Instances published per transaction once the whole population is written.
+PUBLISH_SIZE = 1000
 RECORD_QUERY_SIZE = 5000
 # Statuses of an instance that is finished: anything else counts as open for a relaunch.
 CLOSED = ("completed", "cancelled")
+LAUNCH = "launch"
 
 Progress = Callable[[int, int], Any]
 
@@ -113,6 +123,16 @@ class LaunchReport:
         """How many instances the launch started."""
         return len(self.instance_ids)
 
+    def as_result(self) -> dict[str, Any]:
+        """The report as a launch job keeps it."""
+        return asdict(self)
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any] | None) -> LaunchReport:
+        """The report a finished launch job keeps."""
+        fields_ = {k: v for k, v in (result or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**fields_)
+
     def summary_lines(self, names_shown: int = 10) -> list[str]:
         """The report for a terminal: counts, then the first names of those skipped."""
         lines = [
@@ -140,14 +160,15 @@ def names_list(names: list[str], shown: int = 10) -> str:
     return text
 
 
-async def _open_subjects(cycle_id: int, process_id: str) -> set[int]:
-    """Subjects with an open instance of the process in the cycle (one query for everyone)."""
+async def _open_subjects(cycle_id: int, process_id: str) -> dict[int, int | None]:
+    """Subjects with an open instance of the process in the cycle -> the launch job that wrote
+    it (one query for everyone)."""
     rows = (
         await ProcessInstance.filter(cycle_id=cycle_id, process_id=process_id)
         .exclude(status__in=CLOSED)
-        .values("subject_id")
+        .values("subject_id", "launch_job_id")
     )
-    return {r["subject_id"] for r in rows if r["subject_id"] is not None}
+    return {r["subject_id"]: r["launch_job_id"] for r in rows if r["subject_id"] is not None}
 
 
 def _check_starter(dep: Deployed, actor: runtime.Actor, directory: DirectorySnapshot) -> None:
@@ -176,6 +197,49 @@ def may_launch(process_settings: dict[str, Any], person_id: int, directory: Dire
     return False
 
 
+async def enqueue_launch(
+    process_id: str,
+    population: Population,
+    *,
+    cycle_name: str,
+    due_on: date | None,
+    actor: runtime.Actor,
+    data: dict[str, Any] | None = None,
+    pack: str | None = None,
+    claimed_by: str | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Job:
+    """Check a launch and queue it as a job for a worker (or hand it to `claimed_by`).
+
+    The population is resolved now, so the launch starts exactly the people HR was shown."""
+    cycle_name = cycle_name.strip()
+    if not cycle_name:
+        raise EngineError("a cycle needs a name")
+    directory = await current_directory()
+    dep = await latest(process_id, pack)
+    _check_starter(dep, actor, directory)
+    people = population.resolve(directory)
+    described = population.describe(directory)
+    payload = {
+        "definition_id": dep.id,
+        "people": [p.id for p in people],
+        "population": described,
+        "process_title": dep.title,
+        "cycle_name": cycle_name,
+        "due_on": due_on.isoformat() if due_on else None,
+        "data": data or {},
+        "actor": {"person_id": actor.person_id, "label": actor.label},
+        "chunk_size": chunk_size,
+    }
+    return await jobs.enqueue(
+        LAUNCH, payload,
+        title=f"{dep.title} for {described} in cycle {cycle_name}",
+        key=f"launch:{dep.pack}:{dep.process_id}:{cycle_name}",
+        total=len(people), created_by=actor.label, creator_id=actor.person_id,
+        claimed_by=claimed_by,
+    )
+
+
 async def launch_cycle(
     process_id: str,
     population: Population,
@@ -188,77 +252,96 @@ async def launch_cycle(
     pack: str | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> LaunchReport:
-    """Start the process for everyone in the population who has no open instance in the cycle.
+    """Launch now, in this process: start the process for everyone in the population who has
+    no open instance of it in the cycle. Raises EngineError (nothing started) on failure.
 
-    All or nothing: the instances are written in one transaction. `progress(done, total)` is
-    called after each chunk is prepared (and may be async).
-    """
-    clock_started = time.perf_counter()
-    cycle_name = cycle_name.strip()
-    if not cycle_name:
-        raise EngineError("a cycle needs a name")
+    `progress(done, total)` is called as instances are written (and may be async)."""
+    job = await enqueue_launch(
+        process_id, population, cycle_name=cycle_name, due_on=due_on, actor=actor, data=data,
+        pack=pack, claimed_by=jobs.worker_name("launch"), chunk_size=chunk_size,
+    )
+    await run_launch(job, progress)
+    if job.status == "failed":
+        raise EngineError(job.error or "the launch failed")
+    return LaunchReport.from_result(job.result)
+
+
+async def run_launch(job: Job, progress: Progress | None = None) -> None:
+    """Run (or resume) a launch job to its end: done with its report, or failed with its
+    reason and nothing of it left behind."""
+    started = time.perf_counter()
+    try:
+        if job.attempts > jobs.MAX_ATTEMPTS:
+            raise EngineError(f"the launch was interrupted {job.attempts - 1} times "
+                              "(its worker stopped)")
+        report = await _launch(job, progress)
+    except jobs.JobLost:
+        raise  # another worker carries on with it
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, EngineError) else (
+            f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, EngineError):
+            runtime.log.exception("launch job %s failed", job.id)
+        await _abandon(job, reason)
+        return
+    await _publish(job, report, started)
+
+
+async def _launch(job: Job, progress: Progress | None) -> LaunchReport:
+    """Write the population's instances, staged, from where an earlier attempt stopped."""
+    p = job.payload
+    actor = runtime.Actor(p["actor"]["person_id"], p["actor"]["label"])
     directory = await current_directory()
-    dep = await latest(process_id, pack)
-    _check_starter(dep, actor, directory)
-    people = population.resolve(directory)
-    cycle = await Cycle.get_or_none(name=cycle_name)
-    already = await _open_subjects(cycle.id, dep.process_id) if cycle else set()
-    todo = [p for p in people if p.id not in already]
+    dep = await deployed(p["definition_id"])
+    due_on = date.fromisoformat(p["due_on"]) if p["due_on"] else None
+    cycle_id = await _cycle_of(job, p["cycle_name"], due_on)
+    people = [directory.person(pid) for pid in p["people"]]
+    population = [person for person in people if person is not None and person.active]
+    open_now = await _open_subjects(cycle_id, dep.process_id)
+    mine = {subject for subject, launched_by in open_now.items() if launched_by == job.id}
+    todo = [person for person in population if person.id not in open_now]
     report = LaunchReport(
-        cycle_id=cycle.id if cycle else 0,
-        cycle_name=cycle_name,
+        cycle_id=cycle_id,
+        cycle_name=p["cycle_name"],
         process_id=dep.process_id,
         process_title=dep.title,
-        population=population.describe(directory),
-        skipped=[p.name for p in people if p.id in already],
+        population=p["population"],
+        skipped=[person.name for person in population
+                 if person.id in open_now and person.id not in mine],
     )
-    # The cycle is written in the launch's transaction, so a failed launch leaves none behind.
-    cycle_batch = Batch()
-    cycle_ref: int | Ref
-    if cycle is None:
-        cycle_ref = cycle_batch.insert(Cycle, {"name": cycle_name, "due_on": due_on})
-    else:
-        cycle_ref = cycle.id
-        if due_on is not None and cycle.due_on != due_on:
-            cycle_batch.update(Cycle, {"id": cycle.id}, {"due_on": due_on})
+    total = len(mine) + len(todo)
+    await jobs.save_progress(job, len(mine), total=total)
+    await _report_progress(progress, len(mine), total)
     start_data = {
-        **(data or {}),
-        "cycle": {"name": cycle_name, "due_on": due_on.isoformat() if due_on else None},
+        **p["data"],
+        "cycle": {"name": p["cycle_name"], "due_on": p["due_on"]},
     }
     carried = await _carried_data(dep, todo)
-    chunks: list[tuple[Batch, list[Any]]] = [(cycle_batch, [])]
-    with _fewer_collections():
-        for first in range(0, len(todo), chunk_size):
-            batch = Batch()
-            runs = [
-                runtime.start_in_batch(
-                    # Each instance its own copy: no two workflows may share a mutable value.
-                    batch, dep, person.id, actor, directory,
-                    {**carried.get(person.id, {}), **copy.deepcopy(start_data)},
-                    cycle_ref if isinstance(cycle_ref, int) else None,
-                )
-                for person in todo[first:first + chunk_size]
-            ]
-            if isinstance(cycle_ref, Ref):
-                _point_at_new_cycle(batch, cycle_ref)
-            chunks.append((batch, runs))
-            if progress is not None:
-                answer = progress(first + len(runs), len(todo))
-                if asyncio.iscoroutine(answer):
-                    await answer
-            # Preparing is CPU work: let the event loop serve other requests between chunks.
-            await asyncio.sleep(0)
-    await _write(chunks, cycle, dep.process_id, already)
-    report.cycle_id = cycle_ref.value if isinstance(cycle_ref, Ref) else cycle_ref  # type: ignore[assignment]
-    for _, runs in chunks:
-        for run in runs:
-            row = await runtime.finish_started(run)
-            row.cycle_id = report.cycle_id  # type: ignore[attr-defined]
-            report.instance_ids.append(row.id)
-            if row.status == "error":
-                subject = directory.person(row.subject_id)  # type: ignore[attr-defined]
-                report.errors.append(subject.name if subject else f"instance {row.id}")
-    report.seconds = time.perf_counter() - clock_started
+    chunk = int(p.get("chunk_size") or CHUNK_SIZE)
+    requests = [
+        launch_pool.ChunkRequest(
+            definition_id=dep.id,
+            subjects=[person.id for person in todo[first:first + chunk]],
+            data={
+                person.id: {**carried.get(person.id, {}), **copy.deepcopy(start_data)}
+                for person in todo[first:first + chunk]
+            },
+            actor=actor,
+            cycle_id=cycle_id,
+            launch_job_id=job.id,
+        )
+        for first in range(0, len(todo), chunk)
+    ]
+    done = len(mine)
+    async for request, batch in launch_pool.prepare(dep, directory, requests):
+        await _check_still_missing(cycle_id, dep.process_id, request.subjects, directory)
+        done += len(request.subjects)
+        jobs.advance(batch, job, done)
+        try:
+            await apply(batch)
+        except runtime.Conflict:
+            raise jobs.JobLost(f"job {job.id} was taken over by another worker") from None
+        await _report_progress(progress, done, total)
     return report
 
 
@@ -275,42 +358,210 @@ async def _carried_data(dep: Deployed, people: list[PersonInfo]) -> dict[int, di
     return carried
 
 
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    # Preparing allocates thousands of task trees that all live until they are written; the
-    # cyclic collector would scan them again and again (a sixth of the launch time).
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], 100_000), *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-
-
-def _point_at_new_cycle(batch: Batch, cycle: Ref) -> None:
-    """Give the instances and records of the batch the cycle it inserts (id known on apply)."""
-    for step in batch.steps:
-        values = getattr(step, "values", None)
-        if getattr(step, "model", None) in (ProcessInstance, Record) and values is not None:
-            if values.get("cycle_id") is None:
-                values["cycle_id"] = cycle
-
-
-async def _write(
-    chunks: list[tuple[Batch, list[Any]]], cycle: Cycle | None, process_id: str, already: set[int]
+async def _check_still_missing(
+    cycle_id: int, process_id: str, subjects: list[int], directory: DirectorySnapshot
 ) -> None:
-    """Every chunk in one transaction; a concurrent launch of the same cycle fails this one."""
+    """Refuse to write a chunk when one of its people got an open instance meanwhile (someone
+    started it by hand, or another launch did)."""
+    rows: list[int] = await ProcessInstance.filter(  # type: ignore[assignment]
+        cycle_id=cycle_id, process_id=process_id, subject_id__in=subjects
+    ).exclude(status__in=CLOSED).values_list("subject_id", flat=True)
+    if rows:
+        cycle = await Cycle.get(id=cycle_id)
+        names = names_list([_name_of(directory, s, "?") for s in rows])
+        raise EngineError(
+            f"another launch of cycle '{cycle.name}' ran meanwhile ({names} got an instance); "
+            "launch again to add whoever is still missing."
+        )
+
+
+async def _report_progress(progress: Progress | None, done: int, total: int) -> None:
+    if progress is None:
+        return
+    answer = progress(done, total)
+    if asyncio.iscoroutine(answer):
+        await answer
+
+
+async def _cycle_of(job: Job, name: str, due_on: date | None) -> int:
+    """The cycle the launch writes into, created if missing (noted on the job, so a failed
+    launch removes a cycle it created)."""
     async with in_transaction():
-        if cycle is not None and await _open_subjects(cycle.id, process_id) != already:
-            raise Conflict(
-                f"another launch of cycle '{cycle.name}' ran meanwhile; launch again to add "
-                "whoever is still missing"
-            )
-        for batch, _ in chunks:
-            await apply(batch)
+        cycle = await Cycle.get_or_none(name=name)
+        if cycle is None:
+            cycle = await Cycle.create(name=name, due_on=due_on)
+            job.result = {**(job.result or {}), "created_cycle": cycle.id}
+            await jobs.save_progress(job, result=job.result)
+        elif due_on is not None and cycle.due_on != due_on:
+            cycle.due_on = due_on
+            await cycle.save(update_fields=["due_on"])
+    return cycle.id
+
+
+async def _publish(job: Job, report: LaunchReport, started: float) -> None:
+    """Make the staged population visible, PUBLISH_SIZE instances per transaction, then close
+    the job with its report and an audit event in one last transaction."""
+    while True:
+        p = Params()
+        chunk = (
+            f'SELECT "id" FROM "process_instance" WHERE "launch_job_id" = {p(job.id)} '
+            f'AND "status" = \'launching\' ORDER BY "id" LIMIT {p(PUBLISH_SIZE)}'
+        )
+        async with in_transaction() as conn:
+            ids = [row["id"] for row in await conn.execute_query_dict(chunk, p.values)]
+            if not ids:
+                break
+            for statement, values in _publish_statements(job.id, ids[-1]):
+                await conn.execute_query(statement, values)
+    rows = await ProcessInstance.filter(launch_job_id=job.id).order_by("id").values(
+        "id", "status", "subject_id"
+    )
+    directory = await current_directory()
+    report.instance_ids = [row["id"] for row in rows]
+    report.errors = [_name_of(directory, row["subject_id"], row["id"])
+                     for row in rows if row["status"] == "error"]
+    batch = Batch()
+    batch.audit(job.created_by or "system", "cycle_launched", detail={
+        "job": job.id, "cycle_id": report.cycle_id, "process": report.process_id,
+        "started": report.started, "skipped": len(report.skipped), "errors": len(report.errors),
+    })
+    report.seconds = time.perf_counter() - started
+    await jobs.finish(job, {**(job.result or {}), **report.as_result()}, batch)
+
+
+def _name_of(directory: DirectorySnapshot, subject_id: int | None, instance_id: Any) -> str:
+    person = directory.person(subject_id)
+    return person.name if person else f"instance {instance_id}"
+
+
+def _publish_statements(job_id: int, last_id: int) -> list[tuple[str, list[Any]]]:
+    """Emails, then tasks, then instances of the job up to `last_id` go from staged to live;
+    an instance's own status comes from what its start left (an error, an end, or running)."""
+    statements = []
+    p = Params()
+    mine = (f'SELECT "id" FROM "process_instance" WHERE "launch_job_id" = {p(job_id)} '
+            f'AND "status" = \'launching\' AND "id" <= {p(last_id)}')
+    statements.append((
+        'UPDATE "outbox_email" SET "status" = \'queued\' WHERE "status" = \'held\' AND '
+        f'"task_id" IN (SELECT "id" FROM "human_task" WHERE "instance_id" IN ({mine}))',
+        p.values,
+    ))
+    p = Params()
+    mine = (f'SELECT "id" FROM "process_instance" WHERE "launch_job_id" = {p(job_id)} '
+            f'AND "status" = \'launching\' AND "id" <= {p(last_id)}')
+    statements.append((
+        f'UPDATE "human_task" SET "status" = \'ready\' WHERE "status" = \'staged\' AND '
+        f'"instance_id" IN ({mine})',
+        p.values,
+    ))
+    p = Params()
+    statements.append((
+        'UPDATE "process_instance" SET "status" = CASE WHEN "error" IS NOT NULL THEN \'error\' '
+        'WHEN "completed_at" IS NOT NULL THEN \'completed\' ELSE \'running\' END '
+        f'WHERE "launch_job_id" = {p(job_id)} AND "status" = \'launching\' '
+        f'AND "id" <= {p(last_id)}',
+        p.values,
+    ))
+    return statements
+
+
+async def _abandon(job: Job, reason: str) -> None:
+    """Remove whatever a failed launch staged, and the cycle it created if it is empty; the job
+    fails with `reason` and the audit trail says what was removed."""
+    removed = 0
+    async with in_transaction() as conn:
+        p = Params()
+        staged = (f'SELECT "id" FROM "process_instance" WHERE "launch_job_id" = {p(job.id)} '
+                  'AND "status" = \'launching\'')
+        # The removed instances' audit chains stay; their heads move to audit_stream so
+        # `audit verify` still checks them.
+        await conn.execute_query(
+            'INSERT INTO "audit_stream" ("name", "seq", "head") '
+            f'SELECT \'{instance_stream(0)[:-1]}\' || CAST("id" AS VARCHAR(20)), '
+            f'"audit_seq", "audit_head" FROM "process_instance" WHERE "id" IN ({staged}) '
+            'AND "audit_seq" > 0', p.values,
+        )
+        for table, column in (("outbox_email", None), ("record", "instance_id"),
+                              ("pending_message", "from_instance_id")):
+            if column is None:
+                where = ('"task_id" IN (SELECT "id" FROM "human_task" WHERE "instance_id" IN '
+                         f'({staged}))')
+            else:
+                where = f'"{column}" IN ({staged})'
+            await conn.execute_query(f'DELETE FROM "{table}" WHERE {where}', p.values)
+        count, _ = await conn.execute_query(
+            f'DELETE FROM "process_instance" WHERE "id" IN ({staged})', p.values
+        )
+        removed = count
+        created = (job.result or {}).get("created_cycle")
+        if created and not await ProcessInstance.filter(cycle_id=created).exists():
+            await Cycle.filter(id=created).delete()
+    batch = Batch()
+    batch.audit(job.created_by or "system", "launch_failed",
+                detail={"job": job.id, "reason": reason, "removed_instances": removed})
+    await jobs.fail(job, f"{reason.rstrip('.')}. Nothing was started.", batch)
 
 
 # --- what the HR pages show ----------------------------------------------------------------
+
+
+@dataclass
+class LaunchStatus:
+    """A launch job as the HR pages show it, from any web process."""
+
+    id: int
+    status: str
+    process_title: str
+    cycle_name: str
+    population: str
+    started_by: int | None
+    created_at: Any
+    total: int
+    done: int
+    report: LaunchReport | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> LaunchStatus:
+        """The status of a launch job row."""
+        p = job.payload
+        return cls(
+            id=job.id, status=job.status, process_title=p.get("process_title", job.title),
+            cycle_name=p.get("cycle_name", ""), population=p.get("population", ""),
+            started_by=job.creator_id, created_at=job.created_at, total=job.total,
+            done=job.done,
+            report=LaunchReport.from_result(job.result) if job.status == "done" else None,
+            error=job.error if job.status == "failed" else None,
+        )
+
+    @property
+    def finished(self) -> bool:
+        """Whether the launch ended, well or not."""
+        return self.status in ("done", "failed")
+
+    @property
+    def waiting(self) -> bool:
+        """Whether no worker has taken the launch up yet."""
+        return self.status == "queued"
+
+    @property
+    def percent(self) -> int:
+        """Written share of the instances to start."""
+        if self.finished:
+            return 100
+        return self.done * 100 // self.total if self.total else 0
+
+
+async def launch_status(job_id: int) -> LaunchStatus | None:
+    """A launch by its job id."""
+    job = await Job.get_or_none(id=job_id, kind=LAUNCH)
+    return LaunchStatus.of(job) if job else None
+
+
+async def recent_launches(limit: int = 10) -> list[LaunchStatus]:
+    """The latest launches, newest first."""
+    return [LaunchStatus.of(job) for job in
+            await Job.filter(kind=LAUNCH).order_by("-id").limit(limit)]
 
 
 @dataclass

@@ -60,6 +60,12 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+def models_without_connection() -> None:
+    """Set the models up (relations, columns) in a process that never connects, such as a
+    launch pool process that only builds rows for its parent to write."""
+    Tortoise.init_models(MODELS, "models")
+
+
 async def connect(database_url: str) -> None:
     """Open the connection (schema must already be migrated)."""
     for clear in _caches_to_clear:
@@ -95,3 +101,21 @@ async def disconnect() -> None:
 def is_postgres() -> bool:
     """Whether the default connection is PostgreSQL (for FOR UPDATE SKIP LOCKED and friends)."""
     return connections.get("default").capabilities.dialect == "postgres"
+
+
+class Params:
+    """The values of a hand-written statement and their placeholders: `$1, $2 …` on
+    PostgreSQL, `?` on SQLite. `sql = f'… WHERE "id" = {p(7)}'`, then run it with `p.values`."""
+
+    def __init__(self) -> None:
+        self.postgres = is_postgres()
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}" if self.postgres else "?"
+
+    def lock(self) -> str:
+        """` FOR UPDATE SKIP LOCKED` on PostgreSQL (rows another worker holds are skipped);
+        nothing on SQLite, where the one writer at a time already gives that."""
+        return " FOR UPDATE SKIP LOCKED" if self.postgres else ""

@@ -32,6 +32,14 @@ class Deployed:
     built: Any  # specs.BuiltSpec
     catalogs: dict[str, Any] = field(default_factory=dict)
 
+    def row_values(self) -> dict[str, Any]:
+        """What `deployed_from` rebuilds this version from."""
+        return {
+            "id": self.id, "pack": self.pack, "process_id": self.process_id,
+            "version": self.version, "title": self.title, "lanes": self.lanes,
+            "process_settings": self.process_settings, "sources": self.sources,
+        }
+
 
 # Definition rows never change once stored, so a parsed version is cached for the process life.
 _deployed: dict[int, Deployed] = {}
@@ -50,7 +58,7 @@ def _catalogs_from_sources(sources: dict[str, str]) -> dict[str, Any]:
 
 def _as_deployed(row: ProcessDefinition) -> Deployed:
     settings = row.settings or {}
-    return Deployed(
+    return deployed_from(
         id=row.id,
         pack=row.pack,
         process_id=row.process_id,
@@ -59,8 +67,32 @@ def _as_deployed(row: ProcessDefinition) -> Deployed:
         lanes=dict(settings.get("lanes", {})),
         process_settings=dict(settings.get("process", {})),
         sources=row.sources,
-        built=specs.build_spec(row.sources, row.process_id),
-        catalogs=_catalogs_from_sources(row.sources),
+    )
+
+
+def deployed_from(
+    *,
+    id: int,
+    pack: str,
+    process_id: str,
+    version: int,
+    title: str,
+    lanes: dict[str, str],
+    process_settings: dict[str, Any],
+    sources: dict[str, str],
+) -> Deployed:
+    """A version parsed from what its row holds (another process rebuilds it from these)."""
+    return Deployed(
+        id=id,
+        pack=pack,
+        process_id=process_id,
+        version=version,
+        title=title,
+        lanes=lanes,
+        process_settings=process_settings,
+        sources=sources,
+        built=specs.build_spec(sources, process_id),
+        catalogs=_catalogs_from_sources(sources),
     )
 
 

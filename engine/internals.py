@@ -10,10 +10,14 @@ process.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+from tortoise import connections
+from tortoise.backends.base.client import TransactionalDBClient
 
 from engine import clock
 
@@ -54,3 +58,31 @@ def timers_read_engine_clock() -> None:
 
 
 timers_read_engine_clock()
+
+
+# --- Tortoise and aiosqlite: the raw connections under the ORM ---------------------------------
+#
+# Assumptions: Tortoise's client for the "default" connection has `acquire_connection()`, an
+# async context manager yielding the driver's own connection (asyncpg's, or aiosqlite's); inside
+# `in_transaction()` the client is a TransactionalDBClient holding that connection as
+# `_connection`. aiosqlite's connection runs a callable on its own thread with `_execute(fn,
+# *args)` and keeps the sqlite3 connection as `_conn`.
+
+
+@asynccontextmanager
+async def raw_connection() -> AsyncIterator[Any]:
+    """The driver's connection under the ORM (the transaction's own inside in_transaction)."""
+    async with connections.get("default").acquire_connection() as connection:
+        yield connection
+
+
+async def on_sqlite_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run `fn(sqlite3_connection, *args, own_transaction)` on the SQLite connection's thread:
+    a whole batch of statements for one thread hop. `own_transaction` is False inside a
+    caller's in_transaction(), whose commit or rollback then decides."""
+    client = connections.get("default")
+    if isinstance(client, TransactionalDBClient):
+        connection = client._connection
+        return await connection._execute(fn, connection._conn, *args, False)
+    async with client.acquire_connection() as connection:
+        return await connection._execute(fn, connection._conn, *args, True)

@@ -7,6 +7,9 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+# The hash an empty audit chain starts from.
+GENESIS = "0" * 64
+
 
 class ProcessDefinition(Model):
     """One deployed version of a process: its sources are immutable once stored."""
@@ -56,7 +59,8 @@ class ProcessInstance(Model):
         "models.Cycle", related_name="instances", null=True, on_delete=fields.RESTRICT
     )
     title = fields.CharField(max_length=255, default="")
-    # running | waiting | completed | error | cancelled
+    # running | completed | error | cancelled, or launching while a cycle launch writes it (its
+    # tasks and emails are held back until the whole population is written)
     status = fields.CharField(max_length=16, default="running", db_index=True)
     # zlib-compressed JSON (engine.serialization): not a JSON column, because SpiffWorkflow
     # restores tasks parent-first in stored order and PostgreSQL's jsonb would reorder keys;
@@ -68,8 +72,14 @@ class ProcessInstance(Model):
     error: Any = fields.JSONField(null=True)
     started_by = fields.CharField(max_length=128, default="")
     starter_id = fields.IntField(null=True)
-    # "|name|name|" of the messages and signals the instance waits for (delivery looks here).
+    # "|name|name|" of the messages and signals the instance waits for (pages read it; delivery
+    # looks names up in EventWait).
     waiting_for = fields.CharField(max_length=1024, default="")
+    # The instance's own audit chain: how many events it has and the hash of the last one.
+    audit_seq = fields.IntField(default=0, db_default=0)
+    audit_head = fields.CharField(max_length=64, default=GENESIS, db_default=GENESIS)
+    # The cycle launch (Job) that wrote it, while and after it is launched.
+    launch_job_id = fields.IntField(null=True, db_index=True)
     started_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     completed_at = fields.DatetimeField(null=True)
@@ -107,7 +117,7 @@ class HumanTask(Model):
     routing_note = fields.TextField(null=True)
     subject_id_cache = fields.IntField(null=True, db_index=True)
     due_at = fields.DatetimeField(null=True)
-    # ready | completed | cancelled
+    # ready | completed | cancelled, or staged while its instance is being launched
     status = fields.CharField(max_length=16, default="ready")
     draft: Any = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -129,9 +139,13 @@ class HumanTask(Model):
 
 
 class AuditEvent(Model):
-    """Append-only log: each row carries the hash of the previous one (tamper-evident)."""
+    """Append-only log in chains: each instance has its own, other events go to named streams;
+    each row carries the hash of the previous row of its chain (tamper-evident)."""
 
     id = fields.IntField(primary_key=True)
+    # "instance:<id>" or the name of a stream ("system", "anchor"); seq counts from 1 in each.
+    stream = fields.CharField(max_length=64)
+    seq = fields.IntField()
     at = fields.DatetimeField()
     actor = fields.CharField(max_length=128)
     action = fields.CharField(max_length=64)
@@ -143,6 +157,18 @@ class AuditEvent(Model):
 
     class Meta:
         table = "audit_event"
+        unique_together = (("stream", "seq"),)
+
+
+class AuditStream(Model):
+    """The head of an audit stream that is not an instance's (an instance keeps its own)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    seq = fields.IntField(default=0)
+    head = fields.CharField(max_length=64, default=GENESIS)
+
+    class Meta:
+        table = "audit_stream"
 
 
 class OrgUnit(Model):
@@ -248,7 +274,8 @@ class Record(Model):
 
 
 class PendingMessage(Model):
-    """A BPMN message or signal thrown by one instance, delivered to instances waiting for it."""
+    """A BPMN message or signal thrown by an action, written in the action's transaction and
+    delivered by a worker to the instances waiting for it (engine.messages)."""
 
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=255, db_index=True)
@@ -257,10 +284,46 @@ class PendingMessage(Model):
     correlations: Any = fields.JSONField(default=dict)
     from_instance_id = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
-    delivered = fields.BooleanField(default=False)
+    # pending | delivered | failed
+    status = fields.CharField(max_length=16, default="pending", db_default="pending")
+    attempts = fields.IntField(default=0, db_default=0)
+    # When a worker may (next) try it; a worker delivering it holds it by moving this ahead.
+    next_attempt_at = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    # How many instances received it.
+    received = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "pending_message"
+        indexes = (("status", "next_attempt_at"),)
+
+
+class MessageReceipt(Model):
+    """An instance received a message: written with the receiving action, so a retried delivery
+    never hands the same message to the same instance twice."""
+
+    id = fields.IntField(primary_key=True)
+    message_id = fields.IntField()
+    instance_id = fields.IntField()
+
+    class Meta:
+        table = "message_receipt"
+        unique_together = (("message_id", "instance_id"),)
+
+
+class EventWait(Model):
+    """A message or signal name an instance waits for: what delivery looks up, by index."""
+
+    id = fields.IntField(primary_key=True)
+    instance: fields.ForeignKeyRelation[ProcessInstance] = fields.ForeignKeyField(
+        "models.ProcessInstance", related_name="event_waits", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=255)
+
+    class Meta:
+        table = "event_wait"
+        unique_together = (("name", "instance"),)
 
 
 class OutboxEmail(Model):
@@ -272,7 +335,7 @@ class OutboxEmail(Model):
     # The task the email is about (its link is completed from this when sent).
     task_id = fields.IntField(null=True)
     body = fields.TextField()
-    # queued | sent | failed
+    # queued | sent | failed, or held while the task it announces is being launched
     status = fields.CharField(max_length=16, default="queued", db_index=True)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
@@ -331,3 +394,47 @@ class OrgGoal(Model):
     class Meta:
         table = "org_goal"
         indexes = (("cycle_id", "org_unit_id"),)
+
+
+class Job(Model):
+    """Work a worker does outside any request (a cycle launch …): its progress and outcome are
+    rows, so every web process shows them and a crashed worker's job is taken up again."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=32)
+    # Jobs with the same key never run at once (two launches of one cycle and process).
+    key = fields.CharField(max_length=255, default="")
+    # queued | running | done | failed
+    status = fields.CharField(max_length=16, default="queued")
+    title = fields.CharField(max_length=255, default="")
+    payload: Any = fields.JSONField(default=dict)
+    created_by = fields.CharField(max_length=128, default="")
+    creator_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField()
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    # The worker running it and until when it holds it; a worker that stops renewing loses it.
+    worker = fields.CharField(max_length=128, default="")
+    lease_until = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    done = fields.IntField(default=0)
+    total = fields.IntField(default=0)
+    result: Any = fields.JSONField(null=True)
+    error = fields.TextField(null=True)
+
+    class Meta:
+        table = "job"
+        indexes = (("status", "lease_until"), ("kind", "created_at"))
+
+
+class WorkerHeartbeat(Model):
+    """A running worker, as last seen: the readiness check and the HR pages read it."""
+
+    name = fields.CharField(max_length=128, primary_key=True)
+    host = fields.CharField(max_length=255, default="")
+    pid = fields.IntField(default=0)
+    started_at = fields.DatetimeField()
+    seen_at = fields.DatetimeField()
+
+    class Meta:
+        table = "worker_heartbeat"

@@ -8,8 +8,10 @@ transaction (engine.store). A lost race raises Conflict and writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,15 +26,29 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import (
+    MessageEventDefinition,
+    SignalEventDefinition,
+)
 from SpiffWorkflow.util.task import TaskState
-from tortoise.transactions import in_transaction
+from tortoise import connections
 
 from engine import assignment, clock, notifications, scripting
-from engine.db import clears_on_connect, is_postgres
+from engine.db import Params, clears_on_connect
 from engine.definitions import Deployed, deployed, latest
 from engine.directory import DirectorySnapshot, current_directory
 from engine.errors import Conflict, EngineError, NotAllowed, NotFound
-from engine.models import HumanTask, OutboxEmail, PendingMessage, ProcessInstance, Record
+from engine.metrics import actions_reapplied, delivery_retries
+from engine.models import (
+    GENESIS,
+    EventWait,
+    HumanTask,
+    MessageReceipt,
+    OutboxEmail,
+    PendingMessage,
+    ProcessInstance,
+    Record,
+)
 from engine.packs import parse_start_data
 from engine.records import start_data_for
 from engine.serialization import dump_state, load_state, state_dict
@@ -44,6 +60,13 @@ log = logging.getLogger(__name__)
 
 # A timer poller takes an instance for this long; another poller skips it meanwhile.
 TIMER_LEASE = timedelta(minutes=2)
+# A worker delivering a message holds it this long; a delivery that keeps meeting instances
+# that changed meanwhile is tried again after 2, 4, 8 … seconds, MESSAGE_ATTEMPTS times.
+MESSAGE_LEASE = timedelta(minutes=2)
+MESSAGE_BACKOFF = timedelta(seconds=1)
+MESSAGE_ATTEMPTS = 8
+# How often an action is run again on fresh state when its instance changed under it.
+REAPPLY_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,9 @@ class _Run:
     events: list[BpmnEvent] = field(default_factory=list)
     error: dict[str, Any] | None = None
     fired_timers: list[str] = field(default_factory=list)
+    # Written by a cycle launch still in progress: stored as launching, its tasks staged and
+    # its emails held until the launch publishes the whole population (engine.cycles).
+    staged: bool = False
 
     def advance(self, step: Callable[[], Any]) -> None:
         """Run `step` and the engine steps after it; an error is kept, not raised."""
@@ -188,14 +214,18 @@ recent_workflows = _RecentWorkflows()
 clears_on_connect(recent_workflows.clear)
 
 
-async def _load(row: ProcessInstance, actor: Actor, directory: DirectorySnapshot) -> _Run:
+async def _load(
+    row: ProcessInstance, actor: Actor, directory: DirectorySnapshot, batch: Batch | None = None
+) -> _Run:
+    """The run of an action on a stored instance (its writes go to `batch`, or a new one)."""
     dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
     workflow = recent_workflows.take(row)
     if workflow is None:
         workflow = load_state(
             row.state, dep.built.spec, dep.built.subprocess_specs, script_engine()
         )
-    run = _Run(row, dep, workflow, directory, actor, Batch(), row.id)
+    run = _Run(row, dep, workflow, directory, actor, batch or Batch(), row.id)
+    run.batch.chain_from(row.id, row.audit_seq, row.audit_head)
     run.ready_before = set(ready_human_tasks(workflow))
     return run
 
@@ -238,8 +268,10 @@ def start_in_batch(
     directory: DirectorySnapshot,
     data: dict[str, Any] | None = None,
     cycle_id: int | None = None,
+    launch_job_id: int | None = None,
 ) -> _Run:
-    """Run a new instance to its first wait and add its writes to `batch` (cycles add many)."""
+    """Run a new instance to its first wait and add its writes to `batch` (cycles add many;
+    with `launch_job_id` the instance is staged until that launch publishes it)."""
     workflow = EngineWorkflow(
         dep.built.spec, dep.built.subprocess_specs, script_engine=script_engine()
     )
@@ -260,9 +292,11 @@ def start_in_batch(
         starter_id=actor.person_id,
         started_at=now,
         updated_at=now,
+        launch_job_id=launch_job_id,
     )
     ref = batch.insert(ProcessInstance, _instance_values(row))
-    run = _Run(row, dep, workflow, directory, actor, batch, ref)
+    batch.chain_from(ref, 0, GENESIS)
+    run = _Run(row, dep, workflow, directory, actor, batch, ref, staged=launch_job_id is not None)
 
     def begin() -> None:
         workflow.task_tree.data.update(initial)
@@ -293,6 +327,7 @@ def _instance_values(row: ProcessInstance) -> dict[str, Any]:
         "starter_id": row.starter_id,
         "started_at": row.started_at,
         "updated_at": row.updated_at,
+        "launch_job_id": row.launch_job_id,
     }
 
 
@@ -338,9 +373,29 @@ async def _refreshed_conflict(task_id: int, directory: DirectorySnapshot) -> Con
 
 
 async def complete_task(task_id: int, actor: Actor, data: dict[str, Any]) -> ProcessInstance:
-    """Submit a human task's form data and run the process on to its next wait."""
+    """Submit a human task's form data and run the process on to its next wait.
+
+    When another action changed the instance meanwhile (a colleague completed a parallel step,
+    a timer fired) and this task is still open, nothing conflicted with this submission: it is
+    applied again on the instance as it is now. Only a task that was completed or closed
+    meanwhile is a conflict for the person submitting."""
     directory = await current_directory()
-    task_row = await _open_task(task_id, actor, directory)
+    for attempt in range(REAPPLY_ATTEMPTS):
+        task_row = await _open_task(task_id, actor, directory)
+        run = await _submission(task_row, actor, directory, data)
+        try:
+            await apply(run.batch)
+        except Conflict:
+            await _before_reapply(attempt)
+            continue
+        return await _after_apply(run)
+    raise await _refreshed_conflict(task_id, directory)
+
+
+async def _submission(
+    task_row: HumanTask, actor: Actor, directory: DirectorySnapshot, data: dict[str, Any]
+) -> _Run:
+    """The run of one task submission on the instance as stored now."""
     row: ProcessInstance = task_row.instance  # type: ignore[assignment]
     if row.status == "error":
         raise Conflict("this process is stopped on an error; HR must retry it first")
@@ -377,11 +432,13 @@ async def complete_task(task_id: int, actor: Actor, data: dict[str, Any]) -> Pro
         detail={"bpmn_id": task_row.bpmn_id, "name": task_row.name, "data": submitted},
     )
     _finish(run)
-    try:
-        await apply(run.batch)
-    except Conflict:
-        raise await _refreshed_conflict(task_row.id, directory) from None
-    return await _after_apply(run)
+    return run
+
+
+async def _before_reapply(attempt: int) -> None:
+    """A short, growing, jittered pause, so two actions that keep colliding fall apart."""
+    actions_reapplied.inc()
+    await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
 
 
 def _shared(row: HumanTask) -> bool:
@@ -517,54 +574,65 @@ def _attached_open_tasks(timer_task: Any) -> list[str]:
 
 
 async def _claim_due_instances(now: datetime, limit: int) -> list[int]:
-    """Take the instances whose timers are due, so no other poller fires them at once."""
-    async with in_transaction():
-        query = (
-            ProcessInstance.filter(next_timer_at__lte=now, status="running")
-            .order_by("next_timer_at")
-            .limit(limit)
-        )
-        if is_postgres():
-            query = query.select_for_update(skip_locked=True)
-        ids: list[int] = list(await query.values_list("id", flat=True))  # type: ignore[arg-type]
-        if ids:
-            # A lease: if this poller dies, the timers are due again when it runs out.
-            await ProcessInstance.filter(id__in=ids).update(next_timer_at=now + TIMER_LEASE)
-    return ids
+    """Take the instances whose timers are due, so no other poller fires them at once.
+
+    The lease moves their next_timer_at ahead: if this poller dies, they are due again when
+    the lease runs out; when it saves them, the real next timer replaces the lease."""
+    p = Params()
+    sql = (
+        f'UPDATE "process_instance" SET "next_timer_at" = {p(now + TIMER_LEASE)} '
+        'WHERE "id" IN (SELECT "id" FROM "process_instance" '
+        f'WHERE "next_timer_at" <= {p(now)} AND "status" = \'running\' '
+        f'ORDER BY "next_timer_at" LIMIT {p(limit)}{p.lock()}) RETURNING "id"'
+    )
+    rows = await connections.get("default").execute_query_dict(sql, p.values)
+    return sorted(int(row["id"]) for row in rows)
 
 
 async def fire_due_timers(limit: int = 200) -> int:
-    """Fire every timer due by `clock.now()`; returns how many instances moved."""
-    now = clock.now()
+    """Fire every timer due by `clock.now()`, `limit` instances at a time until none is left;
+    returns how many instances moved."""
     moved = 0
+    while True:
+        now = clock.now()
+        claimed = await _claim_due_instances(now, limit)
+        for instance_id in claimed:
+            moved += await _fire_timers_of(instance_id, now)
+        if len(claimed) < limit:
+            return moved
+
+
+async def _fire_timers_of(instance_id: int, now: datetime) -> int:
+    """Fire one claimed instance's due timers; 1 when it moved."""
     directory = await current_directory()
-    for instance_id in await _claim_due_instances(now, limit):
-        row = await ProcessInstance.get_or_none(id=instance_id, status="running")
-        if row is None:
-            continue
-        run = await _load(row, Actor.system("timer"), directory)
-        reminded: list[str] = []
-        run.advance(partial(_fire_timers, run, now, reminded))
-        if reminded:
-            # The timer left its task open (non-interrupting): that is a reminder.
-            still_open = await HumanTask.filter(
-                instance_id=row.id, status="ready", spiff_task_id__in=reminded
-            )
-            for task_row in still_open:
-                for email in notifications.reminder_emails(task_row, directory):
-                    run.batch.insert(OutboxEmail, email)
-        if run.fired_timers:
-            run.batch.audit(
-                "system:timer", "timer_fired", instance=row.id, detail={"timers": run.fired_timers}
-            )
-        _finish(run)
-        try:
-            await apply(run.batch)
-        except Conflict:
-            continue  # someone acted on the instance meanwhile; its timers are read again
-        await _after_apply(run)
-        moved += 1
-    return moved
+    row = await ProcessInstance.get_or_none(id=instance_id, status="running")
+    if row is None:
+        return 0
+    run = await _load(row, Actor.system("timer"), directory)
+    reminded: list[str] = []
+    run.advance(partial(_fire_timers, run, now, reminded))
+    if reminded:
+        # The timer left its task open (non-interrupting): that is a reminder.
+        still_open = await HumanTask.filter(
+            instance_id=row.id, status="ready", spiff_task_id__in=reminded
+        )
+        for task_row in still_open:
+            for email in notifications.reminder_emails(task_row, directory):
+                run.batch.insert(OutboxEmail, email)
+    if run.fired_timers:
+        run.batch.audit(
+            "system:timer", "timer_fired", instance=row.id, detail={"timers": run.fired_timers}
+        )
+    _finish(run)
+    try:
+        await apply(run.batch)
+    except Conflict:
+        # Someone acted on the instance meanwhile: its save recomputed next_timer_at, so a
+        # timer still due is taken again at the next poll.
+        actions_reapplied.inc()
+        return 0
+    await _after_apply(run)
+    return 1
 
 
 # --- messages and signals ------------------------------------------------------------------
@@ -583,67 +651,146 @@ def _catch(workflow: BpmnWorkflow, event: BpmnEvent, caught: list[bool]) -> None
     caught.append(True)
 
 
-async def _deliver(source: _Run) -> None:
-    """Hand the events an action threw to the instances waiting for them, each its own action."""
-    queue = [(event, source.instance, source.directory) for event in source.events]
-    hops = 0
-    while queue and hops < 100:
-        hops += 1
-        event, from_ref, directory = queue.pop(0)
-        from_id = from_ref.value if isinstance(from_ref, Ref) else from_ref
-        name = event.event_definition.name
-        targets = await ProcessInstance.filter(
-            waiting_for__contains=f"|{name}|", status="running"
-        ).exclude(id=from_id)
-        for target in targets:
-            run = await _load(target, Actor.system("message"), directory)
-            caught: list[bool] = []
-            run.advance(partial(_catch, run.workflow, event, caught))
-            if not caught:
-                continue
-            kind = _event_kind(event)
-            run.batch.audit(
-                "system:message",
-                f"{kind}_received",
-                instance=target.id,
-                detail={"name": name, "from_instance": from_id},
-            )
-            _finish(run)
-            try:
-                await apply(run.batch)
-            except Conflict:
-                log.warning("instance %s changed while receiving %s", target.id, name)
-                continue
-            queue.extend((e, target.id, directory) for e in run.events)
+def _event_of(message: PendingMessage) -> BpmnEvent:
+    """The event a stored message or signal stands for, as SpiffWorkflow catches it."""
+    definition = SignalEventDefinition if message.kind == "signal" else MessageEventDefinition
+    return BpmnEvent(definition(message.name), message.payload, message.correlations or {})
 
 
-async def send_signal(
-    name: str, instance_ids: Iterable[int], actor: Actor, payload: Any = None
-) -> list[int]:
-    """Signal `name` to the given instances only (HR releasing one population's ratings);
-    returns the ids of those that were waiting for it."""
-    from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
+async def _claim_due_messages(now: datetime, limit: int) -> list[int]:
+    """Take messages due for delivery (not those of an instance still being launched)."""
+    p = Params()
+    sql = (
+        f'UPDATE "pending_message" SET "next_attempt_at" = {p(now + MESSAGE_LEASE)} '
+        'WHERE "id" IN (SELECT m."id" FROM "pending_message" m '
+        f'WHERE m."status" = \'pending\' AND m."next_attempt_at" <= {p(now)} '
+        'AND NOT EXISTS (SELECT 1 FROM "process_instance" i '
+        'WHERE i."id" = m."from_instance_id" AND i."status" = \'launching\') '
+        f'ORDER BY m."id" LIMIT {p(limit)}{p.lock()}) RETURNING "id"'
+    )
+    rows = await connections.get("default").execute_query_dict(sql, p.values)
+    return sorted(int(row["id"]) for row in rows)
 
+
+async def deliver_due_messages(limit: int = 100) -> int:
+    """Deliver every thrown message and signal that is due; returns how many instances got one.
+
+    Each delivery to one instance is that instance's own action, with a receipt written in the
+    same transaction: a delivery interrupted anywhere is taken up again after its lease, and
+    no instance receives the same message twice."""
+    received = 0
+    while True:
+        claimed = await _claim_due_messages(clock.now(), limit)
+        for message_id in claimed:
+            received += await deliver_message(message_id)
+        if len(claimed) < limit:
+            return received
+
+
+async def deliver_message(message_id: int) -> int:
+    """Hand one stored message to every instance waiting for it; returns how many caught it."""
+    message = await PendingMessage.get_or_none(id=message_id)
+    if message is None or message.status != "pending":
+        return 0
     directory = await current_directory()
-    event = BpmnEvent(SignalEventDefinition(name), payload)
-    received: list[int] = []
-    for row in await ProcessInstance.filter(
-        id__in=list(instance_ids), status="running", waiting_for__contains=f"|{name}|"
-    ):
-        run = await _load(row, actor, directory)
+    event = _event_of(message)
+    waiting = set(await EventWait.filter(
+        name=message.name, instance__status="running"
+    ).values_list("instance_id", flat=True))
+    waiting.discard(message.from_instance_id)
+    done = set(await MessageReceipt.filter(message_id=message.id).values_list(
+        "instance_id", flat=True))
+    received, moved = 0, []
+    for instance_id in sorted(waiting - done):
+        row = await ProcessInstance.get_or_none(id=instance_id, status="running")
+        if row is None:
+            continue
+        run = await _load(row, Actor.system("message"), directory)
         caught: list[bool] = []
         run.advance(partial(_catch, run.workflow, event, caught))
         if not caught:
-            continue
-        run.batch.audit(actor.label, "signal_received", instance=row.id, detail={"name": name})
+            continue  # waiting for that name, but not with this correlation
+        run.batch.insert(MessageReceipt, {"message_id": message.id, "instance_id": row.id})
+        run.batch.audit(
+            "system:message", f"{message.kind}_received", instance=row.id,
+            detail={"name": message.name, "from_instance": message.from_instance_id,
+                    "message": message.id},
+        )
         _finish(run)
         try:
             await apply(run.batch)
         except Conflict:
-            continue  # it moved meanwhile; the caller can send again
+            moved.append(row.id)
+            continue
         await _after_apply(run)
-        received.append(row.id)
+        received += 1
+    await _settle(message, received, moved)
     return received
+
+
+async def _settle(message: PendingMessage, received: int, moved: list[int]) -> None:
+    """Mark a delivery done, or due again later for the instances that moved meanwhile."""
+    now = clock.now()
+    values: dict[str, Any] = {"received": message.received + received}
+    if not moved:
+        values.update(status="delivered", delivered_at=now, last_error=None)
+    else:
+        delivery_retries.inc()
+        attempts = message.attempts + 1
+        values.update(
+            attempts=attempts,
+            last_error=f"instance(s) {', '.join(map(str, moved))} changed while receiving it",
+            next_attempt_at=now + MESSAGE_BACKOFF * 2 ** min(attempts, 10),
+        )
+        if attempts >= MESSAGE_ATTEMPTS:
+            values["status"] = "failed"
+            log.error("message %s (%s) failed after %s attempts: %s", message.id, message.name,
+                      attempts, values["last_error"])
+    await PendingMessage.filter(id=message.id).update(**values)
+
+
+async def send_signal(
+    name: str,
+    instance_ids: Iterable[int],
+    actor: Actor,
+    payload: Any = None,
+    *,
+    audit: Callable[[list[int]], tuple[str, dict[str, Any]]] | None = None,
+) -> list[int]:
+    """Signal `name` to the given instances only (HR releasing one population's ratings), all
+    in one transaction with the caller's own audit event (`audit(received ids)` gives its
+    action and detail); returns the ids of those that were waiting for it."""
+    directory = await current_directory()
+    ids = list(instance_ids)
+    for attempt in range(REAPPLY_ATTEMPTS):
+        batch = Batch()
+        runs: list[_Run] = []
+        event = BpmnEvent(SignalEventDefinition(name), payload)
+        for row in await ProcessInstance.filter(
+            id__in=ids, status="running", waiting_for__contains=f"|{name}|"
+        ).order_by("id"):
+            run = await _load(row, actor, directory, batch)
+            caught: list[bool] = []
+            run.advance(partial(_catch, run.workflow, event, caught))
+            if not caught:
+                continue
+            run.batch.audit(actor.label, "signal_received", instance=row.id,
+                            detail={"name": name})
+            _finish(run)
+            runs.append(run)
+        received = [run.row.id for run in runs]
+        if audit is not None:
+            action, detail = audit(received)
+            batch.audit(actor.label, action, detail=detail)
+        try:
+            await apply(batch)
+        except Conflict:
+            await _before_reapply(attempt)
+            continue
+        for run in runs:
+            await _after_apply(run)
+        return received
+    raise Conflict("these processes kept changing while the signal was sent; send it again")
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -786,13 +933,15 @@ def _sync_tasks(run: _Run) -> None:
             "routing_note": who.note,
             "subject_id_cache": subject_id,
             "due_at": _due_at(task, workflow),
-            "status": "ready",
+            "status": "staged" if run.staged else "ready",
             "created_at": now,
         }
         task_ref = run.batch.insert(HumanTask, {"instance_id": run.instance, **values})
         # The new row as the notifications read it (an ORM object costs more than it helps).
         row = SimpleNamespace(id=None, **values)
         for email in notifications.task_created_emails(row, run.directory):  # type: ignore[arg-type]
+            if run.staged:
+                email = {**email, "status": "held"}
             run.batch.insert(OutboxEmail, {**email, "task_id": task_ref})
 
 
@@ -843,6 +992,7 @@ def _finish(run: _Run) -> None:
             },
         )
     for event in run.events:
+        # Delivered by a worker once this action commits (deliver_due_messages).
         run.batch.insert(
             PendingMessage,
             {
@@ -852,13 +1002,16 @@ def _finish(run: _Run) -> None:
                 "correlations": _json_safe(event.correlations or {}),
                 "from_instance_id": run.instance,
                 "created_at": clock.now(),
-                "delivered": True,
+                "next_attempt_at": clock.now(),
             },
         )
     next_timer, waiting_for = _waiting(run.workflow)
+    if waiting_for != row.waiting_for or isinstance(run.instance, Ref):
+        _index_waits(run, waiting_for)
     values = {
         "state": dump_state(run.workflow),
-        "status": row.status,
+        # A staged instance keeps its outcome in error / completed_at until it is published.
+        "status": "launching" if run.staged else row.status,
         "error": row.error,
         "next_timer_at": next_timer if row.status == "running" else None,
         "waiting_for": waiting_for,
@@ -867,35 +1020,53 @@ def _finish(run: _Run) -> None:
         "updated_at": clock.now(),
         "version": row.version + 1,
     }
-    run.batch.update(
-        ProcessInstance,
-        {"id": run.instance, "version": row.version},
-        values,
-        conflict="instance changed meanwhile",
-    )
+    if isinstance(run.instance, Ref):
+        # Inserted earlier in this batch (start_in_batch): its row gets the outcome at once.
+        _inserted_values(run.batch, run.instance).update(values)
+    else:
+        run.batch.update(
+            ProcessInstance,
+            {"id": run.instance, "version": row.version},
+            values,
+            conflict="instance changed meanwhile",
+        )
     for key, value in values.items():
-        setattr(row, key, value)
+        if key != "status":  # a staged row is stored as launching; row.status is its outcome
+            setattr(row, key, value)
     if row.status == "error" and not was_error:
         run.batch.audit("system", "instance_error", instance=run.instance, detail=row.error)
     elif row.status == "completed":
         run.batch.audit("system", "instance_completed", instance=run.instance)
 
 
+def _inserted_values(batch: Batch, ref: Ref) -> dict[str, Any]:
+    for step in batch.steps:
+        if getattr(step, "ref", None) is ref:
+            return step.values  # type: ignore[union-attr, no-any-return]
+    raise LookupError("the instance is not inserted by this batch")
+
+
+def _index_waits(run: _Run, waiting_for: str) -> None:
+    """Keep EventWait rows — what delivery looks names up in — equal to what the instance
+    waits for."""
+    if not isinstance(run.instance, Ref):
+        run.batch.delete(EventWait, {"instance_id": run.instance})
+    for name in waiting_for.strip("|").split("|") if waiting_for else ():
+        run.batch.insert(EventWait, {"instance_id": run.instance, "name": name})
+
+
 async def _after_apply(run: _Run) -> ProcessInstance:
-    """The instance as saved, once the batch is written; deliver what it threw."""
+    """The instance as saved, once the batch is written."""
     row = run.row
     if isinstance(run.instance, Ref):
         row.id = run.instance.value  # type: ignore[assignment]
         row._saved_in_db = True
     recent_workflows.keep(row, run.workflow)
-    if run.events:
-        await _deliver(run)
     return row
 
 
 async def finish_started(run: _Run) -> ProcessInstance:
-    """After the batch of a `start_in_batch` run is applied: the saved instance (ids set,
-    thrown events delivered). Cycle launches call it once their transaction committed."""
+    """After the batch of a `start_in_batch` run is applied: the saved instance (ids set)."""
     return await _after_apply(run)
 
 

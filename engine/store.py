@@ -2,34 +2,43 @@
 
 An action reads what it needs, runs the workflow in memory, and collects its writes in a
 `Batch`: conditional updates (the optimistic checks), inserts (whose new ids later rows may
-refer to through `Ref`), and audit events (hash-chained when applied). `apply` writes the batch
-in one transaction. On SQLite the whole transaction runs as one call on the database thread —
-statements there take microseconds and the thread hop is the expensive part; on PostgreSQL it is
-an ordinary transaction on the pool.
+refer to through `Ref`), deletes, and audit events. `apply` writes the batch in one
+transaction, sealing the audit events into their chains as it goes (engine.audit):
+
+- each instance's chain continues from the head the action read with the instance
+  (`Batch.chain_from`); the head moves with a conditional update, so two writers of one
+  instance conflict like any other lost race, and writers of different instances never wait on
+  each other. A chain whose head the action did not read is read inside the transaction (and on
+  PostgreSQL locked until commit: only writers of that one chain take turns).
+- on SQLite the whole transaction runs as one call on the database thread: statements there
+  take microseconds and the thread hop is the expensive part.
+- on PostgreSQL the ids of new rows are drawn from their sequences first (one round trip), so
+  every audit hash is known before anything is written; then the batch runs as a transaction
+  with rows of a table inserted together (`executemany`).
+
+Invariant: a batch never updates or deletes a row it inserts itself.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from tortoise import connections
-from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.fields import JSONField
 from tortoise.models import Model
-from tortoise.transactions import in_transaction
 
-from engine import clock
-from engine.audit import GENESIS, chain_lock_statement, event_hash
+from engine import clock, internals
+from engine.audit import SYSTEM, event_hash, instance_stream
 from engine.db import is_postgres
 from engine.errors import Conflict
-from engine.models import AuditEvent
+from engine.models import GENESIS, AuditEvent, AuditStream, ProcessInstance
 
 
-@dataclass
+@dataclass(eq=False)
 class Ref:
     """The id of a row this batch inserts, known once the batch is applied."""
 
@@ -53,6 +62,12 @@ class _Insert:
 
 
 @dataclass
+class _Delete:
+    model: type[Model]
+    where: dict[str, Any]
+
+
+@dataclass
 class _Audit:
     actor: str
     action: str
@@ -60,13 +75,20 @@ class _Audit:
     task: int | Ref | None
     detail: dict[str, Any]
     at: datetime
+    # A named stream for events about no instance (None: the instance's chain, or "system").
+    stream: str | None = None
+
+
+Step = _Update | _Insert | _Delete | _Audit
 
 
 @dataclass
 class Batch:
-    """The writes of one action, in order."""
+    """The writes of one action (or of several instances' actions applied together), in order."""
 
-    steps: list[_Update | _Insert | _Audit] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    # Instance chains whose head the action read: instance id (or Ref) -> (seq, head hash).
+    heads: dict[int | Ref, tuple[int, str]] = field(default_factory=dict)
 
     def update(
         self,
@@ -85,6 +107,10 @@ class Batch:
         self.steps.append(_Insert(model, values, ref))
         return ref
 
+    def delete(self, model: type[Model], where: dict[str, Any]) -> None:
+        """DELETE rows matching `where`."""
+        self.steps.append(_Delete(model, where))
+
     def audit(
         self,
         actor: str,
@@ -93,12 +119,37 @@ class Batch:
         instance: int | Ref | None = None,
         task: int | Ref | None = None,
         detail: dict[str, Any] | None = None,
+        stream: str | None = None,
     ) -> None:
-        """Append an audit event; its hash is chained when the batch is applied."""
+        """Append an audit event to the instance's chain (or to `stream`, default "system");
+        its hash is sealed when the batch is applied."""
         at = clock.now()
         at = at.replace(microsecond=at.microsecond // 1000 * 1000)
         detail = json.loads(json.dumps(detail or {}, default=str))
-        self.steps.append(_Audit(actor, action, instance, task, detail, at))
+        self.steps.append(_Audit(actor, action, instance, task, detail, at, stream))
+
+    def chain_from(self, instance: int | Ref, seq: int, head: str) -> None:
+        """The instance's audit chain as the action read it: events continue from there, and
+        the batch conflicts if another writer moved it meanwhile."""
+        self.heads[instance] = (seq, head)
+
+
+async def record_event(
+    actor: str,
+    action: str,
+    *,
+    instance_id: int | None = None,
+    task_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    stream: str | None = None,
+) -> None:
+    """Append one audit event on its own (actions add theirs to their batch instead)."""
+    batch = Batch()
+    batch.audit(actor, action, instance=instance_id, task=task_id, detail=detail, stream=stream)
+    await apply(batch)
+
+
+# --- tables ----------------------------------------------------------------------------------
 
 
 class _Table:
@@ -112,6 +163,7 @@ class _Table:
         self.converters: dict[str, Callable[[Any], Any]] = {}
         self.defaults: list[tuple[str, Callable[[], Any]]] = []
         self.required: list[str] = []
+        self.pk = meta.pk_attr
         for name, column in meta.fields_db_projection.items():
             fld = meta.fields_map[name]
             self.columns[name] = column
@@ -173,77 +225,153 @@ class _Statements:
     def __init__(self, postgres: bool) -> None:
         self.postgres = postgres
 
-    def marks(self, count: int) -> list[str]:
-        return [f"${i}" for i in range(1, count + 1)] if self.postgres else ["?"] * count
+    def marks(self, count: int, first: int = 1) -> list[str]:
+        if self.postgres:
+            return [f"${i}" for i in range(first, first + count)]
+        return ["?"] * count
+
+    def _where(self, table: _Table, where: dict[str, Any], first: int) -> tuple[str, list[str]]:
+        # A None in `where` means IS NULL (a placeholder would never match NULL).
+        wheres = [k for k, v in where.items() if v is not None]
+        nulls = [k for k, v in where.items() if v is None]
+        marks = self.marks(len(wheres), first)
+        conditions = [
+            f'"{table.column(k)}" = {m}' for k, m in zip(wheres, marks, strict=True)
+        ] + [f'"{table.column(k)}" IS NULL' for k in nulls]
+        return " AND ".join(conditions) or "TRUE", wheres
 
     def update(self, step: _Update) -> tuple[str, list[Any]]:
         table = _table(step.model)
         sets = tuple(step.values)
-        # A None in `where` means IS NULL (a placeholder would never match NULL).
-        wheres = tuple(k for k, v in step.where.items() if v is not None)
-        nulls = tuple(k for k, v in step.where.items() if v is None)
-        key = ("update", sets, wheres, nulls, self.postgres)
+        key = ("update", sets, tuple((k, v is None) for k, v in step.where.items()),
+               self.postgres)
         sql = table.sql.get(key)
+        where_sql, wheres = self._where(table, step.where, len(sets) + 1)
         if sql is None:
-            marks = self.marks(len(sets) + len(wheres))
-            set_sql = ", ".join(
-                f'"{table.column(k)}" = {m}' for k, m in zip(sets, marks, strict=False)
-            )
-            conditions = [
-                f'"{table.column(k)}" = {m}'
-                for k, m in zip(wheres, marks[len(sets):], strict=False)
-            ] + [f'"{table.column(k)}" IS NULL' for k in nulls]
-            sql = table.sql[key] = (
-                f'UPDATE "{table.name}" SET {set_sql} WHERE {" AND ".join(conditions)}'
-            )
+            marks = self.marks(len(sets))
+            set_sql = ", ".join(f'"{table.column(k)}" = {m}' for k, m in zip(sets, marks,
+                                                                              strict=True))
+            sql = table.sql[key] = f'UPDATE "{table.name}" SET {set_sql} WHERE {where_sql}'
         params = [table.value(k, step.values[k]) for k in sets]
         params += [table.value(k, step.where[k]) for k in wheres]
         return sql, params
 
-    def insert(self, step: _Insert) -> tuple[str, list[Any]]:
+    def delete(self, step: _Delete) -> tuple[str, list[Any]]:
         table = _table(step.model)
-        values = table.with_defaults(step.values)
-        names = tuple(values)
+        key = ("delete", tuple((k, v is None) for k, v in step.where.items()), self.postgres)
+        where_sql, wheres = self._where(table, step.where, 1)
+        sql = table.sql.get(key)
+        if sql is None:
+            sql = table.sql[key] = f'DELETE FROM "{table.name}" WHERE {where_sql}'
+        return sql, [table.value(k, step.where[k]) for k in wheres]
+
+    def insert_sql(self, table: _Table, names: tuple[str, ...]) -> str:
         key = ("insert", names, self.postgres)
         sql = table.sql.get(key)
         if sql is None:
             cols = ", ".join(f'"{table.column(k)}"' for k in names)
             marks = ", ".join(self.marks(len(names)))
-            sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'
-            if self.postgres:
-                sql += ' RETURNING "id"'
-            table.sql[key] = sql
-        return sql, [table.value(k, values[k]) for k in names]
+            sql = table.sql[key] = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'
+        return sql
 
-    def audit(self, step: _Audit, prev: str) -> tuple[str, list[Any], str]:
-        instance = step.instance.value if isinstance(step.instance, Ref) else step.instance
-        task = step.task.value if isinstance(step.task, Ref) else step.task
-        digest = event_hash(prev, step.at, step.actor, step.action, instance, task, step.detail)
-        sql, params = self.insert(
-            _Insert(
-                AuditEvent,
-                {
-                    "at": step.at,
-                    "actor": step.actor,
-                    "action": step.action,
-                    "instance_id": instance,
-                    "task_id": task,
-                    "detail": step.detail,
-                    "prev_hash": prev,
-                    "hash": digest,
-                },
-                Ref(),
-            )
-        )
-        return sql, params, digest
+    def insert(self, step: _Insert) -> tuple[str, list[Any]]:
+        table = _table(step.model)
+        values = table.with_defaults(step.values)
+        names = tuple(values)
+        return self.insert_sql(table, names), [table.value(k, values[k]) for k in names]
 
 
-HEAD_SQL = 'SELECT "hash" FROM "audit_event" ORDER BY "id" DESC LIMIT 1'
+# --- audit chains ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Chain:
+    """One audit chain the batch appends to."""
+
+    stream: str
+    instance_id: int | None
+    seq: int
+    head: str
+    # The head the batch started from, when the action read it (else read in the transaction).
+    read_as: int | None
+
+    def seal(self, step: _Audit, instance_id: int | None, task_id: int | None) -> dict[str, Any]:
+        """The audit row for the next event of this chain."""
+        self.seq += 1
+        digest = event_hash(self.head, self.stream, self.seq, step.at, step.actor, step.action,
+                            instance_id, task_id, step.detail)
+        row = {
+            "stream": self.stream,
+            "seq": self.seq,
+            "at": step.at,
+            "actor": step.actor,
+            "action": step.action,
+            "instance_id": instance_id,
+            "task_id": task_id,
+            "detail": step.detail,
+            "prev_hash": self.head,
+            "hash": digest,
+        }
+        self.head = digest
+        return row
+
+
+def _resolved(value: int | Ref | None) -> int | None:
+    return value.value if isinstance(value, Ref) else value
+
+
+def _stream_of(step: _Audit) -> str:
+    if step.stream:
+        return step.stream
+    instance = _resolved(step.instance)
+    return instance_stream(instance) if instance is not None else SYSTEM
+
+
+def _known_head(batch: Batch, step: _Audit) -> tuple[int, str] | None:
+    if step.stream or step.instance is None:
+        return None
+    found = batch.heads.get(step.instance)
+    if found is None and isinstance(step.instance, Ref):
+        return (0, GENESIS)  # an instance this batch inserts starts a new chain
+    if found is None and not isinstance(step.instance, Ref):
+        # The same instance may be known under its id only once it was inserted elsewhere.
+        found = next((h for k, h in batch.heads.items() if _resolved(k) == step.instance), None)
+    return found
+
+
+def _head_updates(chains: dict[str, _Chain]) -> Iterator[_Update]:
+    """The writes that move each chain's stored head to its new last event."""
+    for chain in chains.values():
+        if chain.instance_id is not None:
+            where: dict[str, Any] = {"id": chain.instance_id}
+            if chain.read_as is not None:
+                where["audit_seq"] = chain.read_as
+            yield _Update(ProcessInstance, where, {"audit_seq": chain.seq,
+                                                   "audit_head": chain.head},
+                          conflict="instance changed meanwhile")
+        else:
+            yield _Update(AuditStream, {"name": chain.stream},
+                          {"seq": chain.seq, "head": chain.head})
+
+
+# --- SQLite ----------------------------------------------------------------------------------
 
 
 class _Rollback(Exception):
     def __init__(self, conflict: Conflict) -> None:
         self.conflict = conflict
+
+
+def _sqlite_head(raw: Any, chain_stream: str, instance_id: int | None) -> tuple[int, str]:
+    if instance_id is not None:
+        row = raw.execute('SELECT "audit_seq", "audit_head" FROM "process_instance" '
+                          'WHERE "id" = ?', [instance_id]).fetchone()
+    else:
+        raw.execute('INSERT INTO "audit_stream" ("name", "seq", "head") VALUES (?, 0, ?) '
+                    'ON CONFLICT ("name") DO NOTHING', [chain_stream, GENESIS])
+        row = raw.execute('SELECT "seq", "head" FROM "audit_stream" WHERE "name" = ?',
+                          [chain_stream]).fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
 def _apply_sqlite(raw: Any, batch: Batch, own_transaction: bool) -> None:
@@ -252,7 +380,7 @@ def _apply_sqlite(raw: Any, batch: Batch, own_transaction: bool) -> None:
     if own_transaction:
         raw.execute("BEGIN IMMEDIATE")
     try:
-        head: str | None = None
+        chains: dict[str, _Chain] = {}
         for step in batch.steps:
             if isinstance(step, _Update):
                 text, params = sql.update(step)
@@ -261,12 +389,16 @@ def _apply_sqlite(raw: Any, batch: Batch, own_transaction: bool) -> None:
             elif isinstance(step, _Insert):
                 text, params = sql.insert(step)
                 step.ref.value = raw.execute(text, params).lastrowid
+            elif isinstance(step, _Delete):
+                raw.execute(*sql.delete(step))
             else:
-                if head is None:
-                    row = raw.execute(HEAD_SQL).fetchone()
-                    head = row[0] if row else GENESIS
-                text, params, head = sql.audit(step, head)
-                raw.execute(text, params)
+                chain = _chain_for(chains, batch, step, lambda s, i: _sqlite_head(raw, s, i))
+                row = chain.seal(step, _resolved(step.instance), _resolved(step.task))
+                raw.execute(*sql.insert(_Insert(AuditEvent, row, Ref())))
+        for head in _head_updates(chains):
+            text, params = sql.update(head)
+            if raw.execute(text, params).rowcount == 0 and head.conflict:
+                raise _Rollback(Conflict(head.conflict))
     except BaseException:
         if own_transaction:
             raw.execute("ROLLBACK")
@@ -275,28 +407,147 @@ def _apply_sqlite(raw: Any, batch: Batch, own_transaction: bool) -> None:
         raw.execute("COMMIT")
 
 
+def _chain_for(
+    chains: dict[str, _Chain],
+    batch: Batch,
+    step: _Audit,
+    read_head: Callable[[str, int | None], tuple[int, str]],
+) -> _Chain:
+    stream = _stream_of(step)
+    chain = chains.get(stream)
+    if chain is None:
+        instance_id = _resolved(step.instance) if not step.stream else None
+        known = _known_head(batch, step)
+        if known is not None:
+            chain = _Chain(stream, instance_id, known[0], known[1], known[0])
+        else:
+            seq, head = read_head(stream, instance_id)
+            chain = _Chain(stream, instance_id, seq, head, None)
+        chains[stream] = chain
+    return chain
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+
+async def _draw_ids(con: Any, batch: Batch) -> None:
+    """Give every row the batch inserts its id from the table's sequence (one round trip)."""
+    wanted: dict[str, list[_Insert]] = {}
+    for step in batch.steps:
+        if isinstance(step, _Insert) and step.ref.value is None:
+            wanted.setdefault(_table(step.model).name, []).append(step)
+    if not wanted:
+        return
+    parts, params = [], []
+    for i, (name, steps) in enumerate(wanted.items()):
+        parts.append(
+            f"SELECT {i} AS t, nextval(pg_get_serial_sequence('\"{name}\"', 'id')) AS id "
+            f"FROM generate_series(1, ${i + 1})"
+        )
+        params.append(len(steps))
+    rows = await con.fetch(" UNION ALL ".join(parts), *params)
+    drawn: dict[int, list[int]] = {}
+    for row in rows:
+        drawn.setdefault(row["t"], []).append(row["id"])
+    for i, steps in enumerate(wanted.values()):
+        for step, new_id in zip(steps, sorted(drawn[i]), strict=True):
+            step.ref.value = new_id
+
+
+async def _pg_heads(con: Any, batch: Batch) -> dict[str, _Chain]:
+    """The chains the batch appends to; heads the action did not read are read and locked."""
+    chains: dict[str, _Chain] = {}
+    unknown_instances: list[int] = []
+    unknown_streams: list[str] = []
+    for step in batch.steps:
+        if not isinstance(step, _Audit):
+            continue
+        stream = _stream_of(step)
+        if stream in chains:
+            continue
+        instance_id = _resolved(step.instance) if not step.stream else None
+        known = _known_head(batch, step)
+        if known is not None:
+            chains[stream] = _Chain(stream, instance_id, known[0], known[1], known[0])
+        else:
+            chains[stream] = _Chain(stream, instance_id, 0, GENESIS, None)
+            if instance_id is not None:
+                unknown_instances.append(instance_id)
+            else:
+                unknown_streams.append(stream)
+    if unknown_instances:
+        for row in await con.fetch(
+            'SELECT "id", "audit_seq", "audit_head" FROM "process_instance" '
+            'WHERE "id" = ANY($1::int[]) ORDER BY "id" FOR UPDATE', unknown_instances
+        ):
+            chain = chains[instance_stream(row["id"])]
+            chain.seq, chain.head = row["audit_seq"], row["audit_head"]
+    if unknown_streams:
+        await con.execute(
+            'INSERT INTO "audit_stream" ("name", "seq", "head") '
+            'SELECT unnest($1::text[]), 0, $2 ON CONFLICT ("name") DO NOTHING',
+            sorted(unknown_streams), GENESIS,
+        )
+        for row in await con.fetch(
+            'SELECT "name", "seq", "head" FROM "audit_stream" WHERE "name" = ANY($1::text[]) '
+            'ORDER BY "name" FOR UPDATE', sorted(unknown_streams)
+        ):
+            chains[row["name"]].seq, chains[row["name"]].head = row["seq"], row["head"]
+    return chains
+
+
 async def _apply_postgres(batch: Batch) -> None:
     sql = _Statements(postgres=True)
-    async with in_transaction() as conn:
-        head: str | None = None
+    async with internals.raw_connection() as con, con.transaction():
+        await _draw_ids(con, batch)
+        chains = await _pg_heads(con, batch)
+        # Seal every event first: a new instance's row then carries its chain's head.
+        steps: list[_Update | _Insert | _Delete] = []
         for step in batch.steps:
-            if isinstance(step, _Update):
-                text, params = sql.update(step)
-                count, _ = await conn.execute_query(text, params)
-                if count == 0 and step.conflict:
-                    raise Conflict(step.conflict)
-            elif isinstance(step, _Insert):
-                text, params = sql.insert(step)
-                rows = await conn.execute_query_dict(text, params)
-                step.ref.value = rows[0]["id"]
+            if isinstance(step, _Audit):
+                chain = chains[_stream_of(step)]
+                row = chain.seal(step, _resolved(step.instance), _resolved(step.task))
+                step = _Insert(AuditEvent, row, Ref())
+            steps.append(step)
+        new_instances = {
+            step.ref.value: step for step in steps
+            if isinstance(step, _Insert) and step.model is ProcessInstance
+        }
+        changes: list[_Update | _Delete] = [s for s in steps if not isinstance(s, _Insert)]
+        for head in _head_updates(chains):
+            inserted = new_instances.get(head.where["id"]) if head.model is ProcessInstance \
+                else None
+            if inserted is not None:
+                inserted.values = {**inserted.values, **head.values}
             else:
-                if head is None:
-                    # Writers of the chain take turns until commit, so it stays linear.
-                    await conn.execute_query(chain_lock_statement())
-                    heads = await conn.execute_query_dict(HEAD_SQL)
-                    head = heads[0]["hash"] if heads else GENESIS
-                text, params, head = sql.audit(step, head)
-                await conn.execute_query(text, params)
+                changes.append(head)
+        # Rows of a table go in together, tables in the order the batch first names them (a
+        # parent row's table before its children's).
+        inserts: dict[tuple[str, tuple[str, ...]], tuple[_Table, list[list[Any]]]] = {}
+        for step in steps:
+            if isinstance(step, _Insert):
+                table = _table(step.model)
+                values = table.with_defaults(step.values)
+                if step.ref.value is not None:
+                    values["id"] = step.ref.value
+                names = tuple(values)
+                group = inserts.setdefault((table.name, names), (table, []))
+                group[1].append([table.value(k, values[k]) for k in names])
+        for change in changes:
+            if isinstance(change, _Delete):
+                text, params = sql.delete(change)
+                await con.execute(text, *params)
+                continue
+            text, params = sql.update(change)
+            status = await con.execute(text, *params)
+            if change.conflict and status.endswith(" 0"):
+                raise Conflict(change.conflict)
+        for (_, names), (table, rows) in inserts.items():
+            text = sql.insert_sql(table, names)
+            if len(rows) == 1:
+                await con.execute(text, *rows[0])
+            else:
+                await con.executemany(text, rows)
 
 
 async def apply(batch: Batch) -> None:
@@ -306,17 +557,8 @@ async def apply(batch: Batch) -> None:
     if is_postgres():
         await _apply_postgres(batch)
         return
-    client = connections.get("default")
     try:
-        if isinstance(client, TransactionalDBClient):
-            # Inside a caller's transaction (a cycle launch): its lock is held, its
-            # commit or rollback decides.
-            connection = client._connection
-            await connection._execute(_apply_sqlite, connection._conn, batch, False)
-            return
-        async with client.acquire_connection() as connection:
-            # aiosqlite runs callables on its connection thread; `_conn` is the sqlite3 one.
-            await connection._execute(_apply_sqlite, connection._conn, batch, True)
+        await internals.on_sqlite_thread(_apply_sqlite, batch)
     except _Rollback as rollback:
         raise rollback.conflict from None
 

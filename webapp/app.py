@@ -1,8 +1,9 @@
 """The Starlette application: routes from webapp/routes, middleware, static files, lifespan.
 
 To add an area, write webapp/routes/<area>.py exporting `routes = [...]` and add the module to
-ROUTE_MODULES. To run something in the background while the app serves (an outbox sender …),
-append an `async def worker() -> None` that loops forever to BACKGROUND_WORKERS.
+ROUTE_MODULES. Work outside requests (timers, deliveries, launches, emails) is the worker's
+(engine.worker): with WORKER_IN_WEB the web process runs one itself, otherwise `sightline
+worker` processes do.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
@@ -25,8 +26,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import Tortoise
 
 from config import settings
-from engine import db
+from engine import db, jobs, launch_pool
+from engine.notifications import SmtpSettings
 from engine.packs import use_pack_folders
+from engine.worker import Worker, WorkerSettings
 from webapp.auth import AuthMiddleware
 from webapp.csrf import CSRFMiddleware
 from webapp.errors import REQUEST_ID_HEADER, exception_handlers
@@ -62,8 +65,6 @@ ROUTE_MODULES = [
     development_routes,
 ]
 
-BackgroundWorker = Callable[[], Awaitable[None]]
-
 SESSION_COOKIE = "sightline_session"
 SESSION_MAX_AGE = 12 * 60 * 60  # sliding: renewed on every response while in use
 HOME = "/inbox"
@@ -81,59 +82,25 @@ SECURITY_HEADERS = {
 }
 
 
-async def fire_timers_periodically() -> None:
-    """Fire due BPMN timers every TIMER_POLL_SECONDS; a failing round is logged, not fatal."""
-    from engine.runtime import fire_due_timers
-
-    while True:
-        await asyncio.sleep(settings.TIMER_POLL_SECONDS)
-        try:
-            moved = await fire_due_timers()
-        except Exception:
-            log.exception("timer poll failed; retrying in %ss", settings.TIMER_POLL_SECONDS)
-        else:
-            if moved:
-                log.info("timers moved %d instance(s)", moved)
-
-
-OUTBOX_POLL_SECONDS = 5.0
-
-
-async def send_outbox_periodically() -> None:
-    """Send due outbox emails every few seconds; a failing round is logged, not fatal."""
-    from engine.notifications import SmtpSettings, send_due
-
-    smtp = SmtpSettings(
-        host=settings.SMTP_HOST,
-        port=settings.SMTP_PORT,
-        username=settings.SMTP_USER,
-        password=str(settings.SMTP_PASSWORD),
-        starttls=settings.SMTP_STARTTLS,
-        sender=settings.MAIL_FROM,
-        base_url=settings.BASE_URL,
-    )
-    while True:
-        await asyncio.sleep(OUTBOX_POLL_SECONDS)
-        try:
-            sent, failed = await send_due(smtp)
-        except Exception:
-            log.exception("outbox round failed; retrying in %ss", OUTBOX_POLL_SECONDS)
-        else:
-            if sent or failed:
-                log.info("outbox: %d sent, %d failed attempt(s)", sent, failed)
-
-
-def _default_workers() -> list[BackgroundWorker]:
-    workers: list[BackgroundWorker] = []
-    if settings.TIMER_POLL_SECONDS > 0:
-        workers.append(fire_timers_periodically)
+def worker_settings() -> WorkerSettings:
+    """The worker's schedule and SMTP from the settings (web process and `sightline worker`)."""
+    smtp = None
     if settings.SMTP_HOST:  # without SMTP the emails wait in the outbox for HR to read
-        workers.append(send_outbox_periodically)
-    return workers
-
-
-# Long-running tasks started with the app and cancelled at shutdown.
-BACKGROUND_WORKERS: list[BackgroundWorker] = _default_workers()
+        smtp = SmtpSettings(
+            host=settings.SMTP_HOST,
+            port=settings.SMTP_PORT,
+            username=settings.SMTP_USER,
+            password=str(settings.SMTP_PASSWORD),
+            starttls=settings.SMTP_STARTTLS,
+            sender=settings.MAIL_FROM,
+            base_url=settings.BASE_URL,
+        )
+    return WorkerSettings(
+        timer_poll=settings.TIMER_POLL_SECONDS,
+        message_poll=settings.MESSAGE_POLL_SECONDS,
+        anchor_every=settings.AUDIT_ANCHOR_SECONDS,
+        smtp=smtp,
+    )
 
 
 class RequestIdMiddleware:
@@ -204,16 +171,21 @@ def _lifespan(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Tests (and the CLI) may have connected already; then the connection is theirs.
         use_pack_folders(settings.PACKS)
+        launch_pool.configure(settings.LAUNCH_PROCESSES)
         owns_connection = not Tortoise.is_inited()
         if owns_connection:
             await db.connect(database_url)
-        workers = [asyncio.create_task(w()) for w in BACKGROUND_WORKERS] if start_workers else []
+        stop = asyncio.Event()
+        embedded = (
+            asyncio.create_task(Worker(worker_settings(), jobs.worker_name("web")).run(stop))
+            if start_workers and settings.WORKER_IN_WEB else None
+        )
         try:
             yield
         finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            stop.set()
+            if embedded is not None:
+                await asyncio.gather(embedded, return_exceptions=True)
             if owns_connection:
                 await db.disconnect()
 

@@ -241,6 +241,30 @@ def cmd_timers_run_due(args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(work))
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from engine import jobs
+    from engine.worker import Worker
+    from webapp.app import worker_settings
+
+    worker = Worker(worker_settings(), jobs.worker_name())
+
+    async def work() -> int:
+        if args.once:
+            done = await worker.run_once()
+            print(", ".join(f"{name} {count}" for name, count in done.items()))
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from engine.audit import verify_chain
 
@@ -519,6 +543,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="as_", help="employee id of who migrates (default: system)")
     p.set_defaults(func=cmd_migrate)
 
+    p = sub.add_parser(
+        "worker",
+        help="run the worker: timers, message delivery, launches, emails (until stopped)",
+    )
+    p.add_argument("--once", action="store_true", help="one round of every duty, then exit")
+    p.set_defaults(func=cmd_worker)
+
     p = sub.add_parser("bench", help="measure the engine (prints JSON)")
     p.add_argument("--tasks", type=int, default=300, help="task completions to time")
     p.add_argument("--web", action="store_true", help="measure the web stack instead")
@@ -532,10 +563,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sightline` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from engine import launch_pool
     from engine.errors import EngineError
     from engine.packs import use_pack_folders
 
     use_pack_folders(_pack_folders())
+    launch_pool.configure(settings.LAUNCH_PROCESSES)
 
     try:
         return int(args.func(args))

@@ -1,4 +1,4 @@
-"""Launching a cycle: populations, one instance each, relaunch skips, all-or-nothing writes."""
+"""Launching a cycle: populations, one instance each, relaunch skips, nothing half launched."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from engine import cycles, runtime
+from engine import cycles, launch_pool, runtime
 from engine.cycles import Population, launch_cycle
 from engine.definitions import deploy_pack
-from engine.errors import NotAllowed, NotFound
+from engine.errors import EngineError, NotAllowed, NotFound
 from engine.models import AuditEvent, Cycle, HumanTask, OutboxEmail, ProcessInstance
 from engine.org_import import import_org
 from engine.serialization import load_state
@@ -142,15 +142,21 @@ async def test_progress_is_reported_after_each_chunk(hr: runtime.Actor) -> None:
     await launch_cycle("objective_setting", Population.of_unit("HQ"), cycle_name="2026",
                        due_on=None, actor=hr, chunk_size=3,
                        progress=lambda done, total: calls.append((done, total)))
-    assert calls == [(3, 8), (6, 8), (8, 8)]
+    assert calls == [(0, 8), (3, 8), (6, 8), (8, 8)]
 
 
-async def nothing_written() -> None:
+async def nothing_written(reason: str) -> None:
+    """Nobody has an instance, a task or an email, the cycle is gone, and the audit trail says
+    why the launch failed — and still verifies."""
+    from engine.audit import verify_chain
+
     assert await ProcessInstance.all().count() == 0
     assert await HumanTask.all().count() == 0
-    assert await AuditEvent.all().count() == 0
     assert await OutboxEmail.all().count() == 0
     assert await Cycle.all().count() == 0
+    [failed] = await AuditEvent.filter(action="launch_failed")
+    assert reason in failed.detail["reason"]
+    assert (await verify_chain()).ok
 
 
 async def test_a_failure_while_preparing_starts_nobody(
@@ -165,14 +171,16 @@ async def test_a_failure_while_preparing_starts_nobody(
             raise RuntimeError("out of memory")
         return real(*args, **kwargs)
 
+    # Prepared in this process, where the failure is planted (not in a pool process).
+    monkeypatch.setattr(launch_pool, "processes", 0)
     monkeypatch.setattr(runtime, "start_in_batch", third_fails)
-    with pytest.raises(RuntimeError, match="out of memory"):
+    with pytest.raises(EngineError, match="out of memory.*Nothing was started"):
         await launch_cycle("objective_setting", Population.of_unit("HQ"), cycle_name="2026",
                            due_on=DUE, actor=hr, chunk_size=2)
-    await nothing_written()
+    await nothing_written("out of memory")
 
 
-async def test_a_database_failure_after_some_chunks_were_written_rolls_all_back(
+async def test_a_database_failure_after_some_chunks_were_written_removes_them_all(
     hr: runtime.Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = cycles.apply
@@ -186,11 +194,11 @@ async def test_a_database_failure_after_some_chunks_were_written_rolls_all_back(
             raise RuntimeError("disk full")
 
     monkeypatch.setattr(cycles, "apply", second_chunk_fails)
-    with pytest.raises(RuntimeError, match="disk full"):
+    with pytest.raises(EngineError, match="disk full"):
         await launch_cycle("objective_setting", Population.of_unit("HQ"), cycle_name="2026",
                            due_on=DUE, actor=hr, chunk_size=2)
     assert len(written) == 2
-    await nothing_written()
+    await nothing_written("disk full")
     # The database is usable afterwards and the same launch then works.
     monkeypatch.setattr(cycles, "apply", real)
     report = await launch_cycle("objective_setting", Population.of_unit("HQ"),
@@ -246,17 +254,16 @@ async def test_the_demo_gives_every_demo_login_work(db: str) -> None:
 async def test_a_concurrent_launch_of_the_same_cycle_fails_this_one_whole(
     hr: runtime.Actor,
 ) -> None:
-    from engine.errors import Conflict
-
     first = await launch_cycle("objective_setting", Population.of_people(["E1"]),
                                cycle_name="2026", due_on=None, actor=hr)
 
     async def someone_else_launches(done: int, total: int) -> None:
-        # While this launch prepares, another HR member starts Sol's instance in the cycle.
-        await runtime.start_process("objective_setting", subject="S1", actor=hr,
-                                    cycle_id=first.cycle_id)
+        # While this launch runs, another HR member starts Sol's instance in the cycle.
+        if done == 0:
+            await runtime.start_process("objective_setting", subject="S1", actor=hr,
+                                        cycle_id=first.cycle_id)
 
-    with pytest.raises(Conflict, match="another launch of cycle '2026' ran meanwhile"):
+    with pytest.raises(EngineError, match="another launch of cycle '2026' ran meanwhile"):
         await launch_cycle("objective_setting", Population.of_unit("SALES"), cycle_name="2026",
                            due_on=None, actor=hr, progress=someone_else_launches)
     assert await subjects_in("2026") == ["E1", "S1"]

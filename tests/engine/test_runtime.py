@@ -14,8 +14,16 @@ from engine import clock, runtime
 from engine.audit import verify_chain
 from engine.definitions import deploy_pack, deployed
 from engine.errors import Conflict, NotAllowed
-from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance, Record
+from engine.models import (
+    AuditEvent,
+    HumanTask,
+    PendingMessage,
+    ProcessDefinition,
+    ProcessInstance,
+    Record,
+)
 from engine.serialization import load_state
+from engine.worker import drain
 
 LAB = Path(__file__).parent / "runtime_pack"
 
@@ -199,9 +207,20 @@ async def test_a_signal_thrown_by_one_instance_reaches_the_waiting_ones(
     for inst in waiting:
         assert await HumanTask.filter(instance_id=inst.id).count() == 0
     await runtime.start_process("announcer", subject="H1", actor=hr)
+    # The signal is stored with the action that threw it; the worker delivers it.
+    [thrown] = await PendingMessage.all()
+    assert (thrown.name, thrown.status) == ("cycle_closed", "pending")
+    for inst in waiting:
+        assert await HumanTask.filter(instance_id=inst.id).count() == 0
+    await drain()
     for inst in waiting:
         task = await open_task(inst.id, "read_results")
         assert task.assignee_id == (await ProcessInstance.get(id=inst.id)).subject_id
+    thrown = await PendingMessage.get(id=thrown.id)
+    assert (thrown.status, thrown.received) == ("delivered", 2)
+    # Delivered once: another round hands it to nobody again.
+    assert (await drain()).get("messages", 0) == 0
+    assert await HumanTask.filter(instance_id__in=[w.id for w in waiting]).count() == 2
 
 
 async def test_deploying_a_new_version_leaves_running_instances_alone(
@@ -253,13 +272,17 @@ async def test_a_tampered_audit_row_is_detected(standard: None) -> None:
 
 
 async def test_a_deleted_audit_row_is_detected(standard: None) -> None:
-    hr = await runtime.actor_for("H1")
-    for key in ("E1", "E2"):
-        await runtime.start_process("objective_setting", subject=key, actor=hr)
-    events = await AuditEvent.all().order_by("id")
-    await events[0].delete()
+    hr, eve = await runtime.actor_for("H1"), await runtime.actor_for("E1")
+    inst = await runtime.start_process("objective_setting", subject="E1", actor=hr)
+    await runtime.complete_task(
+        (await open_task(inst.id, "draft_objectives")).id, eve,
+        {"objectives": OBJECTIVES, "comments": ""},
+    )
+    first, second = await AuditEvent.filter(instance_id=inst.id).order_by("seq").limit(2)
+    await first.delete()
     report = await verify_chain()
-    assert report.first_bad_id == events[1].id
+    assert report.first_bad_id == second.id
+    assert "event 1 of the chain is removed" in str(report)
 
 
 async def test_a_remembered_workflow_is_used_only_at_the_version_it_was_saved(

@@ -20,7 +20,6 @@ from starlette.routing import BaseRoute, Route
 from engine import exports, runtime
 from engine import goals as goal_engine
 from engine.access import can_view_subject
-from engine.audit import record_event
 from engine.dashboards import (
     RELEASE_SIGNAL,
     Distribution,
@@ -568,21 +567,27 @@ async def release_calibrated(request: Request) -> Response:
     entries = [entry for entry in population.people if entry.person_id in listed]
     payload = {"ratings": {str(pid): level for pid, (level, _) in changes.items()}}
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
+
+    def calibrated(received: list[int]) -> tuple[str, dict[str, Any]]:
+        # The audit event of the release, written in the release's own transaction.
+        return "ratings_calibrated", {
+            "cycle_id": cycle.id,
+            "population": population.key,
+            "released": sorted(received),
+            "changes": [
+                {"person_id": entry.person_id, "name": entry.name,
+                 "instance_id": entry.instance_id, "proposed": entry.proposed_rating,
+                 "calibrated": changes[entry.person_id][0],
+                 "reason": changes[entry.person_id][1]}
+                for entry in entries if entry.person_id in changes
+                and entry.instance_id in received
+            ],
+        }
+
     released = set(await runtime.send_signal(
-        RELEASE_SIGNAL, [entry.instance_id for entry in entries], actor, payload
+        RELEASE_SIGNAL, [entry.instance_id for entry in entries], actor, payload,
+        audit=calibrated,
     ))
-    await record_event(actor.label, "ratings_calibrated", detail={
-        "cycle_id": cycle.id,
-        "population": population.key,
-        "released": sorted(released),
-        "changes": [
-            {"person_id": entry.person_id, "name": entry.name, "instance_id": entry.instance_id,
-             "proposed": entry.proposed_rating, "calibrated": changes[entry.person_id][0],
-             "reason": changes[entry.person_id][1]}
-            for entry in entries if entry.person_id in changes
-            and entry.instance_id in released
-        ],
-    })
     changed = sum(1 for entry in entries if entry.person_id in changes
                   and entry.instance_id in released)
     flash(request, f"Released {len(released)} rating(s) in {population.population}, "

@@ -1,21 +1,19 @@
 """The HR area: cycles and their completion, and launching a process for a population.
 
 GET /hr lists every cycle with its instances open / completed / stopped on an error per
-process. GET /hr/cycles/new is the launch form; POST /hr/cycles/launch checks it and starts the
-launch as a background job, then sends the browser to GET /hr/launches/{job}, whose progress
-bar follows the job (htmx polls /hr/launches/{job}/progress; without JavaScript the page
-refreshes itself) until it shows the report. Only the HR group sees any of it; others get 404.
+process. GET /hr/cycles/new is the launch form; POST /hr/cycles/launch checks it and queues the
+launch as a job for a worker (engine.jobs), then sends the browser to GET /hr/launches/{job},
+whose progress bar follows the job's row (htmx polls /hr/launches/{job}/progress; without
+JavaScript the page refreshes itself) until it shows the report — from whichever web process
+answers. Only the HR group sees any of it; others get 404.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -23,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from engine import clock, cycles
-from engine.cycles import LaunchReport, Population
+from engine.cycles import LaunchStatus, Population
 from engine.directory import DirectorySnapshot
 from engine.errors import EngineError
 from engine.runtime import Actor
@@ -33,8 +31,8 @@ from webapp.templating import render
 log = logging.getLogger("sightline.web")
 
 HR_HOME = "/hr"
-# Finished launches kept for their pages; the oldest finished ones go first.
-KEEP_JOBS = 50
+# Launches listed on the HR home.
+RECENT_LAUNCHES = 10
 KEY_SEPARATORS = re.compile(r"[\s,;]+")
 
 
@@ -44,68 +42,6 @@ def _hr_only(request: Request) -> Viewer:
     if not viewer.is_hr:
         raise HTTPException(404)
     return viewer
-
-
-# --- launch jobs ---------------------------------------------------------------------------
-
-
-@dataclass
-class LaunchJob:
-    """A launch running in the background of this app process, and what came of it."""
-
-    id: str
-    process_title: str
-    cycle_name: str
-    population: str
-    started_by: int
-    started_at: datetime
-    total: int
-    done: int = 0
-    report: LaunchReport | None = None
-    error: str | None = None
-    task: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    @property
-    def finished(self) -> bool:
-        """Whether the launch ended, well or not."""
-        return self.report is not None or self.error is not None
-
-    @property
-    def percent(self) -> int:
-        """Prepared share of the instances to start."""
-        return self.done * 100 // self.total if self.total else (100 if self.finished else 0)
-
-
-_jobs: OrderedDict[str, LaunchJob] = OrderedDict()
-
-
-def _remember(job: LaunchJob) -> None:
-    _jobs[job.id] = job
-    finished = [j.id for j in _jobs.values() if j.finished]
-    for job_id in finished[: max(0, len(_jobs) - KEEP_JOBS)]:
-        del _jobs[job_id]
-
-
-async def _run_launch(job: LaunchJob, form: LaunchForm, actor: Actor) -> None:
-    def progress(done: int, total: int) -> None:
-        job.done, job.total = done, total
-
-    try:
-        job.report = await cycles.launch_cycle(
-            form.process_id,
-            form.population(),
-            cycle_name=form.cycle_name,
-            due_on=form.due_on,
-            actor=actor,
-            pack=form.pack,
-            progress=progress,
-        )
-        job.done = job.total = job.report.started
-    except EngineError as exc:
-        job.error = f"{exc} Nothing was started."
-    except Exception as exc:  # shown on the page; the traceback goes to the log
-        log.exception("launch %s failed", job.id)
-        job.error = f"The launch failed and nothing was started ({type(exc).__name__}: {exc})."
 
 
 # --- the form ------------------------------------------------------------------------------
@@ -247,7 +183,7 @@ async def hr_home(request: Request) -> Response:
     _hr_only(request)
     context = {
         "cycles": await cycles.cycle_progress(),
-        "launches": list(reversed(_jobs.values())),
+        "launches": await cycles.recent_launches(RECENT_LAUNCHES),
         "today": clock.now().date(),
     }
     return render(request, "hr.html", context)
@@ -265,50 +201,42 @@ async def launch(request: Request) -> Response:
     form = await _read_form(request)
     directory = request.state.directory
     offered = await cycles.launchable_processes(viewer.person_id)
-    size = _check(form, offered, directory)
+    _check(form, offered, directory)
     if form.errors:
         return await _form_page(request, viewer, form, status=400)
-    title = next(p.title for p in offered if p.choice == form.choice)
-    job = LaunchJob(
-        id=uuid.uuid4().hex[:12],
-        process_title=title,
-        cycle_name=form.cycle_name,
-        population=form.population().describe(directory),
-        started_by=viewer.person_id,
-        started_at=clock.now(),
-        total=size,
-    )
     actor = Actor(viewer.person_id, f"person:{viewer.key}")
-    job.task = asyncio.create_task(_run_launch(job, form, actor))
-    _remember(job)
+    try:
+        job = await cycles.enqueue_launch(
+            form.process_id, form.population(), cycle_name=form.cycle_name,
+            due_on=form.due_on, actor=actor, pack=form.pack,
+        )
+    except EngineError as exc:
+        form.errors["process"] = str(exc)
+        return await _form_page(request, viewer, form, status=400)
     return RedirectResponse(f"{HR_HOME}/launches/{job.id}", status_code=303)
 
 
-def _job(request: Request) -> LaunchJob:
-    job = _jobs.get(request.path_params["job_id"])
-    if job is None:
+async def _launch(request: Request) -> LaunchStatus:
+    job_id = request.path_params["job_id"]
+    found = await cycles.launch_status(job_id) if job_id.isdigit() else None
+    if found is None:
         raise HTTPException(404)
-    return job
+    return found
 
 
 async def launch_page(request: Request) -> Response:
     """GET /hr/launches/{job}: the launch's progress, then its report."""
     _hr_only(request)
-    return render(request, "hr_launch_progress.html", {"job": _job(request)})
+    return render(request, "hr_launch_progress.html", {"job": await _launch(request)})
 
 
 async def launch_progress(request: Request) -> Response:
     """GET /hr/launches/{job}/progress: the progress fragment htmx polls (the page otherwise)."""
     _hr_only(request)
     return render(
-        request, "hr_launch_progress.html", {"job": _job(request)},
+        request, "hr_launch_progress.html", {"job": await _launch(request)},
         fragment="_hr_launch_progress.html",
     )
-
-
-def launch_job(job_id: str) -> LaunchJob | None:
-    """A launch job of this app process by id (tests and other pages)."""
-    return _jobs.get(job_id)
 
 
 routes = [
