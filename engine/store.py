@@ -392,7 +392,14 @@ def _apply_sqlite(raw: Any, batch: Batch, own_transaction: bool) -> None:
             elif isinstance(step, _Delete):
                 raw.execute(*sql.delete(step))
             else:
+                fresh = _stream_of(step) not in chains
                 chain = _chain_for(chains, batch, step, lambda s, i: _sqlite_head(raw, s, i))
+                if fresh and chain.read_as is not None and chain.instance_id is not None and (
+                    not isinstance(step.instance, Ref)
+                    and _sqlite_head(raw, chain.stream, chain.instance_id)[0] != chain.read_as
+                ):
+                    # Another action appended to this chain since the action read it.
+                    raise _Rollback(Conflict("instance changed meanwhile"))
                 row = chain.seal(step, _resolved(step.instance), _resolved(step.task))
                 raw.execute(*sql.insert(_Insert(AuditEvent, row, Ref())))
         for head in _head_updates(chains):

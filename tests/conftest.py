@@ -59,3 +59,24 @@ async def db(database_url: str) -> AsyncIterator[str]:
     await engine_db.create_schema(database_url)
     yield database_url
     await engine_db.disconnect()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A URL to an empty PostgreSQL database for one test; skipped, and listed as skipped in
+    the summary, where no PostgreSQL is configured (SIGHTLINE_TEST_DATABASE_URL)."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL is not configured: set SIGHTLINE_TEST_DATABASE_URL")
+    url, name = await _fresh_postgres(PG_URL)
+    yield url
+    await _drop_postgres(PG_URL, name)
+
+
+@pytest.fixture
+async def pg_db(pg_url: str) -> AsyncIterator[str]:
+    """A connected, empty PostgreSQL database with every table; yields its URL."""
+    from engine import db as engine_db
+
+    await engine_db.create_schema(pg_url)
+    yield pg_url
+    await engine_db.disconnect()
