@@ -25,6 +25,18 @@ PACKS: list[str] = list(
 PACK: str = config("PACK", default="")
 BASE_URL: str = config("BASE_URL", default="http://127.0.0.1:8000")
 HTTPS_ONLY: bool = config("HTTPS_ONLY", cast=bool, default=False)
+# Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers `sightline serve` believes
+# (comma-separated addresses or networks such as 10.0.0.0/8; "*" trusts any peer, only for a
+# port nobody but the proxy reaches). Requests from anyone else keep their own address.
+FORWARDED_ALLOW_IPS: str = config("FORWARDED_ALLOW_IPS", default="127.0.0.1")
+
+# Logs: one JSON object per line ("json", for log collectors) or plain lines ("text", for
+# people reading a terminal), at this level and above. Set by `sightline serve` / `worker`.
+LOG_FORMAT: str = config("LOG_FORMAT", default="json")
+LOG_LEVEL: str = config("LOG_LEVEL", default="INFO")
+# Who may read /metrics: with a token, requests carrying `Authorization: Bearer <token>`;
+# without one, only requests made on this machine (127.0.0.1 / ::1) and not through a proxy.
+METRICS_TOKEN: Secret = config("METRICS_TOKEN", cast=Secret, default="")
 
 # The worker (engine.worker): timers, message and signal delivery, launches, emails, audit
 # anchors. True: each web process runs one itself (the one-process mode of `make run`); set it
@@ -35,6 +47,9 @@ WORKER_IN_WEB: bool = config("WORKER_IN_WEB", cast=bool, default=True)
 TIMER_POLL_SECONDS: float = config("TIMER_POLL_SECONDS", cast=float, default=30.0)
 MESSAGE_POLL_SECONDS: float = config("MESSAGE_POLL_SECONDS", cast=float, default=1.0)
 AUDIT_ANCHOR_SECONDS: float = config("AUDIT_ANCHOR_SECONDS", cast=float, default=300.0)
+# How long a worker holds what it claimed (a job, due timers, a message it delivers) before
+# another worker may take it over, should it stop (seconds).
+LEASE_SECONDS: float = config("LEASE_SECONDS", cast=float, default=120.0)
 # Processes preparing a cycle launch's instances (0: a thread of the launching process).
 LAUNCH_PROCESSES: int = config("LAUNCH_PROCESSES", cast=int, default=os.cpu_count() or 1)
 

@@ -10,6 +10,8 @@ from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
+from engine import internals  # noqa: F401  (SQLite transactions take the write lock at BEGIN)
+
 MODELS = ["engine.models"]
 
 # In-memory caches keyed by database ids register here; a new connection empties them.

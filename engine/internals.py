@@ -10,6 +10,7 @@ process.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, tzinfo
@@ -18,6 +19,8 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from tortoise import connections
 from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.backends.sqlite.client import SqliteTransactionWrapper
+from tortoise.exceptions import TransactionManagementError
 
 from engine import clock
 
@@ -86,3 +89,30 @@ async def on_sqlite_thread(fn: Callable[..., Any], *args: Any) -> Any:
         return await connection._execute(fn, connection._conn, *args, False)
     async with client.acquire_connection() as connection:
         return await connection._execute(fn, connection._conn, *args, True)
+
+
+# --- SQLite transactions take the write lock when they begin ------------------------------------
+#
+# Assumption: Tortoise opens an explicit SQLite transaction (in_transaction) in
+# SqliteTransactionWrapper.begin, by committing whatever is pending and executing "BEGIN".
+# A deferred BEGIN takes no lock until the first write; a transaction that read first cannot
+# then upgrade to writing once another process has written meanwhile, and SQLite fails it at
+# once with "database is locked" instead of waiting busy_timeout. Sightline's explicit
+# transactions all write, so they begin IMMEDIATE: they wait their turn for the write lock up
+# front, as the batch writer does (engine.store).
+
+
+async def _begin_immediate(self: SqliteTransactionWrapper) -> None:
+    try:
+        await self._connection.commit()
+        await self._connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise TransactionManagementError(exc) from exc
+
+
+def sqlite_transactions_begin_immediate() -> None:
+    """Make Tortoise's SQLite transactions take the write lock when they begin (at import)."""
+    SqliteTransactionWrapper.begin = _begin_immediate  # type: ignore[method-assign]
+
+
+sqlite_transactions_begin_immediate()

@@ -29,11 +29,19 @@ from engine.store import Batch
 
 log = logging.getLogger(__name__)
 
-# A worker holds a job this long after its last sign of progress.
-JOB_LEASE = timedelta(minutes=2)
+# How long a worker holds what it claimed — a job after its last sign of progress, due timers,
+# a message it delivers — before another worker may take it over. The app and the command line
+# set it from the LEASE_SECONDS setting.
+LEASE = timedelta(minutes=2)
 # A job whose worker stopped this many times is not tried again: its handler fails it.
 MAX_ATTEMPTS = 3
 STATUSES = ("queued", "running", "done", "failed")
+
+
+def configure(lease_seconds: float) -> None:
+    """How long a worker holds what it claimed (seconds)."""
+    global LEASE
+    LEASE = timedelta(seconds=lease_seconds)
 
 
 class JobLost(Conflict):
@@ -70,7 +78,7 @@ async def enqueue(
         status="running" if claimed_by else "queued",
         worker=claimed_by or "",
         started_at=now if claimed_by else None,
-        lease_until=now + JOB_LEASE if claimed_by else None,
+        lease_until=now + LEASE if claimed_by else None,
         attempts=1 if claimed_by else 0,
     )
 
@@ -83,7 +91,7 @@ async def claim(worker: str, kinds: list[str]) -> Job | None:
     p = Params()
     sql = (
         f'UPDATE "job" SET "status" = \'running\', "worker" = {p(worker)}, '
-        f'"lease_until" = {p(now + JOB_LEASE)}, "attempts" = "attempts" + 1, '
+        f'"lease_until" = {p(now + LEASE)}, "attempts" = "attempts" + 1, '
         f'"started_at" = COALESCE("started_at", {p(now)}) '
         'WHERE "id" = (SELECT j."id" FROM "job" j '
         f'WHERE j."kind" IN ({", ".join(p(kind) for kind in kinds)}) '
@@ -103,7 +111,7 @@ def advance(batch: Batch, job: Job, done: int, **values: Any) -> None:
     """Add the job's progress (and a renewed lease) to `batch`, so it commits with the work it
     counts; the batch fails with JobLost if another worker took the job over meanwhile."""
     job.done = done
-    lease = clock.now() + JOB_LEASE
+    lease = clock.now() + LEASE
     batch.update(
         Job,
         {"id": job.id, "worker": job.worker, "status": "running"},

@@ -33,7 +33,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import (
 from SpiffWorkflow.util.task import TaskState
 from tortoise import connections
 
-from engine import assignment, clock, notifications, scripting
+from engine import assignment, clock, jobs, notifications, scripting
 from engine.db import Params, clears_on_connect
 from engine.definitions import Deployed, deployed, latest
 from engine.directory import DirectorySnapshot, current_directory
@@ -58,11 +58,9 @@ from engine.store import Batch, Ref, apply, fetch_with
 
 log = logging.getLogger(__name__)
 
-# A timer poller takes an instance for this long; another poller skips it meanwhile.
-TIMER_LEASE = timedelta(minutes=2)
-# A worker delivering a message holds it this long; a delivery that keeps meeting instances
-# that changed meanwhile is tried again after 2, 4, 8 … seconds, MESSAGE_ATTEMPTS times.
-MESSAGE_LEASE = timedelta(minutes=2)
+# A worker holds the instances whose timers it fires, and a message it delivers, for
+# jobs.LEASE. A delivery that keeps meeting instances that changed meanwhile is tried again
+# after 2, 4, 8 … seconds, MESSAGE_ATTEMPTS times.
 MESSAGE_BACKOFF = timedelta(seconds=1)
 MESSAGE_ATTEMPTS = 8
 # How often an action is run again on fresh state when its instance changed under it.
@@ -580,7 +578,7 @@ async def _claim_due_instances(now: datetime, limit: int) -> list[int]:
     the lease runs out; when it saves them, the real next timer replaces the lease."""
     p = Params()
     sql = (
-        f'UPDATE "process_instance" SET "next_timer_at" = {p(now + TIMER_LEASE)} '
+        f'UPDATE "process_instance" SET "next_timer_at" = {p(now + jobs.LEASE)} '
         'WHERE "id" IN (SELECT "id" FROM "process_instance" '
         f'WHERE "next_timer_at" <= {p(now)} AND "status" = \'running\' '
         f'ORDER BY "next_timer_at" LIMIT {p(limit)}{p.lock()}) RETURNING "id"'
@@ -661,7 +659,7 @@ async def _claim_due_messages(now: datetime, limit: int) -> list[int]:
     """Take messages due for delivery (not those of an instance still being launched)."""
     p = Params()
     sql = (
-        f'UPDATE "pending_message" SET "next_attempt_at" = {p(now + MESSAGE_LEASE)} '
+        f'UPDATE "pending_message" SET "next_attempt_at" = {p(now + jobs.LEASE)} '
         'WHERE "id" IN (SELECT m."id" FROM "pending_message" m '
         f'WHERE m."status" = \'pending\' AND m."next_attempt_at" <= {p(now)} '
         'AND NOT EXISTS (SELECT 1 FROM "process_instance" i '
@@ -724,14 +722,17 @@ async def deliver_message(message_id: int) -> int:
             continue
         await _after_apply(run)
         received += 1
-    await _settle(message, received, moved)
+    await _settle(message, moved)
     return received
 
 
-async def _settle(message: PendingMessage, received: int, moved: list[int]) -> None:
+async def _settle(message: PendingMessage, moved: list[int]) -> None:
     """Mark a delivery done, or due again later for the instances that moved meanwhile."""
     now = clock.now()
-    values: dict[str, Any] = {"received": message.received + received}
+    # Counted from the receipts: an attempt cut short counted nothing but wrote its receipts.
+    values: dict[str, Any] = {
+        "received": await MessageReceipt.filter(message_id=message.id).count()
+    }
     if not moved:
         values.update(status="delivered", delivered_at=now, last_error=None)
     else:

@@ -172,6 +172,7 @@ def _lifespan(
         # Tests (and the CLI) may have connected already; then the connection is theirs.
         use_pack_folders(settings.PACKS)
         launch_pool.configure(settings.LAUNCH_PROCESSES)
+        jobs.configure(settings.LEASE_SECONDS)
         owns_connection = not Tortoise.is_inited()
         if owns_connection:
             await db.connect(database_url)

@@ -563,12 +563,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sightline` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from engine import launch_pool
+    from engine import jobs, launch_pool
     from engine.errors import EngineError
     from engine.packs import use_pack_folders
 
     use_pack_folders(_pack_folders())
     launch_pool.configure(settings.LAUNCH_PROCESSES)
+    jobs.configure(settings.LEASE_SECONDS)
 
     try:
         return int(args.func(args))
