@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -179,7 +180,8 @@ async def deploy_pack(
     from engine.validation import validate_pack
 
     available = discover_packs(search or [path.parent])
-    problems = validate_pack(path, available=available)
+    # Parsing and checking a whole pack takes a while: off the event loop.
+    problems = await asyncio.to_thread(validate_pack, path, available=available)
     if problems:
         raise DeployError(
             f"pack {path.name} is not valid; nothing was deployed", [str(p) for p in problems]

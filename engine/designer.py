@@ -9,6 +9,7 @@ stores the new versions.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
@@ -178,7 +179,8 @@ async def validate_draft(
     copy = working_copy(origin, await draft_files(pack_name, designer_key),
                         discover_packs([origin.parent, *folders]))
     try:
-        return validate_pack(copy)
+        # Parsing and checking a whole pack takes a while: off the event loop.
+        return await asyncio.to_thread(validate_pack, copy)
     finally:
         copy.close()
 
@@ -239,7 +241,7 @@ async def deploy_draft(
     _refuse_stale(origin, rows)
     copy = working_copy(origin, drafts, available)
     try:
-        outcome.problems = validate_pack(copy)
+        outcome.problems = await asyncio.to_thread(validate_pack, copy)
     finally:
         copy.close()
     if outcome.problems:

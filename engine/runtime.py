@@ -9,6 +9,7 @@ transaction (engine.store). A lost race raises Conflict and writes nothing.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import random
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -57,6 +58,7 @@ from engine.stepping import EngineWorkflow
 from engine.store import Batch, Ref, apply, fetch_with
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A worker holds the instances whose timers it fires, and a message it delivers, for
 # jobs.LEASE. A delivery that keeps meeting instances that changed meanwhile is tried again
@@ -212,20 +214,48 @@ recent_workflows = _RecentWorkflows()
 clears_on_connect(recent_workflows.clear)
 
 
-async def _load(
-    row: ProcessInstance, actor: Actor, directory: DirectorySnapshot, batch: Batch | None = None
-) -> _Run:
-    """The run of an action on a stored instance (its writes go to `batch`, or a new one)."""
+# Instances whose stored state is at least this big (compressed bytes) are restored, run and
+# saved on a thread, so the event loop goes on serving other requests meanwhile. Smaller ones
+# take a millisecond or two, less than the hop to a thread and back costs them (about a tenth
+# of a task completion, measured).
+OFFLOAD_STATE_BYTES = 8 * 1024
+
+
+async def offload(work: Callable[[], T], weight: int = OFFLOAD_STATE_BYTES) -> T:
+    """Run CPU work — restoring, stepping and saving a workflow — on a thread when it is heavy
+    enough (`weight`, a state's size in bytes) to hold the event loop noticeably; else here."""
+    if weight < OFFLOAD_STATE_BYTES:
+        return work()
+    return await asyncio.to_thread(work)
+
+
+async def _act(
+    row: ProcessInstance,
+    actor: Actor,
+    directory: DirectorySnapshot,
+    act: Callable[[_Run], bool | None],
+    batch: Batch | None = None,
+) -> _Run | None:
+    """One action on a stored instance: restore its workflow (or take the one this process
+    saved last), let `act` run it and add its own writes, then add the outcome — all off the
+    event loop. The writes go to `batch`, or a new one. None when `act` says there was nothing
+    to do after all (returns False)."""
     dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
-    workflow = recent_workflows.take(row)
-    if workflow is None:
-        workflow = load_state(
+    saved = recent_workflows.take(row)
+
+    def work() -> _Run | None:
+        workflow = saved or load_state(
             row.state, dep.built.spec, dep.built.subprocess_specs, script_engine()
         )
-    run = _Run(row, dep, workflow, directory, actor, batch or Batch(), row.id)
-    run.batch.chain_from(row.id, row.audit_seq, row.audit_head)
-    run.ready_before = set(ready_human_tasks(workflow))
-    return run
+        run = _Run(row, dep, workflow, directory, actor, batch or Batch(), row.id)
+        run.batch.chain_from(row.id, row.audit_seq, row.audit_head)
+        run.ready_before = set(ready_human_tasks(workflow))
+        if act(run) is False:
+            return None
+        _finish(run)
+        return run
+
+    return await offload(work, len(row.state or b""))
 
 
 # --- start ---------------------------------------------------------------------------------
@@ -397,39 +427,42 @@ async def _submission(
     row: ProcessInstance = task_row.instance  # type: ignore[assignment]
     if row.status == "error":
         raise Conflict("this process is stopped on an error; HR must retry it first")
-    run = await _load(row, actor, directory)
-    task = run.workflow.get_task_from_id(UUID(task_row.spiff_task_id))
-    if task is None or task.state != TaskState.READY:
-        raise Conflict(f"'{task_row.name}' is no longer open.")
 
-    def submit() -> None:
-        task.data.update(data)
-        task.run()
+    def submit(run: _Run) -> None:
+        task = run.workflow.get_task_from_id(UUID(task_row.spiff_task_id))
+        if task is None or task.state != TaskState.READY:
+            raise Conflict(f"'{task_row.name}' is no longer open.")
 
-    run.advance(submit)
-    submitted = _json_safe(data)
-    # Conditional on still being ready: of two people submitting at once, exactly one wins.
-    run.batch.update(
-        HumanTask,
-        {"id": task_row.id, "status": "ready"},
-        {
-            "status": "completed",
-            "completed_by_id": actor.person_id,
-            "completed_at": clock.now(),
-            "submitted": submitted,
-            "draft": None,
-        },
-        conflict="task already completed",
-    )
-    run.ready_before.discard(task_row.spiff_task_id)
-    run.batch.audit(
-        actor.label,
-        "task_completed",
-        instance=row.id,
-        task=task_row.id,
-        detail={"bpmn_id": task_row.bpmn_id, "name": task_row.name, "data": submitted},
-    )
-    _finish(run)
+        def step() -> None:
+            task.data.update(data)
+            task.run()
+
+        run.advance(step)
+        submitted = _json_safe(data)
+        # Conditional on still being ready: of two people submitting at once, exactly one wins.
+        run.batch.update(
+            HumanTask,
+            {"id": task_row.id, "status": "ready"},
+            {
+                "status": "completed",
+                "completed_by_id": actor.person_id,
+                "completed_at": clock.now(),
+                "submitted": submitted,
+                "draft": None,
+            },
+            conflict="task already completed",
+        )
+        run.ready_before.discard(task_row.spiff_task_id)
+        run.batch.audit(
+            actor.label,
+            "task_completed",
+            instance=row.id,
+            task=task_row.id,
+            detail={"bpmn_id": task_row.bpmn_id, "name": task_row.name, "data": submitted},
+        )
+
+    run = await _act(row, actor, directory, submit)
+    assert run is not None
     return run
 
 
@@ -606,22 +639,23 @@ async def _fire_timers_of(instance_id: int, now: datetime) -> int:
     row = await ProcessInstance.get_or_none(id=instance_id, status="running")
     if row is None:
         return 0
-    run = await _load(row, Actor.system("timer"), directory)
-    reminded: list[str] = []
-    run.advance(partial(_fire_timers, run, now, reminded))
-    if reminded:
-        # The timer left its task open (non-interrupting): that is a reminder.
-        still_open = await HumanTask.filter(
-            instance_id=row.id, status="ready", spiff_task_id__in=reminded
-        )
-        for task_row in still_open:
-            for email in notifications.reminder_emails(task_row, directory):
+    open_tasks = {t.spiff_task_id: t for t in await HumanTask.filter(
+        instance_id=row.id, status="ready")}
+
+    def fire(run: _Run) -> None:
+        reminded: list[str] = []
+        run.advance(partial(_fire_timers, run, now, reminded))
+        # A timer that left its task open (non-interrupting) is a reminder.
+        for spiff_id in reminded:
+            task_row = open_tasks.get(spiff_id)
+            for email in notifications.reminder_emails(task_row, directory) if task_row else ():
                 run.batch.insert(OutboxEmail, email)
-    if run.fired_timers:
-        run.batch.audit(
-            "system:timer", "timer_fired", instance=row.id, detail={"timers": run.fired_timers}
-        )
-    _finish(run)
+        if run.fired_timers:
+            run.batch.audit("system:timer", "timer_fired", instance=row.id,
+                            detail={"timers": run.fired_timers})
+
+    run = await _act(row, Actor.system("timer"), directory, fire)
+    assert run is not None
     try:
         await apply(run.batch)
     except Conflict:
@@ -652,7 +686,9 @@ def _catch(workflow: BpmnWorkflow, event: BpmnEvent, caught: list[bool]) -> None
 def _event_of(message: PendingMessage) -> BpmnEvent:
     """The event a stored message or signal stands for, as SpiffWorkflow catches it."""
     definition = SignalEventDefinition if message.kind == "signal" else MessageEventDefinition
-    return BpmnEvent(definition(message.name), message.payload, message.correlations or {})
+    # A copy for each receiver: no two workflows share a value.
+    return BpmnEvent(definition(message.name), copy.deepcopy(message.payload),
+                     dict(message.correlations or {}))
 
 
 async def _claim_due_messages(now: datetime, limit: int) -> list[int]:
@@ -691,7 +727,6 @@ async def deliver_message(message_id: int) -> int:
     if message is None or message.status != "pending":
         return 0
     directory = await current_directory()
-    event = _event_of(message)
     waiting = set(await EventWait.filter(
         name=message.name, instance__status="running"
     ).values_list("instance_id", flat=True))
@@ -703,18 +738,24 @@ async def deliver_message(message_id: int) -> int:
         row = await ProcessInstance.get_or_none(id=instance_id, status="running")
         if row is None:
             continue
-        run = await _load(row, Actor.system("message"), directory)
-        caught: list[bool] = []
-        run.advance(partial(_catch, run.workflow, event, caught))
-        if not caught:
-            continue  # waiting for that name, but not with this correlation
-        run.batch.insert(MessageReceipt, {"message_id": message.id, "instance_id": row.id})
-        run.batch.audit(
-            "system:message", f"{message.kind}_received", instance=row.id,
-            detail={"name": message.name, "from_instance": message.from_instance_id,
-                    "message": message.id},
-        )
-        _finish(run)
+
+        def catch(run: _Run) -> bool:
+            caught: list[bool] = []
+            run.advance(partial(_catch, run.workflow, _event_of(message), caught))
+            if not caught:
+                return False  # waiting for that name, but not with this correlation
+            run.batch.insert(MessageReceipt, {"message_id": message.id,
+                                              "instance_id": run.row.id})
+            run.batch.audit(
+                "system:message", f"{message.kind}_received", instance=run.row.id,
+                detail={"name": message.name, "from_instance": message.from_instance_id,
+                        "message": message.id},
+            )
+            return True
+
+        run = await _act(row, Actor.system("message"), directory, catch)
+        if run is None:
+            continue
         try:
             await apply(run.batch)
         except Conflict:
@@ -766,19 +807,23 @@ async def send_signal(
     for attempt in range(REAPPLY_ATTEMPTS):
         batch = Batch()
         runs: list[_Run] = []
-        event = BpmnEvent(SignalEventDefinition(name), payload)
+
+        def catch(run: _Run) -> bool:
+            # Each instance its own copy of the payload: no two workflows share a value.
+            event = BpmnEvent(SignalEventDefinition(name), copy.deepcopy(payload))
+            caught: list[bool] = []
+            run.advance(partial(_catch, run.workflow, event, caught))
+            if caught:
+                run.batch.audit(actor.label, "signal_received", instance=run.row.id,
+                                detail={"name": name})
+            return bool(caught)
+
         for row in await ProcessInstance.filter(
             id__in=ids, status="running", waiting_for__contains=f"|{name}|"
         ).order_by("id"):
-            run = await _load(row, actor, directory, batch)
-            caught: list[bool] = []
-            run.advance(partial(_catch, run.workflow, event, caught))
-            if not caught:
-                continue
-            run.batch.audit(actor.label, "signal_received", instance=row.id,
-                            detail={"name": name})
-            _finish(run)
-            runs.append(run)
+            run = await _act(row, actor, directory, catch, batch)
+            if run is not None:
+                runs.append(run)
         received = [run.row.id for run in runs]
         if audit is not None:
             action, detail = audit(received)
@@ -846,10 +891,15 @@ async def save_moved(
     a migration): run `step` and the engine steps after it, audit `action`, write it all."""
     row.definition_id = dep.id  # type: ignore[attr-defined]
     run = _Run(row, dep, workflow, await current_directory(), actor, Batch(), row.id)
+    run.batch.chain_from(row.id, row.audit_seq, row.audit_head)
     run.ready_before = ready_before
-    run.advance(step)
-    run.batch.audit(actor.label, action, instance=row.id, detail=detail)
-    _finish(run)
+
+    def move() -> None:
+        run.advance(step)
+        run.batch.audit(actor.label, action, instance=row.id, detail=detail)
+        _finish(run)
+
+    await offload(move, len(row.state or b""))
     await apply(run.batch)
     return await _after_apply(run)
 

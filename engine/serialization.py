@@ -8,6 +8,7 @@ them from JSON.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from typing import Any
 from uuid import UUID
@@ -26,14 +27,23 @@ from engine.stepping import EngineWorkflow
 STATE_FORMAT = "sightline-1"
 
 # Task ids repeat through a state (each task names its parent and children); parsing each
-# string once per load saves a third of the load time.
-_uuids: dict[str, UUID] = {}
+# string once per load saves a third of the load time. One table per thread: workflows are
+# restored on several threads at once.
+_parsed = threading.local()
+
+
+def _uuids() -> dict[str, UUID]:
+    table: dict[str, UUID] | None = getattr(_parsed, "uuids", None)
+    if table is None:
+        table = _parsed.uuids = {}
+    return table
 
 
 def _uuid(text: str) -> UUID:
-    found = _uuids.get(text)
+    table = _uuids()
+    found = table.get(text)
     if found is None:
-        found = _uuids[text] = UUID(text)
+        found = table[text] = UUID(text)
     return found
 
 
@@ -143,8 +153,8 @@ def load_state(
     try:
         workflow = _serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
         # Kept for dump_state: the same ids are printed back when the action saves.
-        workflow._id_texts = {uuid: text for text, uuid in _uuids.items()}
+        workflow._id_texts = {uuid: text for text, uuid in _uuids().items()}
     finally:
-        _uuids.clear()
+        _uuids().clear()
     workflow.script_engine = script_engine
     return workflow

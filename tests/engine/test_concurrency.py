@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
 from engine import runtime
 from engine.errors import Conflict
@@ -82,11 +83,10 @@ async def test_a_writer_of_one_instance_never_waits_for_another_instance(
 ) -> None:
     """While one instance's transaction holds its row and appends to its audit chain, an
     action on another instance completes: the deployment has no global write lock."""
-    from tests.engine.conftest import STANDARD as PACK
-    from tests.engine.conftest import TEAM_CSV
-
     from engine.definitions import deploy_pack
     from engine.org_import import import_org
+    from tests.engine.conftest import STANDARD as PACK
+    from tests.engine.conftest import TEAM_CSV
 
     await import_org(TEAM_CSV)
     await deploy_pack(PACK, "test", search=[PACK.parent])
@@ -120,3 +120,31 @@ async def test_a_writer_of_one_instance_never_waits_for_another_instance(
     finally:
         await holder.close()
     assert (await HumanTask.get(id=draft.id)).status == "completed"
+
+
+async def test_workflows_run_on_threads_at_once_stay_apart(
+    standard: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big instances are restored, run and saved on threads, several at once: each keeps its
+    own tasks and data."""
+    monkeypatch.setattr(runtime, "OFFLOAD_STATE_BYTES", 0)
+    hr = await runtime.actor_for("H1")
+    started = [await runtime.start_process("objective_setting", subject=key, actor=hr)
+               for key in ("E1", "E2", "E1", "E2", "E1", "E2")]
+    drafts = [await HumanTask.get(instance_id=inst.id, bpmn_id="draft_objectives")
+              for inst in started]
+    runtime.recent_workflows.clear()  # each is restored from the database, on a thread
+
+    async def submit(task: HumanTask, n: int) -> None:
+        objectives = [{"kra": "Delivery", "title": f"Objective {n}", "kpi": "Releases",
+                       "measure_type": "higher_is_better", "baseline": 0, "target": n,
+                       "weight": 100}]
+        await runtime.complete_task(task.id, await holder_of(task),
+                                    {"objectives": objectives, "comments": f"draft {n}"})
+
+    await asyncio.gather(*[submit(task, n) for n, task in enumerate(drafts, start=1)])
+    for n, inst in enumerate(started, start=1):
+        review = await HumanTask.get(instance_id=inst.id, bpmn_id="review_objectives")
+        assert review.status == "ready"
+        completed = await HumanTask.get(instance_id=inst.id, bpmn_id="draft_objectives")
+        assert completed.submitted["comments"] == f"draft {n}"

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -62,21 +63,21 @@ async def worker_process(database_url: str, **env: str) -> AsyncIterator[subproc
         "LAUNCH_PROCESSES": "0",
         **env,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "webapp.cli", "worker"], cwd=ROOT, env=environment,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if process.stderr is not None:
-            process.stderr.close()
+    # Its log goes to a file (a pipe nobody reads would fill and stop it).
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "webapp.cli", "worker"], cwd=ROOT, env=environment,
+            stdout=log, stderr=log,
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 async def until(check: Callable[[], Awaitable[Any]], what: str, seconds: float = 90) -> Any:

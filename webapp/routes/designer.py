@@ -7,6 +7,7 @@ disk until deploy: they are kept as the designer's drafts (engine.designer).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass, field
@@ -713,7 +714,9 @@ async def import_submit(request: Request) -> Response:
         data = await upload.read()
     folders = [Path(folder) for folder in settings.PACKS]
     try:
-        result = pack_archive.import_pack(
+        # Unpacking, checking and validating a whole pack: off the event loop.
+        result = await asyncio.to_thread(
+            pack_archive.import_pack,
             data,
             folders[0],
             max_bytes=settings.MAX_PACK_UPLOAD_BYTES,
