@@ -1,6 +1,8 @@
 """`sightline bench --web`: the web stack measured end to end, printed as JSON.
 
-Two numbers, each on its own file-backed SQLite database in a temporary folder:
+Two numbers, each on a throwaway database of its own (engine.bench.bench_database: a new
+database on the PostgreSQL server DATABASE_URL names, or a temporary SQLite file). Only the
+app's own dependencies are used (httpx is one), never the test suite's:
 
 - inbox_p50_ms / inbox_p95_ms: server time of a manager's GET /inbox with 100,000 human-task
   rows in the database (about 2,000 people; the manager holds a few dozen open tasks and their
@@ -13,6 +15,7 @@ Two numbers, each on its own file-backed SQLite database in a temporary folder:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import re
@@ -199,16 +202,18 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-async def inbox_bench(requests: int = INBOX_REQUESTS, path: str = "/inbox") -> dict[str, Any]:
+async def inbox_bench(
+    requests: int = INBOX_REQUESTS, path: str = "/inbox", database_url: str | None = None
+) -> dict[str, Any]:
     """p50/p95 server milliseconds of the bench manager's inbox over a 100,000-row task table."""
     from engine import db
+    from engine.bench import bench_database
     from engine.definitions import deploy_pack
     from engine.directory import current_directory
     from engine.org_import import import_org
     from webapp.app import create_app
 
-    with tempfile.TemporaryDirectory(prefix="sightline-webbench-") as tmp:
-        db_url = f"sqlite://{Path(tmp) / 'inbox.db'}"
+    async with bench_database(database_url, "webbench-inbox") as (db_url, _):
         await db.upgrade(db_url)
         await db.disconnect()
         await db.connect(db_url)
@@ -415,34 +420,36 @@ async def _submit_all(base_url: str, who: _Submitter, warmup: int) -> tuple[int,
     return len(who.task_ids) - warmup, started, ended
 
 
-async def submission_bench(total: int) -> dict[str, Any]:
+async def submission_bench(total: int, database_url: str | None = None) -> dict[str, Any]:
     """Task submissions per second through uvicorn with SUBMIT_CLIENTS concurrent people."""
+    from engine.bench import bench_database
+
     total = max(total, SUBMIT_CLIENTS * (SUBMIT_WARMUP + 5))
     with tempfile.TemporaryDirectory(prefix="sightline-webbench-") as tmp:
-        folder = Path(tmp)
-        db_url = f"sqlite://{folder / 'submit.db'}"
-        submitters = await _prepare_submissions(db_url, folder, total)
-        port = _free_port()
-        env = {**os.environ, "DATABASE_URL": db_url, "TIMER_POLL_SECONDS": "0",
-               "SMTP_HOST": ""}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "webapp.app:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-            cwd=settings.ROOT, env=env,
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            await _wait_until_serving(base_url, server)
-            results = await asyncio.gather(
-                *(_submit_all(base_url, who, SUBMIT_WARMUP) for who in submitters)
+        async with bench_database(database_url, "webbench-submit") as (db_url, _):
+            folder = Path(tmp)
+            submitters = await _prepare_submissions(db_url, folder, total)
+            port = _free_port()
+            env = {**os.environ, "DATABASE_URL": db_url, "TIMER_POLL_SECONDS": "0",
+                   "SMTP_HOST": ""}
+            server = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "webapp.app:app", "--host", "127.0.0.1",
+                 "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                cwd=settings.ROOT, env=env,
             )
-        finally:
-            server.terminate()
             try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+                base_url = f"http://127.0.0.1:{port}"
+                await _wait_until_serving(base_url, server)
+                results = await asyncio.gather(
+                    *(_submit_all(base_url, who, SUBMIT_WARMUP) for who in submitters)
+                )
+            finally:
+                server.terminate()
+                try:
+                    server.wait(10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
     done = sum(count for count, _, _ in results)
     # From the first timed submit of any client to the last answer of any client.
     seconds = max(end for _, _, end in results) - min(start for _, start, _ in results)
@@ -454,10 +461,15 @@ async def submission_bench(total: int) -> dict[str, Any]:
 
 
 async def run(args: Any) -> dict[str, Any]:
-    """Both web measurements; a JSON-able dict."""
+    """Both web measurements; a JSON-able dict (`args.database`: the DATABASE_URL to honour)."""
+    from engine.bench import database_kind
+
+    database = getattr(args, "database", None)
+    # A line per bench request would bury the figures (and cost the clients time).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     result: dict[str, Any] = {}
-    result.update(await inbox_bench())
-    result.update(await submission_bench(getattr(args, "tasks", 300)))
-    result["database"] = "sqlite (file)"
+    result.update(await inbox_bench(database_url=database))
+    result.update(await submission_bench(getattr(args, "tasks", 300), database))
+    result["database"] = database_kind(database)
     result["server"] = "uvicorn, one process"
     return result
