@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make run` is for people at a terminal; deployments keep the JSON default (docs/deploy.md).
+LOG_FORMAT ?= text
 
 .PHONY: run test setup lint bench clean
 
@@ -25,7 +27,7 @@ setup: $(VENV)/.stamp-python node_modules/.stamp-npm
 run: setup
 	$(BIN)/sightline db upgrade
 	$(BIN)/sightline demo --if-empty
-	$(BIN)/sightline serve --host $(HOST) --port $(PORT)
+	LOG_FORMAT=$(LOG_FORMAT) $(BIN)/sightline serve --host $(HOST) --port $(PORT)
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

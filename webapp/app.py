@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -25,12 +27,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import Tortoise
 
+from config import logging as log_setup
 from config import settings
 from engine import db, jobs, launch_pool
 from engine.notifications import SmtpSettings
 from engine.packs import use_pack_folders
 from engine.worker import Worker, WorkerSettings
-from webapp.auth import AuthMiddleware
+from webapp import metrics
+from webapp.auth import PROBE_PATHS, AuthMiddleware
 from webapp.csrf import CSRFMiddleware
 from webapp.errors import REQUEST_ID_HEADER, exception_handlers
 from webapp.routes import auth as auth_routes
@@ -41,6 +45,7 @@ from webapp.routes import health as health_routes
 from webapp.routes import hr as hr_routes
 from webapp.routes import inbox as inbox_routes
 from webapp.routes import instances as instance_routes
+from webapp.routes import metrics as metrics_routes
 from webapp.routes import outbox as outbox_routes
 from webapp.routes import people as people_routes
 from webapp.routes import reviews as review_routes
@@ -48,10 +53,13 @@ from webapp.routes import tasks as task_routes
 from webapp.templating import STATIC_DIR, VENDOR_DIRS
 
 log = logging.getLogger("sightline.web")
+# One line per request (webapp/app.py RequestIdMiddleware); health checks and scrapes at DEBUG.
+access_log = logging.getLogger("sightline.access")
 
 # Every area's routes, in matching order (first match wins).
 ROUTE_MODULES = [
     health_routes,
+    metrics_routes,
     auth_routes,
     inbox_routes,
     task_routes,
@@ -103,8 +111,26 @@ def worker_settings() -> WorkerSettings:
     )
 
 
+# A request id a reverse proxy already gave the request (nginx's $request_id) is kept, so its
+# log and the app's name the same request; anything else gets a fresh one.
+_FORWARDED_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,128}")
+
+
+def _forwarded_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _FORWARDED_REQUEST_ID.fullmatch(text) else None
+    return None
+
+
 class RequestIdMiddleware:
-    """Give each request an id (logged with errors, echoed as X-Request-ID) and safe headers."""
+    """Give each request an id (logged with errors, echoed as X-Request-ID) and safe headers;
+    then log its access line and time it for /metrics.
+
+    The id is also in `config.logging.request_id` while the request is served, so whatever is
+    logged meanwhile, by the web layer or the engine, carries it.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -113,18 +139,59 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
+        request_id = _forwarded_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        context = log_setup.request_id.set(request_id)
+        status = 500  # an exception escaping before any response is answered with a 500
+        started = time.perf_counter()
+        metrics.requests_in_flight.inc()
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers.setdefault(REQUEST_ID_HEADER, request_id)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            seconds = time.perf_counter() - started
+            metrics.requests_in_flight.dec()
+            metrics.observe_request(scope, status, seconds)
+            _log_access(scope, status, seconds, request_id)
+            log_setup.request_id.reset(context)
+
+
+def _log_access(scope: Scope, status: int, seconds: float, request_id: str) -> None:
+    """The access line: method, path (no query: it may carry names), status, duration."""
+    level = logging.DEBUG if scope["path"] in PROBE_PATHS else logging.INFO
+    if not access_log.isEnabledFor(level):
+        return
+    duration_ms = round(seconds * 1000, 1)
+    client = scope.get("client")
+    viewer = scope.get("state", {}).get("viewer")
+    access_log.log(
+        level,
+        "%s %s %d %.1f ms",
+        scope["method"],
+        scope["path"],
+        status,
+        duration_ms,
+        extra={
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": metrics.route_template(scope),
+            "status": status,
+            "duration_ms": duration_ms,
+            "request_id": request_id,
+            "client": client[0] if client else None,
+            "user": getattr(viewer, "key", None),
+        },
+    )
 
 
 class CachedStaticFiles(StaticFiles):
@@ -169,6 +236,9 @@ def _lifespan(
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not log_setup.is_configured():
+            # Served by another ASGI server than `sightline serve`: log as it would.
+            log_setup.configure_logging(level=_log_level())
         # Tests (and the CLI) may have connected already; then the connection is theirs.
         use_pack_folders(settings.PACKS)
         launch_pool.configure(settings.LAUNCH_PROCESSES)
@@ -191,6 +261,16 @@ def _lifespan(
                 await db.disconnect()
 
     return lifespan
+
+
+def _log_level() -> str:
+    """LOG_LEVEL, or the level the ASGI server was told when it is quieter (uvicorn's
+    --log-level warning keeps the app's INFO lines out too)."""
+    ours = logging.getLevelName(settings.LOG_LEVEL.strip().upper())
+    server = logging.getLogger("uvicorn.error").level
+    if isinstance(ours, int) and server > ours:
+        return logging.getLevelName(server)
+    return settings.LOG_LEVEL
 
 
 def create_app(database_url: str | None = None, *, start_workers: bool = True) -> Starlette:

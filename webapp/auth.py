@@ -26,7 +26,10 @@ from engine.directory import DirectorySnapshot, current_directory
 from engine.models import User
 
 LOGIN_PATH = "/login"
-PUBLIC_PATHS = frozenset({LOGIN_PATH, "/health", "/favicon.ico"})
+# Health checks and metrics answer load balancers and Prometheus, which have no session: they
+# skip the session entirely, so they never read the directory (/metrics checks its own token).
+PROBE_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
+PUBLIC_PATHS = frozenset({LOGIN_PATH, "/favicon.ico"}) | PROBE_PATHS
 PUBLIC_PREFIXES = ("/static/", "/vendor/")
 LOGIN_REFUSED = "Wrong username or password, or too many attempts — try again later"
 SESSION_USER = "user_id"
@@ -124,7 +127,8 @@ class AuthMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(PUBLIC_PREFIXES):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(PUBLIC_PREFIXES) or path in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
         session = scope.get("session", {})

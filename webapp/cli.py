@@ -53,10 +53,32 @@ def _resolve_pack_path(value: str) -> Path:
 # --- serve / db ------------------------------------------------------------------------------
 
 
+def _log_config() -> dict[str, Any]:
+    from config.logging import logging_config
+
+    try:
+        return logging_config()
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run("webapp.app:app", host=args.host, port=args.port, log_level="info")
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
+    # uvicorn applies the logging config in each process it starts; the app logs its own
+    # access lines (with the request id), so uvicorn's are off.
+    uvicorn.run(
+        "webapp.app:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
+        log_config=_log_config(),
+        access_log=False,
+    )
     return 0
 
 
@@ -244,10 +266,13 @@ def cmd_timers_run_due(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
+    from config.logging import configure_logging
     from engine import jobs
     from engine.worker import Worker
     from webapp.app import worker_settings
 
+    _log_config()  # a wrong LOG_FORMAT or LOG_LEVEL is one line, not a traceback
+    configure_logging()
     worker = Worker(worker_settings(), jobs.worker_name())
 
     async def work() -> int:
@@ -448,6 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the web app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="web processes sharing the port (uvicorn workers; default 1)",
+    )
     p.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
+from engine import metrics
 from engine.errors import Conflict, EngineError, NotAllowed, NotFound
 
 log = logging.getLogger("sightline.web")
@@ -97,6 +98,7 @@ async def engine_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, NotFound | NotAllowed):
         return error_response(request, 404)
     if isinstance(exc, Conflict):
+        metrics.conflicts.inc()
         return error_response(request, 409, str(exc))
     return error_response(request, 400, str(exc))
 
@@ -110,6 +112,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
         request.url.path,
         reference,
         exc_info=exc,
+        # Logged after the request-id middleware has finished: name the request explicitly.
+        extra={"request_id": reference},
     )
     response = error_response(
         request, 500, reference=reference, headers={REQUEST_ID_HEADER: reference}

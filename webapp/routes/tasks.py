@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from engine import clock, runtime
+from engine import clock, metrics, runtime
 from engine.assignment import may_act
 from engine.errors import Conflict
 from engine.models import ProcessInstance
@@ -294,6 +294,7 @@ async def _complete(
     try:
         instance = await runtime.complete_task(ctx.task.id, actor, data)
     except Conflict as conflict:
+        metrics.conflicts.inc()  # answered here, not by webapp/errors.py: count it here
         # Reload the row: if someone else completed it, the message names them.
         fresh = await task_context(ctx.task.id)
         if fresh.is_open:
