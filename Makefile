@@ -7,16 +7,27 @@ PORT ?= 8000
 # `make run` is for people at a terminal; deployments keep the JSON default (docs/deploy.md).
 LOG_FORMAT ?= text
 
-.PHONY: run test setup lint bench clean
+.PHONY: run test setup lint bench lock clean
 
-# Installs are re-run only when their manifests change (stamp files).
+# Installs are re-run only when their manifests change (stamp files). Every package comes at
+# the exact version and hash requirements.lock names; the project itself adds nothing to it.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.stamp-python: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.stamp-python: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# Resolve requirements.lock again from pyproject.toml: an upgrade is that file's diff.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet pip-tools
+	.venv-lock/bin/pip-compile --quiet --extra test --generate-hashes --strip-extras \
+		--allow-unsafe --no-emit-index-url --no-emit-find-links \
+		-o requirements.lock pyproject.toml
+	rm -rf .venv-lock
 
 node_modules/.stamp-npm: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

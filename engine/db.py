@@ -8,9 +8,8 @@ from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
-from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from engine import internals  # noqa: F401  (SQLite transactions take the write lock at BEGIN)
+from engine import internals
 
 MODELS = ["engine.models"]
 
@@ -26,7 +25,7 @@ def clears_on_connect(clear: Callable[[], None]) -> Callable[[], None]:
 
 # Tortoise caches executors by connection name, not by database kind: a SQLite statement would
 # otherwise be reused on PostgreSQL when one process (the test suite) talks to both.
-clears_on_connect(EXECUTOR_CACHE.clear)
+clears_on_connect(internals.forget_cached_executors)
 MIGRATIONS = "engine.migrations"
 
 
@@ -68,6 +67,19 @@ def models_without_connection() -> None:
     Tortoise.init_models(MODELS, "models")
 
 
+# PostgreSQL: a batch written as one statement (engine.store) calls this to fail whole when one
+# of its conditional updates finds its row changed; the error carries the conflict's words.
+CONFLICT_SQLSTATE = "SL409"
+POSTGRES_FUNCTIONS = f"""
+CREATE OR REPLACE FUNCTION sightline_conflict(reason text) RETURNS integer
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = '{CONFLICT_SQLSTATE}', MESSAGE = reason;
+END
+$$;
+"""
+
+
 async def connect(database_url: str) -> None:
     """Open the connection (schema must already be migrated)."""
     for clear in _caches_to_clear:
@@ -79,6 +91,8 @@ async def create_schema(database_url: str) -> None:
     """Connect and create every table directly (tests only; deployments migrate)."""
     await connect(database_url)
     await Tortoise.generate_schemas(safe=True)
+    if is_postgres():
+        await connections.get("default").execute_script(POSTGRES_FUNCTIONS)
 
 
 async def upgrade(database_url: str) -> list[str]:

@@ -10,19 +10,35 @@ process.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 from tortoise import connections
 from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.backends.sqlite.client import SqliteTransactionWrapper
 from tortoise.exceptions import TransactionManagementError
+from tortoise.models import Model
 
 from engine import clock
+
+M = TypeVar("M", bound=Model)
 
 # --- SpiffWorkflow's timers read the engine clock ----------------------------------------------
 #
@@ -63,6 +79,269 @@ def timers_read_engine_clock() -> None:
 timers_read_engine_clock()
 
 
+# --- SpiffWorkflow: the engine's workflow class ----------------------------------------------
+#
+# Each engine step, and each completed task, makes SpiffWorkflow walk the whole task tree
+# looking for READY tasks (to run) and WAITING tasks (to update). Its walk is general (filters,
+# depth limits, lazy lists of children); on a year-end appraisal it was a third of the time a
+# cycle launch spends per instance. The walks here visit the same tasks in the same order —
+# depth first, children in order, a subprocess's tree before the children of the task that
+# called it — so the engine's behaviour is SpiffWorkflow's, only cheaper.
+#
+# Assumptions: a Task keeps its state in `_state` and its children's ids in `_children`, and
+# its workflow maps ids to tasks in `tasks`; BpmnWorkflow runs its engine steps in
+# `_do_engine_steps(will_complete_task, did_complete_task)` and updates waiting tasks in
+# `update_waiting_tasks()`, each waiting task through `task_spec._update(task)`; TaskState
+# orders FUTURE above the predicted states (MAYBE, LIKELY), whose children hold no READY task.
+# tests/engine/test_internals.py checks every walk against SpiffWorkflow's own through all the
+# packs' tests.
+
+# SpiffWorkflow lists every task of a workflow into the extras of its log lines whenever its
+# logger's own level is below INFO, which by default it is: the workflow is walked once more
+# at every start and end. An explicitly configured level is left alone.
+_workflow_log = logging.getLogger("spiff.workflow")
+if _workflow_log.level == logging.NOTSET:
+    _workflow_log.setLevel(logging.INFO)
+
+_READY = TaskState.READY
+_WAITING = TaskState.WAITING
+_FUTURE = TaskState.FUTURE
+
+
+def ready_engine_tasks(workflow: Any) -> list[Task]:
+    """The READY tasks the engine runs itself (not user or manual tasks), in tree order.
+
+    The same list as `workflow.get_tasks(state=TaskState.READY, manual=False)`: the walk
+    descends into every called subprocess (SpiffWorkflow's walk does, finished or not) and
+    skips the children of predicted (MAYBE/LIKELY) tasks, which can hold no READY task.
+    """
+    subprocesses = workflow.top_workflow.subprocesses
+    found = []
+    stack = [workflow.task_tree]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        task = pop()
+        state = task._state
+        if state == _READY and not task.task_spec.manual:
+            found.append(task)
+        sub = subprocesses.get(task.id)
+        if sub is None:
+            if task._children and state >= _FUTURE:
+                tasks = task.workflow.tasks
+                push([tasks.get(child) for child in reversed(task._children)])
+        else:
+            tasks = task.workflow.tasks
+            push([tasks.get(child) for child in reversed(task._children)])
+            push((sub.task_tree,))
+    return found
+
+
+def waiting_tasks(workflow: Any) -> Iterator[Task]:
+    """This workflow's WAITING tasks in tree order (not its subprocesses'), as SpiffWorkflow's
+    `update_waiting_tasks` visits them: lazily, each task's state read when the walk gets there,
+    since updating one waiting task can change others."""
+    tasks = workflow.tasks
+    if not any(t._state == _WAITING for t in tasks.values()):
+        return
+    stack = [workflow.task_tree]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        task = pop()
+        state = task._state
+        if task._children and state >= _FUTURE:
+            push([tasks.get(child) for child in reversed(task._children)])
+        if state == _WAITING:
+            yield task
+
+
+class EngineWorkflow(BpmnWorkflow):  # type: ignore[misc]
+    """A BpmnWorkflow whose engine steps and waiting-task updates walk the tree faster."""
+
+    def _do_engine_steps(self, will_complete_task: Any = None, did_complete_task: Any = None
+                         ) -> bool:
+        def update_workflow(wf: Any) -> int:
+            count = 0
+            for task in ready_engine_tasks(wf):
+                if will_complete_task is not None:
+                    will_complete_task(task)
+                task.run()
+                count += 1
+                if did_complete_task is not None:
+                    did_complete_task(task)
+            return count
+
+        active = self.get_active_subprocesses()
+        for subprocess in sorted(active, key=lambda v: v.depth, reverse=True):
+            while update_workflow(subprocess) > 0:
+                pass
+            if subprocess.parent_task_id is not None:
+                task = self.get_task_from_id(subprocess.parent_task_id)
+                task.task_spec._update(task)
+        count = update_workflow(self)
+        return count > 0 or len(self.get_active_subprocesses()) > len(active)
+
+    def update_waiting_tasks(self) -> None:
+        for task in waiting_tasks(self):
+            task.task_spec._update(task)
+
+
+# --- SpiffWorkflow: a workflow's state without its spec --------------------------------------
+#
+# Assumptions: SpiffWorkflow's serializer is a registry of converters configured from a dict
+# of class -> converter class (SPIFF_CONFIG); TaskConverter.to_dict/from_dict turn one Task to
+# and from a dict, reading and setting its `_parent`, `_children`, `last_state_change`,
+# `triggered`, `internal_data` and `data`; a Task created with an id adds itself to its
+# workflow's `tasks`; a WAITING catching event must be registered with the top workflow's
+# `event_manager`; BpmnWorkflowConverter's base class converts the task tree and data, and the
+# converter restores attributes with `set_default_attributes` and subprocesses with
+# `subprocesses_from_dict`; `convert_to_dict[typenames[BpmnWorkflow]]` is the function the
+# registry calls for a workflow.
+
+# Task ids repeat through a state (each task names its parent and children); parsing each
+# string once per load saves a third of the load time. One table per thread: workflows are
+# restored on several threads at once.
+_parsed = threading.local()
+
+
+def _uuids() -> dict[str, UUID]:
+    table: dict[str, UUID] | None = getattr(_parsed, "uuids", None)
+    if table is None:
+        table = _parsed.uuids = {}
+    return table
+
+
+def _uuid(text: str) -> UUID:
+    table = _uuids()
+    found = table.get(text)
+    if found is None:
+        found = table[text] = UUID(text)
+    return found
+
+
+def _text(task: Task, task_id: UUID) -> str:
+    top = task.workflow.top_workflow
+    texts = getattr(top, "_id_texts", None)
+    if texts is None:
+        texts = top._id_texts = {}
+    found = texts.get(task_id)
+    if found is None:
+        found = texts[task_id] = str(task_id)
+    return found
+
+
+class CachedIdTaskConverter(TaskConverter):
+    """SpiffWorkflow's task converter, with task ids parsed and printed once per action."""
+
+    def to_dict(self, task: Task) -> dict[str, Any]:
+        # Each task's whole data, not a delta from its parent: computing deltas and replaying
+        # them (deep copies) cost more than compression saves; zlib folds the repetition.
+        return {
+            "id": _text(task, task.id),
+            "parent": _text(task, task._parent) if task.parent is not None else None,
+            "children": [_text(task, child) for child in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": self.registry.convert(internal) if (internal := task.internal_data)
+            else {},
+            "data": task.data,
+        }
+
+    def from_dict(self, dct: dict[str, Any], workflow: Any) -> Task:
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=_uuid(dct["id"]))
+        task._parent = _uuid(dct["parent"]) if dct["parent"] is not None else None
+        task._children = [_uuid(child) for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        internal = dct["internal_data"]
+        task.internal_data = self.registry.restore(internal) if internal else {}
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            task.workflow.top_workflow.event_manager.add_task(task)
+        # Plain JSON values, fresh objects from the parser: nothing to copy or convert.
+        task.data = dct["data"]
+        return task
+
+
+class SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Converts a top-level workflow without its spec and subprocess specs."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(  # type: ignore[override]
+        self, dct: dict[str, Any], spec: Any = None, subprocess_specs: Any = None
+    ) -> BpmnWorkflow:
+        workflow = EngineWorkflow(spec, subprocess_specs or {}, deserializing=True)
+        restore_task = _task_converter.from_dict
+        for task in dct["tasks"].values():
+            restore_task(task, workflow)  # a new Task adds itself to workflow.tasks
+        workflow.task_tree = workflow.tasks.get(_uuid(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_config = dict(SPIFF_CONFIG)
+_config[BpmnWorkflow] = SpeclessWorkflowConverter
+_config[Task] = CachedIdTaskConverter
+_registry = BpmnWorkflowSerializer.configure(_config)
+_task_converter = CachedIdTaskConverter(Task, _registry)
+_serializer = BpmnWorkflowSerializer(_registry)
+_dump_workflow = _registry.convert_to_dict[_registry.typenames[BpmnWorkflow]]
+# The stock serializer (spec included), for exports and for comparing against SpiffWorkflow.
+full_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+
+
+
+def workflow_to_dict(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """A workflow's state as a dict, without its spec."""
+    # Through the BpmnWorkflow converter: states name that class, whatever subclass runs them.
+    return _dump_workflow(workflow)  # type: ignore[no-any-return]
+
+
+def workflow_from_dict(dct: dict[str, Any], spec: Any, subprocess_specs: Any) -> BpmnWorkflow:
+    """A workflow rebuilt from `workflow_to_dict`'s dict and the version's parsed specs."""
+    try:
+        workflow = _serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+        # Kept for the next dump: the same ids are printed back when the action saves.
+        workflow._id_texts = {uuid: text for text, uuid in _uuids().items()}
+    finally:
+        _uuids().clear()
+    return workflow
+
+
+# --- SpiffWorkflow: a timer's moment, and firing it ------------------------------------------
+#
+# Assumption: a waiting timer keeps its due moment in its task's internal data under
+# "event_value" (an ISO timestamp, or a dict whose "next" is one for a cycle timer), and fires
+# once "event_fired" is set there and the workflow refreshes its timers.
+
+
+def timer_due(task: Task) -> datetime | None:
+    """When a waiting timer task is due (None when it has no moment yet)."""
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):
+        value = value.get("next")
+    if isinstance(value, str):
+        try:
+            return TimerEventDefinition.get_datetime(value)
+        except ValueError:
+            return None
+    return None
+
+
+def fire_timer(task: Task) -> None:
+    """Mark a waiting timer as fired (the workflow's next refresh_timers() moves it on)."""
+    task._set_internal_data(event_fired=True)
+
+
 # --- Tortoise and aiosqlite: the raw connections under the ORM ---------------------------------
 #
 # Assumptions: Tortoise's client for the "default" connection has `acquire_connection()`, an
@@ -77,6 +356,18 @@ async def raw_connection() -> AsyncIterator[Any]:
     """The driver's connection under the ORM (the transaction's own inside in_transaction)."""
     async with connections.get("default").acquire_connection() as connection:
         yield connection
+
+
+def in_transaction() -> bool:
+    """Whether the code runs inside an in_transaction() block."""
+    return isinstance(connections.get("default"), TransactionalDBClient)
+
+
+def postgres_error() -> type[Exception]:
+    """asyncpg's base error class (what a failed statement raises on PostgreSQL)."""
+    import asyncpg
+
+    return asyncpg.PostgresError  # type: ignore[no-any-return]
 
 
 async def on_sqlite_thread(fn: Callable[..., Any], *args: Any) -> Any:
@@ -116,3 +407,54 @@ def sqlite_transactions_begin_immediate() -> None:
 
 
 sqlite_transactions_begin_immediate()
+
+
+# --- Tortoise: models as tables, rows as models ------------------------------------------------
+#
+# Assumptions: a model's `_meta` holds `db_table`, `fields_db_projection` (field name -> column,
+# foreign keys as their `<name>_id` column) and `fields_map` (field name -> field); a foreign
+# key's field names its `related_model`; `Model._init_from_db(**columns)` builds an instance
+# from a row's columns as a query would; an instance saved by other means is marked stored with
+# `_saved_in_db`; Tortoise caches query executors by connection name in EXECUTOR_CACHE.
+
+
+@dataclass(frozen=True)
+class Column:
+    """One stored field of a model."""
+
+    name: str
+    column: str
+    field: Any
+
+
+def table_name(model: type[Model]) -> str:
+    """The model's table."""
+    return str(model._meta.db_table)
+
+
+def columns(model: type[Model]) -> list[Column]:
+    """The model's stored fields, in declaration order."""
+    meta = model._meta
+    return [Column(name, column, meta.fields_map[name])
+            for name, column in meta.fields_db_projection.items()]
+
+
+def related_model(model: type[Model], relation: str) -> type[Model]:
+    """The model a foreign key of `model` points at."""
+    return model._meta.fields_map[relation].related_model  # type: ignore[attr-defined, no-any-return]
+
+
+def model_from_row(model: type[M], values: dict[str, Any]) -> M:
+    """A model instance from a row's columns, as a query would build it."""
+    return model._init_from_db(**values)  # type: ignore[no-any-return]
+
+
+def mark_saved(instance: Model) -> None:
+    """Tell the ORM that an instance written by other means is stored (its id is set)."""
+    instance._saved_in_db = True
+
+
+def forget_cached_executors() -> None:
+    """Drop Tortoise's executors, cached by connection name: one process (the test suite)
+    talks to SQLite and PostgreSQL under the same name."""
+    EXECUTOR_CACHE.clear()

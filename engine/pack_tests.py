@@ -48,10 +48,10 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, scripting
 from engine.directory import DirectorySnapshot, PersonInfo
+from engine.internals import EngineWorkflow, fire_timer
 from engine.packs import Pack, PackError, discover_packs, load_pack
 from engine.side_branches import forget_ended_side_branches
 from engine.specs import build_spec, executable_processes, process_sources
-from engine.stepping import EngineWorkflow
 
 # Column width of one side of the expected/actual comparison in a failure report.
 SIDE_WIDTH = 48
@@ -388,7 +388,7 @@ def _fire_waiting_timer(workflow: BpmnWorkflow, timers: list[str]) -> bool:
         definition = getattr(task.task_spec, "event_definition", None)
         if isinstance(definition, TimerEventDefinition) and task.task_spec.bpmn_id == timers[0]:
             # The same switch the runtime flips when a timer falls due.
-            task._set_internal_data(event_fired=True)
+            fire_timer(task)
             workflow.refresh_timers()
             timers.pop(0)
             return True

@@ -39,6 +39,7 @@ from engine.db import Params, clears_on_connect
 from engine.definitions import Deployed, deployed, latest
 from engine.directory import DirectorySnapshot, current_directory
 from engine.errors import Conflict, EngineError, NotAllowed, NotFound
+from engine.internals import EngineWorkflow, fire_timer, mark_saved, timer_due
 from engine.metrics import actions_reapplied, delivery_retries
 from engine.models import (
     GENESIS,
@@ -54,7 +55,6 @@ from engine.packs import parse_start_data
 from engine.records import start_data_for
 from engine.serialization import dump_state, load_state, state_dict
 from engine.side_branches import forget_ended_side_branches
-from engine.stepping import EngineWorkflow
 from engine.store import Batch, Ref, apply, fetch_with
 
 log = logging.getLogger(__name__)
@@ -567,24 +567,12 @@ def _timer_tasks(workflow: BpmnWorkflow) -> Iterable[Any]:
             yield task
 
 
-def _due_moment(task: Any) -> datetime | None:
-    value = task._get_internal_data("event_value")
-    if isinstance(value, dict):
-        value = value.get("next")
-    if isinstance(value, str):
-        try:
-            return TimerEventDefinition.get_datetime(value)
-        except ValueError:
-            return None
-    return None
-
-
 def _fire_timers(run: _Run, now: datetime, reminded: list[str]) -> None:
     """Mark the timers due by `now` as fired; note the open tasks they remind about."""
     for task in _timer_tasks(run.workflow):
-        due = _due_moment(task)
+        due = timer_due(task)
         if due is not None and due <= now:
-            task._set_internal_data(event_fired=True)
+            fire_timer(task)
             run.fired_timers.append(task.task_spec.bpmn_id or task.task_spec.name)
             reminded.extend(_attached_open_tasks(task))
     run.workflow.refresh_timers()
@@ -1006,7 +994,7 @@ def _waiting(workflow: BpmnWorkflow) -> tuple[datetime | None, str]:
         if definition is None:
             continue
         if isinstance(definition, TimerEventDefinition):
-            due = _due_moment(task)
+            due = timer_due(task)
             if due is not None and (next_timer is None or due < next_timer):
                 next_timer = due
         elif getattr(definition, "name", None):
@@ -1058,7 +1046,7 @@ def _finish(run: _Run) -> None:
         )
     next_timer, waiting_for = _waiting(run.workflow)
     if waiting_for != row.waiting_for or isinstance(run.instance, Ref):
-        _index_waits(run, waiting_for)
+        _index_waits(run, row.waiting_for or "", waiting_for)
     values = {
         "state": dump_state(run.workflow),
         # A staged instance keeps its outcome in error / completed_at until it is published.
@@ -1097,12 +1085,18 @@ def _inserted_values(batch: Batch, ref: Ref) -> dict[str, Any]:
     raise LookupError("the instance is not inserted by this batch")
 
 
-def _index_waits(run: _Run, waiting_for: str) -> None:
+def _names(waiting_for: str) -> set[str]:
+    return {name for name in waiting_for.strip("|").split("|") if name}
+
+
+def _index_waits(run: _Run, before: str, after: str) -> None:
     """Keep EventWait rows — what delivery looks names up in — equal to what the instance
-    waits for."""
-    if not isinstance(run.instance, Ref):
-        run.batch.delete(EventWait, {"instance_id": run.instance})
-    for name in waiting_for.strip("|").split("|") if waiting_for else ():
+    waits for: the names it no longer waits for go, the new ones come."""
+    old = set() if isinstance(run.instance, Ref) else _names(before)
+    new = _names(after)
+    for name in sorted(old - new):
+        run.batch.delete(EventWait, {"instance_id": run.instance, "name": name})
+    for name in sorted(new - old):
         run.batch.insert(EventWait, {"instance_id": run.instance, "name": name})
 
 
@@ -1111,7 +1105,7 @@ async def _after_apply(run: _Run) -> ProcessInstance:
     row = run.row
     if isinstance(run.instance, Ref):
         row.id = run.instance.value  # type: ignore[assignment]
-        row._saved_in_db = True
+        mark_saved(row)
     recent_workflows.keep(row, run.workflow)
     return row
 

@@ -33,7 +33,7 @@ from tortoise.models import Model
 
 from engine import clock, internals
 from engine.audit import SYSTEM, event_hash, instance_stream
-from engine.db import is_postgres
+from engine.db import CONFLICT_SQLSTATE, is_postgres
 from engine.errors import Conflict
 from engine.models import GENESIS, AuditEvent, AuditStream, ProcessInstance
 
@@ -156,16 +156,14 @@ class _Table:
     """What the batch needs of a model, worked out once: columns, converters, defaults."""
 
     def __init__(self, model: type[Model]) -> None:
-        meta = model._meta
-        self.name = meta.db_table
+        self.name = internals.table_name(model)
         self.model = model
         self.columns: dict[str, str] = {}
         self.converters: dict[str, Callable[[Any], Any]] = {}
         self.defaults: list[tuple[str, Callable[[], Any]]] = []
         self.required: list[str] = []
-        self.pk = meta.pk_attr
-        for name, column in meta.fields_db_projection.items():
-            fld = meta.fields_map[name]
+        for stored in internals.columns(model):
+            name, column, fld = stored.name, stored.column, stored.field
             self.columns[name] = column
             if isinstance(fld, JSONField):
                 self.converters[name] = fld.encoder
@@ -557,12 +555,132 @@ async def _apply_postgres(batch: Batch) -> None:
                 await con.executemany(text, rows)
 
 
+# The most steps a batch may have to go to PostgreSQL as one statement; bigger ones (a launch
+# chunk, a calibration release) go as a transaction with rows inserted together.
+ONE_STATEMENT_STEPS = 48
+UNIQUE_VIOLATION = "23505"
+
+
+def _fits_one_statement(batch: Batch) -> bool:
+    """Whether every hash of the batch is known before it is written: its events all go to
+    chains of existing instances whose heads the action read."""
+    if len(batch.steps) > ONE_STATEMENT_STEPS or internals.in_transaction():
+        return False
+    for step in batch.steps:
+        if isinstance(step, _Audit) and (
+            step.stream or not isinstance(step.instance, int) or isinstance(step.task, Ref)
+            or _known_head(batch, step) is None
+        ):
+            return False
+    return True
+
+
+def _merged(steps: list[_Update | _Insert | _Delete], heads: Iterator[_Update]
+            ) -> list[_Update | _Insert | _Delete]:
+    """The steps with each chain's head update folded into the update of the same instance
+    row, if the batch has one: a statement may change a row once."""
+    out = list(steps)
+    for head in heads:
+        for i, step in enumerate(out):
+            if isinstance(step, _Update) and step.model is head.model and (
+                step.where.get("id") == head.where["id"]
+            ):
+                out[i] = _Update(step.model, {**step.where, **head.where},
+                                 {**step.values, **head.values}, step.conflict or head.conflict)
+                break
+        else:
+            out.append(head)
+    return out
+
+
+async def _apply_postgres_at_once(batch: Batch) -> None:
+    """The batch as ONE statement — data-modifying CTEs, one per step — so an action costs one
+    round trip. A conditional update that changes no row makes the statement call
+    sightline_conflict(), which fails it whole."""
+    chains: dict[str, _Chain] = {}
+    steps: list[_Update | _Insert | _Delete] = []
+    for step in batch.steps:
+        if isinstance(step, _Audit):
+            chain = _chain_for(chains, batch, step, _unread)
+            step = _Insert(AuditEvent, chain.seal(step, _resolved(step.instance),
+                                                  _resolved(step.task)), Ref())
+        steps.append(step)
+    steps = _merged(steps, _head_updates(chains))
+    params: list[Any] = []
+
+    def p(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    ctes: list[str] = []
+    inserted: dict[Ref, str] = {}
+    checks: list[str] = []
+    for i, step in enumerate(steps):
+        name = f"s{i}"
+        table = _table(step.model)
+        if isinstance(step, _Insert):
+            values = table.with_defaults(step.values)
+            marks = [
+                f'(SELECT "id" FROM {inserted[v]})' if isinstance(v, Ref) and v in inserted
+                else p(table.value(k, v))
+                for k, v in values.items()
+            ]
+            cols = ", ".join(f'"{table.column(k)}"' for k in values)
+            ctes.append(f'{name} AS (INSERT INTO "{table.name}" ({cols}) '
+                        f'VALUES ({", ".join(marks)}) RETURNING "id")')
+            inserted[step.ref] = name
+            continue
+        where = " AND ".join(
+            f'"{table.column(k)}" IS NULL' if v is None
+            else f'"{table.column(k)}" = {p(table.value(k, v))}'
+            for k, v in step.where.items()
+        ) or "TRUE"
+        if isinstance(step, _Delete):
+            ctes.append(f'{name} AS (DELETE FROM "{table.name}" WHERE {where})')
+            continue
+        sets = ", ".join(f'"{table.column(k)}" = {p(table.value(k, v))}'
+                         for k, v in step.values.items())
+        ctes.append(f'{name} AS (UPDATE "{table.name}" SET {sets} WHERE {where} RETURNING 1)')
+        if step.conflict:
+            checks.append(f"(SELECT sightline_conflict({p(step.conflict)}) "
+                          f"WHERE NOT EXISTS (SELECT 1 FROM {name}))")
+    outputs = [f'(SELECT "id" FROM {name}) AS "{name}"' for name in inserted.values()]
+    outputs += checks
+    statement = f"WITH {', '.join(ctes)} SELECT {', '.join(outputs) or '1'}"
+    async with internals.raw_connection() as con:
+        try:
+            row = await con.fetchrow(statement, *params)
+        except internals.postgres_error() as exc:
+            if getattr(exc, "sqlstate", None) == CONFLICT_SQLSTATE:
+                raise Conflict(str(getattr(exc, "message", exc))) from None
+            if _chain_taken(exc):
+                raise Conflict("instance changed meanwhile") from None
+            raise
+    for ref, name in inserted.items():
+        ref.value = row[name]
+
+
+def _chain_taken(exc: Exception) -> bool:
+    """Whether a statement failed because another action appended the same event number to an
+    audit chain first: a lost race like any other (the sub-statements of one statement run
+    together, so the key can trip before the conditional update does)."""
+    return getattr(exc, "sqlstate", None) == UNIQUE_VIOLATION and getattr(
+        exc, "table_name", None) == _table(AuditEvent).name
+
+
+def _unread(stream: str, instance_id: int | None) -> tuple[int, str]:
+    raise AssertionError(f"the head of {stream} was not read with its instance")
+
+
 async def apply(batch: Batch) -> None:
     """Write the batch atomically; a failed conditional update raises Conflict, writing nothing."""
     if not batch.steps:
         return
     if is_postgres():
-        await _apply_postgres(batch)
+        if _fits_one_statement(batch):
+            await _apply_postgres_at_once(batch)
+        else:
+            await _apply_postgres(batch)
         return
     try:
         await internals.on_sqlite_thread(_apply_sqlite, batch)
@@ -579,26 +697,36 @@ async def fetch_with(model: type[Model], pk: int, relation: str) -> Model | None
     The hot path of every action reads a task and its instance; the ORM's select_related
     builds the same SQL anew each time, which costs more than the query itself.
     """
-    related: type[Model] = model._meta.fields_map[relation].related_model  # type: ignore[attr-defined]
+    table = _table(model)
+    related = internals.related_model(model, relation)
     postgres = is_postgres()
     key = (model.__name__, relation, postgres)
     sql = _joined_sql.get(key)
     if sql is None:
-        base_cols = [f'b."{c}" AS "b.{c}"' for c in model._meta.fields_db_projection.values()]
-        rel_cols = [f'r."{c}" AS "r.{c}"' for c in related._meta.fields_db_projection.values()]
-        fk_column = model._meta.fields_db_projection[f"{relation}_id"]
+        other = _table(related)
+        base_cols = [f'b."{c}" AS "b.{c}"' for c in table.columns.values()]
+        rel_cols = [f'r."{c}" AS "r.{c}"' for c in other.columns.values()]
         mark = "$1" if postgres else "?"
         sql = _joined_sql[key] = (
             f"SELECT {', '.join(base_cols + rel_cols)} "
-            f'FROM "{model._meta.db_table}" b JOIN "{related._meta.db_table}" r '
-            f'ON r."id" = b."{fk_column}" WHERE b."id" = {mark}'
+            f'FROM "{table.name}" b JOIN "{other.name}" r '
+            f'ON r."id" = b."{table.columns[f"{relation}_id"]}" WHERE b."id" = {mark}'
         )
-    rows = await connections.get("default").execute_query_dict(sql, [pk])
-    if not rows:
-        return None
-    row = rows[0]
-    base = model._init_from_db(**{k[2:]: v for k, v in row.items() if k.startswith("b.")})
-    setattr(base, relation, related._init_from_db(
-        **{k[2:]: v for k, v in row.items() if k.startswith("r.")}
+    if postgres:
+        # Straight to the driver: the ORM's wrapper costs as much as the query on this path.
+        async with internals.raw_connection() as con:
+            found = await con.fetchrow(sql, pk)
+        if found is None:
+            return None
+        row = dict(found)
+    else:
+        rows = await connections.get("default").execute_query_dict(sql, [pk])
+        if not rows:
+            return None
+        row = rows[0]
+    base = internals.model_from_row(model, {k[2:]: v for k, v in row.items()
+                                            if k.startswith("b.")})
+    setattr(base, relation, internals.model_from_row(
+        related, {k[2:]: v for k, v in row.items() if k.startswith("r.")}
     ))
     return base

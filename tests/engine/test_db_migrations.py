@@ -77,7 +77,7 @@ async def upgraded(database_url: str, request: pytest.FixtureRequest) -> Any:
     async def upgrade(tamper: bool = False) -> str:
         await an_older_database(database_url, tamper)
         applied = await engine_db.upgrade(database_url)
-        assert applied == ["models.0002_runtime_for_an_organisation"]
+        assert applied[0] == "models.0002_runtime_for_an_organisation"
         await engine_db.disconnect()
         await engine_db.connect(database_url)
         return database_url
