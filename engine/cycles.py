@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+from tortoise import connections
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -363,9 +364,14 @@ async def _check_still_missing(
 ) -> None:
     """Refuse to write a chunk when one of its people got an open instance meanwhile (someone
     started it by hand, or another launch did)."""
-    rows: list[int] = await ProcessInstance.filter(  # type: ignore[assignment]
-        cycle_id=cycle_id, process_id=process_id, subject_id__in=subjects
-    ).exclude(status__in=CLOSED).values_list("subject_id", flat=True)
+    p = Params()
+    found = await connections.get("default").execute_query_dict(
+        f'SELECT "subject_id" FROM "process_instance" WHERE "cycle_id" = {p(cycle_id)} '
+        f'AND "process_id" = {p(process_id)} AND "status" NOT IN ({p(CLOSED[0])}, '
+        f'{p(CLOSED[1])}) AND "subject_id" IN ({", ".join(p(s) for s in subjects)})',
+        p.values,
+    )
+    rows = [row["subject_id"] for row in found]
     if rows:
         cycle = await Cycle.get(id=cycle_id)
         names = names_list([_name_of(directory, s, "?") for s in rows])

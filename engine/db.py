@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,10 @@ clears_on_connect(internals.forget_cached_executors)
 MIGRATIONS = "engine.migrations"
 
 
+async def _keep_session(connection: Any) -> None:
+    """What a PostgreSQL connection needs when it returns to the pool: nothing more."""
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The Tortoise config for a DATABASE_URL (sqlite:// or postgres://)."""
     connection = expand_db_url(database_url)
@@ -47,6 +53,12 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
             busy_timeout=5000,
             journal_size_limit=64 * 1024 * 1024,
         )
+    elif connection["engine"].endswith("asyncpg"):
+        # A pooled connection is reset when it goes back to the pool: by default with a query
+        # (RESET ALL, UNLISTEN *, advisory locks released), a round trip on every release —
+        # as much as the query an action came for. Sightline changes no session state, so the
+        # reset only ends whatever transaction is still open (asyncpg does that regardless).
+        connection["credentials"]["reset"] = _keep_session
     return {
         "connections": {"default": connection},
         "apps": {
@@ -112,6 +124,33 @@ async def upgrade(database_url: str) -> list[str]:
 async def disconnect() -> None:
     """Close every connection and forget the context, so a later connect starts clean."""
     await Tortoise.close_connections()
+
+
+# SQLite: a connection for the hot path's one-row reads, used on the thread that reads (the
+# event loop's). A read by primary key takes microseconds there; the hop to the ORM
+# connection's own thread and back costs a hundred times more. In WAL mode a reader never
+# waits for a writer, so the event loop is never held.
+_readers = threading.local()
+
+
+def sqlite_reader() -> sqlite3.Connection:
+    """This thread's read-only connection to the SQLite database (opened on first use)."""
+    path = internals.sqlite_file()
+    found: tuple[str, int, sqlite3.Connection] | None = getattr(_readers, "connection", None)
+    if found is None or found[0] != path or found[1] != _generation[0]:
+        if found is not None:
+            found[2].close()
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("PRAGMA query_only = ON")
+        reader.execute("PRAGMA busy_timeout = 5000")
+        reader.row_factory = sqlite3.Row
+        _readers.connection = found = (path, _generation[0], reader)
+    return found[2]
+
+
+# Bumped by every connect: a reader opened before belongs to an older database.
+_generation = [0]
+clears_on_connect(lambda: _generation.__setitem__(0, _generation[0] + 1))
 
 
 def is_postgres() -> bool:

@@ -18,6 +18,7 @@ import gc
 import multiprocessing
 import os
 import pickle
+import tempfile
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import nullcontext
@@ -76,11 +77,15 @@ def prepare_chunk(dep: Deployed, directory: DirectorySnapshot, request: ChunkReq
 _child: dict[str, Any] = {}
 
 
-def _start_child(version: dict[str, Any], directory: bytes) -> None:
+def _start_child(handover: str) -> None:
     models_without_connection()
-    # Each process parses the version and reads the directory once, for the whole launch.
+    # Each process parses the version and reads the directory once, for the whole launch,
+    # from a file: handed through the fork server's pipe instead, a big directory would hold
+    # the launching process until each pool process has started and read it.
+    with open(handover, "rb") as file:
+        version, directory = pickle.load(file)
     _child["dep"] = deployed_from(**version)
-    _child["directory"] = pickle.loads(directory)
+    _child["directory"] = directory
     # What a process builds lives until its batch is sent back: the cyclic collector would
     # scan it again and again for nothing.
     gc.freeze()
@@ -91,15 +96,19 @@ def _prepare_in_child(request: ChunkRequest) -> Batch:
     return prepare_chunk(_child["dep"], _child["directory"], request)
 
 
-def _pool(dep: Deployed, directory: DirectorySnapshot, size: int) -> Executor:
+def _handover(dep: Deployed, directory: DirectorySnapshot, folder: str) -> str:
+    path = os.path.join(folder, "launch.pickle")
+    with open(path, "wb") as file:
+        pickle.dump((dep.row_values(), directory), file, pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def _pool(handover: str, size: int) -> Executor:
     context = multiprocessing.get_context("forkserver")
     # The fork server imports the engine once; every pool process starts from it.
     context.set_forkserver_preload(["engine.launch_pool", "engine.runtime"])
     return ProcessPoolExecutor(
-        max_workers=size,
-        mp_context=context,
-        initializer=_start_child,
-        initargs=(dep.row_values(), pickle.dumps(directory, pickle.HIGHEST_PROTOCOL)),
+        max_workers=size, mp_context=context, initializer=_start_child, initargs=(handover,),
     )
 
 
@@ -116,7 +125,9 @@ async def prepare(
             yield request, await asyncio.to_thread(prepare_chunk, dep, directory, request)
         return
     size = min(processes, len(requests))
-    pool = _pool(dep, directory, size)
+    scratch = tempfile.TemporaryDirectory(prefix="sightline-launch-")
+    handover = await asyncio.to_thread(_handover, dep, directory, scratch.name)
+    pool = _pool(handover, size)
     try:
         pending: list[tuple[ChunkRequest, asyncio.Future[Batch]]] = []
         queue = iter(requests)
@@ -128,7 +139,13 @@ async def prepare(
                     (request, loop.run_in_executor(pool, _prepare_in_child, request))
                 )
 
-        for _ in range(size * AHEAD):
+        # The first submissions start the pool's processes (and, the first time, the fork
+        # server): a wait of a second or so, spent on a thread so the event loop serves on.
+        for first in requests[:size]:
+            next(queue)
+            started = await asyncio.to_thread(pool.submit, _prepare_in_child, first)
+            pending.append((first, asyncio.wrap_future(started)))
+        for _ in range(size * (AHEAD - 1)):
             submit()
         while pending:
             request, future = pending.pop(0)
@@ -139,3 +156,4 @@ async def prepare(
         for _, future in pending:
             future.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
+        scratch.cleanup()

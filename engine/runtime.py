@@ -39,7 +39,13 @@ from engine.db import Params, clears_on_connect
 from engine.definitions import Deployed, deployed, latest
 from engine.directory import DirectorySnapshot, current_directory
 from engine.errors import Conflict, EngineError, NotAllowed, NotFound
-from engine.internals import EngineWorkflow, fire_timer, mark_saved, timer_due
+from engine.internals import (
+    EngineWorkflow,
+    fire_timer,
+    holding_connection,
+    mark_saved,
+    timer_due,
+)
 from engine.metrics import actions_reapplied, delivery_retries
 from engine.models import (
     GENESIS,
@@ -127,6 +133,8 @@ class _Run:
     # Written by a cycle launch still in progress: stored as launching, its tasks staged and
     # its emails held until the launch publishes the whole population (engine.cycles).
     staged: bool = False
+    # A new instance's row as this batch inserts it (its outcome is written into it).
+    inserted: dict[str, Any] | None = None
 
     def advance(self, step: Callable[[], Any]) -> None:
         """Run `step` and the engine steps after it; an error is kept, not raised."""
@@ -322,9 +330,11 @@ def start_in_batch(
         updated_at=now,
         launch_job_id=launch_job_id,
     )
-    ref = batch.insert(ProcessInstance, _instance_values(row))
+    inserted = _instance_values(row)
+    ref = batch.insert(ProcessInstance, inserted)
     batch.chain_from(ref, 0, GENESIS)
-    run = _Run(row, dep, workflow, directory, actor, batch, ref, staged=launch_job_id is not None)
+    run = _Run(row, dep, workflow, directory, actor, batch, ref, staged=launch_job_id is not None,
+               inserted=inserted)
 
     def begin() -> None:
         workflow.task_tree.data.update(initial)
@@ -409,11 +419,16 @@ async def complete_task(task_id: int, actor: Actor, data: dict[str, Any]) -> Pro
     meanwhile is a conflict for the person submitting."""
     directory = await current_directory()
     for attempt in range(REAPPLY_ATTEMPTS):
-        task_row = await _open_task(task_id, actor, directory)
-        run = await _submission(task_row, actor, directory, data)
-        try:
-            await apply(run.batch)
-        except Conflict:
+        async with holding_connection():
+            task_row = await _open_task(task_id, actor, directory)
+            run = await _submission(task_row, actor, directory, data)
+            try:
+                await apply(run.batch)
+            except Conflict:
+                conflicted = True
+            else:
+                conflicted = False
+        if conflicted:
             await _before_reapply(attempt)
             continue
         return await _after_apply(run)
@@ -1059,9 +1074,9 @@ def _finish(run: _Run) -> None:
         "updated_at": clock.now(),
         "version": row.version + 1,
     }
-    if isinstance(run.instance, Ref):
+    if run.inserted is not None:
         # Inserted earlier in this batch (start_in_batch): its row gets the outcome at once.
-        _inserted_values(run.batch, run.instance).update(values)
+        run.inserted.update(values)
     else:
         run.batch.update(
             ProcessInstance,
@@ -1076,13 +1091,6 @@ def _finish(run: _Run) -> None:
         run.batch.audit("system", "instance_error", instance=run.instance, detail=row.error)
     elif row.status == "completed":
         run.batch.audit("system", "instance_completed", instance=run.instance)
-
-
-def _inserted_values(batch: Batch, ref: Ref) -> dict[str, Any]:
-    for step in batch.steps:
-        if getattr(step, "ref", None) is ref:
-            return step.values  # type: ignore[union-attr, no-any-return]
-    raise LookupError("the instance is not inserted by this batch")
 
 
 def _names(waiting_for: str) -> set[str]:

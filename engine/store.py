@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tortoise import connections
 from tortoise.fields import JSONField
 from tortoise.models import Model
 
 from engine import clock, internals
 from engine.audit import SYSTEM, event_hash, instance_stream
-from engine.db import CONFLICT_SQLSTATE, is_postgres
+from engine.db import CONFLICT_SQLSTATE, is_postgres, sqlite_reader
 from engine.errors import Conflict
 from engine.models import GENESIS, AuditEvent, AuditStream, ProcessInstance
 
@@ -374,12 +373,17 @@ def _sqlite_head(raw: Any, chain_stream: str, instance_id: int | None) -> tuple[
 
 def _apply_sqlite(raw: Any, batch: Batch, own_transaction: bool) -> None:
     """Run the batch on the SQLite connection's own thread, as one transaction."""
+    import sqlite3
+
     sql = _Statements(postgres=False)
+    steps = _sealed_ahead(batch)
     if own_transaction:
         raw.execute("BEGIN IMMEDIATE")
     try:
+        # Events of chains whose heads the action did not read (a new instance's, whose id
+        # comes with its insert; a named stream's) are sealed as they come.
         chains: dict[str, _Chain] = {}
-        for step in batch.steps:
+        for step in steps:
             if isinstance(step, _Update):
                 text, params = sql.update(step)
                 if raw.execute(text, params).rowcount == 0 and step.conflict:
@@ -390,26 +394,48 @@ def _apply_sqlite(raw: Any, batch: Batch, own_transaction: bool) -> None:
             elif isinstance(step, _Delete):
                 raw.execute(*sql.delete(step))
             else:
-                fresh = _stream_of(step) not in chains
                 chain = _chain_for(chains, batch, step, lambda s, i: _sqlite_head(raw, s, i))
-                if fresh and chain.read_as is not None and chain.instance_id is not None and (
-                    not isinstance(step.instance, Ref)
-                    and _sqlite_head(raw, chain.stream, chain.instance_id)[0] != chain.read_as
-                ):
-                    # Another action appended to this chain since the action read it.
-                    raise _Rollback(Conflict("instance changed meanwhile"))
                 row = chain.seal(step, _resolved(step.instance), _resolved(step.task))
                 raw.execute(*sql.insert(_Insert(AuditEvent, row, Ref())))
         for head in _head_updates(chains):
             text, params = sql.update(head)
             if raw.execute(text, params).rowcount == 0 and head.conflict:
                 raise _Rollback(Conflict(head.conflict))
+    except sqlite3.IntegrityError as exc:
+        if own_transaction:
+            raw.execute("ROLLBACK")
+        if "audit_event" in str(exc):
+            # Another action appended to a chain this one continues: a lost race.
+            raise _Rollback(Conflict("instance changed meanwhile")) from None
+        raise
     except BaseException:
         if own_transaction:
             raw.execute("ROLLBACK")
         raise
     if own_transaction:
         raw.execute("COMMIT")
+
+
+def _read_ahead(batch: Batch, step: _Audit) -> bool:
+    """Whether an event's chain head was read with its instance (so it can be sealed before
+    anything is written)."""
+    return (not step.stream and isinstance(step.instance, int)
+            and not isinstance(step.task, Ref) and _known_head(batch, step) is not None)
+
+
+def _sealed_ahead(batch: Batch) -> list[Step]:
+    """The batch's steps with every event whose chain head the action read sealed already,
+    and each such chain's new head folded into the update of its instance row (one write of
+    the row, the version and the head checked together)."""
+    chains: dict[str, _Chain] = {}
+    steps: list[Step] = []
+    for step in batch.steps:
+        if isinstance(step, _Audit) and _read_ahead(batch, step):
+            chain = _chain_for(chains, batch, step, _unread)
+            step = _Insert(AuditEvent, chain.seal(step, _resolved(step.instance),
+                                                  _resolved(step.task)), Ref())
+        steps.append(step)
+    return _merged(steps, _head_updates(chains))
 
 
 def _chain_for(
@@ -461,25 +487,7 @@ async def _draw_ids(con: Any, batch: Batch) -> None:
 
 async def _pg_heads(con: Any, batch: Batch) -> dict[str, _Chain]:
     """The chains the batch appends to; heads the action did not read are read and locked."""
-    chains: dict[str, _Chain] = {}
-    unknown_instances: list[int] = []
-    unknown_streams: list[str] = []
-    for step in batch.steps:
-        if not isinstance(step, _Audit):
-            continue
-        stream = _stream_of(step)
-        if stream in chains:
-            continue
-        instance_id = _resolved(step.instance) if not step.stream else None
-        known = _known_head(batch, step)
-        if known is not None:
-            chains[stream] = _Chain(stream, instance_id, known[0], known[1], known[0])
-        else:
-            chains[stream] = _Chain(stream, instance_id, 0, GENESIS, None)
-            if instance_id is not None:
-                unknown_instances.append(instance_id)
-            else:
-                unknown_streams.append(stream)
+    chains, unknown_instances, unknown_streams = _unread_chains(batch)
     if unknown_instances:
         for row in await con.fetch(
             'SELECT "id", "audit_seq", "audit_head" FROM "process_instance" '
@@ -501,43 +509,127 @@ async def _pg_heads(con: Any, batch: Batch) -> dict[str, _Chain]:
     return chains
 
 
+Inserts = dict[tuple[str, tuple[str, ...]], tuple[_Table, list[list[Any]]]]
+
+
+def _plan(batch: Batch, chains: dict[str, _Chain]) -> tuple[list[_Update | _Delete], Inserts]:
+    """A batch whose new rows all have their ids, as changes to run in order and rows to insert
+    table by table. Every event is sealed first, so a new instance's row carries its chain's
+    head; other chains' heads move with conditional updates."""
+    steps: list[_Update | _Insert | _Delete] = []
+    for step in batch.steps:
+        if isinstance(step, _Audit):
+            chain = chains[_stream_of(step)]
+            row = chain.seal(step, _resolved(step.instance), _resolved(step.task))
+            step = _Insert(AuditEvent, row, Ref())
+        steps.append(step)
+    new_instances = {
+        step.ref.value: step for step in steps
+        if isinstance(step, _Insert) and step.model is ProcessInstance
+    }
+    changes: list[_Update | _Delete] = [s for s in steps if not isinstance(s, _Insert)]
+    for head in _head_updates(chains):
+        inserted = new_instances.get(head.where["id"]) if head.model is ProcessInstance else None
+        if inserted is not None:
+            inserted.values = {**inserted.values, **head.values}
+        else:
+            changes.append(head)
+    # Rows of a table go in together, tables in the order the batch first names them (a parent
+    # row's table before its children's).
+    inserts: Inserts = {}
+    for step in steps:
+        if isinstance(step, _Insert):
+            table = _table(step.model)
+            values = table.with_defaults(step.values)
+            if step.ref.value is not None:
+                values["id"] = step.ref.value
+            names = tuple(values)
+            group = inserts.setdefault((table.name, names), (table, []))
+            group[1].append([table.value(k, values[k]) for k in names])
+    return changes, inserts
+
+
+def _unread_chains(batch: Batch) -> tuple[dict[str, _Chain], list[int], list[str]]:
+    """The chains the batch appends to, and those whose heads must be read first: instance
+    chains (by instance id) and named streams."""
+    chains: dict[str, _Chain] = {}
+    instances: list[int] = []
+    streams: list[str] = []
+    for step in batch.steps:
+        if not isinstance(step, _Audit):
+            continue
+        stream = _stream_of(step)
+        if stream in chains:
+            continue
+        instance_id = _resolved(step.instance) if not step.stream else None
+        known = _known_head(batch, step)
+        if known is not None:
+            chains[stream] = _Chain(stream, instance_id, known[0], known[1], known[0])
+        else:
+            chains[stream] = _Chain(stream, instance_id, 0, GENESIS, None)
+            if instance_id is not None:
+                instances.append(instance_id)
+            else:
+                streams.append(stream)
+    return chains, instances, streams
+
+
+def _apply_sqlite_grouped(raw: Any, batch: Batch, own_transaction: bool) -> None:
+    """A big batch (a launch chunk) on SQLite: ids given out first — the transaction holds the
+    write lock, so nobody else takes any meanwhile — every hash sealed, then the rows of each
+    table inserted together."""
+    import sqlite3
+
+    sql = _Statements(postgres=False)
+    if own_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+    try:
+        wanted: dict[str, list[_Insert]] = {}
+        for step in batch.steps:
+            if isinstance(step, _Insert) and step.ref.value is None:
+                wanted.setdefault(_table(step.model).name, []).append(step)
+        for name, steps in wanted.items():
+            # Above every id the table ever gave out (AUTOINCREMENT never reuses one).
+            top = raw.execute(
+                f'SELECT MAX(m) FROM (SELECT MAX("id") AS m FROM "{name}" UNION ALL '
+                'SELECT "seq" FROM "sqlite_sequence" WHERE "name" = ?)', [name],
+            ).fetchone()[0] or 0
+            for offset, step in enumerate(steps, start=1):
+                step.ref.value = top + offset
+        chains, instances, streams = _unread_chains(batch)
+        for stream in [*(instance_stream(i) for i in instances), *streams]:
+            chain = chains[stream]
+            chain.seq, chain.head = _sqlite_head(raw, stream, chain.instance_id)
+        changes, inserts = _plan(batch, chains)
+        for change in changes:
+            if isinstance(change, _Delete):
+                raw.execute(*sql.delete(change))
+                continue
+            text, params = sql.update(change)
+            if raw.execute(text, params).rowcount == 0 and change.conflict:
+                raise _Rollback(Conflict(change.conflict))
+        for (_, names), (table, rows) in inserts.items():
+            raw.executemany(sql.insert_sql(table, names), rows)
+    except sqlite3.IntegrityError as exc:
+        if own_transaction:
+            raw.execute("ROLLBACK")
+        if "audit_event" in str(exc):
+            raise _Rollback(Conflict("instance changed meanwhile")) from None
+        raise
+    except BaseException:
+        if own_transaction:
+            raw.execute("ROLLBACK")
+        raise
+    if own_transaction:
+        raw.execute("COMMIT")
+
+
 async def _apply_postgres(batch: Batch) -> None:
     sql = _Statements(postgres=True)
     async with internals.raw_connection() as con, con.transaction():
         await _draw_ids(con, batch)
         chains = await _pg_heads(con, batch)
-        # Seal every event first: a new instance's row then carries its chain's head.
-        steps: list[_Update | _Insert | _Delete] = []
-        for step in batch.steps:
-            if isinstance(step, _Audit):
-                chain = chains[_stream_of(step)]
-                row = chain.seal(step, _resolved(step.instance), _resolved(step.task))
-                step = _Insert(AuditEvent, row, Ref())
-            steps.append(step)
-        new_instances = {
-            step.ref.value: step for step in steps
-            if isinstance(step, _Insert) and step.model is ProcessInstance
-        }
-        changes: list[_Update | _Delete] = [s for s in steps if not isinstance(s, _Insert)]
-        for head in _head_updates(chains):
-            inserted = new_instances.get(head.where["id"]) if head.model is ProcessInstance \
-                else None
-            if inserted is not None:
-                inserted.values = {**inserted.values, **head.values}
-            else:
-                changes.append(head)
-        # Rows of a table go in together, tables in the order the batch first names them (a
-        # parent row's table before its children's).
-        inserts: dict[tuple[str, tuple[str, ...]], tuple[_Table, list[list[Any]]]] = {}
-        for step in steps:
-            if isinstance(step, _Insert):
-                table = _table(step.model)
-                values = table.with_defaults(step.values)
-                if step.ref.value is not None:
-                    values["id"] = step.ref.value
-                names = tuple(values)
-                group = inserts.setdefault((table.name, names), (table, []))
-                group[1].append([table.value(k, values[k]) for k in names])
+        changes, inserts = _plan(batch, chains)
         for change in changes:
             if isinstance(change, _Delete):
                 text, params = sql.delete(change)
@@ -566,17 +658,10 @@ def _fits_one_statement(batch: Batch) -> bool:
     chains of existing instances whose heads the action read."""
     if len(batch.steps) > ONE_STATEMENT_STEPS or internals.in_transaction():
         return False
-    for step in batch.steps:
-        if isinstance(step, _Audit) and (
-            step.stream or not isinstance(step.instance, int) or isinstance(step.task, Ref)
-            or _known_head(batch, step) is None
-        ):
-            return False
-    return True
+    return all(_read_ahead(batch, step) for step in batch.steps if isinstance(step, _Audit))
 
 
-def _merged(steps: list[_Update | _Insert | _Delete], heads: Iterator[_Update]
-            ) -> list[_Update | _Insert | _Delete]:
+def _merged(steps: list[Step], heads: Iterator[_Update]) -> list[Step]:
     """The steps with each chain's head update folded into the update of the same instance
     row, if the batch has one: a statement may change a row once."""
     out = list(steps)
@@ -597,15 +682,7 @@ async def _apply_postgres_at_once(batch: Batch) -> None:
     """The batch as ONE statement — data-modifying CTEs, one per step — so an action costs one
     round trip. A conditional update that changes no row makes the statement call
     sightline_conflict(), which fails it whole."""
-    chains: dict[str, _Chain] = {}
-    steps: list[_Update | _Insert | _Delete] = []
-    for step in batch.steps:
-        if isinstance(step, _Audit):
-            chain = _chain_for(chains, batch, step, _unread)
-            step = _Insert(AuditEvent, chain.seal(step, _resolved(step.instance),
-                                                  _resolved(step.task)), Ref())
-        steps.append(step)
-    steps = _merged(steps, _head_updates(chains))
+    steps = _sealed_ahead(batch)
     params: list[Any] = []
 
     def p(value: Any) -> str:
@@ -616,6 +693,7 @@ async def _apply_postgres_at_once(batch: Batch) -> None:
     inserted: dict[Ref, str] = {}
     checks: list[str] = []
     for i, step in enumerate(steps):
+        assert not isinstance(step, _Audit), "every event is sealed before the statement"
         name = f"s{i}"
         table = _table(step.model)
         if isinstance(step, _Insert):
@@ -682,8 +760,9 @@ async def apply(batch: Batch) -> None:
         else:
             await _apply_postgres(batch)
         return
+    write = _apply_sqlite_grouped if len(batch.steps) > ONE_STATEMENT_STEPS else _apply_sqlite
     try:
-        await internals.on_sqlite_thread(_apply_sqlite, batch)
+        await internals.on_sqlite_thread(write, batch)
     except _Rollback as rollback:
         raise rollback.conflict from None
 
@@ -720,10 +799,10 @@ async def fetch_with(model: type[Model], pk: int, relation: str) -> Model | None
             return None
         row = dict(found)
     else:
-        rows = await connections.get("default").execute_query_dict(sql, [pk])
-        if not rows:
+        found_row = sqlite_reader().execute(sql, [pk]).fetchone()
+        if found_row is None:
             return None
-        row = rows[0]
+        row = dict(found_row)
     base = internals.model_from_row(model, {k[2:]: v for k, v in row.items()
                                             if k.startswith("b.")})
     setattr(base, relation, internals.model_from_row(

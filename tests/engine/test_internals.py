@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine import clock, runtime
-from engine import internals
+from engine import clock, internals, runtime
 from engine.models import Cycle, ProcessInstance
 from engine.pack_tests import run_pack_tests
 from engine.serialization import load_state
@@ -218,3 +218,32 @@ async def test_a_row_becomes_a_model_as_a_query_would_build_it(standard: None) -
     assert (built.id, built.version, built.state, built.status) == (
         fetched.id, fetched.version, fetched.state, fetched.status)
     assert internals.table_name(ProcessInstance) == "process_instance"
+
+
+def test_a_saved_state_is_what_spiffworkflows_own_converters_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The state writer builds, without the registry's dispatch for every task, the very dict
+    SpiffWorkflow's converters build (subprocesses and their tasks included): checked after
+    every engine step of every pack test."""
+    from SpiffWorkflow.bpmn.serializer.default.workflow import WorkflowConverter
+
+    reference = internals.SpeclessWorkflowConverter(BpmnWorkflow, internals._registry)
+    compared: Counter[str] = Counter()
+    steps = internals.EngineWorkflow._do_engine_steps
+
+    def checked(workflow: Any, *args: Any, **kwargs: Any) -> Any:
+        moved = steps(workflow, *args, **kwargs)
+        expected = WorkflowConverter.to_dict(reference, workflow)
+        expected["subprocesses"] = reference.mapping_to_dict(workflow.subprocesses)
+        expected["bpmn_events"] = reference.registry.convert(workflow.bpmn_events)
+        expected["typename"] = "BpmnWorkflow"
+        assert internals.workflow_to_dict(workflow) == expected
+        compared["states"] += 1
+        compared["with subprocesses"] += bool(workflow.subprocesses)
+        return moved
+
+    monkeypatch.setattr(internals.EngineWorkflow, "_do_engine_steps", checked)
+    for pack in PACKS:
+        assert all(r.passed for r in run_pack_tests(pack).results)
+    assert compared["states"] > 100 and compared["with subprocesses"] > 0
