@@ -5,14 +5,17 @@ indirect reports); HR members see their population. An HR member named as `hr_pa
 or more org units sees the people of those units and their sub-units; an HR member who partners
 no unit is an HR administrator and sees everyone. Nobody else sees anything (the web app
 answers 404, so a hidden instance is indistinguishable from a missing one).
+
+The same units bound what an HR partner does as HR: launch a process for a population
+(engine.cycles refuses people outside them) and read the email outbox (engine.notifications).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Protocol
 
-from engine.directory import DirectorySnapshot
+from engine.directory import DirectorySnapshot, PersonInfo
 from engine.errors import NotFound
 from engine.models import HumanTask, ProcessInstance
 
@@ -46,6 +49,15 @@ def partnered_units(person_id: int, directory: DirectorySnapshot) -> list[int]:
     return found
 
 
+def hr_units(person_id: int, directory: DirectorySnapshot) -> set[int] | None:
+    """Ids of the org units an HR member looks after (those they partner and every unit below
+    them); None when they partner no unit and so administer everyone."""
+    units = partnered_units(person_id, directory)
+    if not units:
+        return None
+    return {uid for root in units for uid in directory.unit_and_descendants(root)}
+
+
 def _hr_population(person_id: int, directory: DirectorySnapshot) -> set[int] | None:
     """The people an HR member looks after; None when they administer everyone."""
     units = partnered_units(person_id, directory)
@@ -58,6 +70,35 @@ def _hr_population(person_id: int, directory: DirectorySnapshot) -> set[int] | N
             unit_id, include_subunits=True, include_inactive=True
         )
     }
+
+
+def hr_population(viewer: SeesSubjects, directory: DirectorySnapshot) -> set[int] | None:
+    """The people an HR member may act for as HR (launch for, read the emails of): those of
+    the units they partner; None when they administer everyone, or are not in HR at all (then
+    HR's scope does not apply: the pack's `starters` alone decide who launches)."""
+    if HR_GROUP not in viewer.groups:
+        return None
+    return _hr_population(viewer.person_id, directory)
+
+
+def outside_hr_scope(
+    viewer: SeesSubjects, people: Iterable[PersonInfo], directory: DirectorySnapshot
+) -> list[PersonInfo]:
+    """Those of `people` outside the units an HR partner looks after (none for an HR
+    administrator), in the order given."""
+    population = hr_population(viewer, directory)
+    if population is None:
+        return []
+    return [person for person in people if person.id not in population]
+
+
+def describe_hr_scope(person_id: int, directory: DirectorySnapshot) -> str:
+    """The units an HR partner looks after, in words: "Sales (SALES) and North (NORTH)"."""
+    units = [directory.units[uid] for uid in partnered_units(person_id, directory)]
+    names = [f"{u.name} ({u.code})" for u in sorted(units, key=lambda u: u.name)]
+    if len(names) <= 1:
+        return "".join(names) or "no unit"
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def can_view_subject(

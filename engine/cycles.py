@@ -29,6 +29,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from engine import jobs, launch_pool, runtime
+from engine.access import describe_hr_scope, outside_hr_scope
 from engine.audit import instance_stream
 from engine.db import Params
 from engine.definitions import Deployed, deployed, latest
@@ -198,6 +199,31 @@ def may_launch(process_settings: dict[str, Any], person_id: int, directory: Dire
     return False
 
 
+@dataclass(frozen=True)
+class _Launcher:
+    person_id: int
+    groups: frozenset[str]
+
+
+def check_launch_scope(
+    actor: runtime.Actor, people: Iterable[PersonInfo], directory: DirectorySnapshot
+) -> None:
+    """NotAllowed, naming them, when some of `people` are outside the units the launching HR
+    partner looks after (engine.access); an HR administrator launches for anyone."""
+    launcher = directory.person(actor.person_id)
+    if launcher is None:
+        return
+    outside = outside_hr_scope(_Launcher(launcher.id, launcher.groups), people, directory)
+    if not outside:
+        return
+    count = "1 person is" if len(outside) == 1 else f"{len(outside)} people are"
+    raise NotAllowed(
+        f"{count} outside the units {launcher.name} looks after as HR partner "
+        f"({describe_hr_scope(launcher.id, directory)} and below): "
+        + names_list([person.name for person in outside])
+    )
+
+
 async def enqueue_launch(
     process_id: str,
     population: Population,
@@ -212,7 +238,8 @@ async def enqueue_launch(
 ) -> Job:
     """Check a launch and queue it as a job for a worker (or hand it to `claimed_by`).
 
-    The population is resolved now, so the launch starts exactly the people HR was shown."""
+    The population is resolved now, so the launch starts exactly the people HR was shown; an
+    HR partner may launch only for the people of the units they look after (NotAllowed)."""
     cycle_name = cycle_name.strip()
     if not cycle_name:
         raise EngineError("a cycle needs a name")
@@ -220,6 +247,7 @@ async def enqueue_launch(
     dep = await latest(process_id, pack)
     _check_starter(dep, actor, directory)
     people = population.resolve(directory)
+    check_launch_scope(actor, people, directory)
     described = population.describe(directory)
     payload = {
         "definition_id": dep.id,

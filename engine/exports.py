@@ -1,14 +1,19 @@
 """Exports for HR: the dashboard's tables and a cycle's results as CSV and XLSX.
 
 A `Table` is a name, column titles and rows of plain values; numbers stay numbers in both
-formats. Text that a spreadsheet would run as a formula (starting with = + - @) is written as
-text, so a name typed into the directory cannot execute in HR's spreadsheet.
+formats. Every piece of text an export writes — column titles (process titles come from a
+pack), cells (names come from the org import) and sheet names — is written as text, never as
+something a spreadsheet runs: in CSV, text that would start a formula (= + - @, a tab or a
+carriage return, also after leading blanks) is prefixed with an apostrophe; in XLSX every text
+cell is stored as a string, so neither a formula nor an error value (`#N/A`) can be smuggled
+in, and characters a workbook may not hold are dropped.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +26,13 @@ from engine.models import Cycle, ProcessDefinition, ProcessInstance, Record
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_COLUMN_WIDTH = 60
+# Control characters the workbook's XML cannot hold (tab, line feed and carriage return can).
+_NOT_IN_WORKBOOK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Characters Excel forbids in a sheet name; a name may not start or end with an apostrophe.
+_NOT_IN_SHEET_NAME = "[]:*?/\\"
+MAX_SHEET_NAME = 31
+# Excel keeps this sheet name for itself.
+RESERVED_SHEET_NAMES = ("history",)
 
 
 @dataclass
@@ -127,37 +139,58 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _safe_text(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+def _looks_like_formula(text: str) -> bool:
+    # Spreadsheets skip leading blanks when they decide whether a cell is a formula.
+    return text.startswith(FORMULA_STARTS) or text.lstrip().startswith(FORMULA_STARTS)
+
+
+def _csv_text(value: Any) -> Any:
+    """A CSV field: blanks empty, text that would start a formula behind an apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and _looks_like_formula(value):
         return "'" + value
     return value
 
 
 def as_csv(table: Table) -> str:
-    """The table as CSV text (header row first)."""
+    """The table as CSV text (header row first), every text field safe to open."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table.columns)
+    writer.writerow([_csv_text(c) for c in table.columns])
     for row in table.rows:
-        writer.writerow(["" if v is None else _safe_text(v) for v in row])
+        writer.writerow([_csv_text(v) for v in row])
     return out.getvalue()
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
-    # Excel forbids these characters and names longer than 31.
-    base = "".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "Sheet"
+    """A sheet name Excel accepts, unique in the workbook (`taken` holds those used)."""
+    cleaned = "".join("_" if c in _NOT_IN_SHEET_NAME else c
+                      for c in _NOT_IN_WORKBOOK.sub("", name))
+    base = cleaned.strip("'")[:MAX_SHEET_NAME].strip("'").strip() or "Sheet"
     title, n = base, 2
-    while title.casefold() in taken:
+    while title.casefold() in taken or title.casefold() in RESERVED_SHEET_NAMES:
         suffix = f" ({n})"
-        title, n = base[: 31 - len(suffix)] + suffix, n + 1
+        title, n = base[: MAX_SHEET_NAME - len(suffix)] + suffix, n + 1
     taken.add(title.casefold())
     return title
+
+
+def _put(sheet: Any, row: int, column: int, value: Any) -> Any:
+    """Write one cell: text always as a string (never a formula or an error value)."""
+    from openpyxl.cell.cell import TYPE_STRING
+
+    if isinstance(value, str):
+        value = _NOT_IN_WORKBOOK.sub("", value)
+    cell = sheet.cell(row=row, column=column, value=value)
+    if isinstance(value, str):
+        cell.data_type = TYPE_STRING
+    return cell
 
 
 def as_xlsx(tables: Sequence[Table] | Iterable[Table]) -> bytes:
     """A workbook with a sheet per table: bold header row, fitted columns, numbers as numbers."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import TYPE_STRING
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -167,15 +200,12 @@ def as_xlsx(tables: Sequence[Table] | Iterable[Table]) -> bytes:
     bold = Font(bold=True)
     for table in tables:
         sheet = book.create_sheet(_sheet_title(table.name, taken))
-        sheet.append(table.columns)
-        for cell in sheet[1]:
-            cell.font = bold
+        for c, title in enumerate(table.columns, start=1):
+            _put(sheet, 1, c, title).font = bold
         widths = [len(str(c)) for c in table.columns]
         for r, row in enumerate(table.rows, start=2):
             for c, value in enumerate(row, start=1):
-                cell = sheet.cell(row=r, column=c, value=value)
-                if isinstance(value, str) and value.startswith("="):
-                    cell.data_type = TYPE_STRING  # text, never a formula
+                _put(sheet, r, c, value)
                 if c <= len(widths):
                     widths[c - 1] = max(widths[c - 1], len(str(value)) if value is not None else 0)
         for c, width in enumerate(widths, start=1):

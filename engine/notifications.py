@@ -13,16 +13,20 @@ and an email can be written in the same batch as the task it announces, before i
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
+
 from engine import clock
 from engine.directory import DirectorySnapshot, PersonInfo
 from engine.errors import Conflict, NotFound
-from engine.models import HumanTask, OutboxEmail
+from engine.models import HumanTask, OutboxEmail, Person
 
 log = logging.getLogger(__name__)
 
@@ -259,12 +263,37 @@ class OutboxPage:
     counts: dict[str, int]
 
 
-async def outbox_page(status: str | None = None, page: int = 1, per_page: int = 25) -> OutboxPage:
-    """The outbox filtered by status (queued / sent / failed, or all), newest first."""
+def _in_scope(query: QuerySet[OutboxEmail], units: Collection[int] | None
+              ) -> QuerySet[OutboxEmail]:
+    """The emails an HR member looks after, `units` being the org units they partner (with
+    their sub-units; None for an HR administrator, who sees every email).
+
+    An email is in scope when it is about someone of those units: the subject of the process
+    its task belongs to is a person whose org unit is one of them. That is the rule every page
+    that shows a process applies (engine.access), and an email is part of its process — it
+    names the task and whose task it is. So a partner sees every email their people's
+    processes sent, wherever the recipient sits (a manager in another unit, the HR group), and
+    no email of another unit's process, even one sent to one of their people (a peer asked
+    for feedback on someone else, a task of the HR group). An email about no one (a process
+    without a subject, a task since removed) is for HR administrators only."""
+    if units is None:
+        return query
+    subjects = Person.filter(org_unit_id__in=sorted(units)).values("id")
+    tasks = HumanTask.filter(subject_id_cache__in=Subquery(subjects)).values("id")
+    return query.filter(task_id__in=Subquery(tasks))
+
+
+async def outbox_page(
+    status: str | None = None, page: int = 1, per_page: int = 25,
+    units: Collection[int] | None = None,
+) -> OutboxPage:
+    """The outbox filtered by status (queued / sent / failed, or all), newest first; only the
+    emails about people of `units` when given (an HR partner's, see `_in_scope`)."""
     if status not in STATUSES:
         status = None
-    counts = {s: await OutboxEmail.filter(status=s).count() for s in STATUSES}
-    query = OutboxEmail.filter(status=status) if status else OutboxEmail.all()
+    counts = {s: await _in_scope(OutboxEmail.filter(status=s), units).count() for s in STATUSES}
+    # Emails held while their tasks are being launched are nobody's business yet.
+    query = _in_scope(OutboxEmail.filter(status__in=[status] if status else STATUSES), units)
     total = counts[status] if status else sum(counts.values())
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
@@ -272,6 +301,12 @@ async def outbox_page(status: str | None = None, page: int = 1, per_page: int = 
         per_page
     )
     return OutboxPage(list(emails), status, page, pages, total, counts)
+
+
+async def check_email_in_scope(email_id: int, units: Collection[int] | None) -> None:
+    """NotFound unless the email is in the outbox an HR member with `units` sees."""
+    if not await _in_scope(OutboxEmail.filter(id=email_id), units).exists():
+        raise NotFound(f"no email {email_id} in the outbox")
 
 
 async def outbox_email(email_id: int) -> OutboxEmail:

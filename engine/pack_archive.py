@@ -3,8 +3,11 @@
 An import is untrusted input from a browser upload. Everything is checked before a single file
 lands in the packs folder: archive size, total unpacked size and compression ratio (zip
 bombs), entry names (zip-slip: `..`, absolute paths, drive letters, backslashes), symbolic
-links, file types, XML without DTDs or entities (XXE, billion laughs). The pack is unpacked
-into a scratch folder, validated there, and moved into place only when valid.
+links, file types, XML without DTDs or entities (XXE, billion laughs). File types are told by
+suffix without regard to case — `evil.BPMN` is XML and checked as such — and two entries whose
+names differ only in case are refused (on a case-insensitive disk one would overwrite the
+other after both were checked). The pack is unpacked into a scratch folder, validated there,
+and moved into place only when valid.
 """
 
 from __future__ import annotations
@@ -28,16 +31,23 @@ from engine.errors import EngineError
 from engine.models import ProcessDefinition
 from engine.packs import MANIFEST, SPIFF_MANIFEST, discover_packs, load_pack_leniently, slugify
 
-# What a pack may hold: the pack format's files, plus Markdown notes.
+# What a pack may hold: the pack format's files, plus Markdown notes (in any case: .BPMN too).
 ALLOWED_SUFFIXES = (".bpmn", ".dmn", ".json", ".toml", ".md")
+# Files parsed as XML, so checked for DTDs and entities.
+XML_SUFFIXES = (".bpmn", ".dmn")
 MAX_FILES = 500
 # Text packs compress about 5-10x; far beyond that the archive is built to blow up.
 MAX_RATIO = 100
 # Unpacked size allowed per byte of the upload limit.
 UNPACKED_FACTOR = 4
 # Clutter that archivers add and nobody means to import.
-_SKIPPED = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$)")
+_SKIPPED = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$)", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def suffix_of(name: str) -> str:
+    """A file name's suffix in lower case: every check by file type goes through it."""
+    return PurePosixPath(name).suffix.lower()
 
 
 class ArchiveRejected(EngineError):
@@ -74,7 +84,7 @@ def export_pack(path: Path) -> bytes:
             continue
         if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
             continue
-        if file.suffix in ALLOWED_SUFFIXES:
+        if suffix_of(file.name) in ALLOWED_SUFFIXES:
             files[rel.as_posix()] = file.read_bytes()
     return _zip(root.name, files)
 
@@ -206,6 +216,7 @@ def _checked_entries(
     """The archive's file entries, after checking names, links, types and sizes."""
     entries = []
     total = 0
+    seen: dict[str, str] = {}
     for info in archive.infolist():
         name = info.filename
         _check_name(name)
@@ -216,13 +227,18 @@ def _checked_entries(
             continue
         if any(part.startswith(".") for part in PurePosixPath(name).parts):
             raise ArchiveRejected(f"'{name}': hidden files are not allowed in a pack")
-        if PurePosixPath(name).suffix.lower() not in ALLOWED_SUFFIXES:
+        if suffix_of(name) not in ALLOWED_SUFFIXES:
             raise ArchiveRejected(
                 f"'{name}' is not a pack file: only {' '.join(ALLOWED_SUFFIXES)} files are"
                 " allowed"
             )
         if info.flag_bits & 0x1:
             raise ArchiveRejected(f"'{name}' is encrypted")
+        twin = seen.setdefault(name.casefold(), name)
+        if twin != name:
+            raise ArchiveRejected(
+                f"'{twin}' and '{name}' differ only in case; a pack may hold only one of them"
+            )
         entries.append(info)
         if len(entries) > max_files:
             raise ArchiveRejected(f"the archive holds more than {max_files} files")
@@ -287,7 +303,7 @@ def _check_content(rel: str, content: bytes) -> None:
         content.decode("utf-8")
     except UnicodeDecodeError:
         raise ArchiveRejected(f"'{rel}' is not UTF-8 text") from None
-    if not rel.endswith((".bpmn", ".dmn")):
+    if suffix_of(rel) not in XML_SUFFIXES:
         return
     if _DOCTYPE.search(content):
         raise ArchiveRejected(

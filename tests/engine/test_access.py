@@ -9,6 +9,9 @@ import pytest
 from engine.access import (
     can_view_instance,
     can_view_subject,
+    describe_hr_scope,
+    hr_units,
+    outside_hr_scope,
     partnered_units,
     visible_subject_ids,
 )
@@ -99,6 +102,22 @@ def test_visible_subject_ids_lists_exactly_whom_each_role_sees(directory):
     assert visible_subject_ids(Someone(CEO), directory) == set(directory.people)
     partner = Someone(PARTNER, frozenset({"hr"}))
     assert visible_subject_ids(partner, directory) == {PARTNER, ENG_MANAGER, DEV, PEER_DEV}
+
+
+def test_an_hr_partner_acts_as_hr_only_for_the_people_of_their_units(directory):
+    partner = Someone(PARTNER, frozenset({"hr"}))
+    assert hr_units(PARTNER, directory) == {ENG, PLATFORM}
+    assert describe_hr_scope(PARTNER, directory) == "Engineering (ENG)"
+    everyone = [directory.people[pid] for pid in (REP, DEV, CEO, ENG_MANAGER)]
+    assert [p.key for p in outside_hr_scope(partner, everyone, directory)] == ["REP", "CEO"]
+
+
+def test_an_hr_admin_and_people_outside_hr_are_not_held_to_a_partners_units(directory):
+    everyone = list(directory.people.values())
+    assert hr_units(HR_ADMIN, directory) is None
+    assert outside_hr_scope(Someone(HR_ADMIN, frozenset({"hr"})), everyone, directory) == []
+    # Named partner of Sales but not in HR: HR's scope is not theirs to have.
+    assert outside_hr_scope(Someone(OUTSIDER), everyone, directory) == []
 
 
 def test_a_process_without_subject_is_seen_by_its_starter_and_hr_admins_only(db, directory):

@@ -11,6 +11,7 @@ import pytest
 from engine import cycles, launch_pool, runtime
 from engine.cycles import Population, launch_cycle
 from engine.definitions import deploy_pack
+from engine.directory import current_directory
 from engine.errors import EngineError, NotAllowed, NotFound
 from engine.models import AuditEvent, Cycle, HumanTask, OutboxEmail, ProcessInstance
 from engine.org_import import import_org
@@ -288,3 +289,80 @@ async def test_a_year_end_launch_starts_with_each_persons_agreed_objectives(
     assert data["E1"]["objectives"] == objectives
     assert "objectives" not in data["E2"]
     assert data["E2"]["cycle"]["name"] == "2026 year-end"
+
+
+# Pia partners Sales (and so North below it); Hana, who partners no unit, administers everyone.
+SALES_PARTNER = """employee_id,name,email,title,org_unit_code,org_unit_name,groups,unit.hr_partner
+P1,Pia Partner,pia@example.com,HR partner,PEOPLE,People team,hr,
+S1,Sol Sales,sol@example.com,Head of sales,SALES,Sales,,P1
+"""
+OUTSIDE_SALES = "outside the units Pia Partner looks after as HR partner (Sales (SALES) and below)"
+
+
+@pytest.fixture
+async def partner(hr: runtime.Actor) -> runtime.Actor:
+    report = await import_org(SALES_PARTNER)
+    assert not report.errors, report.errors
+    return await runtime.actor_for("P1")
+
+
+async def test_an_hr_partner_launches_for_the_people_of_their_units(
+    partner: runtime.Actor,
+) -> None:
+    report = await launch_cycle("objective_setting", Population.of_unit("NORTH"),
+                                cycle_name="North", due_on=None, actor=partner)
+    assert report.started == 3
+    assert await subjects_in("North") == ["E2", "N1", "N2"]
+    await launch_cycle("objective_setting", Population.of_people(["S2", "N1"]),
+                       cycle_name="Pilot", due_on=None, actor=partner)
+    assert await subjects_in("Pilot") == ["N1", "S2"]
+
+
+@pytest.mark.parametrize(("population", "message"), [
+    (Population.of_unit("HQ"), f"3 people are {OUTSIDE_SALES}: "
+                               "Dana Director, Eve Engineer, Hana HR"),
+    # Eli, the other engineer, sits in North: only Eve is outside.
+    (Population.of_job_family("engineering"), f"1 person is {OUTSIDE_SALES}: Eve Engineer"),
+    (Population.of_people(["S2", "E1", "D1"]), f"2 people are {OUTSIDE_SALES}: "
+                                              "Eve Engineer, Dana Director"),
+], ids=["unit", "job-family", "list"])
+async def test_an_hr_partner_cannot_launch_for_anyone_outside_their_units(
+    partner: runtime.Actor, hr: runtime.Actor, population: Population, message: str
+) -> None:
+    with pytest.raises(NotAllowed) as refused:
+        await launch_cycle("objective_setting", population, cycle_name="2026",
+                           due_on=None, actor=partner)
+    assert str(refused.value) == message
+    assert await ProcessInstance.all().count() == 0
+    assert not await Cycle.exists(name="2026")
+    # An HR administrator still launches for anyone.
+    report = await launch_cycle("objective_setting", population, cycle_name="2026",
+                                due_on=None, actor=hr)
+    assert report.started == len(population.resolve(await current_directory()))
+
+
+def test_the_launch_command_refuses_a_partner_outside_their_units(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from config import settings
+    from engine import db as engine_db
+    from webapp.cli import main
+
+    url = f"sqlite://{tmp_path / 'cli.db'}"
+    monkeypatch.setattr(settings, "DATABASE_URL", url)
+
+    async def prepare() -> None:
+        await engine_db.create_schema(url)
+        try:
+            assert not (await import_org(ORG)).errors
+            assert not (await import_org(SALES_PARTNER)).errors
+            await deploy_pack(STANDARD, "test", search=[STANDARD.parent])
+        finally:
+            await engine_db.disconnect()
+
+    asyncio.run(prepare())
+    assert main(["cycle", "launch", "objective_setting", "--cycle", "2026",
+                 "--people", "S2,E1", "--as", "P1"]) == 1
+    assert f"1 person is {OUTSIDE_SALES}: Eve Engineer" in capsys.readouterr().err

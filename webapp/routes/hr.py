@@ -5,7 +5,9 @@ process. GET /hr/cycles/new is the launch form; POST /hr/cycles/launch checks it
 launch as a job for a worker (engine.jobs), then sends the browser to GET /hr/launches/{job},
 whose progress bar follows the job's row (htmx polls /hr/launches/{job}/progress; without
 JavaScript the page refreshes itself) until it shows the report — from whichever web process
-answers. Only the HR group sees any of it; others get 404.
+answers. Only the HR group sees any of it; others get 404. An HR partner launches only for the
+people of the units they look after (engine.access): the form offers those units, and a
+population reaching outside them is refused on its field, naming who is outside.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from engine import clock, cycles
+from engine.access import hr_units
 from engine.cycles import LaunchStatus, Population
 from engine.directory import DirectorySnapshot
 from engine.errors import EngineError
@@ -102,9 +105,11 @@ async def _read_form(request: Request) -> LaunchForm:
 
 
 def _check(
-    form: LaunchForm, offered: list[cycles.Launchable], directory: DirectorySnapshot
+    form: LaunchForm, offered: list[cycles.Launchable], directory: DirectorySnapshot,
+    actor: Actor,
 ) -> int:
-    """Fill form.errors; returns how many people the population holds."""
+    """Fill form.errors; returns how many people the population holds. An HR partner's
+    population must lie within the units they look after."""
     if form.choice not in {p.choice for p in offered}:
         form.errors["process"] = "Choose the process to launch."
     if not form.cycle_name:
@@ -128,6 +133,7 @@ def _check(
         return 0
     try:
         people = form.population().resolve(directory)
+        cycles.check_launch_scope(actor, people, directory)
     except EngineError as exc:
         form.errors[form.kind] = str(exc)
         return 0
@@ -136,10 +142,13 @@ def _check(
     return len(people)
 
 
-def _units(directory: DirectorySnapshot) -> list[tuple[str, str]]:
-    """(code, label) for every unit, in tree order, indented by depth."""
+def _units(directory: DirectorySnapshot, scope: set[int] | None) -> list[tuple[str, str]]:
+    """(code, label) for every unit in `scope` (None: all), in tree order, indented by depth."""
     out: list[tuple[str, str]] = []
-    roots = [u for u in directory.units.values() if directory.unit(u.parent_id) is None]
+    roots = [u for u in directory.units.values()
+             if (scope is None or u.id in scope)
+             and (directory.unit(u.parent_id) is None
+                  or (scope is not None and u.parent_id not in scope))]
 
     def visit(unit_id: int, depth: int) -> None:
         unit = directory.units[unit_id]
@@ -169,7 +178,8 @@ async def _form_page(
     context = {
         "form": form,
         "offered": await cycles.launchable_processes(viewer.person_id),
-        "units": _units(directory),
+        # An HR partner is offered the units they look after.
+        "units": _units(directory, hr_units(viewer.person_id, directory)),
         "job_families": _job_families(directory),
     }
     return render(request, "hr_launch.html", context, status=status)
@@ -201,10 +211,10 @@ async def launch(request: Request) -> Response:
     form = await _read_form(request)
     directory = request.state.directory
     offered = await cycles.launchable_processes(viewer.person_id)
-    _check(form, offered, directory)
+    actor = Actor(viewer.person_id, f"person:{viewer.key}")
+    _check(form, offered, directory, actor)
     if form.errors:
         return await _form_page(request, viewer, form, status=400)
-    actor = Actor(viewer.person_id, f"person:{viewer.key}")
     try:
         job = await cycles.enqueue_launch(
             form.process_id, form.population(), cycle_name=form.cycle_name,

@@ -2,7 +2,9 @@
 
 GET /admin/outbox lists the emails newest first, filtered by status and paginated; each one
 opens to its text exactly as it is (or would be) sent. POST /admin/outbox/{id}/retry puts a
-failed email back in the queue. Only the HR group sees any of it; everyone else gets 404.
+failed email back in the queue. Only the HR group sees any of it; everyone else gets 404. An
+HR partner sees (and retries) only the emails about the people of the units they look after
+(engine.notifications explains the rule); an HR administrator sees them all.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from starlette.routing import Route
 
 from config import settings
 from engine import notifications
+from engine.access import hr_units
 from engine.models import OutboxEmail
 from webapp.auth import Viewer, current_user
 from webapp.templating import flash, is_htmx, render
@@ -55,10 +58,11 @@ def _display(email: OutboxEmail) -> dict[str, object]:
 
 async def outbox(request: Request) -> Response:
     """GET /admin/outbox: the outbox page (the list alone for htmx filter and paging)."""
-    _hr_only(request)
+    viewer = _hr_only(request)
     status = request.query_params.get("status") or None
     listing = await notifications.outbox_page(
-        status, _page_number(request.query_params.get("page")), PER_PAGE
+        status, _page_number(request.query_params.get("page")), PER_PAGE,
+        units=hr_units(viewer.person_id, request.state.directory),
     )
     context = {
         "listing": listing,
@@ -75,8 +79,12 @@ async def outbox(request: Request) -> Response:
 
 async def retry(request: Request) -> Response:
     """POST /admin/outbox/{id}/retry: a failed email goes back in the queue."""
-    _hr_only(request)
-    email = await notifications.retry_email(request.path_params["email_id"])
+    viewer = _hr_only(request)
+    email_id = request.path_params["email_id"]
+    await notifications.check_email_in_scope(
+        email_id, hr_units(viewer.person_id, request.state.directory)
+    )
+    email = await notifications.retry_email(email_id)
     if is_htmx(request):
         context = {
             "row": _display(email),
