@@ -31,6 +31,7 @@ from engine.db import models_without_connection
 from engine.definitions import Deployed, deployed_from
 from engine.directory import DirectorySnapshot
 from engine.store import Batch
+from forms import limits
 
 # Processes preparing a launch; 0 prepares on a thread of the launching process. The app and
 # the command line set it from the LAUNCH_PROCESSES setting.
@@ -83,7 +84,8 @@ def _start_child(handover: str) -> None:
     # from a file: handed through the fork server's pipe instead, a big directory would hold
     # the launching process until each pool process has started and read it.
     with open(handover, "rb") as file:
-        version, directory = pickle.load(file)
+        version, directory, bounds = pickle.load(file)
+    limits.configure(*bounds)
     _child["dep"] = deployed_from(**version)
     _child["directory"] = directory
     # What a process builds lives until its batch is sent back: the cyclic collector would
@@ -99,7 +101,8 @@ def _prepare_in_child(request: ChunkRequest) -> Batch:
 def _handover(dep: Deployed, directory: DirectorySnapshot, folder: str) -> str:
     path = os.path.join(folder, "launch.pickle")
     with open(path, "wb") as file:
-        pickle.dump((dep.row_values(), directory), file, pickle.HIGHEST_PROTOCOL)
+        bounds = (limits.cpu_seconds, limits.memory_bytes // 2**20)
+        pickle.dump((dep.row_values(), directory, bounds), file, pickle.HIGHEST_PROTOCOL)
     return path
 
 

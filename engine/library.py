@@ -249,4 +249,31 @@ def write_record(kind: str, data: dict, person: Any = None) -> None:
         raise ScriptError(f"write_record data is not JSON: {err}") from None
     if isinstance(person, Mapping):
         person = person.get("id")
+    _check_record_scope(ctx, person)
     ctx.records.append({"kind": kind, "data": stored, "person": person})
+
+
+def _check_record_scope(ctx: Any, person: Any) -> None:
+    """A record may be about the instance's subject, or about someone a task-data field the
+    process declares in `records_about` names — never about anyone a script picks."""
+    if ctx.records_about is None or person is None:
+        return
+    directory = ctx.directory
+    target = directory.person(person) if directory is not None else None
+    if target is None:
+        raise ScriptError(f"write_record: nobody '{person}' in the directory")
+    allowed = {ctx.subject_id}
+    data = ctx.task_data or {}
+    for source in ctx.records_about:
+        value = data.get(source.removeprefix("data:"))
+        if isinstance(value, Mapping):
+            value = value.get("id")
+        named = directory.person(value) if value is not None else None
+        if named is not None:
+            allowed.add(named.id)
+    if target.id not in allowed:
+        declared = ", ".join(ctx.records_about) or "none"
+        raise ScriptError(
+            f"write_record may write only about the instance's subject or the people its "
+            f"process names in records_about ({declared}); {target.name} is neither"
+        )

@@ -20,3 +20,7 @@ delivery_retries = Counter(
     "sightline_message_delivery_retries_total",
     "Deliveries of a message or signal put off because a receiving instance changed meanwhile",
 )
+actions_moved_off_loop = Counter(
+    "sightline_actions_moved_off_loop_total",
+    "Actions that ran past their budget on the event loop and were run again on a thread",
+)

@@ -46,7 +46,7 @@ from engine.internals import (
     mark_saved,
     timer_due,
 )
-from engine.metrics import actions_reapplied, delivery_retries
+from engine.metrics import actions_moved_off_loop, actions_reapplied, delivery_retries
 from engine.models import (
     GENESIS,
     EventWait,
@@ -62,6 +62,7 @@ from engine.records import start_data_for
 from engine.serialization import dump_state, load_state, state_dict
 from engine.side_branches import forget_ended_side_branches
 from engine.store import Batch, Ref, apply, fetch_with
+from forms import limits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -135,23 +136,46 @@ class _Run:
     staged: bool = False
     # A new instance's row as this batch inserts it (its outcome is written into it).
     inserted: dict[str, Any] | None = None
+    # What moved the instance ("start", "task draft_objectives", "timer" …): what its records
+    # are attributed to, with the process — never the person whose submit happened to run it.
+    action: str = ""
 
     def advance(self, step: Callable[[], Any]) -> None:
         """Run `step` and the engine steps after it; an error is kept, not raised."""
         with scripting.script_context(
-            directory=self.directory, catalogs=self.dep.catalogs, now=clock.now(), mocks=None
+            directory=self.directory, catalogs=self.dep.catalogs, now=clock.now(), mocks=None,
+            subject_id=self.row.subject_id,  # type: ignore[attr-defined]
+            records_about=self.dep.process_settings.get("records_about", ()),
         ) as ctx:
             try:
                 step()
                 self.workflow.do_engine_steps()
                 forget_ended_side_branches(self.workflow)
+            except limits.RunElsewhere:
+                raise
             except WorkflowException as exc:
+                if _caused_by(exc, limits.RunElsewhere):
+                    raise limits.RunElsewhere(str(exc)) from exc
                 self.error = _error_detail(exc)
             except Exception as exc:  # a bug in a pack must not crash the app
                 log.exception("instance %s failed", self.row.id)
                 self.error = {"task": None, "task_name": None, "message": str(exc), "data": {}}
             self.records.extend(ctx.records)
             self.events.extend(self.workflow.get_events())
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `exc` wraps an exception of `kind` (SpiffWorkflow wraps what scripts raise)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        wrapped = getattr(current, "exception", None)
+        current = wrapped if isinstance(wrapped, BaseException) else (
+            current.__cause__ or current.__context__)
+    return False
 
 
 def _error_detail(exc: WorkflowException) -> dict[str, Any]:
@@ -222,18 +246,50 @@ recent_workflows = _RecentWorkflows()
 clears_on_connect(recent_workflows.clear)
 
 
-# Instances whose stored state is at least this big (compressed bytes) are restored, run and
-# saved on a thread, so the event loop goes on serving other requests meanwhile. Smaller ones
-# take a millisecond or two, less than the hop to a thread and back costs them (about a tenth
-# of a task completion, measured).
+# Where an action's CPU work runs. On the event loop while it is quick — a task completion takes
+# a millisecond or two, less than a hop to a thread and back would add to it — but an action that
+# spends INLINE_SECONDS of CPU there is stopped and run again from the start on a thread (it has
+# written nothing yet), so one slow or hostile script holds nobody else up; an instance that
+# needed a thread goes straight to one next time, and so do big ones (OFFLOAD_STATE_BYTES of
+# stored state). On a thread the evaluation limits of forms.limits still apply.
+INLINE_SECONDS = 0.05
 OFFLOAD_STATE_BYTES = 8 * 1024
 
 
-async def offload(work: Callable[[], T], weight: int = OFFLOAD_STATE_BYTES) -> T:
-    """Run CPU work — restoring, stepping and saving a workflow — on a thread when it is heavy
-    enough (`weight`, a state's size in bytes) to hold the event loop noticeably; else here."""
-    if weight < OFFLOAD_STATE_BYTES:
-        return work()
+class _Heavy:
+    """Instances whose last action needed a thread (the most recent few thousand)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.ids: OrderedDict[int, None] = OrderedDict()
+
+    def add(self, instance_id: int) -> None:
+        self.ids[instance_id] = None
+        self.ids.move_to_end(instance_id)
+        while len(self.ids) > self.size:
+            self.ids.popitem(last=False)
+
+    def __contains__(self, instance_id: object) -> bool:
+        return instance_id in self.ids
+
+
+heavy_instances = _Heavy()
+clears_on_connect(heavy_instances.ids.clear)
+
+
+async def run_off_loop_if_slow(
+    work: Callable[[], T], *, heavy: bool = False, undo: Callable[[], Any] = lambda: None
+) -> T:
+    """Run `work` here under the inline budget, or on a thread when `heavy` or when it turns out
+    slow (then `undo` first drops whatever the interrupted try left behind, and `work` starts
+    again from the start)."""
+    if not heavy:
+        try:
+            with limits.inline(INLINE_SECONDS):
+                return work()
+        except limits.RunElsewhere:
+            actions_moved_off_loop.inc()
+            undo()
     return await asyncio.to_thread(work)
 
 
@@ -245,17 +301,20 @@ async def _act(
     batch: Batch | None = None,
 ) -> _Run | None:
     """One action on a stored instance: restore its workflow (or take the one this process
-    saved last), let `act` run it and add its own writes, then add the outcome — all off the
-    event loop. The writes go to `batch`, or a new one. None when `act` says there was nothing
-    to do after all (returns False)."""
+    saved last), let `act` run it and add its own writes, then add the outcome. The writes go
+    to `batch`, or a new one. None when `act` says there was nothing to do after all (returns
+    False)."""
     dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
-    saved = recent_workflows.take(row)
+    saved = [recent_workflows.take(row)]
+    writes = batch or Batch()
+    mark = len(writes.steps)
 
     def work() -> _Run | None:
-        workflow = saved or load_state(
+        workflow = saved.pop() if saved and saved[-1] is not None else load_state(
             row.state, dep.built.spec, dep.built.subprocess_specs, script_engine()
         )
-        run = _Run(row, dep, workflow, directory, actor, batch or Batch(), row.id)
+        saved.clear()
+        run = _Run(row, dep, workflow, directory, actor, writes, row.id)
         run.batch.chain_from(row.id, row.audit_seq, row.audit_head)
         run.ready_before = set(ready_human_tasks(workflow))
         if act(run) is False:
@@ -263,7 +322,13 @@ async def _act(
         _finish(run)
         return run
 
-    return await offload(work, len(row.state or b""))
+    def undo() -> None:
+        # The interrupted try changed its workflow and may have added writes: both go.
+        del writes.steps[mark:]
+        heavy_instances.add(row.id)
+
+    heavy = len(row.state or b"") >= OFFLOAD_STATE_BYTES or row.id in heavy_instances
+    return await run_off_loop_if_slow(work, heavy=heavy, undo=undo)
 
 
 # --- start ---------------------------------------------------------------------------------
@@ -288,11 +353,16 @@ async def start_process(
     if sources and person is not None:
         carried = (await start_data_for([person.id], sources))[person.id]
         data = {**carried, **(data or {})}
-    batch = Batch()
-    run = start_in_batch(
-        batch, dep, person.id if person else None, actor, directory, data, cycle_id
-    )
-    await apply(batch)
+    batches: list[Batch] = []
+
+    def start() -> _Run:
+        batches.append(Batch())
+        return start_in_batch(
+            batches[-1], dep, person.id if person else None, actor, directory, data, cycle_id
+        )
+
+    run = await run_off_loop_if_slow(start)
+    await apply(batches[-1])
     return await _after_apply(run)
 
 
@@ -334,7 +404,7 @@ def start_in_batch(
     ref = batch.insert(ProcessInstance, inserted)
     batch.chain_from(ref, 0, GENESIS)
     run = _Run(row, dep, workflow, directory, actor, batch, ref, staged=launch_job_id is not None,
-               inserted=inserted)
+               inserted=inserted, action="start")
 
     def begin() -> None:
         workflow.task_tree.data.update(initial)
@@ -444,6 +514,7 @@ async def _submission(
         raise Conflict("this process is stopped on an error; HR must retry it first")
 
     def submit(run: _Run) -> None:
+        run.action = f"task {task_row.bpmn_id}"
         task = run.workflow.get_task_from_id(UUID(task_row.spiff_task_id))
         if task is None or task.state != TaskState.READY:
             raise Conflict(f"'{task_row.name}' is no longer open.")
@@ -646,6 +717,7 @@ async def _fire_timers_of(instance_id: int, now: datetime) -> int:
         instance_id=row.id, status="ready")}
 
     def fire(run: _Run) -> None:
+        run.action = "timer"
         reminded: list[str] = []
         run.advance(partial(_fire_timers, run, now, reminded))
         # A timer that left its task open (non-interrupting) is a reminder.
@@ -743,6 +815,7 @@ async def deliver_message(message_id: int) -> int:
             continue
 
         def catch(run: _Run) -> bool:
+            run.action = f"{message.kind} {message.name}"
             caught: list[bool] = []
             run.advance(partial(_catch, run.workflow, _event_of(message), caught))
             if not caught:
@@ -812,6 +885,7 @@ async def send_signal(
         runs: list[_Run] = []
 
         def catch(run: _Run) -> bool:
+            run.action = f"signal {name}"
             # Each instance its own copy of the payload: no two workflows share a value.
             event = BpmnEvent(SignalEventDefinition(name), copy.deepcopy(payload))
             caught: list[bool] = []
@@ -896,13 +970,15 @@ async def save_moved(
     run = _Run(row, dep, workflow, await current_directory(), actor, Batch(), row.id)
     run.batch.chain_from(row.id, row.audit_seq, row.audit_head)
     run.ready_before = ready_before
+    run.action = action.removeprefix("instance_")
 
     def move() -> None:
         run.advance(step)
         run.batch.audit(actor.label, action, instance=row.id, detail=detail)
         _finish(run)
 
-    await offload(move, len(row.state or b""))
+    # Retries and migrations are rare and may run what failed before: off the event loop.
+    await asyncio.to_thread(move)
     await apply(run.batch)
     return await _after_apply(run)
 
@@ -1042,7 +1118,7 @@ def _finish(run: _Run) -> None:
                 "instance_id": run.instance,
                 "data": _json_safe(record.get("data", {})),
                 "created_at": clock.now(),
-                "created_by": run.actor.label,
+                "created_by": f"process:{row.process_id} ({run.action or 'action'})"[:128],
             },
         )
     for event in run.events:

@@ -20,13 +20,15 @@ import operator
 import re
 import sys
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import regex
 from RestrictedPython import RestrictingNodeTransformer
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -39,6 +41,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from forms import limits
 
 if TYPE_CHECKING:
     from engine.directory import DirectorySnapshot
@@ -77,6 +81,13 @@ class ScriptContext:
     now: datetime | None = None
     mocks: Mapping[str, Any] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
+    # Whom records may be about: the instance's subject, and the people the task-data fields
+    # named in the process's `records_about` setting hold ("data:about_id"). None: anyone (a
+    # run without an instance, such as a script checked on its own).
+    subject_id: int | None = None
+    records_about: tuple[str, ...] | None = None
+    # The data of the task whose script or expression is running (what `records_about` reads).
+    task_data: Mapping[str, Any] | None = None
 
     def clock(self) -> datetime:
         """The context's fixed time, or the real time when none was given."""
@@ -94,9 +105,18 @@ def script_context(
     catalogs: Mapping[str, dict] | None = None,
     now: datetime | None = None,
     mocks: Mapping[str, Any] | None = None,
+    *,
+    subject_id: int | None = None,
+    records_about: Iterable[str] | None = None,
 ) -> Iterator[ScriptContext]:
-    """Make a directory, catalogs, clock and mocks visible to scripts run inside the block."""
-    ctx = ScriptContext(directory=directory, catalogs=catalogs or {}, now=now, mocks=mocks or {})
+    """Make a directory, catalogs, clock and mocks visible to scripts run inside the block;
+    with `records_about`, records may be written only about the subject and the people those
+    task-data fields name."""
+    ctx = ScriptContext(
+        directory=directory, catalogs=catalogs or {}, now=now, mocks=mocks or {},
+        subject_id=subject_id,
+        records_about=tuple(records_about) if records_about is not None else None,
+    )
     token = _CURRENT.set(ctx)
     try:
         yield ctx
@@ -260,6 +280,50 @@ class SightlinePolicy(RestrictingNodeTransformer):
             return node
         return super().visit_Call(node)
 
+    # --- bounds (forms.limits): loops and calls tick, size-building operators are guarded ----
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        """`*`, `+`, `**`, `<<` (and `%` formatting) through their size guards."""
+        node = self.node_contents_visit(node)
+        symbol = _GUARDED_OPS.get(type(node.op))
+        if symbol is None:
+            return node
+        call = ast.Call(ast.Name("_binop_", ast.Load()),
+                        [ast.Constant(symbol), node.left, node.right], [])
+        copy_locations(call, node)
+        return ast.fix_missing_locations(call)
+
+    def visit_While(self, node: ast.While) -> Any:
+        """Each turn of a while loop ticks."""
+        node = self.node_contents_visit(node)
+        node.body.insert(0, _tick_statement(node))
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
+        """Each call of a function the script defines ticks (recursion is a loop too)."""
+        visited: ast.FunctionDef = super().visit_FunctionDef(node)  # type: ignore[assignment]
+        visited.body.insert(0, _tick_statement(visited))
+        return visited
+
+    def visit_Lambda(self, node: ast.Lambda) -> Any:
+        """A lambda's every call ticks: `lambda x: e` becomes `lambda x: _tick_() or e`."""
+        visited: ast.Lambda = super().visit_Lambda(node)  # type: ignore[assignment]
+        tick = ast.Call(ast.Name("_tick_", ast.Load()), [], [])
+        visited.body = ast.BoolOp(ast.Or(), [tick, visited.body])
+        ast.fix_missing_locations(visited)
+        return visited
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
+        """An f-string field with a format spec goes through the padding guard."""
+        node = self.node_contents_visit(node)
+        if node.format_spec is None:
+            return node
+        value = ast.Call(ast.Name("_format_", ast.Load()),
+                         [node.value, node.format_spec, ast.Constant(node.conversion)], [])
+        formatted = ast.FormattedValue(value, -1, None)
+        copy_locations(formatted, node)
+        return ast.fix_missing_locations(formatted)
+
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         """Allow `totals[key] += value`, which RestrictedPython refuses, through the guards."""
         target = node.target
@@ -275,15 +339,32 @@ class SightlinePolicy(RestrictingNodeTransformer):
         store = ast.Subscript(
             ast.Call(load("_write_"), [load(obj_name)], []), load(key_name), ast.Store()
         )
+        symbol = _GUARDED_OPS.get(type(node.op))
+        combined: ast.expr = (
+            ast.Call(load("_binop_"), [ast.Constant(symbol), current, value], [])
+            if symbol is not None else ast.BinOp(current, node.op, value)
+        )
         statements = [
             ast.Assign([ast.Name(obj_name, ast.Store())], obj),
             ast.Assign([ast.Name(key_name, ast.Store())], key),
-            ast.Assign([store], ast.BinOp(current, node.op, value)),
+            ast.Assign([store], combined),
         ]
         for statement in statements:
             copy_locations(statement, node)
             ast.fix_missing_locations(statement)
         return statements
+
+
+# Operators that can build a huge value in one step: evaluated through forms.limits' guards.
+_GUARDED_OPS: dict[type[ast.operator], str] = {
+    ast.Mult: "*", ast.Add: "+", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%",
+}
+
+
+def _tick_statement(node: ast.stmt) -> ast.stmt:
+    statement = ast.Expr(ast.Call(ast.Name("_tick_", ast.Load()), [], []))
+    copy_locations(statement, node)
+    return ast.fix_missing_locations(statement)
 
 
 Problems = tuple[ScriptProblem, ...]
@@ -346,9 +427,39 @@ def guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
         raise ScriptError(
             f"str.{name}() is not allowed in scripts; use an f-string", _script_line()
         )
+    if name in _PADDING and isinstance(obj, str | bytes):
+        return _padding(getattr(obj, name), len(obj))
+    if name == "join" and isinstance(obj, str | bytes):
+        return partial(_joined, obj)
     if default is _MISSING:
         return getattr(obj, name)
     return getattr(obj, name, default)
+
+
+# Methods that make a longer text from a number: their result is checked against the memory
+# budget before it is built (forms.limits).
+_PADDING = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+
+
+def _padding(method: Callable[..., Any], length: int) -> Callable[..., Any]:
+    def padded(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int):
+                limits.check_width(length * value if method.__name__ == "expandtabs"
+                                   else value)
+        return method(*args, **kwargs)
+
+    return padded
+
+
+def _joined(separator: str | bytes, items: Any) -> Any:
+    """`separator.join(items)`, refused when the joined text would be too big to build."""
+    items = list(limits.ticking(items))
+    size = len(separator) * max(len(items) - 1, 0)
+    for item in items:
+        size += len(item) if isinstance(item, str | bytes) else 0
+    limits.check_width(size)
+    return separator.join(items)
 
 
 def _guarded_getitem(obj: Any, key: Any) -> Any:
@@ -368,6 +479,9 @@ _INPLACE = {
 
 
 def _inplacevar(op: str, target: Any, value: Any) -> Any:
+    symbol = op[:-1]
+    if symbol in limits.BINOPS:
+        return limits.BINOPS[symbol](target, value)
     return _INPLACE[op](target, value)
 
 
@@ -398,6 +512,55 @@ SAFE_BUILTIN_NAMES = (
 
 SAFE_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
 SAFE_BUILTINS.update({"None": None, "True": True, "False": False})
+# The builtins that can build a huge value in one call, bounded (forms.limits).
+SAFE_BUILTINS.update({
+    "range": limits.bounded_range,
+    "pow": limits.guarded_pow,
+    "format": limits.guarded_format,
+})
+
+
+def _regex(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A `re` function for scripts, run by the `regex` engine: it gives up after the CPU budget
+    instead of backtracking for ever (`(a|aa)+$`), and lets other threads run meanwhile."""
+
+    @functools.wraps(function)
+    def bounded_regex(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", limits.cpu_seconds)
+        try:
+            return function(*args, concurrent=True, **kwargs)
+        except TimeoutError:
+            raise limits.LimitExceeded(
+                f"a regular expression ran longer than {limits.cpu_seconds:g} s"
+            ) from None
+
+    return bounded_regex
+
+
+def _factorial(n: int) -> int:
+    if isinstance(n, int) and n > 20_000:
+        raise limits.LimitExceeded(f"factorial({n}) would be too big to compute")
+    return math.factorial(n)
+
+
+def _dumps(value: Any, **options: Any) -> str:
+    indent = options.get("indent")
+    if isinstance(indent, int):
+        limits.check_width(indent * 1000)
+    return json.dumps(value, **options)
+
+
+# What scripts get of `math`: the functions on floats, and integer ones that cannot run away.
+MATH = ScriptNamespace(
+    "math",
+    **{name: getattr(math, name) for name in (
+        "ceil", "floor", "trunc", "fabs", "sqrt", "exp", "log", "log10", "log2", "isclose",
+        "isfinite", "isinf", "isnan", "fsum", "gcd", "copysign", "pi", "e", "inf", "nan",
+        "sin", "cos", "tan", "hypot", "degrees", "radians",
+    )},
+    factorial=_factorial,
+    pow=math.pow,
+)
 
 SAFE_VALUES: dict[str, Any] = {
     "datetime": datetime,
@@ -405,12 +568,14 @@ SAFE_VALUES: dict[str, Any] = {
     "timedelta": timedelta,
     "timezone": timezone,
     "Decimal": Decimal,
-    "math": math,
-    "json": ScriptNamespace("json", loads=json.loads, dumps=json.dumps),
+    "math": MATH,
+    "json": ScriptNamespace("json", loads=json.loads, dumps=_dumps),
     "re": ScriptNamespace(
-        "re", match=re.match, search=re.search, fullmatch=re.fullmatch, sub=re.sub,
-        findall=re.findall, split=re.split, escape=re.escape, compile=re.compile,
-        IGNORECASE=re.IGNORECASE, MULTILINE=re.MULTILINE,
+        "re", match=_regex(regex.match), search=_regex(regex.search),
+        fullmatch=_regex(regex.fullmatch), sub=_regex(regex.sub),
+        findall=_regex(regex.findall), split=_regex(regex.split), escape=regex.escape,
+        compile=_regex(regex.compile), IGNORECASE=regex.IGNORECASE,
+        MULTILINE=regex.MULTILINE,
     ),
     "value_range": ValueRange,
 }
@@ -420,7 +585,10 @@ GUARDS: dict[str, Any] = {
     "__name__": "script",
     "_getattr_": guarded_getattr,
     "_getitem_": _guarded_getitem,
-    "_getiter_": iter,
+    "_getiter_": limits.ticking,
+    "_tick_": limits.tick,
+    "_binop_": limits.guarded_binop,
+    "_format_": limits.guarded_format,
     "_write_": full_write_guard,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
@@ -450,9 +618,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def evaluate(
         self, expression: str, context: dict, external_context: Mapping[str, Any] | None = None
     ) -> Any:
-        """The value of an expression over the task data."""
+        """The value of an expression over the task data (within the evaluation limits)."""
         code = compile_script(expression, "eval")
-        return eval(code, self._globals(context, external_context))
+        with limits.bounded(f"expression '{_short(expression)}'"):
+            return eval(code, self._globals(context, external_context))
 
     def execute(
         self, script: str, context: dict, external_context: Mapping[str, Any] | None = None
@@ -462,8 +631,12 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         injected = dict(SAFE_VALUES, **_FUNCTIONS, **self.globals)
         external = external_context or {}
         env = self._globals(context, external)
+        active = _CURRENT.get()
+        if active is not None:
+            active.task_data = context
         try:
-            exec(code, env)
+            with limits.bounded("script"):
+                exec(code, env)
         finally:
             kept = {
                 key: value
@@ -506,10 +679,15 @@ class SightlineScriptEngine(PythonScriptEngine):
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
         """Evaluate over the task's data; failures name the expression and the cause."""
         try:
-            return self.environment.evaluate(expression, task.data, external_context)
+            with limits.bounded(f"expression '{_short(expression)}' of {_named(task)}"):
+                return self.environment.evaluate(expression, task.data, external_context)
         except SpiffWorkflowException as err:
             err.add_note(f"Error evaluating expression '{expression}'")
             raise
+        except limits.RunElsewhere:
+            raise
+        except limits.LimitExceeded as err:
+            raise WorkflowTaskException(str(err), task=task, exception=err) from err
         except Exception as err:
             raise WorkflowTaskException(
                 f"Error evaluating expression '{expression}': {type(err).__name__}: {err}",
@@ -518,8 +696,18 @@ class SightlineScriptEngine(PythonScriptEngine):
                 line_number=getattr(err, "line", None),
             ) from err
 
+    def execute(self, task: Any, script: str, external_context: Any = None) -> Any:
+        """Run a task's script within the evaluation limits, named after the task."""
+        with limits.bounded(f"script {_named(task)}"):
+            return super().execute(task, script, external_context)
+
     def create_task_exec_exception(self, task: Any, script: str, err: Exception) -> Exception:
-        """Wrap a script failure; sandbox refusals carry their own line number."""
+        """Wrap a script failure; sandbox refusals carry their own line number; a script past
+        its limits says so plainly; a script past its inline budget is run again elsewhere."""
+        if isinstance(err, limits.RunElsewhere):
+            return err
+        if isinstance(err, limits.LimitExceeded):
+            return WorkflowTaskException(str(err), task=task, exception=err)
         if isinstance(err, ScriptError) and err.line:
             lines = script.splitlines()
             error_line = lines[err.line - 1] if 0 < err.line <= len(lines) else ""
@@ -531,6 +719,18 @@ class SightlineScriptEngine(PythonScriptEngine):
                 error_line=error_line,
             )
         return super().create_task_exec_exception(task, script, err)
+
+
+def _short(text: str, length: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _named(task: Any) -> str:
+    spec = getattr(task, "task_spec", None)
+    name = getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or getattr(
+        spec, "name", "?")
+    return f"'{name}'"
 
 
 _ENGINE: SightlineScriptEngine | None = None

@@ -14,11 +14,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from markupsafe import Markup
+
 from engine import clock
 from engine.definitions import Deployed, deployed
 from engine.directory import DirectorySnapshot, PersonInfo, UnitInfo, current_directory
 from engine.errors import NotFound
 from engine.models import Cycle, HumanTask, ProcessInstance
+from engine.runtime import run_off_loop_if_slow
 from engine.serialization import load_state
 from engine.specs import TaskInfo
 
@@ -79,6 +82,10 @@ class TaskContext:
     draft: dict[str, Any] | None
     earlier: list[EarlierStep] = field(default_factory=list)
     directory: DirectorySnapshot | None = None
+    # The form and the instructions rendered with the task data, once (task_context).
+    parsed: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None
+    instructions_html: Markup = field(default_factory=Markup)
+    instructions_problem: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -163,35 +170,55 @@ async def task_context(task_id: int) -> TaskContext:
     subject = directory.person(instance.subject_id)  # type: ignore[attr-defined]
     info = task_info(dep, task)
     form = _form_definition(dep, info)
-    data = _task_data(instance, dep, task.spiff_task_id) if task.status == "ready" else {}
-    if not data and task.submitted:
-        data = dict(task.submitted)
     done = (
         await HumanTask.filter(instance_id=instance.id, status="completed")
         .exclude(id=task.id)
         .order_by("completed_at", "id")
     )
-    earlier = [_earlier_step(row, dep, directory) for row in done]
-    if dep.process_settings.get("visible_to") == "participants":
-        # Between the people in it (feedback, check-ins): what one wrote reaches the other only
-        # as the process shows it in the instructions, not as raw earlier steps.
-        earlier = []
-    return TaskContext(
-        task=task,
-        instance=instance,
-        definition=dep,
-        cycle_name=cycle_name,
-        subject=subject,
-        subject_unit=directory.unit(subject.org_unit_id) if subject else None,
-        manager=directory.manager_of(subject.id) if subject else None,
-        data=data,
-        form=form,
-        instructions=info.instructions if info else None,
-        catalogs=dep.catalogs,
-        draft=task.draft if isinstance(task.draft, dict) else None,
-        earlier=earlier,
-        directory=directory,
-    )
+
+    def build() -> TaskContext:
+        # Restoring the workflow and rendering the pack's templates: CPU work that the
+        # evaluation limits bound, moved off the event loop when it takes long.
+        data = _task_data(instance, dep, task.spiff_task_id) if task.status == "ready" else {}
+        if not data and task.submitted:
+            data = dict(task.submitted)
+        earlier = [_earlier_step(row, dep, directory) for row in done]
+        if dep.process_settings.get("visible_to") == "participants":
+            # Between the people in it (feedback, check-ins): what one wrote reaches the other
+            # only as the process shows it in the instructions, not as raw earlier steps.
+            earlier = []
+        ctx = TaskContext(
+            task=task,
+            instance=instance,
+            definition=dep,
+            cycle_name=cycle_name,
+            subject=subject,
+            subject_unit=directory.unit(subject.org_unit_id) if subject else None,
+            manager=directory.manager_of(subject.id) if subject else None,
+            data=data,
+            form=form,
+            instructions=info.instructions if info else None,
+            catalogs=dep.catalogs,
+            draft=task.draft if isinstance(task.draft, dict) else None,
+            earlier=earlier,
+            directory=directory,
+        )
+        ctx.parsed = _parsed_form(ctx.form, ctx.template_data)
+        ctx.instructions_html, ctx.instructions_problem = _rendered_instructions(ctx)
+        return ctx
+
+    return await run_off_loop_if_slow(build)
+
+
+def _rendered_instructions(ctx: TaskContext) -> tuple[Markup, str | None]:
+    from forms import FormDefinitionError, render_instructions
+
+    if not ctx.instructions:
+        return Markup(""), None
+    try:
+        return render_instructions(ctx.instructions, ctx.template_data), None
+    except FormDefinitionError as error:
+        return Markup(""), str(error)
 
 
 def _earlier_step(row: HumanTask, dep: Deployed, directory: DirectorySnapshot) -> EarlierStep:
@@ -229,7 +256,9 @@ def _parsed_form(
 
 def parsed_form(ctx: TaskContext) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """This task's schema and UI schema rendered with the task data (None when unusable)."""
-    return _parsed_form(ctx.form, ctx.template_data)
+    if ctx.parsed is None:
+        ctx.parsed = _parsed_form(ctx.form, ctx.template_data)
+    return ctx.parsed
 
 
 # --- readable summaries --------------------------------------------------------------------

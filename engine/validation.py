@@ -13,12 +13,13 @@ from typing import Any
 
 import jinja2
 import jsonschema
-from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
 from engine.assignment import parse_resolver
 from engine.packs import MANIFEST, Pack, PackError, load_pack_leniently
 from engine.specs import BPMN_NS, NSMAP, parse_xml
+from forms import limits
+from forms.templating import render_bounded
 
 _DURATION = re.compile(
     r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
@@ -285,7 +286,10 @@ class _PackCheck:
         self.checked_forms.add(rel)
         text = self.pack.read_text(rel)
         try:
-            rendered = _FORM_TEMPLATES.from_string(text).render()
+            rendered = render_bounded(text, {}, "form file")
+        except limits.LimitExceeded as error:
+            self.add(rel, 0, "-", f"template error: {error}")
+            return
         except jinja2.TemplateSyntaxError as error:
             self.add(rel, error.lineno, "-", f"template error: {error.message}")
             return
@@ -442,7 +446,6 @@ class _PackCheck:
                              "a test case must be an object with a 'tasks' object")
 
 
-_FORM_TEMPLATES = SandboxedEnvironment(undefined=jinja2.ChainableUndefined, autoescape=False)
 
 
 def _schema_errors(schema: etree.XMLSchema, root: etree._Element) -> Iterator[Any]:

@@ -11,12 +11,54 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from forms import limits
 from forms.errors import FormDefinitionError
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox under the evaluation limits (forms.limits): every call and every turn of
+    a loop over `range` ticks the CPU budget, `range` holds at most MAX_RANGE items, and `*`,
+    `+`, `**` and `%` — and the padding filters — refuse to build a value too big to hold."""
+
+    intercepted_binops = frozenset(limits.BINOPS)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.globals["range"] = limits.bounded_range
+        for name in ("center", "indent"):
+            self.filters[name] = _width_checked(self.filters[name])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """A guarded binary operation."""
+        limits.tick()
+        return limits.guarded_binop(operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """A call from the template, counted against the CPU budget."""
+        limits.tick()
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _width_checked(padding: Any) -> Any:
+    def checked(value: Any, width: Any = 80, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(width, int):
+            limits.check_width(width)
+        return padding(value, width, *args, **kwargs)
+
+    return checked
+
+
+def render_bounded(template: str, data: Mapping[str, Any], what: str) -> str:
+    """Render a pack's Jinja template within the evaluation limits; a template past them raises
+    LimitExceeded (`what` names it in the message)."""
+    with limits.bounded(what):
+        return _sandbox.from_string(template).render(dict(data))
+
 
 # Autoescape stays off: the JSON templates are not HTML, and instructions are escaped by
 # markdown-it afterwards. ChainableUndefined lets `{{ manager.name }}` render empty when the
 # task data has no manager yet, as SpiffArena's forms expect.
-_sandbox = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
+_sandbox = BoundedSandbox(undefined=ChainableUndefined, autoescape=False)
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
     ["table", "strikethrough"]
 )
@@ -24,7 +66,9 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
 
 def _render(text: str, data: Mapping[str, Any], what: str) -> str:
     try:
-        return _sandbox.from_string(text).render(dict(data))
+        return render_bounded(text, data, what)
+    except limits.LimitExceeded as error:
+        raise FormDefinitionError(f"{what} could not be rendered: {error}") from None
     except TemplateError as error:
         message = f"{what} could not be rendered with the task data: {error}"
         raise FormDefinitionError(message) from None
