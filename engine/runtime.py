@@ -181,7 +181,7 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 def _error_detail(exc: WorkflowException) -> dict[str, Any]:
     task = getattr(exc, "task", None)
     spec = getattr(task, "task_spec", None) or getattr(exc, "task_spec", None)
-    message = str(exc)
+    message = str(exc).strip()
     line = getattr(exc, "line_number", None)
     if line:
         message = f"{message} (line {line})"

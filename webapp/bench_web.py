@@ -337,7 +337,9 @@ class _Submitter:
     task_ids: list[int]
 
 
-async def _prepare_submissions(db_url: str, folder: Path, total: int) -> list[_Submitter]:
+async def _prepare_submissions(
+    db_url: str, folder: Path, total: int, write_pack: Any = None
+) -> list[_Submitter]:
     """A small org, the note pack, and `total` open note tasks spread over the submitters."""
     from engine import db, runtime
     from engine.definitions import deploy_pack
@@ -353,7 +355,7 @@ async def _prepare_submissions(db_url: str, folder: Path, total: int) -> list[_S
         report = await import_org("\n".join(lines) + "\n")
         if report.errors:
             raise RuntimeError(f"bench organisation did not import: {report.errors[:3]}")
-        pack = _write_pack(folder / "webbench")
+        pack = (write_pack or _write_pack)(folder / "webbench")
         await deploy_pack(pack, "bench", search=[folder])
         hr = await runtime.actor_for("H0")
         submitters = []
@@ -468,8 +470,126 @@ async def run(args: Any) -> dict[str, Any]:
     # A line per bench request would bury the figures (and cost the clients time).
     logging.getLogger("httpx").setLevel(logging.WARNING)
     result: dict[str, Any] = {}
+    if getattr(args, "runaway", 0):
+        result.update(await runaway_bench(args.runaway, database))
+        result["database"] = database_kind(database)
+        return result
     result.update(await inbox_bench(database_url=database))
     result.update(await submission_bench(getattr(args, "tasks", 300), database))
     result["database"] = database_kind(database)
     result["server"] = "uvicorn, one process"
     return result
+
+
+# -- runaway scripts ---------------------------------------------------------------------------
+
+RUNAWAY_SCRIPT = "spin = 0\nwhile True:\n    spin += 1"
+HEALTH_EVERY_S = 0.02
+
+
+def _runaway_pack(folder: Path) -> Path:
+    """The note pack with a script task after the note that never ends."""
+    _write_pack(folder)
+    bpmn = folder / "quick_note.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace(
+        '<bpmn:sequenceFlow id="f2" sourceRef="write_note" targetRef="end" />',
+        '<bpmn:sequenceFlow id="f2" sourceRef="write_note" targetRef="spin" />'
+        '<bpmn:scriptTask id="spin" name="Spin"><bpmn:incoming>f2</bpmn:incoming>'
+        '<bpmn:outgoing>f3</bpmn:outgoing>'
+        f"<bpmn:script>{RUNAWAY_SCRIPT}</bpmn:script></bpmn:scriptTask>"
+        '<bpmn:sequenceFlow id="f3" sourceRef="spin" targetRef="end" />',
+    ).replace('<bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>',
+              '<bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'), encoding="utf-8")
+    return folder
+
+
+async def runaway_bench(runaways: int, database_url: str | None = None) -> dict[str, Any]:
+    """`/health` latency while `runaways` people at once submit a task followed by a script
+    that never ends (`while True`), through uvicorn (one process, the limits as configured).
+
+    Each submission must come back with its instance in error ("script 'Spin' ran longer
+    than …"); meanwhile a probe asks /health every 20 ms. Before the submissions, the same
+    probe measures /health on the idle server for the ratio."""
+    from engine.bench import bench_database
+
+    global SUBMIT_CLIENTS
+    clients, SUBMIT_CLIENTS = SUBMIT_CLIENTS, runaways
+    try:
+        with tempfile.TemporaryDirectory(prefix="sightline-runaway-") as tmp:
+            async with bench_database(database_url, "webbench-runaway") as (db_url, _):
+                folder = Path(tmp)
+                submitters = await _prepare_submissions(db_url, folder, runaways,
+                                                        _runaway_pack)
+                return await _probe_during_runaways(db_url, submitters)
+    finally:
+        SUBMIT_CLIENTS = clients
+
+
+async def _probe_during_runaways(db_url: str, submitters: list[_Submitter]) -> dict[str, Any]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": db_url, "TIMER_POLL_SECONDS": "0", "SMTP_HOST": "",
+           "WORKER_IN_WEB": "false"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "webapp.app:app", "--host", "127.0.0.1", "--port",
+         str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=settings.ROOT, env=env,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_until_serving(base_url, server)
+        idle = await _probe_health(base_url, seconds=2.0)
+        done = asyncio.Event()
+        probing = asyncio.create_task(_probe_health(base_url, until=done))
+        started = time.perf_counter()
+        outcomes = await asyncio.gather(*(_submit_one(base_url, who) for who in submitters))
+        submit_seconds = time.perf_counter() - started
+        done.set()
+        during = await probing
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    return {
+        "runaway_scripts": len(submitters),
+        "runaway_submissions_answered": sum(1 for status, _ in outcomes if status < 500),
+        "runaway_answers": sorted({status for status, _ in outcomes}),
+        "runaway_seconds": round(submit_seconds, 2),
+        "health_probes_during": len(during),
+        "health_p50_ms_during": round(_percentile(during, 0.5) * 1000, 1),
+        "health_p95_ms_during": round(_percentile(during, 0.95) * 1000, 1),
+        "health_max_ms_during": round(max(during) * 1000, 1),
+        "health_p95_ms_idle": round(_percentile(idle, 0.95) * 1000, 1),
+        "script_cpu_seconds": settings.SCRIPT_CPU_SECONDS,
+    }
+
+
+async def _submit_one(base_url: str, who: _Submitter) -> tuple[int, float]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        await _log_in(client, who.username)
+        token = _csrf((await client.get(f"/tasks/{who.task_ids[0]}")).text)
+        started = time.perf_counter()
+        answer = await client.post(f"/tasks/{who.task_ids[0]}", data={
+            "note": "Spin", "_submit": "submit", "csrf_token": token})
+        if answer.status_code == 303 and answer.headers.get("location", "").startswith("/login"):
+            raise RuntimeError(f"the bench's session for {who.username} was refused")
+        return answer.status_code, time.perf_counter() - started
+
+
+async def _probe_health(
+    base_url: str, *, seconds: float | None = None, until: asyncio.Event | None = None
+) -> list[float]:
+    """/health latencies, one probe every HEALTH_EVERY_S, for `seconds` or until `until`."""
+    latencies: list[float] = []
+    ends = time.perf_counter() + (seconds or 0)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        while (until is not None and not until.is_set()) or (
+            seconds is not None and time.perf_counter() < ends
+        ):
+            started = time.perf_counter()
+            await client.get("/health")
+            latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(HEALTH_EVERY_S)
+    return latencies
