@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from forms import limits
 from forms.errors import FormDefinitionError
@@ -48,25 +49,71 @@ def _width_checked(padding: Any) -> Any:
     return checked
 
 
-def render_bounded(template: str, data: Mapping[str, Any], what: str) -> str:
+def render_bounded(
+    template: str, data: Mapping[str, Any], what: str, environment: BoundedSandbox | None = None
+) -> str:
     """Render a pack's Jinja template within the evaluation limits; a template past them raises
     LimitExceeded (`what` names it in the message)."""
     with limits.bounded(what):
-        return _sandbox.from_string(template).render(dict(data))
+        return (environment or _sandbox).from_string(template).render(dict(data))
+
+
+# Characters Markdown reads as markup: escaped in what task data puts into instructions.
+_MARKDOWN_MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~=])")
+
+
+def _as_markdown_text(value: Any) -> Any:
+    """A value the instructions print, as plain text to Markdown: what a person typed (a
+    comment with `[a link](…)` or `![an image](…)`) stays text; the pack's own Markdown around
+    it keeps its meaning. A pack marks a value as Markdown on purpose with `|safe`."""
+    if isinstance(value, Markup) or value is None:
+        return value
+    return _MARKDOWN_MARKUP.sub(r"\\\1", str(value))
 
 
 # Autoescape stays off: the JSON templates are not HTML, and instructions are escaped by
 # markdown-it afterwards. ChainableUndefined lets `{{ manager.name }}` render empty when the
 # task data has no manager yet, as SpiffArena's forms expect.
 _sandbox = BoundedSandbox(undefined=ChainableUndefined, autoescape=False)
+_instructions = BoundedSandbox(
+    undefined=ChainableUndefined, autoescape=False, finalize=_as_markdown_text
+)
+# Instructions' Markdown: no raw HTML, no images (a same-origin image is a request made in the
+# reader's name), and links that show where they go (see _rendered_links).
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
     ["table", "strikethrough"]
-)
+).disable("image")
 
 
-def _render(text: str, data: Mapping[str, Any], what: str) -> str:
+def _rendered_links(markdown: MarkdownIt) -> MarkdownIt:
+    """Links open nothing silently: `rel="nofollow noopener noreferrer"`, and the address
+    written after the text whenever the text says something else."""
+    def link_open(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        tokens[idx].attrSet("rel", "nofollow noopener noreferrer")
+        return str(renderer.renderToken(tokens, idx, options, env))
+
+    def link_close(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        opening = next(t for t in reversed(tokens[:idx]) if t.type == "link_open")
+        href = str(opening.attrGet("href") or "")
+        text = "".join(t.content for t in tokens[tokens.index(opening) + 1:idx])
+        closed = str(renderer.renderToken(tokens, idx, options, env))
+        if href and text.strip() != href:
+            return closed + f' <span class="link-address">({escape(href)})</span>'
+        return closed
+
+    markdown.add_render_rule("link_open", link_open)
+    markdown.add_render_rule("link_close", link_close)
+    return markdown
+
+
+_rendered_links(_markdown)
+
+
+def _render(
+    text: str, data: Mapping[str, Any], what: str, environment: BoundedSandbox | None = None
+) -> str:
     try:
-        return render_bounded(text, data, what)
+        return render_bounded(text, data, what, environment)
     except limits.LimitExceeded as error:
         raise FormDefinitionError(f"{what} could not be rendered: {error}") from None
     except TemplateError as error:
@@ -94,4 +141,5 @@ def render_instructions(markdown_template: str, data: Mapping[str, Any]) -> Mark
     """Render task instructions: Jinja with the task data, then Markdown with HTML escaped."""
     if not markdown_template:
         return Markup("")
-    return Markup(_markdown.render(_render(markdown_template, data, "instructions")))
+    rendered = _render(markdown_template, data, "instructions", _instructions)
+    return Markup(_markdown.render(rendered))

@@ -46,3 +46,28 @@ def test_instructions_escape_raw_html_from_template_and_data() -> None:
     assert "<img" not in html
     assert "&lt;script&gt;" in html
     assert 'href="javascript' not in html
+
+
+def test_what_a_person_typed_stays_text_in_the_instructions() -> None:
+    """A comment put into instructions cannot become a link or an image; the pack's own
+    Markdown around it still renders."""
+    from forms import render_instructions
+
+    html = str(render_instructions(
+        "**Your manager wrote:** {{ comment }}",
+        {"comment": "[sign in again](https://evil.example) ![t](/admin/outbox) *really*"},
+    ))
+    assert "<strong>Your manager wrote:</strong>" in html
+    assert "[sign in again](https://evil.example) ![t](/admin/outbox) *really*" in html
+    assert "<a " not in html and "<img" not in html and "<em>" not in html
+
+
+def test_a_packs_own_links_show_where_they_go_and_images_do_not_load() -> None:
+    from forms import render_instructions
+
+    html = str(render_instructions(
+        "Read [the policy](https://hr.example/policy) ![logo](/static/logo.png)", {}))
+    assert ('<a href="https://hr.example/policy" rel="nofollow noopener noreferrer">'
+            "the policy</a>") in html
+    assert '<span class="link-address">(https://hr.example/policy)</span>' in html
+    assert "<img" not in html
