@@ -34,7 +34,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import (
 from SpiffWorkflow.util.task import TaskState
 from tortoise import connections
 
-from engine import assignment, clock, jobs, notifications, scripting
+from engine import assignment, clock, jobs, notifications, offload, scripting
 from engine.db import Params, clears_on_connect
 from engine.definitions import Deployed, deployed, latest
 from engine.directory import DirectorySnapshot, current_directory
@@ -46,7 +46,7 @@ from engine.internals import (
     mark_saved,
     timer_due,
 )
-from engine.metrics import actions_moved_off_loop, actions_reapplied, delivery_retries
+from engine.metrics import actions_reapplied, delivery_retries
 from engine.models import (
     GENESIS,
     EventWait,
@@ -246,53 +246,6 @@ recent_workflows = _RecentWorkflows()
 clears_on_connect(recent_workflows.clear)
 
 
-# Where an action's CPU work runs. On the event loop while it is quick — a task completion takes
-# a millisecond or two, less than a hop to a thread and back would add to it — but an action that
-# spends INLINE_SECONDS of CPU there is stopped and run again from the start on a thread (it has
-# written nothing yet), so one slow or hostile script holds nobody else up; an instance that
-# needed a thread goes straight to one next time, and so do big ones (OFFLOAD_STATE_BYTES of
-# stored state). On a thread the evaluation limits of forms.limits still apply.
-INLINE_SECONDS = 0.05
-OFFLOAD_STATE_BYTES = 8 * 1024
-
-
-class _Heavy:
-    """Instances whose last action needed a thread (the most recent few thousand)."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self.ids: OrderedDict[int, None] = OrderedDict()
-
-    def add(self, instance_id: int) -> None:
-        self.ids[instance_id] = None
-        self.ids.move_to_end(instance_id)
-        while len(self.ids) > self.size:
-            self.ids.popitem(last=False)
-
-    def __contains__(self, instance_id: object) -> bool:
-        return instance_id in self.ids
-
-
-heavy_instances = _Heavy()
-clears_on_connect(heavy_instances.ids.clear)
-
-
-async def run_off_loop_if_slow(
-    work: Callable[[], T], *, heavy: bool = False, undo: Callable[[], Any] = lambda: None
-) -> T:
-    """Run `work` here under the inline budget, or on a thread when `heavy` or when it turns out
-    slow (then `undo` first drops whatever the interrupted try left behind, and `work` starts
-    again from the start)."""
-    if not heavy:
-        try:
-            with limits.inline(INLINE_SECONDS):
-                return work()
-        except limits.RunElsewhere:
-            actions_moved_off_loop.inc()
-            undo()
-    return await asyncio.to_thread(work)
-
-
 async def _act(
     row: ProcessInstance,
     actor: Actor,
@@ -325,10 +278,11 @@ async def _act(
     def undo() -> None:
         # The interrupted try changed its workflow and may have added writes: both go.
         del writes.steps[mark:]
-        heavy_instances.add(row.id)
+        offload.heavy_instances.add(row.id)
 
-    heavy = len(row.state or b"") >= OFFLOAD_STATE_BYTES or row.id in heavy_instances
-    return await run_off_loop_if_slow(work, heavy=heavy, undo=undo)
+    heavy = (len(row.state or b"") >= offload.OFFLOAD_STATE_BYTES
+             or row.id in offload.heavy_instances)
+    return await offload.run_off_loop_if_slow(work, heavy=heavy, undo=undo)
 
 
 # --- start ---------------------------------------------------------------------------------
@@ -361,7 +315,7 @@ async def start_process(
             batches[-1], dep, person.id if person else None, actor, directory, data, cycle_id
         )
 
-    run = await run_off_loop_if_slow(start)
+    run = await offload.run_off_loop_if_slow(start)
     await apply(batches[-1])
     return await _after_apply(run)
 

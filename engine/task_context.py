@@ -21,7 +21,7 @@ from engine.definitions import Deployed, deployed
 from engine.directory import DirectorySnapshot, PersonInfo, UnitInfo, current_directory
 from engine.errors import NotFound
 from engine.models import Cycle, HumanTask, ProcessInstance
-from engine.runtime import run_off_loop_if_slow
+from engine.offload import run_off_loop_if_slow
 from engine.serialization import load_state
 from engine.specs import TaskInfo
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import runtime, scripting
+from engine import offload, runtime, scripting
 from engine.definitions import deploy_pack
 from engine.metrics import actions_moved_off_loop
 from engine.models import HumanTask, ProcessInstance, Record
@@ -150,7 +150,7 @@ async def test_a_runaway_script_puts_its_instance_in_error_and_the_action_return
     # It was stopped on the event loop within the inline budget and run again on a thread.
     assert actions_moved_off_loop._value.get() == before + 1  # type: ignore[attr-defined]
     # Next time the instance goes straight to a thread.
-    assert inst.id in runtime.heavy_instances
+    assert inst.id in offload.heavy_instances
 
 
 async def test_a_slow_but_bounded_script_finishes_on_a_thread(

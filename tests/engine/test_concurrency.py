@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from engine import runtime
+from engine import offload, runtime
 from engine.errors import Conflict
 from engine.metrics import actions_reapplied
 from engine.models import HumanTask, ProcessInstance
@@ -127,7 +127,7 @@ async def test_workflows_run_on_threads_at_once_stay_apart(
 ) -> None:
     """Big instances are restored, run and saved on threads, several at once: each keeps its
     own tasks and data."""
-    monkeypatch.setattr(runtime, "OFFLOAD_STATE_BYTES", 0)
+    monkeypatch.setattr(offload, "OFFLOAD_STATE_BYTES", 0)
     hr = await runtime.actor_for("H1")
     started = [await runtime.start_process("objective_setting", subject=key, actor=hr)
                for key in ("E1", "E2", "E1", "E2", "E1", "E2")]
