@@ -35,7 +35,16 @@ node_modules/.stamp-npm: package.json package-lock.json
 
 setup: $(VENV)/.stamp-python node_modules/.stamp-npm
 
+# A random SECRET_KEY and AUDIT_KEY are written into .env on the first run and kept after that
+# (a new SECRET_KEY would sign everyone out; a new AUDIT_KEY would fail the audit trail's check).
 run: setup
+	@(umask 077; touch .env)
+	@for name in SECRET_KEY AUDIT_KEY; do \
+		grep -q "^$$name=" .env && continue; \
+		[ -z "$$(tail -c 1 .env)" ] || echo >> .env; \
+		echo "$$name=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))')" >> .env; \
+		echo "wrote a random $$name into .env"; \
+	done
 	$(BIN)/sightline db upgrade
 	$(BIN)/sightline demo --if-empty
 	LOG_FORMAT=$(LOG_FORMAT) $(BIN)/sightline serve --host $(HOST) --port $(PORT)

@@ -15,7 +15,15 @@ config = Config(ROOT / ".env" if (ROOT / ".env").exists() else None)
 DEBUG: bool = config("DEBUG", cast=bool, default=False)
 DATA_DIR: Path = config("SIGHTLINE_DATA_DIR", cast=Path, default=ROOT / "data")
 DATABASE_URL: str = config("DATABASE_URL", default=f"sqlite://{DATA_DIR / 'sightline.db'}")
-SECRET_KEY: Secret = config("SECRET_KEY", cast=Secret, default="dev-only-change-me")
+# Keys the session cookie's token and the login counters' account names (HMAC-SHA256): changing
+# it signs everyone out. The default only serves a development machine: `sightline serve`,
+# `sightline worker` and the app refuse to start with it unless SIGHTLINE_DEV is true.
+DEFAULT_SECRET_KEY = "dev-only-change-me"
+SECRET_KEY: Secret = config("SECRET_KEY", cast=Secret, default=DEFAULT_SECRET_KEY)
+# Development mode: a laptop may run with the default SECRET_KEY (never a deployment).
+DEV: bool = config("SIGHTLINE_DEV", cast=bool, default=False)
+# The key of the audit trail's keyed hashes; kept outside the database.
+AUDIT_KEY: Secret = config("AUDIT_KEY", cast=Secret, default="")
 # Folders holding process packs (each subfolder with a pack.toml is a pack).
 PACKS: list[str] = list(
     config("PACKS", cast=CommaSeparatedStrings, default=str(ROOT / "processes"))
@@ -61,9 +69,20 @@ SMTP_PASSWORD: Secret = config("SMTP_PASSWORD", cast=Secret, default="")
 SMTP_STARTTLS: bool = config("SMTP_STARTTLS", cast=bool, default=False)
 MAIL_FROM: str = config("MAIL_FROM", default="Sightline <sightline@localhost>")
 
-# Login throttling: this many failures within the window locks the account name for the window.
+# Login throttling: within a window of LOGIN_WINDOW_SECONDS, an account name gets this many
+# password checks, and one client address this many failed ones (across names; an office
+# behind one NAT address shares it); further attempts are refused unchecked until it ends.
 LOGIN_MAX_FAILURES: int = config("LOGIN_MAX_FAILURES", cast=int, default=5)
+LOGIN_MAX_FAILURES_PER_ADDRESS: int = config(
+    "LOGIN_MAX_FAILURES_PER_ADDRESS", cast=int, default=100
+)
 LOGIN_WINDOW_SECONDS: int = config("LOGIN_WINDOW_SECONDS", cast=int, default=900)
+# Sessions (rows in the database, webapp.sessions): one ends after this long without a request,
+# and in any case this long after logging in.
+SESSION_IDLE_SECONDS: int = config("SESSION_IDLE_SECONDS", cast=int, default=2 * 60 * 60)
+SESSION_MAX_SECONDS: int = config("SESSION_MAX_SECONDS", cast=int, default=12 * 60 * 60)
+# Shortest password a person may choose on /account/password.
+PASSWORD_MIN_LENGTH: int = config("PASSWORD_MIN_LENGTH", cast=int, default=12)
 
 # Pack uploads (designer import).
 MAX_PACK_UPLOAD_BYTES: int = config("MAX_PACK_UPLOAD_BYTES", cast=int, default=10 * 1024 * 1024)

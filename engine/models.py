@@ -438,3 +438,39 @@ class WorkerHeartbeat(Model):
 
     class Meta:
         table = "worker_heartbeat"
+
+
+class UserSession(Model):
+    """A browser's session: the cookie carries a random token, this row only its keyed hash
+    (so reading the table gives nobody a session) and what the session holds.
+
+    A visitor who has not logged in yet has a row without a user (the login form's CSRF token,
+    a message after logging out); logging in replaces it with a new one.
+    """
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", null=True, on_delete=fields.CASCADE,
+        db_index=True,
+    )
+    data: Any = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+    last_seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
+    ip = fields.CharField(max_length=64, default="")
+    user_agent = fields.CharField(max_length=255, default="")
+
+    class Meta:
+        table = "user_session"
+
+
+class LoginThrottle(Model):
+    """Login attempts within a window, per account name or client address, counted by one
+    atomic statement each (webapp.auth)."""
+
+    key = fields.CharField(max_length=80, primary_key=True)
+    window_start = fields.DatetimeField()
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "login_throttle"

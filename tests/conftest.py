@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Before anything imports config.settings: the app refuses the default SECRET_KEY, and the
+# processes tests start (servers, workers) inherit this environment.
+os.environ["SECRET_KEY"] = "test-suite-secret-key-not-for-any-deployment"
 PG_URL = os.environ.get("SIGHTLINE_TEST_DATABASE_URL", "")
 
 

@@ -19,7 +19,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -50,6 +49,7 @@ from webapp.routes import outbox as outbox_routes
 from webapp.routes import people as people_routes
 from webapp.routes import reviews as review_routes
 from webapp.routes import tasks as task_routes
+from webapp.sessions import DatabaseSessionMiddleware, require_secret_key
 from webapp.templating import STATIC_DIR, VENDOR_DIRS
 
 log = logging.getLogger("sightline.web")
@@ -73,8 +73,6 @@ ROUTE_MODULES = [
     development_routes,
 ]
 
-SESSION_COOKIE = "sightline_session"
-SESSION_MAX_AGE = 12 * 60 * 60  # sliding: renewed on every response while in use
 HOME = "/inbox"
 
 SECURITY_HEADERS = {
@@ -274,17 +272,12 @@ def _log_level() -> str:
 
 
 def create_app(database_url: str | None = None, *, start_workers: bool = True) -> Starlette:
-    """The web app on a database (default settings.DATABASE_URL)."""
+    """The web app on a database (default settings.DATABASE_URL); refuses the default
+    SECRET_KEY outside development mode (webapp.sessions.require_secret_key)."""
+    require_secret_key()
     middleware = [
         Middleware(RequestIdMiddleware),
-        Middleware(
-            SessionMiddleware,
-            secret_key=settings.SECRET_KEY,
-            session_cookie=SESSION_COOKIE,
-            max_age=SESSION_MAX_AGE,
-            same_site="lax",
-            https_only=settings.HTTPS_ONLY,
-        ),
+        Middleware(DatabaseSessionMiddleware),
         Middleware(AuthMiddleware),
         Middleware(CSRFMiddleware),
     ]

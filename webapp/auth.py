@@ -1,7 +1,8 @@
 """Who is logged in: password check with throttling, the session, and the `Viewer`.
 
-Every request except the public paths needs a session; `AuthMiddleware` enforces that and puts
-the `Viewer` and the directory snapshot on `request.state` for handlers and templates.
+Every request except the public paths needs a session (webapp.sessions); `AuthMiddleware`
+enforces that and puts the `Viewer` and the directory snapshot on `request.state` for handlers
+and templates.
 """
 
 from __future__ import annotations
@@ -18,21 +19,22 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
-from tortoise.expressions import F
 
 from config import settings
-from engine import clock
+from engine import logins
 from engine.directory import DirectorySnapshot, current_directory
 from engine.models import User
+from webapp import sessions
+from webapp.sessions import PROBE_PATHS, STATIC_PREFIXES
 
 LOGIN_PATH = "/login"
-# Health checks and metrics answer load balancers and Prometheus, which have no session: they
-# skip the session entirely, so they never read the directory (/metrics checks its own token).
-PROBE_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
+# Health checks and metrics (PROBE_PATHS) answer load balancers and Prometheus, which have no
+# session: they skip the session entirely, so they never read the directory (/metrics checks
+# its own token).
 PUBLIC_PATHS = frozenset({LOGIN_PATH, "/favicon.ico"}) | PROBE_PATHS
-PUBLIC_PREFIXES = ("/static/", "/vendor/")
+PUBLIC_PREFIXES = STATIC_PREFIXES
 LOGIN_REFUSED = "Wrong username or password, or too many attempts — try again later"
-SESSION_USER = "user_id"
+SESSION_USER = sessions.USER_KEY
 SESSION_PERSON = "person_id"
 
 _hasher = PasswordHasher()
@@ -171,55 +173,46 @@ def _referer_path(request: Request) -> str | None:
 
 
 # -- password check and throttling -----------------------------------------------------------
+#
+# Every attempt is counted before its password is looked at, per account name and per client
+# address, each with one atomic statement (engine.logins.count_attempt): in a burst of
+# parallel attempts, the attempts past the limit are refused without checking anything, so an
+# account name gets at most LOGIN_MAX_FAILURES password checks per window however many arrive
+# at once. Names that have no login are counted like real ones, and a wrong password, an
+# unknown name and a refused attempt get the same answer.
 
 
-@dataclass
-class _Strikes:
-    count: int
-    window_ends: datetime
+def _account_key(username: str) -> str:
+    # Keyed hash of the name as typed: what people type there is sometimes their password.
+    return "user:" + sessions.keyed_hash(username.strip().lower())
 
 
-# Failures for usernames that have no login, so an unknown name is throttled like a real one
-# (and answers identically). Per process: a multi-process deployment throttles each separately.
-_unknown_strikes: dict[str, _Strikes] = {}
-_UNKNOWN_LIMIT = 10_000
+def _address_key(address: str) -> str:
+    return "addr:" + address[:64]
 
 
-def forget_login_failures() -> None:
-    """Forget in-memory failures for unknown usernames (tests; stored counts stay)."""
-    _unknown_strikes.clear()
+_next_sweep: list[datetime] = []  # per process: when to delete stale counters next (a hint)
 
 
-def _throttled(count: int, window_ends: datetime | None, now: datetime) -> bool:
+async def _admitted(username: str, address: str, now: datetime) -> bool:
+    """Count this attempt; whether it is within the limits and may have its password checked."""
+    window = timedelta(seconds=settings.LOGIN_WINDOW_SECONDS)
+    account, client = _account_key(username), _address_key(address)
+    counts = await logins.count_attempt([account, client], now, window)
+    if not _next_sweep or now >= _next_sweep[0]:
+        _next_sweep[:] = [now + window]
+        await logins.remove_stale_attempts(now, window)
     return (
-        count >= settings.LOGIN_MAX_FAILURES and window_ends is not None and window_ends > now
+        counts[account] <= settings.LOGIN_MAX_FAILURES
+        and counts[client] <= settings.LOGIN_MAX_FAILURES_PER_ADDRESS
     )
 
 
-def _note_unknown_failure(username: str, now: datetime) -> None:
-    window = timedelta(seconds=settings.LOGIN_WINDOW_SECONDS)
-    strikes = _unknown_strikes.get(username)
-    if strikes is None or strikes.window_ends <= now:
-        if len(_unknown_strikes) >= _UNKNOWN_LIMIT:
-            for name in [n for n, s in _unknown_strikes.items() if s.window_ends <= now]:
-                del _unknown_strikes[name]
-        _unknown_strikes[username] = _Strikes(1, now + window)
-        return
-    strikes.count += 1
-    if strikes.count >= settings.LOGIN_MAX_FAILURES:
-        strikes.window_ends = now + window
-
-
-async def _note_failure(user: User, now: datetime) -> None:
-    # `locked_until` doubles as the end of the current failure window: failures count while
-    # it lies ahead, and the account is locked once they reach the limit.
-    window = timedelta(seconds=settings.LOGIN_WINDOW_SECONDS)
-    if user.locked_until is None or user.locked_until <= now:
-        await User.filter(id=user.id).update(failed_logins=1, locked_until=now + window)
-        return
-    await User.filter(id=user.id).update(failed_logins=F("failed_logins") + 1)
-    if user.failed_logins + 1 >= settings.LOGIN_MAX_FAILURES:
-        await User.filter(id=user.id).update(locked_until=now + window)
+async def _succeeded(username: str, address: str) -> None:
+    """The password was right: the account starts afresh; the address gets this attempt back
+    (and only this one: failures it made at other names still count)."""
+    await logins.forget_attempts(_account_key(username))
+    await logins.take_back_attempt(_address_key(address))
 
 
 async def _verify(password_hash: str, password: str) -> bool:
@@ -233,41 +226,67 @@ async def _verify(password_hash: str, password: str) -> bool:
     return await asyncio.to_thread(check)
 
 
-async def authenticate(username: str, password: str) -> User | None:
-    """The User for these credentials, or None (wrong, unknown, inactive or throttled alike)."""
+async def authenticate(username: str, password: str, address: str) -> User | None:
+    """The User for these credentials, or None (wrong, unknown, inactive or throttled alike).
+
+    `address` is the client's (request.client.host: behind a trusted proxy, uvicorn's proxy
+    headers have made it the browser's).
+    """
     username = username.strip()
-    now = clock.now()
+    now = sessions.wall_clock()
+    if not await _admitted(username, address, now):
+        # Refused before any password is checked. Known and unknown names reach this alike,
+        # so answering sooner here tells nothing about whether the name exists.
+        return None
     user = await User.get_or_none(username=username) if username else None
     if user is None:
-        await _verify(_DUMMY_HASH, password)
-        strikes = _unknown_strikes.get(username.lower())
-        if not (strikes and _throttled(strikes.count, strikes.window_ends, now)):
-            _note_unknown_failure(username.lower(), now)
-        return None
-    if _throttled(user.failed_logins, user.locked_until, now):
-        await _verify(_DUMMY_HASH, password)
+        await _verify(_DUMMY_HASH, password)  # as long as a wrong password takes
         return None
     if not await _verify(user.password_hash, password):
-        await _note_failure(user, now)
         return None
     directory = await current_directory()
     person = directory.person(user.person_id)  # type: ignore[attr-defined]
     if person is None or not person.active:
         return None
-    changes: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+    await _succeeded(username, address)
+    # (failed_logins and locked_until of the user table are no longer used: see _admitted.)
+    changes: dict[str, Any] = {"last_login_at": now}
     if _hasher.check_needs_rehash(user.password_hash):
         changes["password_hash"] = await asyncio.to_thread(_hasher.hash, password)
     await User.filter(id=user.id).update(**changes)
     return user
 
 
-def log_in(request: Request, user: User) -> None:
-    """Start a fresh session for the user (with a new CSRF token, so none carries over)."""
+async def password_is_right(user: User, password: str, address: str) -> bool:
+    """Whether `password` is the user's, checked with the same throttling as logging in
+    (changing a password asks for the current one: it must not be a way to guess it)."""
+    if not await _admitted(user.username, address, sessions.wall_clock()):
+        return False
+    if not await _verify(user.password_hash, password):
+        return False
+    await _succeeded(user.username, address)
+    return True
+
+
+async def hash_password(password: str) -> str:
+    """The argon2 hash to store for a new password."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+def client_address(request: Request) -> str:
+    """The address login attempts are counted under."""
+    return request.client.host if request.client else ""
+
+
+async def log_in(request: Request, user: User) -> None:
+    """Start a fresh session for the user: a new token, so a cookie from before is worthless,
+    and a new CSRF token, so none carries over."""
+    await sessions.renew(request)
     request.session.clear()
     request.session[SESSION_USER] = user.id
     request.session[SESSION_PERSON] = user.person_id  # type: ignore[attr-defined]
 
 
-def log_out(request: Request) -> None:
-    """Forget the session entirely."""
-    request.session.clear()
+async def log_out(request: Request) -> None:
+    """End the session: its row is deleted, so its cookie is worthless from now on."""
+    await sessions.end(request)

@@ -62,11 +62,21 @@ def _log_config() -> dict[str, Any]:
         raise CommandError(str(exc)) from exc
 
 
+def _require_secret_key() -> None:
+    """The default SECRET_KEY stops `serve` and `worker` with one line saying what to set."""
+    from webapp.sessions import secret_key_problem
+
+    problem = secret_key_problem()
+    if problem is not None:
+        raise CommandError(problem)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     if args.workers < 1:
         raise CommandError("--workers must be at least 1")
+    _require_secret_key()
     # uvicorn applies the logging config in each process it starts; the app logs its own
     # access lines (with the request id), so uvicorn's are off.
     uvicorn.run(
@@ -266,6 +276,7 @@ def cmd_timers_run_due(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
+    _require_secret_key()  # before webapp.app, whose import builds the app (and would refuse)
     from config.logging import configure_logging
     from engine import jobs
     from engine.worker import Worker

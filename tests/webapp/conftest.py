@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -31,9 +32,7 @@ LoginHelper = Callable[..., Awaitable[httpx.Response]]
 async def app(db: str) -> Starlette:
     """The web app on the test database, without background workers."""
     from webapp.app import create_app
-    from webapp.auth import forget_login_failures
 
-    forget_login_failures()
     return create_app(db, start_workers=False)
 
 
@@ -94,3 +93,24 @@ def page_csrf(client: httpx.AsyncClient) -> Callable[[str], Awaitable[str]]:
         return match.group(1)
 
     return token_on
+
+
+class WallClock:
+    """The clock sessions and login windows read (webapp.sessions.wall_clock), moved by tests;
+    engine.clock is another clock, for simulated dates."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from webapp import sessions
+
+        self.now = sessions.wall_clock()
+        monkeypatch.setattr(sessions, "wall_clock", lambda: self.now)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock `seconds` ahead."""
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def wall_clock(monkeypatch: pytest.MonkeyPatch) -> WallClock:
+    """The real clock of sessions and logins, held still; `wall_clock.advance(seconds)`."""
+    return WallClock(monkeypatch)

@@ -1,13 +1,33 @@
-"""Logging in and out."""
+"""Logging in and out, changing one's password, and ending sessions.
+
+/account/password changes the password (the other sessions of that login end, this one gets a
+new token) and signs out one's other sessions; /admin/sessions lets HR sign a person out
+everywhere. Ending sessions is recorded in the system audit stream as `sessions_ended`.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from webapp import auth
+from config import settings
+from engine.models import User
+from engine.store import record_event
+from webapp import auth, sessions
+from webapp.auth import Viewer, current_user
 from webapp.templating import flash, render
+
+ACCOUNT_PASSWORD = "/account/password"
+ADMIN_SESSIONS = "/admin/sessions"
+# argon2 takes any length; this only keeps a pasted novel from costing the server.
+PASSWORD_MAX_LENGTH = 1024
+CURRENT_PASSWORD_REFUSED = (
+    "That is not your current password, or there were too many attempts — try again later"
+)
 
 
 async def login_page(request: Request) -> Response:
@@ -24,23 +44,151 @@ async def login(request: Request) -> Response:
     username = str(form.get("username", ""))
     password = str(form.get("password", ""))
     next_path = auth.safe_next(str(form.get("next", "")))
-    user = await auth.authenticate(username, password)
+    user = await auth.authenticate(username, password, auth.client_address(request))
     if user is None:
         context = {"next": next_path, "username": username, "error": auth.LOGIN_REFUSED}
         return render(request, "login.html", context, status=400)
-    auth.log_in(request, user)
+    await auth.log_in(request, user)
     return RedirectResponse(next_path, status_code=303)
 
 
 async def logout(request: Request) -> Response:
     """POST /logout: end the session."""
-    auth.log_out(request)
+    await auth.log_out(request)
     flash(request, "You have logged out.", "info")
     return RedirectResponse(auth.LOGIN_PATH, status_code=303)
+
+
+# -- one's own account ------------------------------------------------------------------------
+
+
+async def _account_page(
+    request: Request, viewer: Viewer, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    context: dict[str, Any] = {
+        "errors": errors or {},
+        "min_length": settings.PASSWORD_MIN_LENGTH,
+        "other_sessions": await sessions.other_sessions_of(viewer.user_id, request),
+    }
+    return render(request, "account_password.html", context, status=status)
+
+
+async def password_page(request: Request) -> Response:
+    """GET /account/password: the form, and how many other sessions this login has."""
+    return await _account_page(request, current_user(request))
+
+
+async def change_password(request: Request) -> Response:
+    """POST /account/password: check the current password, store the new one, end the other
+    sessions of this login and give this one a new token."""
+    viewer = current_user(request)
+    form = await request.form()
+    current = str(form.get("current_password", ""))
+    new = str(form.get("new_password", ""))
+    again = str(form.get("new_password_again", ""))
+    errors: dict[str, str] = {}
+    if len(new) < settings.PASSWORD_MIN_LENGTH:
+        errors["new_password"] = (
+            f"Choose a password of at least {settings.PASSWORD_MIN_LENGTH} characters."
+        )
+    elif len(new) > PASSWORD_MAX_LENGTH:
+        errors["new_password"] = f"Choose a password of at most {PASSWORD_MAX_LENGTH} characters."
+    elif new == current:
+        errors["new_password"] = "The new password must differ from the current one."
+    elif again != new:
+        errors["new_password_again"] = "The two new passwords differ — type the same twice."
+    user = await User.get(id=viewer.user_id)
+    if not await auth.password_is_right(user, current, auth.client_address(request)):
+        errors["current_password"] = CURRENT_PASSWORD_REFUSED
+    if errors:
+        return await _account_page(request, viewer, errors, status=400)
+    await User.filter(id=user.id).update(password_hash=await auth.hash_password(new))
+    ended = await sessions.end_sessions_of(user.id, besides=request)
+    await sessions.renew(request)
+    await _record_sessions_ended(viewer, viewer, ended, "password_changed")
+    flash(request, _password_changed_message(ended), "success")
+    return RedirectResponse(ACCOUNT_PASSWORD, status_code=303)
+
+
+def _password_changed_message(ended: int) -> str:
+    if not ended:
+        return "Your password has been changed."
+    return f"Your password has been changed, and {_sessions(ended)} signed out."
+
+
+async def end_other_sessions(request: Request) -> Response:
+    """POST /account/sessions/end-others: sign out every other browser of this login."""
+    viewer = current_user(request)
+    ended = await sessions.end_sessions_of(viewer.user_id, besides=request)
+    await _record_sessions_ended(viewer, viewer, ended, "signed_out_other_sessions")
+    message = f"{_sessions(ended, 'other')} signed out." if ended else (
+        "You had no other sessions to sign out."
+    )
+    flash(request, message[0].upper() + message[1:], "success" if ended else "info")
+    return RedirectResponse(ACCOUNT_PASSWORD, status_code=303)
+
+
+# -- HR: sign a person out everywhere ---------------------------------------------------------
+
+
+def _hr_only(request: Request) -> Viewer:
+    """The viewer, when they are in HR; 404 for everyone else (no hint the page exists)."""
+    viewer = current_user(request)
+    if not viewer.is_hr:
+        raise HTTPException(404)
+    return viewer
+
+
+async def sessions_page(request: Request) -> Response:
+    """GET /admin/sessions: people with live sessions, how many and when last seen."""
+    _hr_only(request)
+    directory = request.state.directory
+    rows = []
+    for found in await sessions.live_sessions_by_person():
+        person = directory.person(found.person_id)
+        if person is not None:
+            rows.append({"person": person, "sessions": found.sessions,
+                         "last_seen_at": found.last_seen_at})
+    rows.sort(key=lambda row: (row["person"].name.lower(), row["person"].key))
+    return render(request, "admin_sessions.html", {"rows": rows})
+
+
+async def end_sessions_of_person(request: Request) -> Response:
+    """POST /admin/sessions/{person_key}/end: sign the person out everywhere (an HR member
+    signing themself out keeps the session they do it from)."""
+    viewer = _hr_only(request)
+    person = request.state.directory.by_key.get(request.path_params["person_key"])
+    user = await User.get_or_none(person_id=person.id) if person is not None else None
+    if person is None or user is None:
+        raise HTTPException(404)
+    ended = await sessions.end_sessions_of(user.id, besides=request)
+    await _record_sessions_ended(viewer, person, ended, "signed_out_by_hr")
+    flash(request, f"{person.name}: {_sessions(ended)} signed out.", "success")
+    return RedirectResponse(ADMIN_SESSIONS, status_code=303)
+
+
+async def _record_sessions_ended(actor: Viewer, person: Any, ended: int, reason: str) -> None:
+    await record_event(
+        f"person:{actor.key}",
+        "sessions_ended",
+        detail={"person": person.key, "sessions": ended, "reason": reason},
+    )
+
+
+def _sessions(count: int, kind: str = "") -> str:
+    noun = "session" if count == 1 else "sessions"
+    return f"{count} {kind + ' ' if kind else ''}{noun}"
 
 
 routes = [
     Route("/login", login_page, methods=["GET"], name="login_page"),
     Route("/login", login, methods=["POST"], name="login"),
     Route("/logout", logout, methods=["POST"], name="logout"),
+    Route(ACCOUNT_PASSWORD, password_page, methods=["GET"], name="password_page"),
+    Route(ACCOUNT_PASSWORD, change_password, methods=["POST"], name="change_password"),
+    Route("/account/sessions/end-others", end_other_sessions, methods=["POST"],
+          name="end_other_sessions"),
+    Route(ADMIN_SESSIONS, sessions_page, methods=["GET"], name="admin_sessions"),
+    Route(ADMIN_SESSIONS + "/{person_key}/end", end_sessions_of_person, methods=["POST"],
+          name="end_sessions_of_person"),
 ]
