@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -13,8 +14,9 @@ from wtforms import Form
 from wtforms.fields import Field
 
 from forms.catalogs import choice_token
-from forms.fields import format_number, json_value
+from forms.fields import TEXT_KINDS, format_number, json_value, row_limit
 from forms.schema import Condition, FieldNode
+from forms.text import control_character_message, first_control_character
 
 if TYPE_CHECKING:
     from forms.spec import FormButton, FormSpec
@@ -197,7 +199,14 @@ class BoundForm:
         if node.kind in MULTI_KINDS:
             return not field.data and not field.raw_data
         if field.raw_data:
-            return all(not str(value).strip() for value in field.raw_data)
+            # Control characters count as whitespace to str.strip(); they are not blank, they
+            # are an error (forms.text).
+            return all(
+                not str(value).strip() and first_control_character(str(value)) is None
+                for value in field.raw_data
+            )
+        if node.kind in TEXT_KINDS and isinstance(field.data, str):
+            return not field.data.strip() and first_control_character(field.data) is None
         return field.data is None or (isinstance(field.data, str) and not field.data.strip())
 
     def _check_table(self, node: FieldNode, field: Field, label: str, required: bool) -> None:
@@ -211,9 +220,10 @@ class BoundForm:
             )
         elif required and count == 0:
             self._complain(field, label, "Add at least one row.", anchor)
-        if node.max_items is not None and count > node.max_items:
+        posted = max(count, getattr(field, "posted_rows", 0))
+        if posted > row_limit(node):
             self._complain(
-                field, label, f"Keep at most {node.max_items} rows; there are {count}.", anchor
+                field, label, f"Keep at most {row_limit(node)} rows; there are {posted}.", anchor
             )
         rule = node.total
         if rule is None or count == 0:
@@ -245,7 +255,7 @@ class BoundForm:
         column = node.child(node.total.column)
         values = (json_value(column, entry.form[column.name]) for entry in field.entries)
         total = sum(v for v in values if isinstance(v, int | float))
-        return int(total) if total == int(total) else total
+        return int(total) if math.isfinite(total) and total == int(total) else total
 
     def _check_signature(self, node: FieldNode, field: Field, label: str, required: bool) -> None:
         parts = field.form
@@ -262,6 +272,11 @@ class BoundForm:
             return
         if not ticked:
             self._complain(field, label, "Tick the box to confirm.", parts.acknowledged.id)
+        for part, multiline in ((parts["name"], False), (parts.comment, True)):
+            control = first_control_character(part.data or "", multiline=multiline)
+            if control is not None:
+                self._complain(field, label, control_character_message(control), part.id)
+                return
         if not typed:
             self._complain(field, label, "Type your full name to sign.", parts["name"].id)
         elif self.signer is None:
@@ -350,10 +365,10 @@ class BoundForm:
         if node.kind != "table" or node.readonly:
             return False
         if verb == "add":
-            if node.max_items is None or len(field.entries) < node.max_items:
+            if len(field.entries) < row_limit(node):
                 field.append_entry()
             return True
-        if verb == "remove" and position.isdigit():
+        if verb == "remove" and position.isascii() and position.isdigit() and len(position) < 7:
             if int(position) < len(field.entries):
                 field.pop_entry(int(position))
             return True

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,17 +18,25 @@ from wtforms.fields import (
     Field,
     FieldList,
     FormField,
-    IntegerField,
     StringField,
     TextAreaField,
 )
+from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
 
 from forms.catalogs import Choice
 from forms.schema import FieldNode
+from forms.text import control_character_message, first_control_character, storable_number
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Text kinds that hold one line (a textarea holds several).
+SINGLE_LINE_KINDS = frozenset({"text", "email", "hidden", "password", "person"})
+TEXT_KINDS = SINGLE_LINE_KINDS | {"textarea"}
+# The most rows a posted table may have: beyond any real form, small enough to draw quickly.
+MAX_TABLE_ROWS = 200
+# A table row index as posted (`objectives-3-title`): ASCII digits, not too many of them.
+_ROW_INDEX = re.compile(r"[0-9]{1,6}")
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -113,6 +122,9 @@ class _TextRules:
     def __call__(self, form: Form, field: Field) -> None:
         text = field.data or ""
         node = self.node
+        control = first_control_character(text, multiline=node.kind == "textarea")
+        if control is not None:
+            raise ValidationError(control_character_message(control))
         if node.min_length is not None and len(text) < node.min_length:
             raise ValidationError(f"Use at least {node.min_length} characters.")
         if node.max_length is not None and len(text) > node.max_length:
@@ -128,9 +140,31 @@ class _TextRules:
 
 def format_number(value: Any) -> str:
     """90 rather than 90.0 or Decimal('90'): numbers as people write them."""
-    if isinstance(value, Decimal | float) and value == int(value):
+    if isinstance(value, Decimal | float) and _finite(value) and value == int(value):
         return str(int(value))
     return str(value)
+
+
+def _finite(value: Decimal | float) -> bool:
+    return value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+
+
+def range_problem(node: FieldNode, value: Any) -> str | None:
+    """What is wrong with a number against the schema's minimum/maximum, or None."""
+    low, high = node.minimum, node.maximum
+    too_low = low is not None and value < low
+    too_high = high is not None and value > high
+    if too_low or too_high:
+        if low is not None and high is not None:
+            return f"Enter a number from {format_number(low)} to {format_number(high)}."
+        if too_low:
+            return f"Enter a number of at least {format_number(low)}."
+        return f"Enter a number of at most {format_number(high)}."
+    if node.exclusive_minimum is not None and value <= node.exclusive_minimum:
+        return f"Enter a number greater than {format_number(node.exclusive_minimum)}."
+    if node.exclusive_maximum is not None and value >= node.exclusive_maximum:
+        return f"Enter a number less than {format_number(node.exclusive_maximum)}."
+    return None
 
 
 class _Range:
@@ -138,28 +172,88 @@ class _Range:
         self.node = node
 
     def __call__(self, form: Form, field: Field) -> None:
-        node, value = self.node, field.data
-        if value is None:
+        value = field.data
+        if value is None or isinstance(value, bool) or not isinstance(value, int | Decimal):
             return
-        low, high = node.minimum, node.maximum
-        too_low = low is not None and value < low
-        too_high = high is not None and value > high
-        if too_low or too_high:
-            if low is not None and high is not None:
-                raise ValidationError(
-                    f"Enter a number from {format_number(low)} to {format_number(high)}."
-                )
-            if too_low:
-                raise ValidationError(f"Enter a number of at least {format_number(low)}.")
-            raise ValidationError(f"Enter a number of at most {format_number(high)}.")
-        if node.exclusive_minimum is not None and value <= node.exclusive_minimum:
-            raise ValidationError(
-                f"Enter a number greater than {format_number(node.exclusive_minimum)}."
-            )
-        if node.exclusive_maximum is not None and value >= node.exclusive_maximum:
-            raise ValidationError(
-                f"Enter a number less than {format_number(node.exclusive_maximum)}."
-            )
+        problem = range_problem(self.node, value)
+        if problem:
+            raise ValidationError(problem)
+
+
+def parse_number(text: str, node: FieldNode) -> int | Decimal:
+    """A typed number as the value to store (int for an integer field), or ValueError with the
+    message to show: not a number, outside the schema's range, or not storable (docs/forms.md)."""
+    whole = node.kind == "integer"
+    try:
+        value = Decimal(text.strip())
+    except (InvalidOperation, ValueError):
+        raise ValueError(_not_a_number(whole)) from None
+    if value.is_nan():
+        raise ValueError(_not_a_number(whole))
+    problem = range_problem(node, value)
+    if problem:
+        raise ValueError(problem)
+    if not storable_number(value):
+        if value.is_infinite() or abs(value) >= 1:
+            digits = "" if whole else " before the decimal point"
+            raise ValueError(f"This number is too large to store; use at most 15 digits{digits}.")
+        raise ValueError("This number is too close to zero to store; use fewer decimal places.")
+    if whole:
+        if value != value.to_integral_value():
+            raise ValueError("Enter a whole number, such as 42.")
+        return int(value)
+    return value
+
+
+def _not_a_number(whole: bool) -> str:
+    return "Enter a whole number, such as 42." if whole else "Enter a number, such as 42 or 3.5."
+
+
+class NumberField(DecimalField):
+    """An integer or number input: what was typed is kept (for the form to show it again), the
+    value is a storable int or Decimal, anything else a field error that says why."""
+
+    def __init__(self, label: str | None = None, validators: Any = None, *, node: FieldNode,
+                 **kwargs: Any):
+        super().__init__(label, validators, places=None, **kwargs)
+        self.node = node
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return
+        self.data = None
+        text = str(valuelist[0])
+        if text.strip():
+            self.data = parse_number(text, self.node)
+
+
+def row_limit(node: FieldNode) -> int:
+    """The most rows a table takes: its maxItems, and never more than MAX_TABLE_ROWS."""
+    if node.max_items is None:
+        return MAX_TABLE_ROWS
+    return min(node.max_items, MAX_TABLE_ROWS)
+
+
+class TableField(FieldList):
+    """An editable table: rows as posted (`<table>-<index>-<column>`), at most MAX_TABLE_ROWS
+    of them kept; `posted_rows` says how many were posted."""
+
+    posted_rows = 0
+
+    def process(self, formdata: Any, data: Any = unset_value, extra_filters: Any = None) -> None:
+        """Take the rows from the posted form (or the task data); count what was posted."""
+        self.posted_rows = len(set(self._extract_indices(self.name, formdata))) if formdata else 0
+        super().process(formdata, data, extra_filters)
+
+    def _extract_indices(self, prefix: str, formdata: Any) -> Iterator[int]:
+        # WTForms takes any str.isdigit() text ("²", or thousands of digits) for an index and
+        # then fails to int() it; only plain row numbers are rows.
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                index = key[offset:].split(self._field_separator, 1)[0]
+                if _ROW_INDEX.fullmatch(index):
+                    yield int(index)
 
 
 def _person_key(value: Any) -> Any:
@@ -177,10 +271,8 @@ def _field(node: FieldNode) -> Any:
         return StringField(label, [_TextRules(node)], default=default, filters=[_person_key])
     if kind == "textarea":
         return TextAreaField(label, [_TextRules(node)], default=default)
-    if kind == "integer":
-        return IntegerField(label, [_Range(node)], default=default)
-    if kind == "number":
-        return DecimalField(label, [_Range(node)], places=None, default=default)
+    if kind in ("integer", "number"):
+        return NumberField(label, [_Range(node)], node=node, default=default)
     if kind == "date":
         return DateField(label, format="%Y-%m-%d", default=default)
     if kind == "datetime":
@@ -196,10 +288,11 @@ def _field(node: FieldNode) -> Any:
     if kind == "object":
         return FormField(build_form_class(node), label)
     if kind == "table":
-        return FieldList(
+        return TableField(
             FormField(build_form_class(node)),
             label,
             min_entries=node.min_items or 0,
+            max_entries=MAX_TABLE_ROWS,
             default=default or (),
         )
     raise AssertionError(f"no field for kind {kind!r}")
@@ -212,17 +305,20 @@ def build_form_class(node: FieldNode) -> type[Form]:
 
 
 def field_value(node: FieldNode, value: Any) -> Any:
-    """A JSON value from the task data as the Python value WTForms expects for this node."""
+    """A JSON value from the task data as the Python value WTForms expects for this node
+    (None for a value the field cannot hold, such as text in a date field)."""
     if value is None:
         return None
     kind = node.kind
     try:
-        if kind == "date" and isinstance(value, str):
-            return dt.date.fromisoformat(value[:10])
-        if kind == "datetime" and isinstance(value, str):
+        if kind in ("date", "datetime"):
+            if not isinstance(value, str):
+                return None
+            if kind == "date":
+                return dt.date.fromisoformat(value[:10])
             return dt.datetime.fromisoformat(value)
-        if kind == "number" and not isinstance(value, bool):
-            return Decimal(str(value))
+        if kind in ("integer", "number"):
+            return _stored_number(kind, value)
     except (ValueError, InvalidOperation):
         return None
     if kind == "object":
@@ -234,6 +330,17 @@ def field_value(node: FieldNode, value: Any) -> Any:
         # A signature is given afresh each time; only the comment is offered again.
         return {"comment": value.get("comment") or ""} if isinstance(value, Mapping) else None
     return value
+
+
+def _stored_number(kind: str, value: Any) -> int | Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return None
+    number = Decimal(str(value).strip())
+    if not number.is_finite():
+        return None
+    if kind == "integer":
+        return int(number) if number == number.to_integral_value() else None
+    return number
 
 
 def object_value(node: FieldNode, data: Any) -> dict[str, Any]:
@@ -251,15 +358,19 @@ def object_value(node: FieldNode, data: Any) -> dict[str, Any]:
 def json_value(node: FieldNode, field: Field) -> Any:
     """The typed JSON value of a processed leaf field."""
     kind, data = node.kind, field.data
-    if kind in ("text", "email", "hidden", "password", "textarea", "person"):
-        return data or ""
+    if kind in TEXT_KINDS:
+        text = data if isinstance(data, str) else ""
+        # A single-line field holding only spaces or tabs is empty.
+        return text if kind == "textarea" or text.strip() else ""
     if kind == "checkbox":
         return bool(data)
     if kind in ("multiselect", "checkboxes"):
         return list(data or [])
     if data is None:
         return None
-    if kind == "number":
+    if kind in ("integer", "number"):
+        if isinstance(data, bool) or not isinstance(data, int | Decimal) or not _finite(data):
+            return None
         return int(data) if data == int(data) else float(data)
     if kind == "date":
         return data.isoformat()

@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from wtforms.fields import Field
 
 from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm
-from forms.fields import format_number
+from forms.fields import format_number, row_limit
 from forms.schema import FieldNode
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ class FormView:
         """Whether the table offers an Add row button."""
         if node.readonly or node.options.get("addable") is False:
             return False
-        return node.max_items is None or len(field.entries) < node.max_items
+        return len(field.entries) < row_limit(node)
 
     def can_remove(self, node: FieldNode) -> bool:
         """Whether table rows offer a Remove button."""

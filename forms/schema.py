@@ -6,6 +6,7 @@ The tree is the one description of a form that the WTForms classes, the validati
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -229,10 +230,10 @@ class _Compiler:
                 raise FormDefinitionError(f"{where}: unknown widget {widget!r} for a number")
             node.kind = "hidden" if widget == "hidden" else kind_of
             node.readonly = node.readonly or widget == "hidden"
-            node.minimum = schema.get("minimum")
-            node.maximum = schema.get("maximum")
-            node.exclusive_minimum = schema.get("exclusiveMinimum")
-            node.exclusive_maximum = schema.get("exclusiveMaximum")
+            node.minimum = _bound(schema, "minimum", where)
+            node.maximum = _bound(schema, "maximum", where)
+            node.exclusive_minimum = _bound(schema, "exclusiveMinimum", where)
+            node.exclusive_maximum = _bound(schema, "exclusiveMaximum", where)
             return node
         if kind_of != "string":
             raise FormDefinitionError(f"{where}: unsupported type {kind_of!r}")
@@ -303,6 +304,16 @@ class _Compiler:
         node.kind = "select" if in_table else "rating"
         node.markers = _markers(node.name, node.options.get("marker"))
         return node
+
+
+def _bound(schema: Mapping[str, Any], key: str, where: str) -> float | None:
+    """A numeric bound of the schema (`minimum`, ...): a finite number, or None."""
+    value = schema.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise FormDefinitionError(f"{where}: {key} must be a number, not {value!r}")
+    return value
 
 
 def _markers(name: str, value: Any) -> tuple[tuple[str, str], ...]:
@@ -438,13 +449,14 @@ def _total_rule(rule: Any, table: FieldNode) -> TotalRule | None:
         raise FormDefinitionError(f"x-total column {column.name!r} must be a number")
     if not any(key in rule for key in ("equals", "min", "max")):
         raise FormDefinitionError("x-total needs equals, min or max")
+    where = f"x-total on {table.name!r}"
     return TotalRule(
         column=column.name,
         label=str(rule.get("label") or _plural(column.label)),
         message=str(rule.get("message") or ""),
-        equals=rule.get("equals"),
-        minimum=rule.get("min"),
-        maximum=rule.get("max"),
+        equals=_bound(rule, "equals", where),
+        minimum=_bound(rule, "min", where),
+        maximum=_bound(rule, "max", where),
     )
 
 

@@ -36,6 +36,7 @@ from webapp import metrics
 from webapp.auth import PROBE_PATHS, AuthMiddleware
 from webapp.csrf import CSRFMiddleware
 from webapp.errors import REQUEST_ID_HEADER, exception_handlers
+from webapp.input import InputMiddleware
 from webapp.routes import auth as auth_routes
 from webapp.routes import dashboards as dashboard_routes
 from webapp.routes import designer as designer_routes
@@ -280,6 +281,8 @@ def create_app(database_url: str | None = None, *, start_workers: bool = True) -
         Middleware(DatabaseSessionMiddleware),
         Middleware(AuthMiddleware),
         Middleware(CSRFMiddleware),
+        # Innermost: what reaches a handler holds no character the database cannot store.
+        Middleware(InputMiddleware),
     ]
     return Starlette(
         routes=assemble_routes(),

@@ -100,9 +100,13 @@ def test_empty_post_keeps_every_key() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("hours", "abc", "Not a valid integer value."),
+        ("hours", "abc", "Enter a whole number, such as 42."),
+        ("hours", "2.5", "Enter a whole number, such as 42."),
         ("hours", "61", "Enter a number from 0 to 60."),
+        ("hours", "Infinity", "Enter a number from 0 to 60."),
+        ("hours", "NaN", "Enter a whole number, such as 42."),
         ("bonus_pct", "-1", "Enter a number of at least 0."),
+        ("bonus_pct", "abc", "Enter a number, such as 42 or 3.5."),
         ("code", "ab-12", "Use letters A-Z then digits."),
         ("code", "A", "Use at least 2 characters."),
         ("email", "ada.example.com", "Enter an email address like name@example.com."),

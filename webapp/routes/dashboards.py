@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from decimal import Decimal
 from typing import Any
 
 from markupsafe import Markup
@@ -34,7 +35,9 @@ from engine.directory import DirectorySnapshot, PersonInfo
 from engine.errors import EngineError, NotAllowed, NotFound
 from engine.models import Cycle, HumanTask, ProcessInstance, Record
 from engine.scorecard import may_read_feedback, scorecard
+from forms.text import storable_number
 from webapp.auth import Viewer, current_user
+from webapp.input import database_id, find_person, path_id
 from webapp.templating import flash, render
 
 FEEDBACK_PROCESS = "feedback"
@@ -42,6 +45,7 @@ FEEDBACK_MODES = {"give": "Give feedback", "request": "Ask for feedback"}
 TOPIC_MAX = 200
 MESSAGE_MAX = 2000
 REASON_MAX = 1000
+GOAL_TITLE_MAX = 255  # OrgGoal.title's column
 
 
 # --- cycles ----------------------------------------------------------------------------------
@@ -57,10 +61,9 @@ def _chosen_cycle(request: Request, cycles: list[Cycle]) -> Cycle | None:
     wanted = request.query_params.get("cycle", "").strip()
     if not wanted:
         return cycles[0] if cycles else None
-    if not wanted.isdigit():
-        raise HTTPException(404)
+    cycle_id = database_id(wanted)
     for cycle in cycles:
-        if cycle.id == int(wanted):
+        if cycle.id == cycle_id:
             return cycle
     raise HTTPException(404)
 
@@ -106,13 +109,25 @@ async def goals_page(request: Request) -> Response:
     return render(request, "goals.html", await _goals_context(request, viewer))
 
 
-def _optional_int(value: str) -> int | None:
-    value = value.strip()
-    if not value:
+def _optional_id(value: str) -> int | None:
+    """A row id chosen from a list ("" for none); ValueError for anything no row can have."""
+    if not value.strip():
         return None
-    if not value.lstrip("-").isdigit():
+    found = database_id(value)
+    if found is None:
         raise ValueError(value)
-    return int(value)
+    return found
+
+
+def _goal_weight(text: str) -> float | None:
+    """The weight typed for a goal, or None when it is no storable number of 0 or more."""
+    try:
+        weight = Decimal(text.strip() or "1")
+    except ArithmeticError:
+        return None
+    if weight.is_nan() or weight < 0 or not storable_number(weight):
+        return None
+    return float(weight)
 
 
 async def add_goal(request: Request) -> Response:
@@ -124,21 +139,23 @@ async def add_goal(request: Request) -> Response:
     if cycle is None or not context["may_add"]:
         raise HTTPException(404)
     errors: dict[str, str] = {}
-    title = str(form.get("title", "")).strip()
+    # One line, as the input shows it: tabs or line breaks pasted in become spaces.
+    title = " ".join(str(form.get("title", "")).split())
     if not title:
         errors["title"] = "Give the goal a title."
+    elif len(title) > GOAL_TITLE_MAX:
+        errors["title"] = f"Keep the title under {GOAL_TITLE_MAX} characters."
     try:
-        unit_id = _optional_int(str(form.get("org_unit_id", "")))
-        parent_id = _optional_int(str(form.get("parent_id", "")))
+        unit_id = _optional_id(str(form.get("org_unit_id", "")))
+        parent_id = _optional_id(str(form.get("parent_id", "")))
     except ValueError:
         raise HTTPException(400, "Choose a unit and a parent goal from the lists.") from None
-    try:
-        weight = float(str(form.get("weight", "1") or "1"))
-    except ValueError:
-        weight = -1
-    if weight < 0:
-        errors["weight"] = "The weight is a number of 0 or more."
-    if not errors:
+    weight = _goal_weight(str(form.get("weight", "")))
+    if weight is None:
+        errors["weight"] = (
+            "The weight is a number of 0 or more, with at most 15 digits before the point."
+        )
+    if not errors and weight is not None:
         try:
             await goal_engine.create_goal(
                 cycle.id,
@@ -227,13 +244,13 @@ def _feedback_choice(
     values = {
         "mode": str(form.get("mode", "")),
         "colleague": str(form.get("colleague", "")).strip(),
-        "topic": str(form.get("topic", "")).strip(),
+        "topic": " ".join(str(form.get("topic", "")).split()),
         "request_message": str(form.get("request_message", "")).strip(),
     }
     errors: dict[str, str] = {}
     if values["mode"] not in FEEDBACK_MODES:
         errors["mode"] = "Choose whether to give feedback or ask for it."
-    colleague = directory.person(values["colleague"]) if values["colleague"] else None
+    colleague = find_person(directory, values["colleague"]) if values["colleague"] else None
     if colleague is None or not colleague.active:
         errors["colleague"] = "Choose a colleague from the list."
     elif colleague.id == viewer.person_id:
@@ -253,7 +270,7 @@ async def start_feedback(request: Request) -> Response:
     values, errors = _feedback_choice(form, viewer, directory)
     if errors:
         return await _feedback_page(request, viewer, values, errors, 422)
-    colleague = directory.person(values["colleague"])
+    colleague = find_person(directory, values["colleague"])
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
     instance = await runtime.start_process(FEEDBACK_PROCESS, subject=viewer.person_id, actor=actor)
     choose = await HumanTask.get_or_none(
@@ -309,9 +326,10 @@ def _cycle_param(request: Request) -> int | None:
     wanted = request.query_params.get("cycle", "").strip()
     if not wanted:
         return None
-    if not wanted.isdigit():
+    cycle_id = database_id(wanted)
+    if cycle_id is None:
         raise HTTPException(404)
-    return int(wanted)
+    return cycle_id
 
 
 async def _scorecard_page(request: Request, person_id: int) -> Response:
@@ -347,7 +365,7 @@ async def my_scorecard(request: Request) -> Response:
 async def person_scorecard(request: Request) -> Response:
     """GET /scorecard/{person_key}: a report's (or, for HR, a population member's) score card."""
     current_user(request)
-    person = request.state.directory.person(request.path_params["person_key"])
+    person = find_person(request.state.directory, request.path_params["person_key"])
     if person is None:
         raise HTTPException(404)
     return await _scorecard_page(request, person.id)
@@ -531,7 +549,8 @@ def calibrated_changes(
         person = field_name.removeprefix("rating-")
         reason = str(form.get(f"reason-{person}", "")).strip()
         values[field_name], values[f"reason-{person}"] = str(raw).strip(), reason
-        entry = waiting.get(int(person)) if person.isdigit() else None
+        person_id = database_id(person)
+        entry = waiting.get(person_id) if person_id is not None else None
         if entry is None:
             errors["_form"] = ("Someone on the form is not waiting for the release in this "
                                "population any more; reload the page.")
@@ -539,7 +558,7 @@ def calibrated_changes(
         chosen = values[field_name]
         if chosen in ("", str(entry.proposed_rating)):
             continue  # kept as proposed
-        if not chosen.lstrip("-").isdigit() or int(chosen) not in levels:
+        if not _is_level(chosen, levels):
             errors[field_name] = "Choose a rating from the scale."
         elif not reason:
             errors[f"reason-{person}"] = "Say why the rating changes."
@@ -550,6 +569,12 @@ def calibrated_changes(
     if not values and "_form" not in errors:
         errors["_form"] = "Nobody on the form is waiting for the release."
     return values, changes, errors
+
+
+def _is_level(chosen: str, levels: set[int]) -> bool:
+    """Whether a posted rating is one of the scale's levels ("3", "-1"; not "²" or 5000 digits)."""
+    digits = chosen.removeprefix("-")
+    return digits.isascii() and digits.isdigit() and len(digits) < 10 and int(chosen) in levels
 
 
 async def release_calibrated(request: Request) -> Response:
@@ -564,7 +589,8 @@ async def release_calibrated(request: Request) -> Response:
         )
         context = _calibration_context(cycle, population, values, errors, problem)
         return render(request, "hr_calibration.html", context, status=422)
-    listed = {int(name.removeprefix("rating-")) for name in values if name.startswith("rating-")}
+    listed = {database_id(name.removeprefix("rating-")) for name in values
+              if name.startswith("rating-")}
     entries = [entry for entry in population.people if entry.person_id in listed]
     payload = {"ratings": {str(pid): level for pid, (level, _) in changes.items()}}
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
@@ -605,7 +631,7 @@ async def retry_failed(request: Request) -> Response:
     """POST /hr/dashboard/retry/{instance_id}: run an instance stopped on an error again."""
     viewer = _hr_viewer(request)
     directory = request.state.directory
-    row = await ProcessInstance.get_or_none(id=request.path_params["instance_id"])
+    row = await ProcessInstance.get_or_none(id=path_id(request, "instance_id"))
     if row is None or row.subject_id is None or not can_view_subject(  # type: ignore[attr-defined]
         viewer.person_id, viewer.groups, row.subject_id, directory  # type: ignore[attr-defined]
     ):
@@ -672,7 +698,7 @@ routes: list[BaseRoute] = [
     Route("/hr/calibration", calibration_page, methods=["GET"], name="hr_calibration"),
     Route("/hr/calibration", release_calibrated, methods=["POST"], name="hr_calibrate"),
     Route(
-        "/hr/dashboard/retry/{instance_id:int}", retry_failed, methods=["POST"], name="hr_retry"
+        "/hr/dashboard/retry/{instance_id:id}", retry_failed, methods=["POST"], name="hr_retry"
     ),
     Route("/hr/dashboard/export.csv", export_csv, methods=["GET"], name="hr_export_csv"),
     Route("/hr/dashboard/export.xlsx", export_xlsx, methods=["GET"], name="hr_export_xlsx"),

@@ -31,6 +31,7 @@ from engine.specs import decision_index, process_index
 from forms import FormDefinitionError, form_spec, render_schema_template
 from webapp.auth import Viewer, current_user
 from webapp.csrf import token_for
+from webapp.input import database_id
 from webapp.templating import flash, render
 
 FORM_SUFFIX = "-schema.json"
@@ -41,6 +42,8 @@ _DURATION = re.compile(
 HUMAN_TASKS = ("bpmn:UserTask", "bpmn:ManualTask")
 GATEWAYS = ("bpmn:ExclusiveGateway", "bpmn:InclusiveGateway")
 CLOSED_STATUSES = ("completed", "cancelled")
+MAX_PATH = 255  # DesignDraft.path's column, and a file name's bytes on most file systems
+MAX_PROCESS_ID = 128  # ProcessDefinition.process_id's column
 
 
 # -- who and what ------------------------------------------------------------------------------
@@ -181,10 +184,18 @@ async def file_save(request: Request) -> Response:
     """POST /designer/{pack}/files/{path}: keep the posted text as the designer's draft."""
     viewer = _designer(request)
     pack = _pack(request.path_params["pack"])
-    path = request.path_params["path"]
+    path = _draft_path(request.path_params["path"])
     body = (await request.body()).decode("utf-8", errors="replace")
     await drafts.save_draft_file(pack.name, path, viewer.key, body)
     return Response(status_code=204)
+
+
+def _draft_path(path: str) -> str:
+    """A pack file's path as posted; 400 when no draft can have it (longer than its column,
+    or a name longer than a file system holds)."""
+    if len(path) > MAX_PATH or any(len(part.encode()) > MAX_PATH for part in path.split("/")):
+        raise HTTPException(400, f"A file path is at most {MAX_PATH} characters.")
+    return path
 
 
 async def drafts_discard(request: Request) -> Response:
@@ -192,7 +203,7 @@ async def drafts_discard(request: Request) -> Response:
     viewer = _designer(request)
     pack = _pack(request.path_params["pack"])
     form = await request.form()
-    path = str(form.get("path") or "") or None
+    path = _draft_path(str(form.get("path") or "")) or None
     await drafts.discard_draft(pack.name, viewer.key, path)
     flash(request, f"Discarded your draft of {path}." if path else "Discarded all your drafts.",
           "success")
@@ -273,7 +284,7 @@ class ElementState:
 def _element_state(raw: str, element_id: str) -> ElementState:
     try:
         data = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or numbers / nesting beyond its limits
         data = {}
     if not isinstance(data, dict):
         data = {}
@@ -440,7 +451,16 @@ def _json_problem(text: str, label: str) -> tuple[Any, str | None]:
         return None, f"{label}: {error}"
     except json.JSONDecodeError as error:
         return None, f"{label}: line {error.lineno}, column {error.colno}: {error.msg}"
+    except (ValueError, RecursionError) as error:
+        return None, f"{label}: {_beyond_json(error)}"
     return parsed, None
+
+
+def _beyond_json(error: Exception) -> str:
+    """Why valid-looking JSON cannot be read: a number with too many digits, or too deep."""
+    if isinstance(error, RecursionError):
+        return "the JSON is nested too deeply."
+    return f"the JSON cannot be read: {error}"
 
 
 def _json_syntax(text: str, label: str) -> str | None:
@@ -451,6 +471,8 @@ def _json_syntax(text: str, label: str) -> str | None:
         json.loads(text)
     except json.JSONDecodeError as error:
         return f"{label}: line {error.lineno}, column {error.colno}: {error.msg}"
+    except (ValueError, RecursionError) as error:
+        return f"{label}: {_beyond_json(error)}"
     return None
 
 
@@ -583,6 +605,8 @@ class MigrationChoice:
 
 async def _migration_choice(pack: str, process_id: str) -> MigrationChoice | None:
     """What the migrate page offers; None when the process was never deployed."""
+    if len(process_id) > MAX_PROCESS_ID:
+        return None  # no process has such an id
     newest = (
         await ProcessDefinition.filter(pack=pack, process_id=process_id)
         .order_by("-version").first()
@@ -649,7 +673,8 @@ async def migrate_submit(request: Request) -> Response:
         raise HTTPException(404)
     form = await request.form()
     offered = {item.instance_id for item in choice.instances}
-    chosen = [int(v) for v in form.getlist("instance") if str(v).isdigit() and int(v) in offered]
+    posted = (database_id(str(v)) for v in form.getlist("instance"))
+    chosen = [i for i in posted if i is not None and i in offered]
     context: dict[str, Any] = {"pack": pack, "process_id": process_id, "choice": choice,
                                "chosen": set(chosen), "previews": None, "results": None}
     if not chosen:

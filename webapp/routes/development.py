@@ -20,6 +20,7 @@ from engine.errors import EngineError
 from engine.models import HumanTask, Record
 from engine.scorecard import DevelopmentStatus, development_status
 from webapp.auth import Viewer, current_user
+from webapp.input import find_person
 from webapp.templating import flash, render
 
 CHECKIN_PROCESS = "checkin"
@@ -81,7 +82,7 @@ async def person_development(request: Request) -> Response:
     """GET /development/{key}: one person's plan, for themselves and their managers only."""
     viewer = current_user(request)
     directory = request.state.directory
-    person = directory.person(request.path_params["key"])
+    person = find_person(directory, request.path_params["key"])
     if person is None or not _may_see(viewer, person, directory):
         raise HTTPException(404)
     [plan] = await _plans_of([person])
@@ -109,7 +110,7 @@ async def start_plan(request: Request) -> Response:
     viewer = current_user(request)
     directory = request.state.directory
     form = await request.form()
-    person = directory.person(str(form.get("person") or ""))
+    person = find_person(directory, str(form.get("person") or ""))
     if person is None or not directory.is_manager_of(viewer.person_id, person.id, False):
         raise HTTPException(404)
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from engine import inbox
 from webapp.auth import Viewer, current_user
+from webapp.input import path_id
 from webapp.templating import flash, is_htmx, render
 
 INBOX = "/inbox"
@@ -135,7 +136,7 @@ async def _after_action(request: Request, outcome: inbox.TaskAction) -> Response
 async def claim(request: Request) -> Response:
     """POST /tasks/{id}/claim: take a group task (404 unless the person is a candidate)."""
     viewer = current_user(request)
-    task_id = request.path_params["task_id"]
+    task_id = path_id(request, "task_id")
     outcome = await inbox.claim(task_id, viewer.person_id, f"person:{viewer.key}")
     return await _after_action(request, outcome)
 
@@ -143,7 +144,7 @@ async def claim(request: Request) -> Response:
 async def release(request: Request) -> Response:
     """POST /tasks/{id}/release: give a claimed group task back to its group."""
     viewer = current_user(request)
-    task_id = request.path_params["task_id"]
+    task_id = path_id(request, "task_id")
     outcome = await inbox.release(task_id, viewer.person_id, f"person:{viewer.key}")
     return await _after_action(request, outcome)
 
@@ -151,6 +152,6 @@ async def release(request: Request) -> Response:
 routes = [
     Route(INBOX, inbox_home, methods=["GET"], name="inbox"),
     Route("/nav/counts", nav_counts, methods=["GET"], name="nav_counts"),
-    Route("/tasks/{task_id:int}/claim", claim, methods=["POST"], name="task_claim"),
-    Route("/tasks/{task_id:int}/release", release, methods=["POST"], name="task_release"),
+    Route("/tasks/{task_id:id}/claim", claim, methods=["POST"], name="task_claim"),
+    Route("/tasks/{task_id:id}/release", release, methods=["POST"], name="task_release"),
 ]

@@ -15,6 +15,7 @@ from engine import access
 from engine.assignment import may_act
 from engine.history import InstanceHistory, instance_history
 from webapp.auth import current_user
+from webapp.input import path_id
 from webapp.templating import render
 
 
@@ -22,7 +23,7 @@ async def _visible_history(request: Request) -> InstanceHistory:
     """The history of the instance in the URL, or 404 when the viewer may not see it."""
     viewer = current_user(request)
     directory = request.state.directory
-    instance_id = request.path_params["instance_id"]
+    instance_id = path_id(request, "instance_id")
     row = await access.visible_instance(instance_id, viewer.person_id, viewer.groups, directory)
     history = await instance_history(instance_id)
     if await access.participants_only(row):
@@ -77,15 +78,15 @@ async def instance_print(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/instances/{instance_id:int}", instance_page, methods=["GET"], name="instance"),
+    Route("/instances/{instance_id:id}", instance_page, methods=["GET"], name="instance"),
     Route(
-        "/instances/{instance_id:int}/diagram.bpmn",
+        "/instances/{instance_id:id}/diagram.bpmn",
         instance_diagram,
         methods=["GET"],
         name="instance_diagram",
     ),
     Route(
-        "/instances/{instance_id:int}/print",
+        "/instances/{instance_id:id}/print",
         instance_print,
         methods=["GET"],
         name="instance_print",

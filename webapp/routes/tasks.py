@@ -45,6 +45,7 @@ from webapp.auth import Viewer, current_user
 from webapp.csrf import FIELD as CSRF_FIELD
 from webapp.csrf import token_for
 from webapp.errors import error_response
+from webapp.input import path_id
 from webapp.routes.people import person_lookup
 from webapp.templating import flash, is_htmx, render
 
@@ -64,7 +65,7 @@ CONTROL_KEYS = frozenset({CSRF_FIELD, SUBMIT_KEY, ACTION_KEY, FIELD_KEY})
 async def _visible_task(request: Request) -> tuple[Viewer, TaskContext]:
     """The viewer and the task's context; 404 unless the viewer may act on it (or did)."""
     viewer = current_user(request)
-    ctx = await task_context(request.path_params["task_id"])
+    ctx = await task_context(path_id(request, "task_id"))
     task = ctx.task
     directory = request.state.directory
     allowed = may_act(
@@ -339,8 +340,8 @@ async def validate_field(request: Request) -> Response:
 
 
 routes = [
-    Route("/tasks/{task_id:int}", task_page, methods=["GET"], name="task_page"),
-    Route("/tasks/{task_id:int}", submit_task, methods=["POST"], name="task_submit"),
-    Route("/tasks/{task_id:int}/validate", validate_field, methods=["POST"],
+    Route("/tasks/{task_id:id}", task_page, methods=["GET"], name="task_page"),
+    Route("/tasks/{task_id:id}", submit_task, methods=["POST"], name="task_submit"),
+    Route("/tasks/{task_id:id}/validate", validate_field, methods=["POST"],
           name="task_validate"),
 ]
