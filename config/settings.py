@@ -54,10 +54,21 @@ WORKER_IN_WEB: bool = config("WORKER_IN_WEB", cast=bool, default=True)
 # switches the duty off), and anchors the audit chains.
 TIMER_POLL_SECONDS: float = config("TIMER_POLL_SECONDS", cast=float, default=30.0)
 MESSAGE_POLL_SECONDS: float = config("MESSAGE_POLL_SECONDS", cast=float, default=1.0)
-AUDIT_ANCHOR_SECONDS: float = config("AUDIT_ANCHOR_SECONDS", cast=float, default=300.0)
+AUDIT_ANCHOR_SECONDS: float = config("AUDIT_ANCHOR_SECONDS", cast=float, default=60.0)
+# Where anchors are recorded outside the database as well (one JSON line each; `sightline audit
+# verify` checks the database against it; empty: nowhere). Keep it on a disk the database's
+# admins cannot rewrite, or copy it off the host.
+AUDIT_ANCHOR_FILE: str = config(
+    "AUDIT_ANCHOR_FILE", default=str(DATA_DIR / "audit-anchors.jsonl")
+)
 # How long a worker holds what it claimed (a job, due timers, a message it delivers) before
 # another worker may take it over, should it stop (seconds).
 LEASE_SECONDS: float = config("LEASE_SECONDS", cast=float, default=120.0)
+# What one evaluation of a pack's script, condition, DMN cell, due-date expression or form
+# template may take: CPU seconds and megabytes of memory. Past either it stops, with a message
+# saying which and why; the instance goes to its error state (forms.limits).
+SCRIPT_CPU_SECONDS: float = config("SCRIPT_CPU_SECONDS", cast=float, default=2.0)
+SCRIPT_MEMORY_MB: int = config("SCRIPT_MEMORY_MB", cast=int, default=256)
 # Processes preparing a cycle launch's instances (0: a thread of the launching process).
 LAUNCH_PROCESSES: int = config("LAUNCH_PROCESSES", cast=int, default=os.cpu_count() or 1)
 

@@ -154,6 +154,8 @@ class AuditEvent(Model):
     detail: Any = fields.JSONField(default=dict)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64)
+    # Sealed with an HMAC under the audit key (kept outside the database), not plain SHA-256.
+    keyed = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "audit_event"

@@ -32,6 +32,7 @@ from tortoise.models import Model
 
 from engine import clock, internals
 from engine.audit import SYSTEM, event_hash, instance_stream
+from engine.audit import keyed as audit_keyed
 from engine.db import CONFLICT_SQLSTATE, is_postgres, sqlite_reader
 from engine.errors import Conflict
 from engine.models import GENESIS, AuditEvent, AuditStream, ProcessInstance
@@ -308,6 +309,7 @@ class _Chain:
             "detail": step.detail,
             "prev_hash": self.head,
             "hash": digest,
+            "keyed": audit_keyed(),
         }
         self.head = digest
         return row

@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from engine import audit, clock, cycles, jobs, notifications, runtime
-from engine.models import Job, WorkerHeartbeat
+from engine.models import AuditEvent, Job, WorkerHeartbeat
 from engine.store import record_event
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,10 @@ class Worker:
         if detail is None:
             return 0
         await record_event("system:worker", "audit_anchored", detail=detail, stream=audit.ANCHOR)
+        # The anchor's number and hash go outside the database too (audit.anchor_file).
+        anchor = await AuditEvent.filter(stream=audit.ANCHOR).order_by("-seq").first()
+        if anchor is not None:
+            audit.record_anchor(anchor.seq, anchor.hash, anchor.at)
         return len(detail["heads"])
 
     # --- running ---------------------------------------------------------------------------------

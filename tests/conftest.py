@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Before anything imports config.settings: the app refuses the default SECRET_KEY, and the
 # processes tests start (servers, workers) inherit this environment.
 os.environ["SECRET_KEY"] = "test-suite-secret-key-not-for-any-deployment"
+# The audit anchors of tests go nowhere outside the database (a test that wants a file sets
+# one), never into the anchor file of a developer's own installation under data/.
+os.environ["AUDIT_ANCHOR_FILE"] = ""
 PG_URL = os.environ.get("SIGHTLINE_TEST_DATABASE_URL", "")
 
 

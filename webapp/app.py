@@ -28,10 +28,11 @@ from tortoise import Tortoise
 
 from config import logging as log_setup
 from config import settings
-from engine import db, jobs, launch_pool
+from engine import audit, db, jobs, launch_pool
 from engine.notifications import SmtpSettings
 from engine.packs import use_pack_folders
 from engine.worker import Worker, WorkerSettings
+from forms import limits
 from webapp import metrics
 from webapp.auth import PROBE_PATHS, AuthMiddleware
 from webapp.csrf import CSRFMiddleware
@@ -242,6 +243,8 @@ def _lifespan(
         use_pack_folders(settings.PACKS)
         launch_pool.configure(settings.LAUNCH_PROCESSES)
         jobs.configure(settings.LEASE_SECONDS)
+        limits.configure(settings.SCRIPT_CPU_SECONDS, settings.SCRIPT_MEMORY_MB)
+        audit.configure(str(settings.AUDIT_KEY), settings.AUDIT_ANCHOR_FILE or None)
         owns_connection = not Tortoise.is_inited()
         if owns_connection:
             await db.connect(database_url)

@@ -301,6 +301,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(work))
 
 
+def cmd_audit_seal(args: argparse.Namespace) -> int:
+    from engine.audit import seal_with_key
+
+    async def work() -> int:
+        try:
+            sealed, anchors = await seal_with_key()
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        print(f"sealed {sealed} audit event(s) with the audit key" + (f"; {anchors}"
+                                                                    if anchors else ""))
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from engine.audit import verify_chain
 
@@ -315,7 +330,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     # Benches never open this database: they make a throwaway one beside it (see engine.bench).
     args.database = args.database or settings.DATABASE_URL
-    if args.web:
+    if args.web or args.runaway:
         from webapp import bench_web
 
         result = asyncio.run(bench_web.run(args))
@@ -554,8 +569,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_timers_run_due)
 
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit", required=True)
-    p = audit.add_parser("verify", help="check the hash chain; report the first tampered row")
+    p = audit.add_parser(
+        "verify", help="check every chain, its head, its anchors and the anchor file; report "
+        "the first thing tampered with")
     p.set_defaults(func=cmd_audit_verify)
+    p = audit.add_parser(
+        "seal", help="seal the events written before AUDIT_KEY was set with it (once)")
+    p.set_defaults(func=cmd_audit_seal)
 
     cycle = sub.add_parser("cycle", help="performance cycles").add_subparsers(
         dest="cycle", required=True
@@ -612,6 +632,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="N pairs of parallel sign-offs submitted at the same moment from two "
                    "processes (default 300); counts false conflicts")
     p.add_argument("--dashboards", action="store_true", help="measure the HR dashboard")
+    p.add_argument("--runaway", type=int, nargs="?", const=4, default=0, metavar="N",
+                   help="/health latency while N people at once (default 4) run a script "
+                   "that never ends")
     p.set_defaults(func=cmd_bench)
     return parser
 
@@ -620,13 +643,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sightline` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from engine import jobs, launch_pool
+    from engine import audit, jobs, launch_pool
     from engine.errors import EngineError
     from engine.packs import use_pack_folders
+    from forms import limits
 
     use_pack_folders(_pack_folders())
     launch_pool.configure(settings.LAUNCH_PROCESSES)
     jobs.configure(settings.LEASE_SECONDS)
+    limits.configure(settings.SCRIPT_CPU_SECONDS, settings.SCRIPT_MEMORY_MB)
+    audit.configure(str(settings.AUDIT_KEY), settings.AUDIT_ANCHOR_FILE or None)
 
     try:
         return int(args.func(args))

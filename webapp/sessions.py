@@ -94,6 +94,9 @@ def require_secret_key() -> None:
         raise InsecureSecretKey(problem)
     if str(settings.SECRET_KEY) == settings.DEFAULT_SECRET_KEY:
         log.warning("SIGHTLINE_DEV is on: serving with the default SECRET_KEY")
+    if not str(settings.AUDIT_KEY) and not settings.DEV:
+        log.warning("AUDIT_KEY is not set: the audit trail is hash-chained but not keyed, so "
+                    "someone with access to the database could rewrite it unseen (docs/deploy.md)")
 
 
 # -- the middleware ---------------------------------------------------------------------------

@@ -192,10 +192,15 @@ async def _feedback_lists(viewer: Viewer, directory: DirectorySnapshot) -> dict[
         for row in await Record.filter(kind="feedback", person_id=viewer.person_id).order_by("-id")
         if may_read_feedback(row.data, viewer.person_id, viewer, directory)
     ]
+    # Records are the process's, not the writer's: what the viewer wrote comes from the
+    # feedback instances whose writing step they completed.
+    written = await HumanTask.filter(
+        process_id=FEEDBACK_PROCESS, completed_by_id=viewer.person_id, status="completed"
+    ).values_list("instance_id", flat=True)
     given = [
         row
         for row in await Record.filter(
-            kind="feedback", created_by=f"person:{viewer.key}"
+            kind="feedback", instance_id__in=list(set(written))
         ).order_by("-id")
         if row.data.get("from_id") == viewer.person_id
     ]

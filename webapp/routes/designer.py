@@ -498,6 +498,13 @@ def form_preview(schema_text: str, ui_text: str, catalogs: dict[str, Any],
     return FormPreview(html=html)
 
 
+async def previewed(schema_text: str, ui_text: str, catalogs: dict[str, Any],
+                    csrf_token: str = "") -> FormPreview:
+    """The form preview, rendered on a thread: a pack's template runs within the evaluation
+    limits, and a slow one must not hold the event loop meanwhile."""
+    return await asyncio.to_thread(form_preview, schema_text, ui_text, catalogs, csrf_token)
+
+
 async def form_editor(request: Request) -> Response:
     """GET /designer/{pack}/forms/{name}: the JSON Schema and UI schema, with a live preview."""
     viewer = _designer(request)
@@ -517,7 +524,7 @@ async def form_editor(request: Request) -> Response:
         "schema_text": schema_text,
         "ui_text": ui_text,
         "drafted": schema_path in mine or ui_path in mine,
-        "preview": form_preview(schema_text, ui_text, _catalogs(pack), token_for(request)),
+        "preview": await previewed(schema_text, ui_text, _catalogs(pack), token_for(request)),
     }
     return render(request, "designer_form.html", context)
 
@@ -534,8 +541,8 @@ async def form_preview_fragment(request: Request) -> Response:
     _designer(request)
     pack = _pack(request.path_params["pack"])
     form = await request.form()
-    preview = form_preview(str(form.get("schema", "")), str(form.get("uischema", "")),
-                           _catalogs(pack), token_for(request))
+    preview = await previewed(str(form.get("schema", "")), str(form.get("uischema", "")),
+                              _catalogs(pack), token_for(request))
     return render(request, "_designer_form_preview.html", {"preview": preview})
 
 
@@ -553,8 +560,8 @@ async def form_save(request: Request) -> Response:
             path in pack.files or path in mine) else None
         if text != current:
             await drafts.save_draft_file(pack.name, path, viewer.key, text)
-    preview = form_preview(str(form.get("schema", "")), str(form.get("uischema", "")),
-                           _catalogs(pack), token_for(request))
+    preview = await previewed(str(form.get("schema", "")), str(form.get("uischema", "")),
+                              _catalogs(pack), token_for(request))
     if preview.errors:
         flash(request, f"Draft of {name} saved — it still has errors.", "warning")
     else:

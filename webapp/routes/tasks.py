@@ -39,7 +39,6 @@ from forms import (
     FormSpec,
     PostedValues,
     form_spec,
-    render_instructions,
 )
 from webapp.auth import Viewer, current_user
 from webapp.csrf import FIELD as CSRF_FIELD
@@ -147,12 +146,8 @@ def _page(
     notice: str | None = None,
     status: int = 200,
 ) -> Response:
-    instructions = Markup("")
-    if ctx.instructions:
-        try:
-            instructions = render_instructions(ctx.instructions, ctx.template_data)
-        except FormDefinitionError as error:
-            form_problem = form_problem or str(error)
+    instructions = ctx.instructions_html
+    form_problem = form_problem or ctx.instructions_problem
     showing_draft = request.method == "GET" and bound is not None and ctx.draft is not None
     context = {
         "ctx": ctx,
