@@ -64,7 +64,9 @@ class _Budget:
     what: str
     deadline: float
     inline_deadline: float | None
-    memory_start: int
+    # The process's resident memory when the evaluation's first check came (None before it:
+    # most evaluations end before one, and never pay for reading it).
+    memory_start: int | None = None
     ticks: int = 0
 
 
@@ -88,7 +90,7 @@ def bounded(what: str) -> Iterator[None]:
         yield
         return
     inline: float | None = getattr(_local, "inline_deadline", None)
-    _local.budget = _Budget(what, time.thread_time() + cpu_seconds, inline, _resident_bytes())
+    _local.budget = _Budget(what, time.thread_time() + cpu_seconds, inline)
     try:
         yield
         check_memory()
@@ -127,7 +129,10 @@ def tick() -> None:
 def check_memory() -> None:
     """Stop the evaluation if the process grew by more than the memory budget during it."""
     budget: _Budget | None = getattr(_local, "budget", None)
-    if budget is None:
+    if budget is None or budget.ticks < _CHECK_EVERY:
+        return  # too short to have grown much: what one step can build is size-guarded
+    if budget.memory_start is None:
+        budget.memory_start = _resident_bytes()
         return
     grown = _resident_bytes() - budget.memory_start
     if grown > memory_bytes:
@@ -163,9 +168,22 @@ def _sized(value: Any) -> int | None:
     return None
 
 
+# A value at least this big is checked against what the evaluation has already taken.
+_BIG = 1024 * 1024
+
+
 def _check_bytes(estimate: float) -> None:
     if estimate > memory_bytes:
         raise _too_big(f"a value of {estimate / 2**20:,.0f} MB")
+    budget: _Budget | None = getattr(_local, "budget", None)
+    if estimate >= _BIG and budget is not None:
+        # Many big values in a few turns would pass each on its own: count them against the
+        # memory the evaluation has grown by so far.
+        now = _resident_bytes()
+        if budget.memory_start is None:
+            budget.memory_start = now
+        elif now - budget.memory_start + estimate > memory_bytes:
+            raise LimitExceeded(f"{budget.what} used more than {memory_bytes // 2**20} MB")
 
 
 def _check_int(bits: float) -> None:

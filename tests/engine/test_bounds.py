@@ -56,8 +56,9 @@ def run(script: str) -> dict:
         ("y = 1 << (10 ** 9)", "would build a number of"),
         ("y = [0] * (10 ** 9)", "would build a value of"),
         ("y = 'x' * (10 ** 10)", "would build a value of"),
-        ("y = 'x' * 1000\nfor i in range(40):\n    y = y + y", "would build a value of"),
-        ("y = 'x'\nfor i in range(40):\n    y += y", "would build a value of"),
+        ("y = 'x' * 1000\nfor i in range(40):\n    y = y + y",
+         "would build a value of|used more than 256 MB"),
+        ("y = 'x'\nfor i in range(40):\n    y += y", "would build a value of|used more than 256 MB"),
         ("y = 'x'.ljust(10 ** 10)", "would build a value of"),
         ("y = ('a' * 10 ** 6).join(['b'] * 10 ** 3)", "would build a value of"),
         ("y = f'{1:>10000000000}'", "would build a value of"),
@@ -224,3 +225,9 @@ async def test_a_record_is_the_processs_not_the_submitters(org: None, tmp_path: 
     assert record.person_id == eve.person_id  # type: ignore[attr-defined]
     assert record.created_by == "process:scored (task enter_amount)"
     assert record.instance_id == inst.id
+
+
+def test_a_few_big_values_in_a_few_turns_stop_at_the_memory_budget() -> None:
+    limits.configure(30, 64)
+    with pytest.raises(limits.LimitExceeded, match="used more than 64 MB"):
+        run("y = []\nfor i in range(100):\n    y.append('x' * (40 * 1024 * 1024))")
