@@ -62,6 +62,7 @@ test-clock: setup
 
 lint: setup
 	$(BIN)/ruff check engine forms webapp config tests
+	$(BIN)/lint-imports
 	$(BIN)/mypy engine forms
 
 bench: setup

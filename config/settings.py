@@ -46,8 +46,8 @@ LOG_LEVEL: str = config("LOG_LEVEL", default="INFO")
 # without one, only requests made on this machine (127.0.0.1 / ::1) and not through a proxy.
 METRICS_TOKEN: Secret = config("METRICS_TOKEN", cast=Secret, default="")
 
-# The worker (engine.worker): timers, message and signal delivery, launches, emails, audit
-# anchors. True: each web process runs one itself (the one-process mode of `make run`); set it
+# The worker (engine.operations.worker): timers, message and signal delivery, launches, emails,
+# audit anchors. True: each web process runs one itself (the one-process mode of `make run`); set it
 # to false when `sightline worker` processes run beside the web processes.
 WORKER_IN_WEB: bool = config("WORKER_IN_WEB", cast=bool, default=True)
 # How often the worker looks for due timers, and for thrown messages to deliver (seconds; 0

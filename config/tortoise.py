@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from config import settings
-from engine.db import tortoise_config
+from engine.base.db import tortoise_config
 
 TORTOISE_ORM = tortoise_config(settings.DATABASE_URL)

@@ -5,11 +5,11 @@ This package imports neither `engine` nor `webapp`; see docs/forms.md.
 
 from __future__ import annotations
 
-from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm, FieldError, PersonLookup
+from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm, FieldError, FormButton, PersonLookup
 from forms.catalogs import Choice
 from forms.errors import FormDefinitionError
-from forms.render import STATIC_DIR
-from forms.spec import FormButton, FormSpec, PostedValues, form_spec
+from forms.render import STATIC_DIR, HtmlForm
+from forms.spec import FormSpec, PostedValues, form_spec
 from forms.templating import render_instructions, render_schema_template
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "FormButton",
     "FormDefinitionError",
     "FormSpec",
+    "HtmlForm",
     "PersonLookup",
     "PostedValues",
     "form_spec",

@@ -7,9 +7,9 @@ import datetime as dt
 import math
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from markupsafe import Markup
 from wtforms import Form
 from wtforms.fields import Field
 
@@ -19,7 +19,7 @@ from forms.schema import Condition, FieldNode
 from forms.text import control_character_message, first_control_character
 
 if TYPE_CHECKING:
-    from forms.spec import FormButton, FormSpec
+    from forms.spec import FormSpec
 
 ACTION_KEY = "_form_action"
 FIELD_KEY = "_field"
@@ -27,6 +27,17 @@ MULTI_KINDS = ("multiselect", "checkboxes")
 
 # A person field's key (employee id) -> how the directory shows that person, or None.
 PersonLookup = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class FormButton:
+    """A submit button; its name/value tell the web app which one was pressed."""
+
+    label: str
+    value: str = "submit"
+    name: str = "_submit"
+    secondary: bool = False
+    novalidate: bool = False
 
 
 class FieldError(NamedTuple):
@@ -374,43 +385,3 @@ class BoundForm:
             return True
         return False
 
-    # -- HTML -----------------------------------------------------------------------------------
-
-    def render(
-        self,
-        *,
-        action: str,
-        validate_url: str | None = None,
-        person_search_url: str | None = None,
-        csrf_token: str = "",
-        submit_label: str = "Submit",
-        extra_buttons: tuple[FormButton, ...] | list[FormButton] = (),
-        form_attrs: Mapping[str, str] | None = None,
-    ) -> Markup:
-        """The whole <form>: error summary, fields with inline errors, buttons."""
-        from forms.render import render_form
-
-        return render_form(
-            self,
-            action=action,
-            validate_url=validate_url,
-            person_search_url=person_search_url,
-            csrf_token=csrf_token,
-            submit_label=submit_label,
-            extra_buttons=extra_buttons,
-            form_attrs=form_attrs or {},
-        )
-
-    def render_field(
-        self,
-        name: str,
-        *,
-        validate_url: str | None = None,
-        person_search_url: str | None = None,
-    ) -> Markup:
-        """One field's wrapper with its errors (a table cell gives the whole table)."""
-        from forms.render import render_block
-
-        return render_block(
-            self, name, validate_url=validate_url, person_search_url=person_search_url
-        )

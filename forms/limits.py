@@ -17,7 +17,7 @@ plain message, never the server. Three mechanisms together:
 The limits are settings (SCRIPT_CPU_SECONDS, SCRIPT_MEMORY_MB); the app and the command line
 set them with `configure`. An evaluation may also be given a shorter *inline* budget: past it,
 `RunElsewhere` asks the caller to run the whole action again where a long run holds nobody up
-(the engine moves it off the event loop, see engine.runtime).
+(the engine moves it off the event loop, see engine.workflow.runtime).
 """
 
 from __future__ import annotations

@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from wtforms.fields import Field
 
-from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm
+from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm, FormButton
 from forms.fields import format_number, row_limit
 from forms.schema import FieldNode
-
-if TYPE_CHECKING:
-    from forms.spec import FormButton
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -283,8 +280,6 @@ def render_form(
     form_attrs: Mapping[str, str],
 ) -> Markup:
     """The whole <form> for a bound task form."""
-    from forms.spec import FormButton
-
     view = FormView(bound, validate_url, person_search_url)
     buttons = [FormButton(submit_label), *extra_buttons]
     return Markup(_macros(view).form(action, csrf_token, buttons, html_attributes(form_attrs)))
@@ -298,3 +293,42 @@ def render_block(
     node, field = found.table if found.table else (found.node, found.field)
     view = FormView(bound, validate_url, person_search_url)
     return Markup(_macros(view).block(node, field))
+
+
+class HtmlForm(BoundForm):
+    """A bound form that draws itself: what `FormSpec.bind` returns."""
+
+    def render(
+        self,
+        *,
+        action: str,
+        validate_url: str | None = None,
+        person_search_url: str | None = None,
+        csrf_token: str = "",
+        submit_label: str = "Submit",
+        extra_buttons: tuple[FormButton, ...] | list[FormButton] = (),
+        form_attrs: Mapping[str, str] | None = None,
+    ) -> Markup:
+        """The whole <form>: error summary, fields with inline errors, buttons."""
+        return render_form(
+            self,
+            action=action,
+            validate_url=validate_url,
+            person_search_url=person_search_url,
+            csrf_token=csrf_token,
+            submit_label=submit_label,
+            extra_buttons=extra_buttons,
+            form_attrs=form_attrs or {},
+        )
+
+    def render_field(
+        self,
+        name: str,
+        *,
+        validate_url: str | None = None,
+        person_search_url: str | None = None,
+    ) -> Markup:
+        """One field's wrapper with its errors (a table cell gives the whole table)."""
+        return render_block(
+            self, name, validate_url=validate_url, person_search_url=person_search_url
+        )

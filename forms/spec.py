@@ -8,29 +8,18 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
 from wtforms import Form
 
-from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm, PersonLookup
+from forms.bound import ACTION_KEY, FIELD_KEY, FormButton, PersonLookup
 from forms.catalogs import referenced_catalogs
 from forms.fields import build_form_class, field_value, object_value
+from forms.render import HtmlForm
 from forms.schema import FieldNode, compile_form
 
 CACHE_SIZE = 256
-
-
-@dataclass(frozen=True)
-class FormButton:
-    """A submit button; its name/value tell the web app which one was pressed."""
-
-    label: str
-    value: str = "submit"
-    name: str = "_submit"
-    secondary: bool = False
-    novalidate: bool = False
 
 
 class PostedValues:
@@ -82,7 +71,7 @@ class FormSpec:
         signer: Mapping[str, Any] | None = None,
         now: dt.datetime | None = None,
         person_lookup: PersonLookup | None = None,
-    ) -> BoundForm:
+    ) -> HtmlForm:
         """Bind posted values (a multi-dict, or None to show the form) and the task data.
 
         `person_lookup` names the person behind a person field's key; without it any key passes.
@@ -91,7 +80,7 @@ class FormSpec:
         formdata = _as_formdata(formdata)
         form = self.form_class(formdata=formdata, data=object_value(self.root, data))
         _restore_read_only(self.root, form, data)
-        return BoundForm(self, form, data, formdata, signer, now, person_lookup)
+        return HtmlForm(self, form, data, formdata, signer, now, person_lookup)
 
     def validate_partial(
         self,

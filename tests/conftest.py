@@ -60,7 +60,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[str]:
     """A connected, empty database with every table; yields its URL."""
-    from engine import db as engine_db
+    from engine.base import db as engine_db
 
     await engine_db.create_schema(database_url)
     yield database_url
@@ -81,7 +81,7 @@ async def pg_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def pg_db(pg_url: str) -> AsyncIterator[str]:
     """A connected, empty PostgreSQL database with every table; yields its URL."""
-    from engine import db as engine_db
+    from engine.base import db as engine_db
 
     await engine_db.create_schema(pg_url)
     yield pg_url

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import httpx
 
-from engine import db
-from engine.audit import verify_chain
-from engine.definitions import deploy_pack
-from engine.demo import DEMO_PASSWORD, create_logins
-from engine.models import HumanTask, Job, ProcessInstance
-from engine.org_import import import_org
+from engine.base import db
+from engine.base.models import HumanTask, Job, ProcessInstance
+from engine.operations.demo import DEMO_PASSWORD, create_logins
+from engine.packs.definitions import deploy_pack
+from engine.people.org_import import import_org
+from engine.workflow.audit import verify_chain
 
 ROOT = Path(__file__).resolve().parent.parent
 ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\

@@ -2,7 +2,7 @@
 
 To add an area, write webapp/routes/<area>.py exporting `routes = [...]` and add the module to
 ROUTE_MODULES. Work outside requests (timers, deliveries, launches, emails) is the worker's
-(engine.worker): with WORKER_IN_WEB the web process runs one itself, otherwise `sightline
+(engine.operations.worker): with WORKER_IN_WEB the web process runs one itself, otherwise `sightline
 worker` processes do.
 """
 
@@ -28,15 +28,17 @@ from tortoise import Tortoise
 
 from config import logging as log_setup
 from config import settings
-from engine import audit, db, jobs, launch_pool
-from engine.notifications import SmtpSettings
-from engine.packs import use_pack_folders
-from engine.worker import Worker, WorkerSettings
+from engine.base import db
+from engine.operations.worker import Worker, WorkerSettings
+from engine.packs.loading import use_pack_folders
+from engine.performance import launch_pool
+from engine.workflow import audit, jobs
+from engine.workflow.notifications import SmtpSettings
 from forms import limits
 from webapp import metrics
 from webapp.auth import PROBE_PATHS, AuthMiddleware
 from webapp.csrf import CSRFMiddleware
-from webapp.errors import REQUEST_ID_HEADER, exception_handlers
+from webapp.errors import REQUEST_ID_HEADER, error_response, exception_handlers
 from webapp.input import InputMiddleware
 from webapp.routes import auth as auth_routes
 from webapp.routes import dashboards as dashboard_routes
@@ -283,7 +285,7 @@ def create_app(database_url: str | None = None, *, start_workers: bool = True) -
         Middleware(RequestIdMiddleware),
         Middleware(DatabaseSessionMiddleware),
         Middleware(AuthMiddleware),
-        Middleware(CSRFMiddleware),
+        Middleware(CSRFMiddleware, refuse=error_response),
         # Innermost: what reaches a handler holds no character the database cannot store.
         Middleware(InputMiddleware),
     ]

@@ -21,9 +21,9 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import settings
-from engine import logins
-from engine.directory import DirectorySnapshot, current_directory
-from engine.models import User
+from engine.base.models import User
+from engine.people import logins
+from engine.people.directory import DirectorySnapshot, current_directory
 from webapp import sessions
 from webapp.sessions import PROBE_PATHS, STATIC_PREFIXES
 
@@ -175,7 +175,7 @@ def _referer_path(request: Request) -> str | None:
 # -- password check and throttling -----------------------------------------------------------
 #
 # Every attempt is counted before its password is looked at, per account name and per client
-# address, each with one atomic statement (engine.logins.count_attempt): in a burst of
+# address, each with one atomic statement (engine.people.logins.count_attempt): in a burst of
 # parallel attempts, the attempts past the limit are refused without checking anything, so an
 # account name gets at most LOGIN_MAX_FAILURES password checks per window however many arrive
 # at once. Names that have no login are counted like real ones, and a wrong password, an

@@ -1,6 +1,6 @@
 """`sightline bench --web`: the web stack measured end to end, printed as JSON.
 
-Two numbers, each on a throwaway database of its own (engine.bench.bench_database: a new
+Two numbers, each on a throwaway database of its own (engine.operations.bench.bench_database: a new
 database on the PostgreSQL server DATABASE_URL names, or a temporary SQLite file). Only the
 app's own dependencies are used (httpx is one), never the test suite's:
 
@@ -77,7 +77,7 @@ def _org_csv() -> str:
 async def _login_user(username: str, person_id: int) -> None:
     from argon2 import PasswordHasher
 
-    from engine.models import User
+    from engine.base.models import User
 
     await User.create(
         username=username, password_hash=PasswordHasher().hash(PASSWORD), person_id=person_id
@@ -86,9 +86,9 @@ async def _login_user(username: str, person_id: int) -> None:
 
 async def _fill_task_table(rows: int) -> dict[str, int]:
     """Instances and human-task rows in bulk; returns a few counts for the report."""
-    from engine import clock
-    from engine.directory import current_directory
-    from engine.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance
+    from engine.base import clock
+    from engine.base.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance
+    from engine.people.directory import current_directory
 
     rng = random.Random(20260)
     directory = await current_directory()
@@ -206,11 +206,11 @@ async def inbox_bench(
     requests: int = INBOX_REQUESTS, path: str = "/inbox", database_url: str | None = None
 ) -> dict[str, Any]:
     """p50/p95 server milliseconds of the bench manager's inbox over a 100,000-row task table."""
-    from engine import db
-    from engine.bench import bench_database
-    from engine.definitions import deploy_pack
-    from engine.directory import current_directory
-    from engine.org_import import import_org
+    from engine.base import db
+    from engine.operations.bench import bench_database
+    from engine.packs.definitions import deploy_pack
+    from engine.people.directory import current_directory
+    from engine.people.org_import import import_org
     from webapp.app import create_app
 
     async with bench_database(database_url, "webbench-inbox") as (db_url, _):
@@ -262,7 +262,7 @@ async def inbox_bench(
 
 
 async def _manager_waiting(person_id: int) -> int:
-    from engine.inbox import nav_counts
+    from engine.workflow.inbox import nav_counts
 
     return (await nav_counts(person_id, {BENCH_GROUP}))["inbox"]
 
@@ -341,10 +341,11 @@ async def _prepare_submissions(
     db_url: str, folder: Path, total: int, write_pack: Any = None
 ) -> list[_Submitter]:
     """A small org, the note pack, and `total` open note tasks spread over the submitters."""
-    from engine import db, runtime
-    from engine.definitions import deploy_pack
-    from engine.models import HumanTask
-    from engine.org_import import import_org
+    from engine.base import db
+    from engine.base.models import HumanTask
+    from engine.packs.definitions import deploy_pack
+    from engine.people.org_import import import_org
+    from engine.workflow import runtime
 
     await db.upgrade(db_url)
     await db.disconnect()
@@ -424,7 +425,7 @@ async def _submit_all(base_url: str, who: _Submitter, warmup: int) -> tuple[int,
 
 async def submission_bench(total: int, database_url: str | None = None) -> dict[str, Any]:
     """Task submissions per second through uvicorn with SUBMIT_CLIENTS concurrent people."""
-    from engine.bench import bench_database
+    from engine.operations.bench import bench_database
 
     total = max(total, SUBMIT_CLIENTS * (SUBMIT_WARMUP + 5))
     with tempfile.TemporaryDirectory(prefix="sightline-webbench-") as tmp:
@@ -464,7 +465,7 @@ async def submission_bench(total: int, database_url: str | None = None) -> dict[
 
 async def run(args: Any) -> dict[str, Any]:
     """Both web measurements; a JSON-able dict (`args.database`: the DATABASE_URL to honour)."""
-    from engine.bench import database_kind
+    from engine.operations.bench import database_kind
 
     database = getattr(args, "database", None)
     # A line per bench request would bury the figures (and cost the clients time).
@@ -510,7 +511,7 @@ async def runaway_bench(runaways: int, database_url: str | None = None) -> dict[
     Each submission must come back with its instance in error ("script 'Spin' ran longer
     than …"); meanwhile a probe asks /health every 20 ms. Before the submissions, the same
     probe measures /health on the idle server for the ratio."""
-    from engine.bench import bench_database
+    from engine.operations.bench import bench_database
 
     global SUBMIT_CLIENTS
     clients, SUBMIT_CLIENTS = SUBMIT_CLIENTS, runaways

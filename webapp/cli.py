@@ -27,7 +27,7 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 async def _with_db(work: Callable[[], Awaitable[int]]) -> int:
-    from engine import db
+    from engine.base import db
 
     await db.connect(settings.DATABASE_URL)
     try:
@@ -93,7 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from engine import db
+    from engine.base import db
 
     async def work() -> int:
         applied = await db.upgrade(settings.DATABASE_URL)
@@ -108,8 +108,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_pack_validate(args: argparse.Namespace) -> int:
-    from engine.packs import discover_packs
-    from engine.validation import validate_pack
+    from engine.packs.loading import discover_packs
+    from engine.packs.validation import validate_pack
 
     path = _resolve_pack_path(args.path)
     problems = validate_pack(path, available=discover_packs([path.parent, *_pack_folders()]))
@@ -123,8 +123,8 @@ def cmd_pack_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_pack_deploy(args: argparse.Namespace) -> int:
-    from engine.definitions import deploy_pack
-    from engine.errors import DeployError
+    from engine.base.errors import DeployError
+    from engine.packs.definitions import deploy_pack
 
     path = _resolve_pack_path(args.path)
 
@@ -142,7 +142,7 @@ def cmd_pack_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_pack_test(args: argparse.Namespace) -> int:
-    from engine.pack_tests import format_report, run_pack_tests
+    from engine.packs.pack_tests import format_report, run_pack_tests
 
     path = _resolve_pack_path(args.path)
     report = run_pack_tests(path)
@@ -154,7 +154,7 @@ def cmd_pack_test(args: argparse.Namespace) -> int:
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
-    from engine.org_import import import_org
+    from engine.people.org_import import import_org
 
     path = Path(args.file)
     if not path.exists():
@@ -169,7 +169,7 @@ def cmd_org_import(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from engine import demo
+    from engine.operations import demo
 
     async def work() -> int:
         if args.if_empty and not await demo.is_empty():
@@ -198,7 +198,7 @@ def _parse_json(text: str) -> dict[str, Any]:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from engine import runtime
+    from engine.workflow import runtime
 
     data = _parse_json(args.data)
 
@@ -214,7 +214,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from engine import inbox
+    from engine.workflow import inbox
 
     async def work() -> int:
         rows = await inbox.open_tasks(person=args.person)
@@ -229,7 +229,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
-    from engine import runtime
+    from engine.workflow import runtime
 
     data = _parse_json(args.data)
 
@@ -246,7 +246,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from engine import runtime
+    from engine.workflow import runtime
 
     async def work() -> int:
         instance = await runtime.retry_instance(
@@ -259,7 +259,8 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_timers_run_due(args: argparse.Namespace) -> int:
-    from engine import clock, runtime
+    from engine.base import clock
+    from engine.workflow import runtime
 
     async def work() -> int:
         if args.now:
@@ -278,8 +279,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     _require_secret_key()  # before webapp.app, whose import builds the app (and would refuse)
     from config.logging import configure_logging
-    from engine import jobs
-    from engine.worker import Worker
+    from engine.operations.worker import Worker
+    from engine.workflow import jobs
     from webapp.app import worker_settings
 
     _log_config()  # a wrong LOG_FORMAT or LOG_LEVEL is one line, not a traceback
@@ -302,7 +303,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_seal(args: argparse.Namespace) -> int:
-    from engine.audit import seal_with_key
+    from engine.workflow.audit import seal_with_key
 
     async def work() -> int:
         try:
@@ -317,7 +318,7 @@ def cmd_audit_seal(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from engine.audit import verify_chain
+    from engine.workflow.audit import verify_chain
 
     async def work() -> int:
         report = await verify_chain()
@@ -328,7 +329,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    # Benches never open this database: they make a throwaway one beside it (see engine.bench).
+    # Benches never open this database: they make a throwaway one beside it
+    # (see engine.operations.bench).
     args.database = args.database or settings.DATABASE_URL
     if args.web or args.runaway:
         from webapp import bench_web
@@ -336,7 +338,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = asyncio.run(bench_web.run(args))
         print(json.dumps(result, indent=2))
         return 0
-    from engine import bench
+    from engine.operations import bench
 
     result = asyncio.run(bench.run(args))
     print(json.dumps(result, indent=2))
@@ -352,7 +354,7 @@ def _progress_bar(done: int, total: int, width: int = 30) -> str:
 
 
 def _population(args: argparse.Namespace) -> Any:
-    from engine.cycles import Population
+    from engine.performance.cycles import Population
 
     chosen = [x for x in (args.unit, args.job_family, args.people) if x]
     if len(chosen) != 1:
@@ -365,8 +367,8 @@ def _population(args: argparse.Namespace) -> Any:
 
 
 def cmd_cycle_launch(args: argparse.Namespace) -> int:
-    from engine import runtime
-    from engine.cycles import launch_cycle
+    from engine.performance.cycles import launch_cycle
+    from engine.workflow import runtime
 
     population = _population(args)
     try:
@@ -393,7 +395,7 @@ def cmd_cycle_launch(args: argparse.Namespace) -> int:
 
 
 def cmd_cycle_list(args: argparse.Namespace) -> int:
-    from engine.cycles import cycle_progress
+    from engine.performance.cycles import cycle_progress
 
     async def work() -> int:
         found = await cycle_progress()
@@ -415,7 +417,7 @@ def cmd_cycle_list(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from engine import migration, runtime
+    from engine.workflow import migration, runtime
 
     if (args.instance is None) == (args.all_of is None):
         raise CommandError("give an INSTANCE id or --all-of PROCESS (one of them)")
@@ -430,7 +432,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             for line in report.summary():
                 print(line)
             return 1 if report.refused or report.failed else 0
-        from engine.models import ProcessDefinition, ProcessInstance
+        from engine.base.models import ProcessDefinition, ProcessInstance
 
         row = await ProcessInstance.get_or_none(id=args.instance)
         if row is None:
@@ -455,7 +457,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_pack_export(args: argparse.Namespace) -> int:
-    from engine.pack_archive import export_pack
+    from engine.packs.archive import export_pack
 
     path = _resolve_pack_path(args.path)
     data = export_pack(path)
@@ -465,7 +467,7 @@ def cmd_pack_export(args: argparse.Namespace) -> int:
 
 
 def cmd_pack_import(args: argparse.Namespace) -> int:
-    from engine.pack_archive import ArchiveRejected, import_pack
+    from engine.packs.archive import ArchiveRejected, import_pack
 
     source = Path(args.file)
     if not source.is_file():
@@ -643,9 +645,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sightline` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from engine import audit, jobs, launch_pool
-    from engine.errors import EngineError
-    from engine.packs import use_pack_folders
+    from engine.base.errors import EngineError
+    from engine.packs.loading import use_pack_folders
+    from engine.performance import launch_pool
+    from engine.workflow import audit, jobs
     from forms import limits
 
     use_pack_folders(_pack_folders())

@@ -8,6 +8,7 @@ then replays it, so handlers still read `await request.form()` as usual.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,6 +16,7 @@ import jinja2
 from markupsafe import Markup, escape
 from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config import settings
@@ -24,6 +26,8 @@ FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 EXPIRED_MESSAGE = "The form expired — reload the page and try again"
+# (request, status, message) -> the error page sent instead of the request's own response.
+Refusal = Callable[..., Response]
 
 
 def session_token(session: dict[str, Any]) -> str:
@@ -118,8 +122,10 @@ async def _never_called() -> Message:
 class CSRFMiddleware:
     """Refuse POST/PUT/PATCH/DELETE whose token does not match the session's (403)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, refuse: Refusal) -> None:
         self.app = app
+        # The app's error page (webapp.errors.error_response), passed in by the app.
+        self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
@@ -132,9 +138,7 @@ class CSRFMiddleware:
             try:
                 body, gone = await _read_body(receive)
             except _TooLarge:
-                from webapp.errors import error_response
-
-                response = error_response(Request(scope), 413)
+                response = self.refuse(Request(scope), 413)
                 await response(scope, receive, send)
                 return
             if gone:
@@ -144,7 +148,5 @@ class CSRFMiddleware:
         if expected and submitted and secrets.compare_digest(expected.encode(), submitted.encode()):
             await self.app(scope, receive, send)
             return
-        from webapp.errors import error_response
-
-        response = error_response(Request(scope, receive), 403, EXPIRED_MESSAGE)
+        response = self.refuse(Request(scope, receive), 403, EXPIRED_MESSAGE)
         await response(scope, receive, send)

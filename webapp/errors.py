@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
-from engine import metrics
-from engine.errors import Conflict, EngineError, NotAllowed, NotFound
+from engine.base import metrics
+from engine.base.errors import Conflict, EngineError, NotAllowed, NotFound
 
 log = logging.getLogger("sightline.web")
 

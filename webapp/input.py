@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config import settings
-from engine.directory import DirectorySnapshot, PersonInfo
+from engine.people.directory import DirectorySnapshot, PersonInfo
 from forms.text import describe_character, first_control_character
 
 log = logging.getLogger("sightline.web")

@@ -1,8 +1,8 @@
 """What `/metrics` tells Prometheus, and who may ask.
 
 Three kinds of numbers: this process's requests (latency by route template, method and status
-class; requests in flight), the engine's counters of this process (engine.metrics), and the
-backlogs read from the database at scrape time (engine.operations.backlog), which every
+class; requests in flight), the engine's counters of this process (engine.base.metrics), and the
+backlogs read from the database at scrape time (engine.operations.health.backlog), which every
 process reports alike. Counters are per process: scrape each web process, not just one.
 
 Who may read: with METRICS_TOKEN set, requests carrying `Authorization: Bearer <token>`;
@@ -26,9 +26,9 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from config import settings
-from engine import metrics as engine_metrics  # noqa: F401  (registers the engine's counters)
-from engine import operations
-from engine.operations import Backlog
+from engine.base import metrics as engine_metrics  # noqa: F401  (registers the engine's counters)
+from engine.operations import health
+from engine.operations.health import Backlog
 
 log = logging.getLogger("sightline.web")
 
@@ -124,7 +124,7 @@ class _BacklogCollector:
 async def exposition() -> bytes:
     """Every metric in Prometheus' text format: this process's, then the database's."""
     try:
-        backlog: Backlog | None = await operations.backlog()
+        backlog: Backlog | None = await health.backlog()
     except Exception as exc:  # the process's own numbers are still worth a scrape
         log.warning("metrics: the backlog could not be read: %s", exc)
         backlog = None

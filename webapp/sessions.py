@@ -28,7 +28,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config import settings
-from engine import logins
+from engine.people import logins
 from webapp.templating import flash
 
 log = logging.getLogger("sightline.web")
@@ -53,7 +53,7 @@ def wall_clock() -> datetime:
     """Now, by the machine's clock (UTC).
 
     Sessions and login windows are about people at browsers, so they follow the real clock,
-    never `engine.clock`: tests (and `sightline timers run-due --now`) move the engine's clock
+    never `engine.base.clock`: tests (and `sightline timers run-due --now`) move the engine's clock
     to simulated dates, and a session must not end because a test set that clock to 2031.
     """
     return datetime.now(UTC)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from engine import clock
+from engine.base import clock
 from webapp import csrf
 
 WEBAPP_DIR = Path(__file__).resolve().parent

@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
 ]
 LAPTOP = (1280, 800)
 PHONE = (390, 844)
-PASSWORD = "sightline-demo"  # engine.demo.DEMO_PASSWORD
+PASSWORD = "sightline-demo"  # engine.operations.demo.DEMO_PASSWORD
 
 PageOpener = Callable[..., Page]
 

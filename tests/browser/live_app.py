@@ -37,8 +37,8 @@ AGREED_OBJECTIVES = [
 
 async def start_objectives(hr: Any) -> None:
     """An objective-setting cycle for both employees."""
-    from engine import runtime
-    from engine.models import Cycle
+    from engine.base.models import Cycle
+    from engine.workflow import runtime
 
     cycle = await Cycle.create(name="2026 objectives")
     for employee in ("E1", "E2"):
@@ -48,8 +48,8 @@ async def start_objectives(hr: Any) -> None:
 
 async def start_year_end(hr: Any) -> None:
     """Eve's year-end appraisal, with the objectives she agreed at the start of the year."""
-    from engine import runtime
-    from engine.models import Cycle
+    from engine.base.models import Cycle
+    from engine.workflow import runtime
 
     cycle = await Cycle.create(name="2026 year-end")
     await runtime.start_process("year_end_appraisal", subject="E1", actor=hr,
@@ -61,10 +61,11 @@ SCENARIOS = {"objectives": start_objectives, "year-end": start_year_end}
 
 async def prepare(database_url: str, scenario: str = "objectives") -> None:
     """Schema, organisation, logins, the standard pack, then the scenario's processes."""
-    from engine import db, runtime
-    from engine.definitions import deploy_pack
-    from engine.demo import create_logins
-    from engine.org_import import import_org
+    from engine.base import db
+    from engine.operations.demo import create_logins
+    from engine.packs.definitions import deploy_pack
+    from engine.people.org_import import import_org
+    from engine.workflow import runtime
 
     await db.create_schema(database_url)
     try:

@@ -120,9 +120,9 @@ def test_an_employee_gives_feedback(open_page: Opener, log_in: LogIn, shoot: Sho
 
 async def add_results(database_url: str) -> None:
     """A year's results for Eve and Eli, so every dashboard has something to show."""
-    from engine import db
-    from engine.directory import load_directory
-    from engine.models import Cycle, OrgGoal, Record
+    from engine.base import db
+    from engine.base.models import Cycle, OrgGoal, Record
+    from engine.people.directory import load_directory
 
     await db.connect(database_url)
     try:
@@ -169,9 +169,9 @@ async def add_results(database_url: str) -> None:
 
 async def appraisals_waiting_for_calibration(cycle_id: int) -> None:
     """Eve's and Eli's year-end appraisals, appraised by Morgan, waiting for HR's release."""
-    from engine import runtime
-    from engine.models import HumanTask
-    from engine.packs import load_pack
+    from engine.base.models import HumanTask
+    from engine.packs.loading import load_pack
+    from engine.workflow import runtime
 
     framework = load_pack(HERE.parents[1] / "processes" / "standard").catalog("competencies")
     family = framework["families"]["engineering"]["competencies"]

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve()
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 YEAR_END = "year_end_appraisal.bpmn"
-PASSWORD = "sightline-demo"  # engine.demo.DEMO_PASSWORD
+PASSWORD = "sightline-demo"  # engine.operations.demo.DEMO_PASSWORD
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
 parent_org_unit_code,manager_id,groups
@@ -41,10 +41,11 @@ UNKNOWN_EXTENSION = '<spiffworkflow:futureSetting level="3">keep me</spiffworkfl
 
 
 async def _prepare(database_url: str, packs: Path) -> None:
-    from engine import db, runtime
-    from engine.definitions import deploy_pack
-    from engine.demo import create_logins
-    from engine.org_import import import_org
+    from engine.base import db
+    from engine.operations.demo import create_logins
+    from engine.packs.definitions import deploy_pack
+    from engine.people.org_import import import_org
+    from engine.workflow import runtime
 
     await db.create_schema(database_url)
     try:
@@ -60,7 +61,8 @@ async def _prepare(database_url: str, packs: Path) -> None:
 
 
 async def _start_appraisal(database_url: str) -> int:
-    from engine import db, runtime
+    from engine.base import db
+    from engine.workflow import runtime
 
     await db.connect(database_url)
     try:

@@ -121,8 +121,8 @@ async def start_acme_360(hr: Any) -> None:
     """ACME deployed and Eve's ACME year-end appraisal started."""
     import live_app
 
-    from engine import runtime
-    from engine.definitions import deploy_pack
+    from engine.packs.definitions import deploy_pack
+    from engine.workflow import runtime
 
     processes = live_app.ROOT / "processes"
     await deploy_pack(processes / "acme", "test", search=[processes])

@@ -19,7 +19,9 @@ from config.logging import (
 
 
 def _record(message: str, *args: object, **extra: object) -> logging.LogRecord:
-    record = logging.LogRecord("engine.runtime", logging.WARNING, __file__, 1, message, args, None)
+    record = logging.LogRecord(
+        "engine.workflow.runtime", logging.WARNING, __file__, 1, message, args, None
+    )
     record.__dict__.update(extra)
     return record
 
@@ -30,7 +32,7 @@ def test_a_json_line_has_time_level_logger_message_and_the_extra_fields():
     entry = json.loads(line)
     assert "\n" not in line
     assert entry["level"] == "WARNING"
-    assert entry["logger"] == "engine.runtime"
+    assert entry["logger"] == "engine.workflow.runtime"
     assert entry["message"] == "task 7 overdue"
     assert entry["task_id"] == 7 and entry["person"] == "E300"
     assert entry["timestamp"].endswith("Z")  # UTC, ISO 8601
@@ -46,7 +48,8 @@ def test_a_record_logged_inside_a_request_names_it_even_when_formatted_later():
         request_id.reset(token)
 
     assert json.loads(JsonFormatter().format(record))["request_id"] == "4f1c9e"
-    assert TextFormatter().format(record).endswith("engine.runtime: saved [request 4f1c9e]")
+    line = TextFormatter().format(record)
+    assert line.endswith("engine.workflow.runtime: saved [request 4f1c9e]")
 
 
 def test_an_exception_travels_inside_its_json_line():

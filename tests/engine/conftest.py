@@ -22,7 +22,7 @@ H1,Hana HR,hana@example.com,HR partner,individual_contributor,ORG,Org,,D1,hr
 @pytest.fixture
 async def org(db: str) -> None:
     """The team, imported through the org-chart import."""
-    from engine.org_import import import_org
+    from engine.people.org_import import import_org
 
     report = await import_org(TEAM_CSV)
     assert not report.errors, report.errors
@@ -31,6 +31,6 @@ async def org(db: str) -> None:
 @pytest.fixture
 async def standard(org: None) -> None:
     """The team, and the standard pack deployed."""
-    from engine.definitions import deploy_pack
+    from engine.packs.definitions import deploy_pack
 
     await deploy_pack(STANDARD, "test", search=[STANDARD.parent])

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from engine.access import (
+from engine.base.models import ProcessInstance
+from engine.people.directory import DirectorySnapshot, PersonInfo, UnitInfo
+from engine.workflow.access import (
     can_view_instance,
     can_view_subject,
     describe_hr_scope,
@@ -15,8 +17,6 @@ from engine.access import (
     partnered_units,
     visible_subject_ids,
 )
-from engine.directory import DirectorySnapshot, PersonInfo, UnitInfo
-from engine.models import ProcessInstance
 
 CEO, ENG_MANAGER, DEV, SALES_MANAGER, REP, PARTNER, HR_ADMIN, PEER_DEV, OUTSIDER = range(1, 10)
 ENG, PLATFORM, SALES = 1, 2, 3
@@ -132,13 +132,13 @@ def test_a_process_without_subject_is_seen_by_its_starter_and_hr_admins_only(db,
 async def test_whoever_holds_a_task_of_an_instance_sees_it(db) -> None:
     from pathlib import Path
 
-    from engine import runtime
-    from engine.access import visible_instance
-    from engine.definitions import deploy_pack
-    from engine.directory import current_directory
-    from engine.errors import NotFound
-    from engine.models import HumanTask
-    from engine.org_import import import_org
+    from engine.base.errors import NotFound
+    from engine.base.models import HumanTask
+    from engine.packs.definitions import deploy_pack
+    from engine.people.directory import current_directory
+    from engine.people.org_import import import_org
+    from engine.workflow import runtime
+    from engine.workflow.access import visible_instance
 
     await import_org(
         "employee_id,name,email,title,job_family,org_unit_code,org_unit_name,"

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from engine import clock, runtime
-from engine.definitions import deploy_pack
-from engine.models import HumanTask, ProcessInstance, Record
-from engine.org_import import import_org
-from engine.pack_tests import run_pack_tests
-from engine.task_context import parsed_form, task_context
-from engine.validation import validate_pack
+from engine.base import clock
+from engine.base.models import HumanTask, ProcessInstance, Record
+from engine.packs.definitions import deploy_pack
+from engine.packs.pack_tests import run_pack_tests
+from engine.packs.validation import validate_pack
+from engine.people.org_import import import_org
+from engine.workflow import runtime
+from engine.workflow.task_context import parsed_form, task_context
 from forms import form_spec
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.assignment import (
+from engine.people.assignment import (
     Assignment,
     Resolver,
     ResolverError,
@@ -14,8 +14,8 @@ from engine.assignment import (
     parse_resolver,
     resolve_lane,
 )
-from engine.directory import DirectorySnapshot, PersonInfo, UnitInfo, load_directory
-from engine.org_import import import_org
+from engine.people.directory import DirectorySnapshot, PersonInfo, UnitInfo, load_directory
+from engine.people.org_import import import_org
 
 LANES = {
     "Employee": "subject",

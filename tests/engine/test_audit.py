@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import audit, runtime
-from engine.audit import seal_with_key, verify_chain
-from engine.models import AuditEvent, AuditStream, HumanTask, ProcessInstance
-from engine.worker import Worker, WorkerSettings
+from engine.base.models import AuditEvent, AuditStream, HumanTask, ProcessInstance
+from engine.operations.worker import Worker, WorkerSettings
+from engine.workflow import audit, runtime
+from engine.workflow.audit import seal_with_key, verify_chain
 
 OBJECTIVES = [{"kra": "Delivery", "title": "Ship", "kpi": "Releases",
                "measure_type": "higher_is_better", "baseline": 0, "target": 2, "weight": 100}]

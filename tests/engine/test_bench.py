@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import bench
+from engine.operations import bench
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("SIGHTLINE_TEST_DATABASE_URL", "")

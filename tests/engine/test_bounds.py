@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import offload, runtime, scripting
-from engine.definitions import deploy_pack
-from engine.metrics import actions_moved_off_loop
-from engine.models import HumanTask, ProcessInstance, Record
+from engine.base.metrics import actions_moved_off_loop
+from engine.base.models import HumanTask, ProcessInstance, Record
+from engine.packs.definitions import deploy_pack
+from engine.scripts import sandbox
+from engine.workflow import offload, runtime
 from forms import FormDefinitionError, limits, render_schema_template
 
 LAB = Path(__file__).resolve().parent / "runtime_pack"
@@ -34,9 +35,9 @@ def quick_limits() -> Iterator[None]:
 
 def run(script: str) -> dict:
     """Run a script in the restricted environment the way a script task does."""
-    engine = scripting.make_script_engine()
+    engine = sandbox.make_script_engine()
     data: dict = {}
-    with scripting.script_context():
+    with sandbox.script_context():
         engine.environment.execute(script, data)
     return data
 
@@ -180,7 +181,7 @@ async def test_a_slow_but_bounded_script_finishes_on_a_thread(
 def test_a_pack_test_of_a_runaway_or_a_memory_bomb_fails_the_case_and_goes_on(
     tmp_path: Path,
 ) -> None:
-    from engine.pack_tests import run_pack_tests
+    from engine.packs.pack_tests import run_pack_tests
 
     lab = lab_with_script(tmp_path, "score = 'x' * (10 ** 10)")
     (lab / "tests").mkdir()

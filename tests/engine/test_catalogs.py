@@ -11,8 +11,8 @@ import lxml.html
 import pytest
 from starlette.datastructures import FormData
 
-from engine.packs import load_pack
-from engine.scoring import MAX_ACHIEVEMENT, MEASURE_TYPES, kpi_score
+from engine.packs.loading import load_pack
+from engine.scripts.scoring import MAX_ACHIEVEMENT, MEASURE_TYPES, kpi_score
 from forms import FormSpec, form_spec, render_schema_template
 
 STANDARD = Path(__file__).resolve().parents[2] / "processes" / "standard"

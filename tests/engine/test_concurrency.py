@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from engine import offload, runtime
-from engine.errors import Conflict
-from engine.metrics import actions_reapplied
-from engine.models import HumanTask, ProcessInstance
+from engine.base.errors import Conflict
+from engine.base.metrics import actions_reapplied
+from engine.base.models import HumanTask, ProcessInstance
+from engine.workflow import offload, runtime
+from engine.workflow.store import Batch
 
 STANDARD = Path(__file__).resolve().parents[2] / "processes" / "standard"
 MID_YEAR = json.loads((STANDARD / "tests" / "test_mid_year_review.json").read_text())[
@@ -39,11 +41,32 @@ async def at_the_sign_offs(subject: str) -> tuple[int, list[HumanTask]]:
     return inst.id, signoffs
 
 
+def meeting_before(write: Callable[[Batch], Awaitable[None]], parties: int) -> Any:
+    """`write`, except that its first `parties` callers wait for each other before writing."""
+    met = asyncio.Barrier(parties)
+    waiting = 0
+
+    async def meet_then_write(batch: Batch) -> None:
+        nonlocal waiting
+        waiting += 1
+        if waiting <= parties:
+            await met.wait()
+        await write(batch)
+
+    return meet_then_write
+
+
 def reapplied() -> float:
     return actions_reapplied._value.get()  # type: ignore[attr-defined, no-any-return]
 
 
-async def test_parallel_sign_offs_at_the_same_moment_both_go_through(standard: None) -> None:
+async def test_parallel_sign_offs_at_the_same_moment_both_go_through(
+    standard: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "At the same moment": each sign-off has read the instance before either writes. (Left to
+    # chance, the first can commit on the database's thread before the second reads, and then
+    # the two never meet.)
+    monkeypatch.setattr(runtime, "apply", meeting_before(runtime.apply, 2))
     before = reapplied()
     for subject in ("E1", "E2"):
         instance_id, signoffs = await at_the_sign_offs(subject)
@@ -83,8 +106,8 @@ async def test_a_writer_of_one_instance_never_waits_for_another_instance(
 ) -> None:
     """While one instance's transaction holds its row and appends to its audit chain, an
     action on another instance completes: the deployment has no global write lock."""
-    from engine.definitions import deploy_pack
-    from engine.org_import import import_org
+    from engine.packs.definitions import deploy_pack
+    from engine.people.org_import import import_org
     from tests.engine.conftest import STANDARD as PACK
     from tests.engine.conftest import TEAM_CSV
 

@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
-from engine import cycles, launch_pool, runtime
-from engine.cycles import Population, launch_cycle
-from engine.definitions import deploy_pack
-from engine.directory import current_directory
-from engine.errors import EngineError, NotAllowed, NotFound
-from engine.models import AuditEvent, Cycle, HumanTask, OutboxEmail, ProcessInstance
-from engine.org_import import import_org
-from engine.serialization import load_state
+from engine.base.errors import EngineError, NotAllowed, NotFound
+from engine.base.models import AuditEvent, Cycle, HumanTask, OutboxEmail, ProcessInstance
+from engine.base.serialization import load_state
+from engine.packs.definitions import deploy_pack
+from engine.people.directory import current_directory
+from engine.people.org_import import import_org
+from engine.performance import cycles, launch_pool
+from engine.performance.cycles import Population, launch_cycle
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"
@@ -149,7 +150,7 @@ async def test_progress_is_reported_after_each_chunk(hr: runtime.Actor) -> None:
 async def nothing_written(reason: str) -> None:
     """Nobody has an instance, a task or an email, the cycle is gone, and the audit trail says
     why the launch failed — and still verifies."""
-    from engine.audit import verify_chain
+    from engine.workflow.audit import verify_chain
 
     assert await ProcessInstance.all().count() == 0
     assert await HumanTask.all().count() == 0
@@ -234,7 +235,7 @@ async def test_launchable_processes_lists_per_employee_processes_for_their_start
 
 
 async def test_the_demo_gives_every_demo_login_work(db: str) -> None:
-    from engine import demo
+    from engine.operations import demo
 
     await demo.seed([ROOT / "processes"])
     directory_people = {key: (await runtime.actor_for(key)).person_id
@@ -273,7 +274,7 @@ async def test_a_concurrent_launch_of_the_same_cycle_fails_this_one_whole(
 async def test_a_year_end_launch_starts_with_each_persons_agreed_objectives(
     hr: runtime.Actor,
 ) -> None:
-    from engine.models import Person, Record
+    from engine.base.models import Person, Record
 
     objectives = [{"kra": "Delivery", "title": "Ship billing", "weight": 100}]
     eve = await Person.get(key="E1")
@@ -347,7 +348,7 @@ def test_the_launch_command_refuses_a_partner_outside_their_units(
     import asyncio
 
     from config import settings
-    from engine import db as engine_db
+    from engine.base import db as engine_db
     from webapp.cli import main
 
     url = f"sqlite://{tmp_path / 'cli.db'}"

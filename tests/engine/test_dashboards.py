@@ -12,8 +12,14 @@ from typing import Any
 
 import pytest
 
-from engine import clock
-from engine.dashboards import (
+from engine.base import clock
+from engine.base.errors import NotAllowed, NotFound
+from engine.base.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance, Record
+from engine.packs.loading import load_pack
+from engine.packs.pack_tests import run_pack_tests
+from engine.people.directory import current_directory
+from engine.people.org_import import import_org
+from engine.performance.dashboards import (
     hr_dashboard,
     performance_band,
     population_calibration,
@@ -21,12 +27,6 @@ from engine.dashboards import (
     rating_distribution,
     team_status,
 )
-from engine.directory import current_directory
-from engine.errors import NotAllowed, NotFound
-from engine.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance, Record
-from engine.org_import import import_org
-from engine.pack_tests import run_pack_tests
-from engine.packs import load_pack
 
 STANDARD = Path(__file__).resolve().parents[2] / "processes" / "standard"
 ACME = STANDARD.parent / "acme"

@@ -11,11 +11,11 @@ import pytest
 from tortoise import connections
 from tortoise.migrations.api import migrate
 
-from engine import db as engine_db
-from engine.audit import verify_chain
-from engine.models import AuditEvent, EventWait, PendingMessage, ProcessInstance
+from engine.base import db as engine_db
+from engine.base.models import AuditEvent, EventWait, PendingMessage, ProcessInstance
+from engine.workflow.audit import verify_chain
 
-split = importlib.import_module("engine.migrations.0002_runtime_for_an_organisation")
+split = importlib.import_module("engine.base.migrations.0002_runtime_for_an_organisation")
 
 
 def marks(count: int) -> str:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import runtime
-from engine.definitions import deploy_pack
-from engine.designer import (
+from engine.base.errors import Conflict
+from engine.base.models import ProcessDefinition, ProcessInstance
+from engine.packs.definitions import deploy_pack
+from engine.packs.designer import (
     DraftPathError,
     deploy_draft,
     discard_draft,
@@ -19,10 +20,9 @@ from engine.designer import (
     validate_draft,
     working_copy,
 )
-from engine.errors import Conflict
-from engine.models import ProcessDefinition, ProcessInstance
-from engine.org_import import import_org
-from engine.packs import load_pack
+from engine.packs.loading import load_pack
+from engine.people.org_import import import_org
+from engine.workflow import runtime
 
 LAB = Path(__file__).parent / "archives" / "review_lab"
 ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\

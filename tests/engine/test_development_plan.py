@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from engine import clock, runtime
-from engine.definitions import deploy_pack
-from engine.models import HumanTask, OutboxEmail, Person, ProcessInstance, Record
-from engine.org_import import import_org
+from engine.base import clock
+from engine.base.models import HumanTask, OutboxEmail, Person, ProcessInstance, Record
+from engine.packs.definitions import deploy_pack
+from engine.people.org_import import import_org
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.directory import (
+from engine.base.models import Person
+from engine.people.directory import (
     DirectorySnapshot,
     bump_directory_version,
     current_directory,
     load_directory,
     person_by_key,
 )
-from engine.models import Person
-from engine.org_import import import_org
+from engine.people.org_import import import_org
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -85,7 +85,7 @@ async def test_current_directory_follows_an_import(acme: DirectorySnapshot) -> N
 async def test_cached_snapshot_is_not_reused_for_another_database(
     acme: DirectorySnapshot, tmp_path: Path
 ) -> None:
-    from engine import db as engine_db
+    from engine.base import db as engine_db
 
     assert (await current_directory()).person("E1") is not None
     await engine_db.disconnect()

@@ -8,10 +8,10 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from engine.dashboards import hr_dashboard
-from engine.errors import NotAllowed
-from engine.exports import Table, as_csv, as_xlsx, cycle_results, dashboard_tables
-from engine.models import Person, ProcessDefinition
+from engine.base.errors import NotAllowed
+from engine.base.models import Person, ProcessDefinition
+from engine.performance.dashboards import hr_dashboard
+from engine.performance.exports import Table, as_csv, as_xlsx, cycle_results, dashboard_tables
 from tests.engine.test_dashboards import (
     Org,
     build_org,
@@ -83,7 +83,7 @@ async def test_the_xlsx_has_a_bold_header_and_numeric_cells_per_sheet(org):
 async def test_a_name_that_looks_like_a_formula_is_exported_as_text(org):
     cycle = await new_cycle()
     await Person.filter(key="R1").update(name="=HYPERLINK(\"http://x\")")
-    from engine.directory import bump_directory_version
+    from engine.people.directory import bump_directory_version
 
     await bump_directory_version()
     await start(org, cycle, "R1")
@@ -132,8 +132,8 @@ async def test_a_process_title_that_looks_like_a_formula_is_a_text_header(org):
 
 
 async def test_no_text_anywhere_in_the_workbook_becomes_a_formula(org):
-    from engine.directory import bump_directory_version
-    from engine.models import OrgUnit
+    from engine.base.models import OrgUnit
+    from engine.people.directory import bump_directory_version
 
     await ProcessDefinition.filter(process_id="year_end_appraisal").update(title="@SUM(1)")
     await OrgUnit.filter(code="ENG").update(name=FORMULA)

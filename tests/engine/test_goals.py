@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import NotAllowed, NotFound
-from engine.goals import (
+from engine.base.errors import NotAllowed, NotFound
+from engine.performance.goals import (
     Goal,
     GoalError,
     create_goal,

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from engine import clock, runtime
-from engine.history import instance_history, reviews_of
-from engine.models import Cycle, HumanTask, ProcessInstance
+from engine.base import clock
+from engine.base.models import Cycle, HumanTask, ProcessInstance
+from engine.workflow import runtime
+from engine.workflow.history import instance_history, reviews_of
 
 ROOT = Path(__file__).resolve().parents[2]
 ORG = """employee_id,name,email,title,manager_id,groups
@@ -30,8 +31,8 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def org(db: str) -> dict[str, runtime.Actor]:
-    from engine.definitions import deploy_pack
-    from engine.org_import import import_org
+    from engine.packs.definitions import deploy_pack
+    from engine.people.org_import import import_org
 
     report = await import_org(ORG)
     assert not report.errors

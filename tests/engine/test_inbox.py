@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import clock, inbox
-from engine.directory import current_directory
-from engine.errors import NotFound
-from engine.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance
-from engine.org_import import import_org
+from engine.base import clock
+from engine.base.errors import NotFound
+from engine.base.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance
+from engine.people.directory import current_directory
+from engine.people.org_import import import_org
+from engine.workflow import inbox
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

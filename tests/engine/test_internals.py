@@ -1,4 +1,4 @@
-"""Every assumption engine/internals.py makes about SpiffWorkflow, Tortoise and aiosqlite.
+"""Every assumption engine/base/internals.py makes about SpiffWorkflow, Tortoise and aiosqlite.
 
 Each test names the assumption it checks, so an upgrade of a pinned dependency that breaks one
 fails here first, in words. The engine's task-tree walks are checked against SpiffWorkflow's
@@ -17,10 +17,11 @@ import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine import clock, internals, runtime
-from engine.models import Cycle, ProcessInstance
-from engine.pack_tests import run_pack_tests
-from engine.serialization import load_state
+from engine.base import clock, internals
+from engine.base.models import Cycle, ProcessInstance
+from engine.base.serialization import load_state
+from engine.packs.pack_tests import run_pack_tests
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKS = [ROOT / "processes" / "standard", ROOT / "processes" / "acme"]
@@ -85,7 +86,7 @@ def test_steps_inside_subprocesses_are_walked_too(checked_walks: Counter[str]) -
 
 
 async def test_a_duration_timer_is_due_from_the_engine_clock(standard: None) -> None:
-    """Timers compute their moment from `engine.clock`, not the machine's clock."""
+    """Timers compute their moment from `engine.base.clock`, not the machine's clock."""
     hr = await runtime.actor_for("H1")
     frozen = datetime(2031, 5, 4, 9, 0, tzinfo=UTC)
     with clock.frozen_at(frozen):

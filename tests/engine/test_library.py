@@ -8,8 +8,8 @@ import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine.directory import DirectorySnapshot, PersonInfo, UnitInfo
-from engine.scripting import ScriptError, make_script_engine, script_context
+from engine.people.directory import DirectorySnapshot, PersonInfo, UnitInfo
+from engine.scripts.sandbox import ScriptError, make_script_engine, script_context
 
 
 @pytest.fixture

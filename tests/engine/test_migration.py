@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from engine import runtime
-from engine.audit import verify_chain
-from engine.definitions import deploy_pack
-from engine.migration import (
+from engine.base.models import AuditEvent, HumanTask, ProcessInstance
+from engine.packs.definitions import deploy_pack
+from engine.people.org_import import import_org
+from engine.workflow import runtime
+from engine.workflow.audit import verify_chain
+from engine.workflow.migration import (
     MigrationRefused,
     migrate_all,
     migrate_instance,
     preview_migration,
     target_definition,
 )
-from engine.models import AuditEvent, HumanTask, ProcessInstance
-from engine.org_import import import_org
 
 LAB = Path(__file__).parent / "archives" / "review_lab"
 ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
@@ -184,7 +184,7 @@ def test_the_migrate_command_previews_then_moves_instances(
     import asyncio
 
     from config import settings
-    from engine import db as engine_db
+    from engine.base import db as engine_db
     from webapp.cli import main
 
     url = f"sqlite://{tmp_path / 'cli.db'}"
@@ -220,7 +220,7 @@ async def test_a_waiting_timer_keeps_its_moment_across_a_migration(
 ) -> None:
     from datetime import timedelta
 
-    from engine import clock
+    from engine.base import clock
 
     standard = tmp_path / "standard"
     shutil.copytree(Path(__file__).parents[2] / "processes" / "standard", standard)

@@ -13,10 +13,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from tortoise.transactions import in_transaction
 
-from engine import clock, notifications, runtime
-from engine.errors import Conflict, NotFound
-from engine.models import HumanTask, OutboxEmail
-from engine.notifications import MAX_ATTEMPTS, SmtpSettings, send_due
+from engine.base import clock
+from engine.base.errors import Conflict, NotFound
+from engine.base.models import HumanTask, OutboxEmail
+from engine.workflow import notifications, runtime
+from engine.workflow.notifications import MAX_ATTEMPTS, SmtpSettings, send_due
 
 BASE_URL = "https://perf.example.com/"
 
@@ -304,7 +305,7 @@ async def test_a_rolled_back_action_queues_nothing(standard: None) -> None:
 
 
 async def test_a_task_for_a_group_emails_every_member(standard: None) -> None:
-    from engine.directory import current_directory
+    from engine.people.directory import current_directory
 
     inst = await start_for_eve()
     draft = await open_task(inst, "draft_objectives")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.directory import load_directory
-from engine.models import DirectoryVersion, GroupMembership, OrgUnit, Person
-from engine.org_import import import_org
+from engine.base.models import DirectoryVersion, GroupMembership, OrgUnit, Person
+from engine.people.directory import load_directory
+from engine.people.org_import import import_org
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.definitions import deploy_pack
-from engine.models import ProcessDefinition
-from engine.pack_archive import ArchiveRejected, export_pack, export_version, import_pack
-from engine.packs import load_pack
-from engine.validation import validate_pack
+from engine.base.models import ProcessDefinition
+from engine.packs.archive import ArchiveRejected, export_pack, export_version, import_pack
+from engine.packs.definitions import deploy_pack
+from engine.packs.loading import load_pack
+from engine.packs.validation import validate_pack
 
 HERE = Path(__file__).parent
 LAB = HERE / "archives" / "review_lab"

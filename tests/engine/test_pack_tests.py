@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.pack_tests import format_report, run_pack_tests
+from engine.packs.pack_tests import format_report, run_pack_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.packs import PackError, discover_packs, load_pack
+from engine.packs.loading import PackError, discover_packs, load_pack
 
 FIXTURES = Path(__file__).parent / "bad_packs"
 VALID = FIXTURES / "valid"
@@ -222,7 +222,7 @@ def test_read_text_of_unknown_file_is_a_pack_error() -> None:
 
 
 def test_start_data_names_records_and_refuses_anything_else() -> None:
-    from engine.packs import RecordSource, parse_start_data
+    from engine.packs.loading import RecordSource, parse_start_data
 
     assert parse_start_data({"objectives": "record:objectives.objectives"}) == {
         "objectives": RecordSource("objectives", ("objectives",))

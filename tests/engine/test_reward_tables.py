@@ -11,13 +11,13 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import runtime
-from engine.definitions import deploy_pack
-from engine.models import HumanTask, Record
-from engine.org_import import import_org
-from engine.packs import load_pack
-from engine.scripting import make_script_engine, script_context
-from engine.specs import build_spec, process_sources
+from engine.base.models import HumanTask, Record
+from engine.packs.definitions import deploy_pack
+from engine.packs.loading import load_pack
+from engine.packs.specs import build_spec, process_sources
+from engine.people.org_import import import_org
+from engine.scripts.sandbox import make_script_engine, script_context
+from engine.workflow import runtime
 
 PACK = Path(__file__).resolve().parents[2] / "processes" / "standard"
 

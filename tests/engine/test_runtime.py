@@ -10,11 +10,9 @@ from uuid import UUID
 
 import pytest
 
-from engine import clock, runtime
-from engine.audit import verify_chain
-from engine.definitions import deploy_pack, deployed
-from engine.errors import Conflict, NotAllowed
-from engine.models import (
+from engine.base import clock
+from engine.base.errors import Conflict, NotAllowed
+from engine.base.models import (
     AuditEvent,
     HumanTask,
     PendingMessage,
@@ -22,8 +20,11 @@ from engine.models import (
     ProcessInstance,
     Record,
 )
-from engine.serialization import load_state
-from engine.worker import drain
+from engine.base.serialization import load_state
+from engine.operations.worker import drain
+from engine.packs.definitions import deploy_pack, deployed
+from engine.workflow import runtime
+from engine.workflow.audit import verify_chain
 
 LAB = Path(__file__).parent / "runtime_pack"
 
@@ -351,7 +352,7 @@ async def test_a_process_starts_with_what_earlier_records_hold(standard: None) -
 async def test_a_process_two_packs_deploy_must_be_started_from_a_named_pack(
     org: None, tmp_path: Path
 ) -> None:
-    from engine.errors import EngineError
+    from engine.base.errors import EngineError
 
     lab = lab_copy(tmp_path)
     await deploy_pack(lab, "test", search=[lab.parent])

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine import clock
-from engine.errors import NotFound
-from engine.scorecard import scorecard
+from engine.base import clock
+from engine.base.errors import NotFound
+from engine.performance.scorecard import scorecard
 from tests.engine.test_dashboards import Org, build_org, new_cycle, record
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.scoring import (
+from engine.scripts.sandbox import ScriptError, make_script_engine, script_context
+from engine.scripts.scoring import (
     average_rating,
     band_limits,
     kpi_achievement,
@@ -14,7 +15,6 @@ from engine.scoring import (
     rating_level,
     weighted_score,
 )
-from engine.scripting import ScriptError, make_script_engine, script_context
 
 
 def objective(**fields) -> dict:

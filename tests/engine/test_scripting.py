@@ -11,17 +11,14 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine.scripting import (
+from engine.scripts.context import (
     ScriptError,
-    ScriptProblem,
-    check_script,
-    compile_script,
     current_context,
-    make_script_engine,
     script_context,
     script_function,
     script_functions,
 )
+from engine.scripts.sandbox import ScriptProblem, check_script, compile_script, make_script_engine
 
 
 def run(script: str, data: dict | None = None) -> dict:

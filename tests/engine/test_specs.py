@@ -9,8 +9,8 @@ import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine.packs import PackError, load_pack
-from engine.specs import (
+from engine.packs.loading import PackError, load_pack
+from engine.packs.specs import (
     build_spec,
     content_hash,
     executable_processes,

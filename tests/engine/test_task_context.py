@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import runtime
-from engine.definitions import deploy_pack
-from engine.errors import NotFound
-from engine.models import Cycle, HumanTask, ProcessInstance
-from engine.org_import import import_org
-from engine.task_context import next_steps, parsed_form, summarize, task_context
+from engine.base.errors import NotFound
+from engine.base.models import Cycle, HumanTask, ProcessInstance
+from engine.packs.definitions import deploy_pack
+from engine.people.org_import import import_org
+from engine.workflow import runtime
+from engine.workflow.task_context import next_steps, parsed_form, summarize, task_context
 
 ROOT = Path(__file__).resolve().parents[2]
 

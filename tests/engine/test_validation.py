@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.validation import Problem, validate_pack
+from engine.packs.validation import Problem, validate_pack
 
 FIXTURES = Path(__file__).parent / "bad_packs"
 VALID = FIXTURES / "valid"

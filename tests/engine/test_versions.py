@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import runtime
-from engine.definitions import deploy_pack, pack_sources
-from engine.errors import NotFound
-from engine.org_import import import_org
-from engine.packs import load_pack
-from engine.versions import diff_versions, version_history, version_sources
+from engine.base.errors import NotFound
+from engine.packs.definitions import deploy_pack, pack_sources
+from engine.packs.loading import load_pack
+from engine.packs.versions import diff_versions, version_history, version_sources
+from engine.people.org_import import import_org
+from engine.workflow import runtime
 
 LAB = Path(__file__).parent / "archives" / "review_lab"
 ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\

@@ -20,10 +20,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from engine import clock, cycles, runtime
-from engine.audit import verify_chain
-from engine.definitions import deploy_pack
-from engine.models import (
+from engine.base import clock
+from engine.base.models import (
     AuditEvent,
     HumanTask,
     Job,
@@ -32,7 +30,11 @@ from engine.models import (
     PendingMessage,
     ProcessInstance,
 )
-from engine.org_import import import_org
+from engine.packs.definitions import deploy_pack
+from engine.people.org_import import import_org
+from engine.performance import cycles
+from engine.workflow import runtime
+from engine.workflow.audit import verify_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"
@@ -140,8 +142,9 @@ async def test_a_thrown_signal_survives_its_thrower_and_a_killed_delivery(db: st
     # once, killed, right after the commit.
     script = (
         "import asyncio, os, signal, sys\n"
-        "from engine import db, runtime\n"
-        "from engine.packs import use_pack_folders\n"
+        "from engine.base import db\n"
+        "from engine.workflow import runtime\n"
+        "from engine.packs.loading import use_pack_folders\n"
         "async def main():\n"
         "    await db.connect(sys.argv[1])\n"
         "    hr = await runtime.actor_for('H1')\n"

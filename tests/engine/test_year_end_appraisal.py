@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from engine import runtime
-from engine.definitions import deploy_pack
-from engine.models import HumanTask, Record
-from engine.org_import import import_org
-from engine.pack_tests import CaseResult, run_pack_tests
+from engine.base.models import HumanTask, Record
+from engine.packs.definitions import deploy_pack
+from engine.packs.pack_tests import CaseResult, run_pack_tests
+from engine.people.org_import import import_org
+from engine.workflow import runtime
 
 STANDARD = Path(__file__).resolve().parents[2] / "processes" / "standard"
 CASES = "tests/test_year_end_appraisal.json"

@@ -48,9 +48,9 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def people(db: str) -> dict[str, str]:
-    """A five-person organisation with logins (password engine.demo.DEMO_PASSWORD)."""
-    from engine.demo import create_logins
-    from engine.org_import import import_org
+    """A five-person organisation with logins (password engine.operations.demo.DEMO_PASSWORD)."""
+    from engine.operations.demo import create_logins
+    from engine.people.org_import import import_org
 
     report = await import_org(ORG_CSV)
     assert not report.errors, report.errors
@@ -68,7 +68,7 @@ def csrf_from(html: str) -> str:
 @pytest.fixture
 def login(client: httpx.AsyncClient) -> LoginHelper:
     """`await login(username)` logs the client in through the login form; returns the answer."""
-    from engine.demo import DEMO_PASSWORD
+    from engine.operations.demo import DEMO_PASSWORD
 
     async def log_in(
         username: str, password: str = DEMO_PASSWORD, next_path: str | None = None
@@ -97,7 +97,7 @@ def page_csrf(client: httpx.AsyncClient) -> Callable[[str], Awaitable[str]]:
 
 class WallClock:
     """The clock sessions and login windows read (webapp.sessions.wall_clock), moved by tests;
-    engine.clock is another clock, for simulated dates."""
+    engine.base.clock is another clock, for simulated dates."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from webapp import sessions

@@ -11,8 +11,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from config import settings
-from engine import clock
-from engine.models import User
+from engine.base import clock
+from engine.base.models import User
 from webapp.auth import LOGIN_REFUSED, is_public
 
 
@@ -125,8 +125,8 @@ async def test_a_simulated_engine_date_does_not_touch_sessions_or_login_windows(
 async def test_deactivated_person_cannot_log_in_and_loses_the_session(
     client, people, login, page_csrf
 ):
-    from engine.directory import bump_directory_version
-    from engine.models import Person
+    from engine.base.models import Person
+    from engine.people.directory import bump_directory_version
 
     assert (await login(people["employee"])).status_code == 303
     await Person.filter(key="E300").update(active=False)
@@ -231,7 +231,7 @@ async def test_post_with_a_token_from_another_session_is_refused(app, people, lo
 
 
 async def test_login_form_needs_its_csrf_token(client, people):
-    from engine.demo import DEMO_PASSWORD
+    from engine.operations.demo import DEMO_PASSWORD
 
     await client.get("/login")
     response = await client.post(

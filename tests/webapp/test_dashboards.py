@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.models import Cycle, HumanTask, ProcessInstance, Record
+from engine.base.models import Cycle, HumanTask, ProcessInstance, Record
 
 ROOT = Path(__file__).resolve().parents[2]
 ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
@@ -39,10 +39,10 @@ TokenOf = Callable[[str], Awaitable[str]]
 async def org(db: str) -> Cycle:
     """A small engineering unit, the standard pack, and a year-end cycle started for both
     engineers: Eve's appraisal waits for HR's calibration release, Eli's for his self-review."""
-    from engine import runtime
-    from engine.definitions import deploy_pack
-    from engine.demo import create_logins
-    from engine.org_import import import_org
+    from engine.operations.demo import create_logins
+    from engine.packs.definitions import deploy_pack
+    from engine.people.org_import import import_org
+    from engine.workflow import runtime
 
     report = await import_org(ORG)
     assert not report.errors, report.errors
@@ -78,7 +78,7 @@ async def _as(client: httpx.AsyncClient, login: LoginHelper, username: str) -> N
 
 
 async def _records(person_key: str, cycle: Cycle, **kinds: dict[str, Any]) -> None:
-    from engine.directory import person_by_key
+    from engine.people.directory import person_by_key
 
     person = await person_by_key(person_key)
     assert person is not None
@@ -198,8 +198,8 @@ async def test_the_calibration_page_lists_the_appraisals_waiting_for_the_release
 async def test_hr_changes_a_proposed_rating_with_a_reason_and_releases_it(
     client: httpx.AsyncClient, login: LoginHelper, page_csrf: TokenOf, org: Cycle
 ) -> None:
-    from engine import runtime
-    from engine.models import AuditEvent
+    from engine.base.models import AuditEvent
+    from engine.workflow import runtime
 
     eve = await _eve()
     field = f"rating-{eve.subject_id}"  # type: ignore[attr-defined]

@@ -26,7 +26,7 @@ META_CSRF = 'name="csrf-token" content="'
 async def packs(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A PACKS folder holding a copy of the standard pack, deployed once (version 1)."""
     from config import settings
-    from engine.definitions import deploy_pack
+    from engine.packs.definitions import deploy_pack
 
     folder = tmp_path / "packs"
     shutil.copytree(ROOT / "processes" / "standard", folder / "standard")
@@ -243,7 +243,7 @@ async def test_form_draft_is_saved_and_shown_again(
 async def test_validation_lists_problems_and_deploy_is_refused_while_they_remain(
     client: httpx.AsyncClient, designer: str, packs: Path
 ) -> None:
-    from engine.models import ProcessDefinition
+    from engine.base.models import ProcessDefinition
 
     broken = _year_end(packs).replace(
         'value="self-appraisal-schema.json"', 'value="missing-schema.json"'
@@ -265,7 +265,7 @@ async def test_validation_lists_problems_and_deploy_is_refused_while_they_remain
 async def test_deploy_writes_the_pack_and_shows_what_changed(
     client: httpx.AsyncClient, designer: str, packs: Path
 ) -> None:
-    from engine.definitions import latest
+    from engine.packs.definitions import latest
 
     edited = _year_end(packs).replace('name="Manager appraisal"', 'name="Manager assessment"')
     await _save_draft(client, designer, YEAR_END, edited)
@@ -282,7 +282,7 @@ async def test_deploy_writes_the_pack_and_shows_what_changed(
 
 
 async def _start_year_end() -> int:
-    from engine import runtime
+    from engine.workflow import runtime
 
     hr = await runtime.actor_for("E400")
     instance = await runtime.start_process("year_end_appraisal", subject="E300", actor=hr)
@@ -292,7 +292,7 @@ async def _start_year_end() -> int:
 async def test_older_instances_are_previewed_then_migrated(
     client: httpx.AsyncClient, designer: str, packs: Path
 ) -> None:
-    from engine.models import AuditEvent, ProcessInstance
+    from engine.base.models import AuditEvent, ProcessInstance
 
     older = await _start_year_end()
     edited = _year_end(packs).replace('name="Manager appraisal"', 'name="Manager assessment"')
@@ -390,7 +390,7 @@ async def test_dmn_editor_opens_decision_tables_and_saves_drafts(
 async def test_migration_is_refused_when_an_open_task_changed(
     client: httpx.AsyncClient, designer: str, packs: Path
 ) -> None:
-    from engine.models import ProcessInstance
+    from engine.base.models import ProcessInstance
 
     older = await _start_year_end()
     edited = _year_end(packs).replace('name="Self-appraisal"', 'name="Self-assessment"', 1)

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine import runtime
-from engine.definitions import deploy_pack
-from engine.models import HumanTask, Person
+from engine.base.models import HumanTask, Person
+from engine.packs.definitions import deploy_pack
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"

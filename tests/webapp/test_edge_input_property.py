@@ -37,13 +37,14 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from engine import clock, runtime
-from engine.assignment import may_act
-from engine.definitions import deploy_pack
-from engine.directory import current_directory
-from engine.errors import EngineError
-from engine.models import Cycle, HumanTask, OrgGoal, ProcessInstance, Record
-from engine.task_context import parsed_form, task_context
+from engine.base import clock
+from engine.base.errors import EngineError
+from engine.base.models import Cycle, HumanTask, OrgGoal, ProcessInstance, Record
+from engine.packs.definitions import deploy_pack
+from engine.people.assignment import may_act
+from engine.people.directory import current_directory
+from engine.workflow import runtime
+from engine.workflow.task_context import parsed_form, task_context
 from forms import form_spec
 from forms.schema import FieldNode
 
@@ -504,8 +505,8 @@ async def scratch_packs(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """Both packs in a scratch PACKS folder (designer posts may write there), deployed, with
     the org, logins and a cycle; logins are not throttled (the login form is fuzzed too)."""
     from config import settings
-    from engine.demo import create_logins
-    from engine.org_import import import_org
+    from engine.operations.demo import create_logins
+    from engine.people.org_import import import_org
 
     folder = tmp_path / "packs"
     for pack in ("standard", "acme"):

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from engine.errors import Conflict, EngineError, NotAllowed, NotFound
+from engine.base.errors import Conflict, EngineError, NotAllowed, NotFound
 
 
 async def _conflict(request: Request) -> None:

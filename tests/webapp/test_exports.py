@@ -8,9 +8,9 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from engine import runtime
-from engine.definitions import deploy_pack
-from engine.models import Cycle, ProcessDefinition
+from engine.base.models import Cycle, ProcessDefinition
+from engine.packs.definitions import deploy_pack
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMULA = '=HYPERLINK("http://evil.example","Objectives")'

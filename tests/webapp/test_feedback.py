@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.models import HumanTask, ProcessInstance, Record
+from engine.base.models import HumanTask, ProcessInstance, Record
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ TokenOf = Callable[[str], Awaitable[str]]
 @pytest.fixture
 async def standard(people: dict[str, str]) -> dict[str, str]:
     """The organisation with logins and the standard pack deployed."""
-    from engine.definitions import deploy_pack
+    from engine.packs.definitions import deploy_pack
 
     await deploy_pack(ROOT / "processes" / "standard", "test", search=[ROOT / "processes"])
     return people

@@ -8,9 +8,9 @@ from typing import Any
 
 from tortoise import Tortoise
 
-from engine import clock
-from engine import db as engine_db
-from engine.worker import HEARTBEAT_STALE, Worker, WorkerSettings
+from engine.base import clock
+from engine.base import db as engine_db
+from engine.operations.worker import HEARTBEAT_STALE, Worker, WorkerSettings
 
 
 async def _every_row() -> dict[str, list[dict[str, Any]]]:

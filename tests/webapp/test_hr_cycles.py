@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from engine import cycles, jobs, runtime
-from engine.definitions import deploy_pack
-from engine.models import Cycle, HumanTask, Job, ProcessInstance
-from engine.org_import import import_org
-from engine.worker import drain
+from engine.base.models import Cycle, HumanTask, Job, ProcessInstance
+from engine.operations.worker import drain
+from engine.packs.definitions import deploy_pack
+from engine.people.org_import import import_org
+from engine.performance import cycles
+from engine.workflow import jobs, runtime
 from tests.webapp.conftest import csrf_from
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ E400,Hal Ruiz,hal@example.com,HR Business Partner,individual_contributor,CO,Comp
 @pytest.fixture
 async def org(db: str) -> None:
     """A small organisation with units and job families, logins, and the standard pack."""
-    from engine.demo import create_logins
+    from engine.operations.demo import create_logins
 
     report = await import_org(ORG)
     assert not report.errors, report.errors
@@ -233,7 +234,7 @@ E300,Ada Lovelace,ada@example.com,Software Engineer,APP,Apps team,,E410
 
 @pytest.fixture
 async def apps_partner(org: None) -> None:
-    from engine.demo import create_logins
+    from engine.operations.demo import create_logins
 
     report = await import_org(APPS_PARTNER)
     assert not report.errors, report.errors

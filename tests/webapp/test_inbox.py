@@ -11,9 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine import clock, runtime
-from engine.definitions import deploy_pack
-from engine.models import Cycle, HumanTask, ProcessInstance
+from engine.base import clock
+from engine.base.models import Cycle, HumanTask, ProcessInstance
+from engine.packs.definitions import deploy_pack
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

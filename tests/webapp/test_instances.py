@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from engine import clock, runtime
-from engine.models import HumanTask, ProcessInstance
+from engine.base import clock
+from engine.base.models import HumanTask, ProcessInstance
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 # Added to the conftest organisation: units (Engineering partnered by Dee, with a platform
@@ -34,9 +35,9 @@ OBJECTIVES = [
 @pytest.fixture
 async def org(people: dict[str, str]) -> dict[str, Any]:
     """The organisation with teams, the standard pack deployed, and one instance per report."""
-    from engine.definitions import deploy_pack
-    from engine.demo import create_logins
-    from engine.org_import import import_org
+    from engine.operations.demo import create_logins
+    from engine.packs.definitions import deploy_pack
+    from engine.people.org_import import import_org
 
     report = await import_org(TEAMS_CSV)
     assert not report.errors, report.errors

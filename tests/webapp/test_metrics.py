@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from config import settings
-from engine import clock
-from engine.errors import Conflict
-from engine.models import (
+from engine.base import clock
+from engine.base.errors import Conflict
+from engine.base.models import (
     Job,
     OutboxEmail,
     PendingMessage,
@@ -24,8 +24,8 @@ from engine.models import (
     ProcessInstance,
     WorkerHeartbeat,
 )
-from engine.operations import Backlog
-from engine.worker import Worker, WorkerSettings
+from engine.operations.health import Backlog
+from engine.operations.worker import Worker, WorkerSettings
 from webapp.metrics import BACKLOG_GAUGES
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -101,7 +101,7 @@ async def test_every_backlog_number_has_a_gauge():
 
 
 async def test_metrics_still_answer_when_the_database_does_not(client):
-    from engine import db as engine_db
+    from engine.base import db as engine_db
 
     await engine_db.disconnect()
     response = await client.get("/metrics")

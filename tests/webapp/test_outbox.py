@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from config import settings
-from engine import runtime
-from engine.definitions import deploy_pack
-from engine.models import HumanTask, OutboxEmail
+from engine.base.models import HumanTask, OutboxEmail
+from engine.packs.definitions import deploy_pack
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"
@@ -203,8 +203,8 @@ E300,Ada Lovelace,ada@example.com,Software Engineer,ENG,Engineering,,
 async def two_units(people: dict[str, str]) -> dict[str, OutboxEmail]:
     """Ada (Engineering) and Sue (Sales) each have a draft task and its email, and more mail
     went out about them: the emails by what they are."""
-    from engine.demo import create_logins
-    from engine.org_import import import_org
+    from engine.operations.demo import create_logins
+    from engine.people.org_import import import_org
 
     assert not (await import_org(UNITS)).errors
     await create_logins()

@@ -9,9 +9,9 @@ import httpx
 import lxml.html
 import pytest
 
-from engine import runtime
-from engine.definitions import deploy_pack
-from engine.models import HumanTask
+from engine.base.models import HumanTask
+from engine.packs.definitions import deploy_pack
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"
@@ -36,8 +36,8 @@ TokenOf = Callable[[str], Awaitable[str]]
 @pytest.fixture
 async def org(db: str) -> None:
     """ACME deployed on a small organisation with logins (one person inactive)."""
-    from engine.demo import create_logins
-    from engine.org_import import import_org
+    from engine.operations.demo import create_logins
+    from engine.people.org_import import import_org
 
     report = await import_org(ORG)
     assert not report.errors, report.errors
@@ -122,7 +122,7 @@ async def test_search_leaves_out_people_who_left(
 async def test_search_shows_at_most_ten_people(
     client: httpx.AsyncClient, login: Login, org: None
 ) -> None:
-    from engine.org_import import import_org
+    from engine.people.org_import import import_org
 
     rows = "".join(f"T{n:02},Terry Number {n:02},,,,,D1\n" for n in range(12))
     report = await import_org("employee_id,name,email,title,org_unit_code,org_unit_name,"

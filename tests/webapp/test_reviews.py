@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import clock, runtime
-from engine.models import Cycle, HumanTask, ProcessInstance
+from engine.base import clock
+from engine.base.models import Cycle, HumanTask, ProcessInstance
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -18,7 +19,7 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 @pytest.fixture
 async def deployed_pack(people: dict[str, str]) -> runtime.Actor:
     """The standard pack on the conftest organisation; returns HR (Hal) as the starter."""
-    from engine.definitions import deploy_pack
+    from engine.packs.definitions import deploy_pack
 
     await deploy_pack(ROOT / "processes" / "standard", "test", search=[ROOT / "processes"])
     return await runtime.actor_for("E400")

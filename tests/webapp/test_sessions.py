@@ -12,8 +12,8 @@ from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
 from config import settings
-from engine.demo import DEMO_PASSWORD
-from engine.models import AuditEvent, User, UserSession
+from engine.base.models import AuditEvent, User, UserSession
+from engine.operations.demo import DEMO_PASSWORD
 from webapp.sessions import COOKIE, ENDED_MESSAGE, TOUCH_EVERY
 
 from .conftest import csrf_from

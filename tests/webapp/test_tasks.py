@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine import runtime
-from engine.definitions import deploy_pack
-from engine.models import Cycle, HumanTask, ProcessInstance
+from engine.base.models import Cycle, HumanTask, ProcessInstance
+from engine.packs.definitions import deploy_pack
+from engine.workflow import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,8 +43,8 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture
 async def objective_setting(db: str) -> ProcessInstance:
     """The org with logins, the standard pack deployed, and Eve's objective setting started."""
-    from engine.demo import create_logins
-    from engine.org_import import import_org
+    from engine.operations.demo import create_logins
+    from engine.people.org_import import import_org
 
     report = await import_org(ORG)
     assert not report.errors, report.errors

@@ -12,8 +12,8 @@ import pytest
 from starlette.applications import Starlette
 
 from config import settings
-from engine.demo import DEMO_PASSWORD
-from engine.models import Person, User
+from engine.base.models import Person, User
+from engine.operations.demo import DEMO_PASSWORD
 from webapp import auth
 from webapp.auth import LOGIN_REFUSED
 

@@ -15,8 +15,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config import settings
-from engine.models import User
-from engine.store import record_event
+from engine.base.models import User
+from engine.workflow.store import record_event
 from webapp import auth, sessions
 from webapp.auth import Viewer, current_user
 from webapp.templating import flash, render

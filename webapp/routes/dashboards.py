@@ -1,6 +1,6 @@
 """Monitoring and development pages: score cards, team and HR dashboards, goals, feedback.
 
-Every page authorizes through engine.access (via the engine functions it calls): a person
+Every page authorizes through engine.workflow.access (via the engine functions it calls): a person
 sees their own, managers their reports, HR its populations; anything else is 404. Pages take
 `?cycle=<id>` and default to the newest cycle.
 """
@@ -19,10 +19,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from engine import exports, runtime
-from engine import goals as goal_engine
-from engine.access import can_view_subject
-from engine.dashboards import (
+from engine.base.errors import EngineError, NotAllowed, NotFound
+from engine.base.models import Cycle, HumanTask, ProcessInstance, Record
+from engine.people.directory import DirectorySnapshot, PersonInfo
+from engine.performance import exports
+from engine.performance import goals as goal_engine
+from engine.performance.dashboards import (
     RELEASE_SIGNAL,
     Distribution,
     HrDashboard,
@@ -31,10 +33,9 @@ from engine.dashboards import (
     population_calibration,
     team_status,
 )
-from engine.directory import DirectorySnapshot, PersonInfo
-from engine.errors import EngineError, NotAllowed, NotFound
-from engine.models import Cycle, HumanTask, ProcessInstance, Record
-from engine.scorecard import may_read_feedback, scorecard
+from engine.performance.scorecard import may_read_feedback, scorecard
+from engine.workflow import runtime
+from engine.workflow.access import can_view_subject
 from forms.text import storable_number
 from webapp.auth import Viewer, current_user
 from webapp.input import database_id, find_person, path_id

@@ -2,7 +2,7 @@
 deploy, migrate running instances, import and export packs.
 
 Only members of the `designer` group get anything but 404 here. Edits never touch the pack on
-disk until deploy: they are kept as the designer's drafts (engine.designer).
+disk until deploy: they are kept as the designer's drafts (engine.packs.designer).
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from config import settings
-from engine import designer as drafts
-from engine import migration, pack_archive, versions
-from engine.errors import EngineError, NotFound
-from engine.models import ProcessDefinition, ProcessInstance
-from engine.packs import Pack, PackError, discover_packs, load_pack_leniently
-from engine.runtime import actor_for
-from engine.specs import decision_index, process_index
+from engine.base.errors import EngineError, NotFound
+from engine.base.models import ProcessDefinition, ProcessInstance
+from engine.packs import archive, versions
+from engine.packs import designer as drafts
+from engine.packs.loading import Pack, PackError, discover_packs, load_pack_leniently
+from engine.packs.specs import decision_index, process_index
+from engine.workflow import migration
+from engine.workflow.runtime import actor_for
 from forms import FormDefinitionError, form_spec, render_schema_template
 from webapp.auth import Viewer, current_user
 from webapp.csrf import token_for
@@ -714,7 +715,7 @@ async def export_zip(request: Request) -> Response:
     folders = pack_folders()
     if name not in folders:
         raise HTTPException(404)
-    data = pack_archive.export_pack(folders[name])
+    data = archive.export_pack(folders[name])
     return Response(
         data,
         media_type="application/zip",
@@ -748,14 +749,14 @@ async def import_submit(request: Request) -> Response:
     try:
         # Unpacking, checking and validating a whole pack: off the event loop.
         result = await asyncio.to_thread(
-            pack_archive.import_pack,
+            archive.import_pack,
             data,
             folders[0],
             max_bytes=settings.MAX_PACK_UPLOAD_BYTES,
             replace=replace,
             search=folders,
         )
-    except pack_archive.ArchiveRejected as error:
+    except archive.ArchiveRejected as error:
         context = _import_context(error=str(error), problems=error.problems,
                                   filename=filename)
         return render(request, "designer_import.html", context, status=422)

@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from engine import clock, runtime
-from engine.directory import DirectorySnapshot, PersonInfo
-from engine.errors import EngineError
-from engine.models import HumanTask, Record
-from engine.scorecard import DevelopmentStatus, development_status
+from engine.base import clock
+from engine.base.errors import EngineError
+from engine.base.models import HumanTask, Record
+from engine.people.directory import DirectorySnapshot, PersonInfo
+from engine.performance.scorecard import DevelopmentStatus, development_status
+from engine.workflow import runtime
 from webapp.auth import Viewer, current_user
 from webapp.input import find_person
 from webapp.templating import flash, render

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from engine import operations
+from engine.operations.health import readiness
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -24,7 +24,7 @@ async def health(request: Request) -> JSONResponse:
 async def ready(request: Request) -> JSONResponse:
     """GET /health/ready: 200 when the database answers and a worker is alive, else 503
     saying which is missing."""
-    state = await operations.readiness()
+    state = await readiness()
     body = {
         "status": "ready" if state.ready else "not ready",
         "database": state.database,

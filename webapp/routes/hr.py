@@ -1,12 +1,12 @@
 """The HR area: cycles and their completion, and launching a process for a population.
 
-GET /hr lists every cycle with its instances open / completed / stopped on an error per
-process. GET /hr/cycles/new is the launch form; POST /hr/cycles/launch checks it and queues the
-launch as a job for a worker (engine.jobs), then sends the browser to GET /hr/launches/{job},
+GET /hr lists every cycle with its instances open / completed / stopped on an error per process.
+GET /hr/cycles/new is the launch form; POST /hr/cycles/launch checks it and queues the launch as
+a job for a worker (engine.workflow.jobs), then sends the browser to GET /hr/launches/{job},
 whose progress bar follows the job's row (htmx polls /hr/launches/{job}/progress; without
 JavaScript the page refreshes itself) until it shows the report — from whichever web process
 answers. Only the HR group sees any of it; others get 404. An HR partner launches only for the
-people of the units they look after (engine.access): the form offers those units, and a
+people of the units they look after (engine.workflow.access): the form offers those units, and a
 population reaching outside them is refused on its field, naming who is outside.
 """
 
@@ -22,12 +22,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from engine import clock, cycles
-from engine.access import hr_units
-from engine.cycles import LaunchStatus, Population
-from engine.directory import DirectorySnapshot
-from engine.errors import EngineError
-from engine.runtime import Actor
+from engine.base import clock
+from engine.base.errors import EngineError
+from engine.people.directory import DirectorySnapshot
+from engine.performance import cycles
+from engine.performance.cycles import LaunchStatus, Population
+from engine.workflow.access import hr_units
+from engine.workflow.runtime import Actor
 from webapp.auth import Viewer, current_user
 from webapp.templating import render
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from engine import inbox
+from engine.workflow import inbox
 from webapp.auth import Viewer, current_user
 from webapp.input import path_id
 from webapp.templating import flash, is_htmx, render

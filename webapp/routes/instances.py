@@ -1,6 +1,6 @@
 """The instance page (where a process stands, its timeline and diagram), its BPMN, its print view.
 
-Every route answers 404 unless engine.access lets the viewer see the instance's subject.
+Every route answers 404 unless engine.workflow.access lets the viewer see the instance's subject.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine import access
-from engine.assignment import may_act
-from engine.history import InstanceHistory, instance_history
+from engine.people.assignment import may_act
+from engine.workflow import access
+from engine.workflow.history import InstanceHistory, instance_history
 from webapp.auth import current_user
 from webapp.input import path_id
 from webapp.templating import render

@@ -4,7 +4,7 @@ GET /admin/outbox lists the emails newest first, filtered by status and paginate
 opens to its text exactly as it is (or would be) sent. POST /admin/outbox/{id}/retry puts a
 failed email back in the queue. Only the HR group sees any of it; everyone else gets 404. An
 HR partner sees (and retries) only the emails about the people of the units they look after
-(engine.notifications explains the rule); an HR administrator sees them all.
+(engine.workflow.notifications explains the rule); an HR administrator sees them all.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config import settings
-from engine import notifications
-from engine.access import hr_units
-from engine.models import OutboxEmail
+from engine.base.models import OutboxEmail
+from engine.workflow import notifications
+from engine.workflow.access import hr_units
 from webapp.auth import Viewer, current_user
 from webapp.templating import flash, is_htmx, render
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.directory import DirectorySnapshot, PersonInfo
+from engine.people.directory import DirectorySnapshot, PersonInfo
 from forms import PersonLookup
 from webapp.auth import current_user
 from webapp.templating import render

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.history import reviews_of
+from engine.workflow.history import reviews_of
 from webapp.auth import current_user
 from webapp.templating import render
 

@@ -18,11 +18,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from engine import clock, metrics, runtime
-from engine.assignment import may_act
-from engine.errors import Conflict
-from engine.models import ProcessInstance
-from engine.task_context import (
+from engine.base import clock, metrics
+from engine.base.errors import Conflict
+from engine.base.models import ProcessInstance
+from engine.people.assignment import may_act
+from engine.workflow import runtime
+from engine.workflow.task_context import (
     TaskContext,
     next_steps,
     parsed_form,

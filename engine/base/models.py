@@ -1,0 +1,479 @@
+"""The database tables: deployed definitions, instances, human tasks, audit, directory, records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+# The hash an empty audit chain starts from.
+GENESIS = "0" * 64
+
+
+class ProcessDefinition(Model):
+    """One deployed version of a process: its sources are immutable once stored."""
+
+    id = fields.IntField(primary_key=True)
+    pack = fields.CharField(max_length=64)
+    process_id = fields.CharField(max_length=128)
+    version = fields.IntField()
+    content_hash = fields.CharField(max_length=64)
+    title = fields.CharField(max_length=255, default="")
+    pack_version = fields.CharField(max_length=64, default="")
+    # Every file the process needs (BPMN, DMN, forms), relative path -> text.
+    sources: Any = fields.JSONField()
+    # Pack settings frozen with the version: lanes, process settings.
+    settings: Any = fields.JSONField(default=dict)
+    deployed_at = fields.DatetimeField(auto_now_add=True)
+    deployed_by = fields.CharField(max_length=128, default="")
+
+    class Meta:
+        table = "process_definition"
+        unique_together = (("pack", "process_id", "version"),)
+        indexes = (("pack", "process_id", "content_hash"),)
+
+
+class Cycle(Model):
+    """A performance cycle HR launches processes in (e.g. "2026 year-end")."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=128, unique=True)
+    starts_on = fields.DateField(null=True)
+    due_on = fields.DateField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+
+class ProcessInstance(Model):
+    """A running (or finished) process for one subject, its state stored without its spec."""
+
+    id = fields.IntField(primary_key=True)
+    definition: fields.ForeignKeyRelation[ProcessDefinition] = fields.ForeignKeyField(
+        "models.ProcessDefinition", related_name="instances", on_delete=fields.RESTRICT
+    )
+    process_id = fields.CharField(max_length=128, db_index=True)
+    subject: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="instances", null=True, on_delete=fields.RESTRICT
+    )
+    cycle: fields.ForeignKeyNullableRelation[Cycle] = fields.ForeignKeyField(
+        "models.Cycle", related_name="instances", null=True, on_delete=fields.RESTRICT
+    )
+    title = fields.CharField(max_length=255, default="")
+    # running | completed | error | cancelled, or launching while a cycle launch writes it (its
+    # tasks and emails are held back until the whole population is written)
+    status = fields.CharField(max_length=16, default="running", db_index=True)
+    # zlib-compressed JSON (engine.base.serialization): not a JSON column, because SpiffWorkflow
+    # restores tasks parent-first in stored order and PostgreSQL's jsonb would reorder keys;
+    # compressed, because a commit writes a fifth of the pages.
+    state = fields.BinaryField()
+    version = fields.IntField(default=1)
+    next_timer_at = fields.DatetimeField(null=True, db_index=True)
+    # What went wrong when status == "error": task, message, data (kept for the retry).
+    error: Any = fields.JSONField(null=True)
+    started_by = fields.CharField(max_length=128, default="")
+    starter_id = fields.IntField(null=True)
+    # "|name|name|" of the messages and signals the instance waits for (pages read it; delivery
+    # looks names up in EventWait).
+    waiting_for = fields.CharField(max_length=1024, default="")
+    # The instance's own audit chain: how many events it has and the hash of the last one.
+    audit_seq = fields.IntField(default=0, db_default=0)
+    audit_head = fields.CharField(max_length=64, default=GENESIS, db_default=GENESIS)
+    # The cycle launch (Job) that wrote it, while and after it is launched.
+    launch_job_id = fields.IntField(null=True, db_index=True)
+    started_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    completed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "process_instance"
+        indexes = (
+            ("subject_id", "status"),
+            # The HR dashboard counts a cycle's instances by process and status per person.
+            ("cycle_id", "process_id", "status", "subject_id"),
+        )
+
+
+class HumanTask(Model):
+    """A user or manual task waiting on a person or group: what the inbox reads."""
+
+    id = fields.IntField(primary_key=True)
+    instance: fields.ForeignKeyRelation[ProcessInstance] = fields.ForeignKeyField(
+        "models.ProcessInstance", related_name="human_tasks", on_delete=fields.CASCADE
+    )
+    spiff_task_id = fields.CharField(max_length=36)
+    bpmn_id = fields.CharField(max_length=128)
+    process_id = fields.CharField(max_length=128)
+    name = fields.CharField(max_length=255)
+    lane = fields.CharField(max_length=128, null=True)
+    form = fields.CharField(max_length=255, null=True)
+    # The person who holds it (null while it sits with a candidate group).
+    assignee: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="assigned_tasks", null=True, on_delete=fields.SET_NULL
+    )
+    candidate_group = fields.CharField(max_length=64, null=True)
+    # Everyone a lane names, person ids and "group:x" entries (a lane may name several).
+    candidates: Any = fields.JSONField(default=list)
+    # Why the task went to HR instead of its lane, when the lane resolved to nobody.
+    routing_note = fields.TextField(null=True)
+    subject_id_cache = fields.IntField(null=True, db_index=True)
+    due_at = fields.DatetimeField(null=True)
+    # ready | completed | cancelled, or staged while its instance is being launched
+    status = fields.CharField(max_length=16, default="ready")
+    draft: Any = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    completed_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="completed_tasks", null=True, on_delete=fields.SET_NULL
+    )
+    completed_at = fields.DatetimeField(null=True)
+    submitted: Any = fields.JSONField(null=True)
+
+    class Meta:
+        table = "human_task"
+        indexes = (
+            ("assignee_id", "status", "due_at"),
+            # The inbox: unclaimed tasks of a group, and unclaimed multi-candidate tasks (no
+            # group, no assignee), in due order without reading the table.
+            ("candidate_group", "assignee_id", "status", "due_at"),
+            ("instance_id", "status"),
+        )
+
+
+class AuditEvent(Model):
+    """Append-only log in chains: each instance has its own, other events go to named streams;
+    each row carries the hash of the previous row of its chain (tamper-evident)."""
+
+    id = fields.IntField(primary_key=True)
+    # "instance:<id>" or the name of a stream ("system", "anchor"); seq counts from 1 in each.
+    stream = fields.CharField(max_length=64)
+    seq = fields.IntField()
+    at = fields.DatetimeField()
+    actor = fields.CharField(max_length=128)
+    action = fields.CharField(max_length=64)
+    instance_id = fields.IntField(null=True, db_index=True)
+    task_id = fields.IntField(null=True)
+    detail: Any = fields.JSONField(default=dict)
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)
+    # Sealed with an HMAC under the audit key (kept outside the database), not plain SHA-256.
+    keyed = fields.BooleanField(default=False, db_default=False)
+
+    class Meta:
+        table = "audit_event"
+        unique_together = (("stream", "seq"),)
+
+
+class AuditStream(Model):
+    """The head of an audit stream that is not an instance's (an instance keeps its own)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    seq = fields.IntField(default=0)
+    head = fields.CharField(max_length=64, default=GENESIS)
+
+    class Meta:
+        table = "audit_stream"
+
+
+class OrgUnit(Model):
+    """A department or team (units nest)."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=255)
+    parent: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
+        "models.OrgUnit", related_name="children", null=True, on_delete=fields.SET_NULL
+    )
+    head_id = fields.IntField(null=True)
+    # Free attributes for lane paths such as subject.org_unit.hr_partner.
+    attributes: Any = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "org_unit"
+
+
+class Person(Model):
+    """Someone in the directory: an employee, a manager, an HR partner."""
+
+    id = fields.IntField(primary_key=True)
+    # The organisation's own id (employee number), used in CSV imports and lanes.
+    key = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=255)
+    email = fields.CharField(max_length=255, default="")
+    title = fields.CharField(max_length=255, default="")
+    job_family = fields.CharField(max_length=64, default="", db_index=True)
+    org_unit: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
+        "models.OrgUnit", related_name="members", null=True, on_delete=fields.SET_NULL
+    )
+    manager: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="reports", null=True, on_delete=fields.SET_NULL
+    )
+    active = fields.BooleanField(default=True)
+    attributes: Any = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "person"
+
+
+class GroupMembership(Model):
+    """A person's membership of a named group (hr, designer, compensation …)."""
+
+    id = fields.IntField(primary_key=True)
+    group = fields.CharField(max_length=64, db_index=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="memberships", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "group_membership"
+        unique_together = (("group", "person"),)
+
+
+class DirectoryVersion(Model):
+    """A single row bumped on every directory change, so in-memory snapshots know to reload."""
+
+    id = fields.IntField(primary_key=True)
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "directory_version"
+
+
+class User(Model):
+    """A login for a person (argon2 hash)."""
+
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=128, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    person: fields.OneToOneRelation[Person] = fields.OneToOneField(
+        "models.Person", related_name="user", on_delete=fields.CASCADE
+    )
+    failed_logins = fields.IntField(default=0)
+    locked_until = fields.DatetimeField(null=True)
+    last_login_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "user"
+
+
+class Record(Model):
+    """A structured result a process writes: an objective set, a rating, feedback, a reward."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=64)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="records", on_delete=fields.CASCADE
+    )
+    cycle: fields.ForeignKeyNullableRelation[Cycle] = fields.ForeignKeyField(
+        "models.Cycle", related_name="records", null=True, on_delete=fields.SET_NULL
+    )
+    instance_id = fields.IntField(null=True)
+    data: Any = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    created_by = fields.CharField(max_length=128, default="")
+
+    class Meta:
+        table = "record"
+        indexes = (("person_id", "kind"), ("cycle_id", "kind"))
+
+
+class PendingMessage(Model):
+    """A BPMN message or signal thrown by an action, written in the action's transaction and
+    delivered by a worker to the instances waiting for it (engine.messages)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=255, db_index=True)
+    kind = fields.CharField(max_length=16)  # message | signal
+    payload: Any = fields.JSONField(null=True)
+    correlations: Any = fields.JSONField(default=dict)
+    from_instance_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    # pending | delivered | failed
+    status = fields.CharField(max_length=16, default="pending", db_default="pending")
+    attempts = fields.IntField(default=0, db_default=0)
+    # When a worker may (next) try it; a worker delivering it holds it by moving this ahead.
+    next_attempt_at = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    # How many instances received it.
+    received = fields.IntField(default=0, db_default=0)
+
+    class Meta:
+        table = "pending_message"
+        indexes = (("status", "next_attempt_at"),)
+
+
+class MessageReceipt(Model):
+    """An instance received a message: written with the receiving action, so a retried delivery
+    never hands the same message to the same instance twice."""
+
+    id = fields.IntField(primary_key=True)
+    message_id = fields.IntField()
+    instance_id = fields.IntField()
+
+    class Meta:
+        table = "message_receipt"
+        unique_together = (("message_id", "instance_id"),)
+
+
+class EventWait(Model):
+    """A message or signal name an instance waits for: what delivery looks up, by index."""
+
+    id = fields.IntField(primary_key=True)
+    instance: fields.ForeignKeyRelation[ProcessInstance] = fields.ForeignKeyField(
+        "models.ProcessInstance", related_name="event_waits", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=255)
+
+    class Meta:
+        table = "event_wait"
+        unique_together = (("name", "instance"),)
+
+
+class OutboxEmail(Model):
+    """An email waiting to go out (or kept for admins to read when SMTP is not configured)."""
+
+    id = fields.IntField(primary_key=True)
+    to = fields.CharField(max_length=255)
+    subject = fields.CharField(max_length=255)
+    # The task the email is about (its link is completed from this when sent).
+    task_id = fields.IntField(null=True)
+    body = fields.TextField()
+    # queued | sent | failed, or held while the task it announces is being launched
+    status = fields.CharField(max_length=16, default="queued", db_index=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_email"
+
+
+class DesignDraft(Model):
+    """A designer's unsaved edit of one pack file, kept until deployed or discarded."""
+
+    id = fields.IntField(primary_key=True)
+    pack = fields.CharField(max_length=64)
+    # Relative to the pack folder, forward slashes (e.g. "forms/goals-schema.json").
+    path = fields.CharField(max_length=255)
+    designer = fields.CharField(max_length=128)
+    content = fields.TextField()
+    # sha256 of the file on disk when the draft began ("" for a new file): a deploy refuses
+    # to overwrite a file someone else changed meanwhile.
+    base_hash = fields.CharField(max_length=64, default="")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "design_draft"
+        unique_together = (("pack", "designer", "path"),)
+
+
+class OrgGoal(Model):
+    """An organisational goal for a cycle that individual objectives align to
+    (engine.performance.goals)."""
+
+    id = fields.IntField(primary_key=True)
+    cycle: fields.ForeignKeyRelation[Cycle] = fields.ForeignKeyField(
+        "models.Cycle", related_name="goals", on_delete=fields.CASCADE
+    )
+    # Null: a goal of the whole organisation.
+    org_unit: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
+        "models.OrgUnit", related_name="goals", null=True, on_delete=fields.SET_NULL
+    )
+    owner: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="owned_goals", null=True, on_delete=fields.SET_NULL
+    )
+    title = fields.CharField(max_length=255)
+    description = fields.TextField(default="")
+    parent: fields.ForeignKeyNullableRelation[OrgGoal] = fields.ForeignKeyField(
+        "models.OrgGoal", related_name="children", null=True, on_delete=fields.SET_NULL
+    )
+    # The goal's share among its siblings when the organisation's goal progress is summed up.
+    weight = fields.FloatField(default=1.0)
+    created_by = fields.CharField(max_length=128, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "org_goal"
+        indexes = (("cycle_id", "org_unit_id"),)
+
+
+class Job(Model):
+    """Work a worker does outside any request (a cycle launch …): its progress and outcome are
+    rows, so every web process shows them and a crashed worker's job is taken up again."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=32)
+    # Jobs with the same key never run at once (two launches of one cycle and process).
+    key = fields.CharField(max_length=255, default="")
+    # queued | running | done | failed
+    status = fields.CharField(max_length=16, default="queued")
+    title = fields.CharField(max_length=255, default="")
+    payload: Any = fields.JSONField(default=dict)
+    created_by = fields.CharField(max_length=128, default="")
+    creator_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField()
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    # The worker running it and until when it holds it; a worker that stops renewing loses it.
+    worker = fields.CharField(max_length=128, default="")
+    lease_until = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    done = fields.IntField(default=0)
+    total = fields.IntField(default=0)
+    result: Any = fields.JSONField(null=True)
+    error = fields.TextField(null=True)
+
+    class Meta:
+        table = "job"
+        indexes = (("status", "lease_until"), ("kind", "created_at"))
+
+
+class WorkerHeartbeat(Model):
+    """A running worker, as last seen: the readiness check and the HR pages read it."""
+
+    name = fields.CharField(max_length=128, primary_key=True)
+    host = fields.CharField(max_length=255, default="")
+    pid = fields.IntField(default=0)
+    started_at = fields.DatetimeField()
+    seen_at = fields.DatetimeField()
+
+    class Meta:
+        table = "worker_heartbeat"
+
+
+class UserSession(Model):
+    """A browser's session: the cookie carries a random token, this row only its keyed hash
+    (so reading the table gives nobody a session) and what the session holds.
+
+    A visitor who has not logged in yet has a row without a user (the login form's CSRF token,
+    a message after logging out); logging in replaces it with a new one.
+    """
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", null=True, on_delete=fields.CASCADE,
+        db_index=True,
+    )
+    data: Any = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+    last_seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
+    ip = fields.CharField(max_length=64, default="")
+    user_agent = fields.CharField(max_length=255, default="")
+
+    class Meta:
+        table = "user_session"
+
+
+class LoginThrottle(Model):
+    """Login attempts within a window, per account name or client address, counted by one
+    atomic statement each (webapp.auth)."""
+
+    key = fields.CharField(max_length=80, primary_key=True)
+    window_start = fields.DatetimeField()
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "login_throttle"

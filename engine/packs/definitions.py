@@ -1,0 +1,219 @@
+"""Deployed process versions: storing them (deploy) and keeping them parsed in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from engine.base.db import clears_on_connect
+from engine.base.errors import DeployError, EngineError, NotFound
+from engine.base.models import ProcessDefinition
+from engine.packs import specs
+from engine.packs.loading import Pack, discover_packs, load_pack
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One deployed version, parsed: what the runtime needs to run its instances."""
+
+    id: int
+    pack: str
+    process_id: str
+    version: int
+    title: str
+    lanes: dict[str, str]
+    process_settings: dict[str, Any]
+    sources: dict[str, str]
+    built: Any  # specs.BuiltSpec
+    catalogs: dict[str, Any] = field(default_factory=dict)
+
+    def row_values(self) -> dict[str, Any]:
+        """What `deployed_from` rebuilds this version from."""
+        return {
+            "id": self.id, "pack": self.pack, "process_id": self.process_id,
+            "version": self.version, "title": self.title, "lanes": self.lanes,
+            "process_settings": self.process_settings, "sources": self.sources,
+        }
+
+
+# Definition rows never change once stored, so a parsed version is cached for the process life.
+_deployed: dict[int, Deployed] = {}
+clears_on_connect(_deployed.clear)
+
+
+def _catalogs_from_sources(sources: dict[str, str]) -> dict[str, Any]:
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for rel, text in sources.items():
+        if rel.startswith("catalogs/") and rel.endswith(".toml"):
+            out[Path(rel).stem] = tomllib.loads(text)
+    return out
+
+
+def _as_deployed(row: ProcessDefinition) -> Deployed:
+    settings = row.settings or {}
+    return deployed_from(
+        id=row.id,
+        pack=row.pack,
+        process_id=row.process_id,
+        version=row.version,
+        title=row.title,
+        lanes=dict(settings.get("lanes", {})),
+        process_settings=dict(settings.get("process", {})),
+        sources=row.sources,
+    )
+
+
+def deployed_from(
+    *,
+    id: int,
+    pack: str,
+    process_id: str,
+    version: int,
+    title: str,
+    lanes: dict[str, str],
+    process_settings: dict[str, Any],
+    sources: dict[str, str],
+) -> Deployed:
+    """A version parsed from what its row holds (another process rebuilds it from these)."""
+    return Deployed(
+        id=id,
+        pack=pack,
+        process_id=process_id,
+        version=version,
+        title=title,
+        lanes=lanes,
+        process_settings=process_settings,
+        sources=sources,
+        built=specs.build_spec(sources, process_id),
+        catalogs=_catalogs_from_sources(sources),
+    )
+
+
+async def deployed(definition_id: int) -> Deployed:
+    """The parsed version by definition id (cached)."""
+    found = _deployed.get(definition_id)
+    if found is None:
+        row = await ProcessDefinition.get_or_none(id=definition_id)
+        if row is None:
+            raise NotFound(f"no deployed process version {definition_id}")
+        found = _deployed[definition_id] = _as_deployed(row)
+    return found
+
+
+async def latest(process_id: str, pack: str | None = None) -> Deployed:
+    """The newest deployed version of a process (new instances use it).
+
+    Packs may share process ids (a client pack overriding the standard one), so without a
+    pack name the process must be deployed by exactly one pack.
+    """
+    query = ProcessDefinition.filter(process_id=process_id)
+    if pack:
+        query = query.filter(pack=pack)
+    else:
+        packs: list[str] = sorted(set(await query.values_list("pack", flat=True)))  # type: ignore[arg-type]
+        if len(packs) > 1:
+            raise EngineError(
+                f"process '{process_id}' is deployed by several packs ({', '.join(packs)}):"
+                " say which pack to use"
+            )
+    row = await query.order_by("-version").only("id").first()
+    if row is None:
+        where = f" in pack '{pack}'" if pack else ""
+        raise NotFound(f"process '{process_id}' is not deployed{where}")
+    return await deployed(row.id)
+
+
+def _settings_for(pack: Pack, process_id: str) -> dict[str, Any]:
+    proc = pack.processes.get(process_id)
+    process: dict[str, Any] = {}
+    if proc is not None:
+        process = {
+            "title": proc.title,
+            "start": proc.start,
+            "starters": list(proc.starters),
+            **dict(getattr(proc, "extra", {}) or {}),
+        }
+    return {"lanes": dict(pack.lanes), "process": process, "pack_title": pack.title}
+
+
+def _version_hash(sources: dict[str, str], settings: dict[str, Any]) -> str:
+    digest = hashlib.sha256(specs.content_hash(sources).encode())
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class DeployReport:
+    """What a deploy stored and what it left alone."""
+
+    pack: str
+    deployed: list[tuple[str, int]] = field(default_factory=list)
+    unchanged: list[tuple[str, int]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"{pid}: deployed version {v}" for pid, v in self.deployed]
+        lines += [f"{pid}: unchanged (version {v})" for pid, v in self.unchanged]
+        return "\n".join([f"pack {self.pack}"] + ["  " + line for line in lines])
+
+
+def pack_sources(pack: Pack, process_id: str) -> dict[str, str]:
+    """Everything one version of a process needs: its files plus the pack's catalogs."""
+    sources = dict(specs.process_sources(pack, process_id))
+    for rel in pack.files:
+        if rel.startswith("catalogs/") and rel.endswith(".toml"):
+            sources[rel] = pack.read_text(rel)
+    return sources
+
+
+async def deploy_pack(
+    path: Path, deployed_by: str = "system", search: list[Path] | None = None
+) -> DeployReport:
+    """Validate a pack, then store a new version of every process whose content changed."""
+    from engine.packs.validation import validate_pack
+
+    available = discover_packs(search or [path.parent])
+    # Parsing and checking a whole pack takes a while: off the event loop.
+    problems = await asyncio.to_thread(validate_pack, path, available=available)
+    if problems:
+        raise DeployError(
+            f"pack {path.name} is not valid; nothing was deployed", [str(p) for p in problems]
+        )
+    pack = load_pack(path, available)
+    report = DeployReport(pack.name)
+    async with in_transaction():
+        for process_id in specs.executable_processes(pack):
+            sources = pack_sources(pack, process_id)
+            settings = _settings_for(pack, process_id)
+            digest = _version_hash(sources, settings)
+            last = (
+                await ProcessDefinition.filter(pack=pack.name, process_id=process_id)
+                .order_by("-version")
+                .first()
+            )
+            if last is not None and last.content_hash == digest:
+                report.unchanged.append((process_id, last.version))
+                continue
+            version = (last.version + 1) if last else 1
+            title = settings["process"].get("title") or process_id.replace("_", " ").capitalize()
+            await ProcessDefinition.create(
+                pack=pack.name,
+                process_id=process_id,
+                version=version,
+                content_hash=digest,
+                title=title,
+                pack_version=pack.version,
+                sources=sources,
+                settings=settings,
+                deployed_by=deployed_by,
+            )
+            report.deployed.append((process_id, version))
+    return report
+

@@ -1,0 +1,329 @@
+"""Email notifications through an outbox: queued in the action's transaction, sent later.
+
+A task created for someone, or a reminder timer firing on an open task, queues an email in the
+same transaction as the action (so a rolled-back action sends nothing). A sender drains the
+outbox over SMTP when SMTP is configured, retrying with backoff; without SMTP the emails stay
+in the outbox, where HR can read them in the app.
+
+Bodies are stored with `{base_url}` and `{task_id}` placeholders: the link is completed when the
+email is sent (or shown), so a deployment that changes its address does not send stale links,
+and an email can be written in the same batch as the task it announces, before its id exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
+
+from engine.base import clock
+from engine.base.errors import Conflict, NotFound
+from engine.base.models import HumanTask, OutboxEmail, Person
+from engine.people.directory import DirectorySnapshot, PersonInfo
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+# Waits after each failed attempt: 1, 2, 4, 8, 16 minutes, then the email is marked failed.
+BACKOFF_BASE = timedelta(minutes=1)
+# A sender claims an email for this long before sending, so two app processes never both send
+# it; if the sender dies mid-send, the email is tried again after the lease.
+CLAIM_LEASE = timedelta(minutes=5)
+BASE_URL_PLACEHOLDER = "{base_url}"
+TASK_ID_PLACEHOLDER = "{task_id}"
+STATUSES = ("queued", "sent", "failed")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send."""
+
+    host: str
+    port: int = 25
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    sender: str = "Sightline <sightline@localhost>"
+    base_url: str = "http://127.0.0.1:8000"
+    timeout: float = 15.0
+
+
+# --- queueing (inside the action's transaction) ------------------------------------------------
+
+
+def _recipients(row: HumanTask, directory: DirectorySnapshot) -> list[PersonInfo]:
+    """Whoever should hear about the task: its assignee, else its group or candidates."""
+    if row.assignee_id is not None:  # type: ignore[attr-defined]
+        ids = [row.assignee_id]  # type: ignore[attr-defined]
+    elif row.candidate_group:
+        ids = sorted(directory.members(row.candidate_group))
+    else:
+        ids = [int(c) for c in row.candidates if str(c).isdigit()]
+    people = (directory.person(pid) for pid in ids)
+    return [p for p in people if p is not None and p.email and p.active]
+
+
+def _task_link() -> str:
+    return f"{BASE_URL_PLACEHOLDER}/tasks/{TASK_ID_PLACEHOLDER}"
+
+
+def _about(row: HumanTask, reader: PersonInfo, directory: DirectorySnapshot) -> str:
+    """Whose task it is, as the reader would say it: nothing when it is the reader's own."""
+    subject_id = row.subject_id_cache
+    if subject_id is None or subject_id == reader.id:
+        return ""
+    person = directory.person(subject_id)
+    return person.name if person else ""
+
+
+def _address(person: PersonInfo) -> str:
+    return f"{person.name} <{person.email}>"
+
+
+def _greeting(person: PersonInfo) -> str:
+    return f"Hello {person.name.split()[0] if person.name else 'there'},"
+
+
+def _due_sentence(due_at: datetime | None) -> str:
+    """When the task is due, counted in calendar days as people count them."""
+    if due_at is None:
+        return ""
+    days = (due_at.date() - clock.now().date()).days
+    on = f"{due_at:%A} {due_at.day} {due_at:%B %Y}"
+    if days > 1:
+        return f" It is due on {on}, in {days} days."
+    if days == 1:
+        return f" It is due tomorrow, {on}."
+    if days == 0:
+        return " It is due today."
+    return f" It was due on {on} and is {-days} day{'s' if days < -1 else ''} overdue."
+
+
+def _emails(
+    row: HumanTask,
+    directory: DirectorySnapshot,
+    subject: str,
+    sentence: str,
+    extra: str = "",
+) -> list[dict[str, Any]]:
+    """One outbox row per person to tell about `row`; `sentence` has an {about} slot."""
+    emails = []
+    for person in _recipients(row, directory):
+        about = _about(row, person, directory)
+        emails.append(
+            {
+                "to": _address(person),
+                "subject": f"{subject}: {row.name}" + (f" — {about}" if about else ""),
+                "body": (
+                    f"{_greeting(person)}\n\n"
+                    + sentence.format(name=row.name, about=f" for {about}" if about else "")
+                    + f"{_due_sentence(row.due_at)}{extra}\n\nOpen it: {_task_link()}\n"
+                ),
+                "next_attempt_at": clock.now(),
+                "task_id": row.id,
+            }
+        )
+    return emails
+
+
+def task_created_emails(row: HumanTask, directory: DirectorySnapshot) -> list[dict[str, Any]]:
+    """Outbox rows telling whoever holds a new task that it waits for them."""
+    group = (
+        f"\nIt was sent to the {row.candidate_group} group: the first to claim it takes it."
+        if row.assignee_id is None and row.candidate_group  # type: ignore[attr-defined]
+        else ""
+    )
+    note = f"\n\nWhy it came to you: {row.routing_note}" if row.routing_note else ""
+    return _emails(
+        row, directory, "Task waiting for you", "'{name}'{about} is waiting for you.",
+        group + note,
+    )
+
+
+def reminder_emails(row: HumanTask, directory: DirectorySnapshot) -> list[dict[str, Any]]:
+    """Outbox rows reminding whoever holds an open task that it still waits for them."""
+    return _emails(
+        row, directory, "Reminder",
+        "This is a reminder that '{name}'{about} is still waiting for you.",
+    )
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+def body_for_display(email: OutboxEmail, base_url: str) -> str:
+    """The email's text as it would be sent, with links on `base_url`."""
+    body = email.body.replace(BASE_URL_PLACEHOLDER, base_url.rstrip("/"))
+    return body.replace(TASK_ID_PLACEHOLDER, str(email.task_id or ""))
+
+
+def message_for(email: OutboxEmail, smtp: SmtpSettings) -> EmailMessage:
+    """The MIME message that goes out for an outbox email."""
+    msg = EmailMessage()
+    msg["From"] = smtp.sender
+    msg["To"] = email.to
+    msg["Subject"] = email.subject
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(idstring=f"outbox-{email.id}")
+    msg.set_content(body_for_display(email, smtp.base_url))
+    return msg
+
+
+async def _claim(email: OutboxEmail, now: datetime) -> bool:
+    """Take the email for this sender; False when another sender took it first."""
+    taken = await OutboxEmail.filter(
+        id=email.id, status="queued", attempts=email.attempts, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + CLAIM_LEASE)
+    return bool(taken)
+
+
+async def _record_failure(email: OutboxEmail, now: datetime, exc: Exception) -> None:
+    email.attempts += 1
+    email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if email.attempts >= MAX_ATTEMPTS:
+        email.status = "failed"
+        email.next_attempt_at = None
+    else:
+        email.next_attempt_at = now + BACKOFF_BASE * (2 ** (email.attempts - 1))
+    await email.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+    log.warning("email %s to %s failed: %s", email.id, email.to, email.last_error)
+
+
+async def _record_sent(email: OutboxEmail, now: datetime) -> None:
+    email.attempts += 1
+    email.status = "sent"
+    email.sent_at = now
+    email.next_attempt_at = None
+    email.last_error = None  # type: ignore[assignment]
+    await email.save(
+        update_fields=["attempts", "status", "sent_at", "next_attempt_at", "last_error"]
+    )
+
+
+async def send_due(smtp: SmtpSettings, limit: int = 50) -> tuple[int, int]:
+    """Send queued emails whose time has come; returns (sent, failed attempts).
+
+    When the server cannot be reached the round stops at the first email: the rest were not
+    tried, so they keep their attempts and go out as soon as the server is back.
+    """
+    import aiosmtplib
+
+    now = clock.now()
+    due = (
+        await OutboxEmail.filter(status="queued", next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")
+        .limit(limit)
+    )
+    sent = failed = 0
+    for email in due:
+        if not await _claim(email, now):
+            continue
+        try:
+            await aiosmtplib.send(
+                message_for(email, smtp),
+                hostname=smtp.host,
+                port=smtp.port,
+                username=smtp.username or None,
+                password=smtp.password or None,
+                start_tls=smtp.starttls,
+                timeout=smtp.timeout,
+            )
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, OSError) as exc:
+            failed += 1
+            await _record_failure(email, now, exc)
+            break
+        except aiosmtplib.SMTPException as exc:
+            failed += 1
+            await _record_failure(email, now, exc)
+        else:
+            sent += 1
+            await _record_sent(email, now)
+    return sent, failed
+
+
+# --- the outbox as HR sees it ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxPage:
+    """One page of the outbox, newest first, with the count per status."""
+
+    emails: list[OutboxEmail]
+    status: str | None
+    page: int
+    pages: int
+    total: int
+    counts: dict[str, int]
+
+
+def _in_scope(query: QuerySet[OutboxEmail], units: Collection[int] | None
+              ) -> QuerySet[OutboxEmail]:
+    """The emails an HR member looks after, `units` being the org units they partner (with
+    their sub-units; None for an HR administrator, who sees every email).
+
+    An email is in scope when it is about someone of those units: the subject of the process
+    its task belongs to is a person whose org unit is one of them. That is the rule every page
+    that shows a process applies (engine.workflow.access), and an email is part of its process — it
+    names the task and whose task it is. So a partner sees every email their people's
+    processes sent, wherever the recipient sits (a manager in another unit, the HR group), and
+    no email of another unit's process, even one sent to one of their people (a peer asked
+    for feedback on someone else, a task of the HR group). An email about no one (a process
+    without a subject, a task since removed) is for HR administrators only."""
+    if units is None:
+        return query
+    subjects = Person.filter(org_unit_id__in=sorted(units)).values("id")
+    tasks = HumanTask.filter(subject_id_cache__in=Subquery(subjects)).values("id")
+    return query.filter(task_id__in=Subquery(tasks))
+
+
+async def outbox_page(
+    status: str | None = None, page: int = 1, per_page: int = 25,
+    units: Collection[int] | None = None,
+) -> OutboxPage:
+    """The outbox filtered by status (queued / sent / failed, or all), newest first; only the
+    emails about people of `units` when given (an HR partner's, see `_in_scope`)."""
+    if status not in STATUSES:
+        status = None
+    counts = {s: await _in_scope(OutboxEmail.filter(status=s), units).count() for s in STATUSES}
+    # Emails held while their tasks are being launched are nobody's business yet.
+    query = _in_scope(OutboxEmail.filter(status__in=[status] if status else STATUSES), units)
+    total = counts[status] if status else sum(counts.values())
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    emails = await query.order_by("-created_at", "-id").offset((page - 1) * per_page).limit(
+        per_page
+    )
+    return OutboxPage(list(emails), status, page, pages, total, counts)
+
+
+async def check_email_in_scope(email_id: int, units: Collection[int] | None) -> None:
+    """NotFound unless the email is in the outbox an HR member with `units` sees."""
+    if not await _in_scope(OutboxEmail.filter(id=email_id), units).exists():
+        raise NotFound(f"no email {email_id} in the outbox")
+
+
+async def outbox_email(email_id: int) -> OutboxEmail:
+    """One email of the outbox."""
+    email = await OutboxEmail.get_or_none(id=email_id)
+    if email is None:
+        raise NotFound(f"no email {email_id} in the outbox")
+    return email
+
+
+async def retry_email(email_id: int) -> OutboxEmail:
+    """Put a failed email back in the queue, to go out on the sender's next round."""
+    email = await outbox_email(email_id)
+    if email.status != "failed":
+        raise Conflict(f"email {email_id} is {email.status}; only a failed email can be retried")
+    email.status = "queued"
+    email.attempts = 0
+    email.next_attempt_at = clock.now()
+    await email.save(update_fields=["status", "attempts", "next_attempt_at"])
+    return email
