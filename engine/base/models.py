@@ -10,6 +10,10 @@ from tortoise.models import Model
 # The hash an empty audit chain starts from.
 GENESIS = "0" * 64
 
+# Each foreign key `x` also has the column `x_id`, which Tortoise sets on every row; the bare
+# `x_id: int` annotations below only tell the type checker so (an annotation without a value
+# declares no field).
+
 
 class ProcessDefinition(Model):
     """One deployed version of a process: its sources are immutable once stored."""
@@ -51,13 +55,16 @@ class ProcessInstance(Model):
     definition: fields.ForeignKeyRelation[ProcessDefinition] = fields.ForeignKeyField(
         "models.ProcessDefinition", related_name="instances", on_delete=fields.RESTRICT
     )
+    definition_id: int
     process_id = fields.CharField(max_length=128, db_index=True)
     subject: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="instances", null=True, on_delete=fields.RESTRICT
     )
+    subject_id: int | None
     cycle: fields.ForeignKeyNullableRelation[Cycle] = fields.ForeignKeyField(
         "models.Cycle", related_name="instances", null=True, on_delete=fields.RESTRICT
     )
+    cycle_id: int | None
     title = fields.CharField(max_length=255, default="")
     # running | completed | error | cancelled, or launching while a cycle launch writes it (its
     # tasks and emails are held back until the whole population is written)
@@ -100,6 +107,7 @@ class HumanTask(Model):
     instance: fields.ForeignKeyRelation[ProcessInstance] = fields.ForeignKeyField(
         "models.ProcessInstance", related_name="human_tasks", on_delete=fields.CASCADE
     )
+    instance_id: int
     spiff_task_id = fields.CharField(max_length=36)
     bpmn_id = fields.CharField(max_length=128)
     process_id = fields.CharField(max_length=128)
@@ -110,6 +118,7 @@ class HumanTask(Model):
     assignee: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="assigned_tasks", null=True, on_delete=fields.SET_NULL
     )
+    assignee_id: int | None
     candidate_group = fields.CharField(max_length=64, null=True)
     # Everyone a lane names, person ids and "group:x" entries (a lane may name several).
     candidates: Any = fields.JSONField(default=list)
@@ -124,6 +133,7 @@ class HumanTask(Model):
     completed_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="completed_tasks", null=True, on_delete=fields.SET_NULL
     )
+    completed_by_id: int | None
     completed_at = fields.DatetimeField(null=True)
     submitted: Any = fields.JSONField(null=True)
 
@@ -182,6 +192,7 @@ class OrgUnit(Model):
     parent: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
         "models.OrgUnit", related_name="children", null=True, on_delete=fields.SET_NULL
     )
+    parent_id: int | None
     head_id = fields.IntField(null=True)
     # Free attributes for lane paths such as subject.org_unit.hr_partner.
     attributes: Any = fields.JSONField(default=dict)
@@ -203,9 +214,11 @@ class Person(Model):
     org_unit: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
         "models.OrgUnit", related_name="members", null=True, on_delete=fields.SET_NULL
     )
+    org_unit_id: int | None
     manager: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="reports", null=True, on_delete=fields.SET_NULL
     )
+    manager_id: int | None
     active = fields.BooleanField(default=True)
     attributes: Any = fields.JSONField(default=dict)
 
@@ -221,6 +234,7 @@ class GroupMembership(Model):
     person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="memberships", on_delete=fields.CASCADE
     )
+    person_id: int
 
     class Meta:
         table = "group_membership"
@@ -246,6 +260,7 @@ class User(Model):
     person: fields.OneToOneRelation[Person] = fields.OneToOneField(
         "models.Person", related_name="user", on_delete=fields.CASCADE
     )
+    person_id: int
     failed_logins = fields.IntField(default=0)
     locked_until = fields.DatetimeField(null=True)
     last_login_at = fields.DatetimeField(null=True)
@@ -262,9 +277,11 @@ class Record(Model):
     person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="records", on_delete=fields.CASCADE
     )
+    person_id: int
     cycle: fields.ForeignKeyNullableRelation[Cycle] = fields.ForeignKeyField(
         "models.Cycle", related_name="records", null=True, on_delete=fields.SET_NULL
     )
+    cycle_id: int | None
     instance_id = fields.IntField(null=True)
     data: Any = fields.JSONField()
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -321,6 +338,7 @@ class EventWait(Model):
     instance: fields.ForeignKeyRelation[ProcessInstance] = fields.ForeignKeyField(
         "models.ProcessInstance", related_name="event_waits", on_delete=fields.CASCADE
     )
+    instance_id: int
     name = fields.CharField(max_length=255)
 
     class Meta:
@@ -376,18 +394,22 @@ class OrgGoal(Model):
     cycle: fields.ForeignKeyRelation[Cycle] = fields.ForeignKeyField(
         "models.Cycle", related_name="goals", on_delete=fields.CASCADE
     )
+    cycle_id: int
     # Null: a goal of the whole organisation.
     org_unit: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
         "models.OrgUnit", related_name="goals", null=True, on_delete=fields.SET_NULL
     )
+    org_unit_id: int | None
     owner: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="owned_goals", null=True, on_delete=fields.SET_NULL
     )
+    owner_id: int | None
     title = fields.CharField(max_length=255)
     description = fields.TextField(default="")
     parent: fields.ForeignKeyNullableRelation[OrgGoal] = fields.ForeignKeyField(
         "models.OrgGoal", related_name="children", null=True, on_delete=fields.SET_NULL
     )
+    parent_id: int | None
     # The goal's share among its siblings when the organisation's goal progress is summed up.
     weight = fields.FloatField(default=1.0)
     created_by = fields.CharField(max_length=128, default="")
@@ -456,6 +478,7 @@ class UserSession(Model):
         "models.User", related_name="sessions", null=True, on_delete=fields.CASCADE,
         db_index=True,
     )
+    user_id: int | None
     data: Any = fields.JSONField(default=dict)
     created_at = fields.DatetimeField()
     last_seen_at = fields.DatetimeField()
