@@ -75,7 +75,7 @@ class _EngineDatetime(metaclass=_EngineDatetimeType):
 
 def timers_read_engine_clock() -> None:
     """Make SpiffWorkflow's timer definitions read `engine.base.clock` (done once, at import)."""
-    _spiff_timer.datetime = _EngineDatetime  # type: ignore[misc]
+    _spiff_timer.datetime = _EngineDatetime
     _spiff_timer.LOCALTZ = UTC
 
 
@@ -130,7 +130,7 @@ def _set_state(self: Task, value: int) -> None:
                         extra=self.collect_log_extras())
 
 
-Task._set_state = _set_state  # type: ignore[method-assign]
+Task._set_state = _set_state
 
 _READY = TaskState.READY
 _WAITING = TaskState.WAITING
@@ -330,7 +330,7 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
             "root": str(workflow.task_tree.id),
         }
 
-    def from_dict(  # type: ignore[override]
+    def from_dict(
         self, dct: dict[str, Any], spec: Any = None, subprocess_specs: Any = None
     ) -> BpmnWorkflow:
         workflow = EngineWorkflow(spec, subprocess_specs or {}, deserializing=True)
@@ -536,7 +536,7 @@ def related_model(model: type[Model], relation: str) -> type[Model]:
 
 def model_from_row(model: type[M], values: dict[str, Any]) -> M:
     """A model instance from a row's columns, as a query would build it."""
-    return model._init_from_db(**values)  # type: ignore[no-any-return]
+    return model._init_from_db(**values)
 
 
 def mark_saved(instance: Model) -> None:

@@ -195,7 +195,7 @@ def as_xlsx(tables: Sequence[Table] | Iterable[Table]) -> bytes:
     from openpyxl.utils import get_column_letter
 
     book = Workbook()
-    book.remove(book.active)  # type: ignore[arg-type]
+    book.remove(book.active)
     taken: set[str] = set()
     bold = Font(bold=True)
     for table in tables:

@@ -55,12 +55,12 @@ class Goal:
 def _goal(row: OrgGoal) -> Goal:
     return Goal(
         id=row.id,
-        cycle_id=row.cycle_id,  # type: ignore[attr-defined]
-        org_unit_id=row.org_unit_id,  # type: ignore[attr-defined]
-        owner_id=row.owner_id,  # type: ignore[attr-defined]
+        cycle_id=row.cycle_id,
+        org_unit_id=row.org_unit_id,
+        owner_id=row.owner_id,
         title=row.title,
         description=row.description,
-        parent_id=row.parent_id,  # type: ignore[attr-defined]
+        parent_id=row.parent_id,
         weight=row.weight,
         created_by=row.created_by,
         created_at=row.created_at,
@@ -156,9 +156,9 @@ async def _check_fields(
         parent = await OrgGoal.get_or_none(id=parent_id)
         if parent is None:
             raise NotFound(f"no goal {parent_id}")
-        if parent.cycle_id != cycle_id:  # type: ignore[attr-defined]
+        if parent.cycle_id != cycle_id:
             raise GoalError("a goal's parent must belong to the same cycle")
-        parent_id = parent.parent_id  # type: ignore[attr-defined]
+        parent_id = parent.parent_id
 
 
 async def create_goal(
@@ -210,14 +210,14 @@ async def update_goal(goal_id: int, viewer: SeesSubjects, **changes: Any) -> Goa
     row = await OrgGoal.get_or_none(id=goal_id)
     if row is None or not _may_see(_goal(row), goal_units_visible(viewer, directory)):
         raise NotFound(f"no goal {goal_id}")
-    current_unit = row.org_unit_id  # type: ignore[attr-defined]
+    current_unit = row.org_unit_id
     new_unit = changes.get("org_unit_id", current_unit)
     if not (
         may_manage_goals(viewer, current_unit, directory)
         and may_manage_goals(viewer, new_unit, directory)
     ):
         raise NotAllowed("you may not change the goals of this unit")
-    await _check_fields(row.cycle_id, changes, directory, row.id)  # type: ignore[attr-defined]
+    await _check_fields(row.cycle_id, changes, directory, row.id)
     for name, value in changes.items():
         if name == "title":
             value = str(value).strip()
@@ -234,7 +234,7 @@ async def delete_goal(goal_id: int, viewer: SeesSubjects) -> None:
     row = await OrgGoal.get_or_none(id=goal_id)
     if row is None or not _may_see(_goal(row), goal_units_visible(viewer, directory)):
         raise NotFound(f"no goal {goal_id}")
-    if not may_manage_goals(viewer, row.org_unit_id, directory):  # type: ignore[attr-defined]
+    if not may_manage_goals(viewer, row.org_unit_id, directory):
         raise NotAllowed("you may not change the goals of this unit")
     await row.delete()
 
@@ -453,7 +453,7 @@ def _goal_nodes(goals: list[Goal], items: list[ObjectiveProgress]) -> list[GoalN
     by_goal: dict[int, list[ObjectiveProgress]] = {}
     for item in items:
         if item.goal_id in nodes:
-            by_goal.setdefault(item.goal_id, []).append(item)  # type: ignore[arg-type]
+            by_goal.setdefault(item.goal_id, []).append(item)
 
     def fill(node: GoalNode) -> list[ObjectiveProgress]:
         linked = list(by_goal.get(node.goal.id, []))

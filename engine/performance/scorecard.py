@@ -250,7 +250,7 @@ async def _chosen_cycle(person_id: int, cycle_id: int | None) -> Cycle | None:
     ).values_list("cycle_id", flat=True)
     if not ids:
         return None
-    return await Cycle.get_or_none(id=max(ids))  # type: ignore[type-var]
+    return await Cycle.get_or_none(id=max(ids))
 
 
 async def scorecard(person_id: int, cycle_id: int | None, viewer: SeesSubjects) -> ScoreCard:

@@ -137,7 +137,7 @@ def can_view_instance(
     directory: DirectorySnapshot,
 ) -> bool:
     """Whether the viewer may see one instance (one without a subject: its starter, HR admins)."""
-    subject_id = instance.subject_id  # type: ignore[attr-defined]
+    subject_id = instance.subject_id
     if subject_id is not None:
         return can_view_subject(viewer_id, viewer_groups, subject_id, directory)
     if instance.starter_id == viewer_id:
@@ -161,7 +161,7 @@ async def visible_instance(
         raise NotFound(f"no instance {instance_id}")
     if await participants_only(row):
         # Feedback, check-ins: between the people in them, not their managers or HR.
-        if row.subject_id == viewer_id or row.starter_id == viewer_id:  # type: ignore[attr-defined]
+        if row.subject_id == viewer_id or row.starter_id == viewer_id:
             return row
     elif can_view_instance(viewer_id, viewer_groups, row, directory):
         return row
@@ -175,7 +175,7 @@ async def participants_only(row: ProcessInstance) -> bool:
     (`visible_to = "participants"` in its [processes] settings)."""
     from engine.packs.definitions import deployed
 
-    dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
+    dep = await deployed(row.definition_id)
     return dep.process_settings.get("visible_to") == "participants"
 
 
@@ -187,10 +187,10 @@ async def _takes_part(
     for task in await HumanTask.filter(instance_id=instance_id).only(
         "id", "status", "assignee_id", "candidate_group", "candidates", "completed_by_id"
     ):
-        if task.completed_by_id == viewer_id:  # type: ignore[attr-defined]
+        if task.completed_by_id == viewer_id:
             return True
         if task.status == "ready" and may_act(
-            viewer_id, task.assignee_id, task.candidate_group, task.candidates, directory  # type: ignore[attr-defined]
+            viewer_id, task.assignee_id, task.candidate_group, task.candidates, directory
         ):
             return True
     return False

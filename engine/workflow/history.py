@@ -187,20 +187,20 @@ async def instance_history(instance_id: int) -> InstanceHistory:
     if row is None:
         raise NotFound(f"no instance {instance_id}")
     directory = await current_directory()
-    dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
+    dep = await deployed(row.definition_id)
     cycle_name = None
-    if row.cycle_id is not None:  # type: ignore[attr-defined]
-        cycle = await Cycle.get_or_none(id=row.cycle_id)  # type: ignore[attr-defined]
+    if row.cycle_id is not None:
+        cycle = await Cycle.get_or_none(id=row.cycle_id)
         cycle_name = cycle.name if cycle else None
     tasks = await HumanTask.filter(instance_id=row.id).order_by("id")
     events = await AuditEvent.filter(instance_id=row.id).order_by("id")
-    subject = directory.person(row.subject_id)  # type: ignore[attr-defined]
+    subject = directory.person(row.subject_id)
     xml = process_xml(dep)
     completed, current, failed = _highlights(row.state, dep, _element_ids(dep.id, xml))
     error = row.error or {}
     return InstanceHistory(
         instance=row,
-        subject_id=row.subject_id,  # type: ignore[attr-defined]
+        subject_id=row.subject_id,
         subject_name=subject.name if subject else "",
         process_id=row.process_id,
         process_title=dep.title,
@@ -236,7 +236,7 @@ async def reviews_of(person_id: int) -> list[ReviewLine]:
     for task in await HumanTask.filter(
         instance_id__in=[r.id for r in rows], status="ready"
     ).order_by("id"):
-        open_by_instance.setdefault(task.instance_id, []).append(  # type: ignore[attr-defined]
+        open_by_instance.setdefault(task.instance_id, []).append(
             open_step(task, directory)
         )
     return [
@@ -280,7 +280,7 @@ def open_step(task: HumanTask, directory: DirectorySnapshot) -> OpenStep:
         name=task.name,
         bpmn_id=task.bpmn_id,
         holder=_holder(task, candidates, directory),
-        assignee_id=task.assignee_id,  # type: ignore[attr-defined]
+        assignee_id=task.assignee_id,
         candidate_group=task.candidate_group,
         candidates=candidates,
         due_at=task.due_at,
@@ -289,9 +289,9 @@ def open_step(task: HumanTask, directory: DirectorySnapshot) -> OpenStep:
 
 
 def _holder(task: HumanTask, candidates: tuple[str, ...], directory: DirectorySnapshot) -> str:
-    if task.assignee_id is not None:  # type: ignore[attr-defined]
-        person = directory.person(task.assignee_id)  # type: ignore[attr-defined]
-        return person.name if person else f"person {task.assignee_id}"  # type: ignore[attr-defined]
+    if task.assignee_id is not None:
+        person = directory.person(task.assignee_id)
+        return person.name if person else f"person {task.assignee_id}"
     names = []
     if task.candidate_group:
         names.append(group_label(task.candidate_group))

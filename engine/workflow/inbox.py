@@ -357,7 +357,7 @@ async def team_waiting(manager_id: int) -> int:
 
 def _involves(row: HumanTask, person_id: int, directory: DirectorySnapshot) -> bool:
     """Whether the person holds, held, completed or is a candidate for the task."""
-    if person_id in (row.assignee_id, row.completed_by_id):  # type: ignore[attr-defined]
+    if person_id in (row.assignee_id, row.completed_by_id):
         return True
     return assignment.may_act(person_id, None, row.candidate_group, row.candidates, directory)
 
@@ -372,7 +372,7 @@ async def involved_task(task_id: int, person_id: int) -> HumanTask:
 
 
 def _holder_name(row: HumanTask, directory: DirectorySnapshot) -> str:
-    person = directory.person(row.assignee_id)  # type: ignore[attr-defined]
+    person = directory.person(row.assignee_id)
     return person.name if person else "someone else"
 
 
@@ -423,9 +423,9 @@ async def release(task_id: int, actor_person_id: int, actor_label: str) -> TaskA
         return TaskAction(False, str(refusal))
     except NotAllowed:
         await row.refresh_from_db()
-        if row.assignee_id is None:  # type: ignore[attr-defined]
+        if row.assignee_id is None:
             return TaskAction(False, f"'{row.name}' is not claimed by anyone.")
-        if row.assignee_id != actor_person_id:  # type: ignore[attr-defined]
+        if row.assignee_id != actor_person_id:
             holder = _holder_name(row, directory)
             return TaskAction(False, f"'{row.name}' is held by {holder}, not by you.")
         return TaskAction(False, f"'{row.name}' is yours alone: it cannot be released.")
@@ -448,12 +448,12 @@ async def open_tasks(person: str | int | None = None, limit: int = 500) -> list[
     lines = []
     for row in rows:
         holder = "nobody"
-        if row.assignee_id is not None:  # type: ignore[attr-defined]
-            p = directory.person(row.assignee_id)  # type: ignore[attr-defined]
-            holder = f"{p.name} ({p.key})" if p else f"person {row.assignee_id}"  # type: ignore[attr-defined]
+        if row.assignee_id is not None:
+            p = directory.person(row.assignee_id)
+            holder = f"{p.name} ({p.key})" if p else f"person {row.assignee_id}"
         elif row.candidate_group:
             holder = f"group:{row.candidate_group}"
         elif row.candidates:
             holder = ", ".join(str(c) for c in row.candidates)
-        lines.append(TaskLine(row.id, row.name, row.instance_id, holder, row.due_at))  # type: ignore[attr-defined]
+        lines.append(TaskLine(row.id, row.name, row.instance_id, holder, row.due_at))
     return lines

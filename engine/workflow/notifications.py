@@ -60,8 +60,8 @@ class SmtpSettings:
 
 def _recipients(row: HumanTask, directory: DirectorySnapshot) -> list[PersonInfo]:
     """Whoever should hear about the task: its assignee, else its group or candidates."""
-    if row.assignee_id is not None:  # type: ignore[attr-defined]
-        ids = [row.assignee_id]  # type: ignore[attr-defined]
+    if row.assignee_id is not None:
+        ids = [row.assignee_id]
     elif row.candidate_group:
         ids = sorted(directory.members(row.candidate_group))
     else:
@@ -137,7 +137,7 @@ def task_created_emails(row: HumanTask, directory: DirectorySnapshot) -> list[di
     """Outbox rows telling whoever holds a new task that it waits for them."""
     group = (
         f"\nIt was sent to the {row.candidate_group} group: the first to claim it takes it."
-        if row.assignee_id is None and row.candidate_group  # type: ignore[attr-defined]
+        if row.assignee_id is None and row.candidate_group
         else ""
     )
     note = f"\n\nWhy it came to you: {row.routing_note}" if row.routing_note else ""
@@ -162,6 +162,19 @@ def body_for_display(email: OutboxEmail, base_url: str) -> str:
     """The email's text as it would be sent, with links on `base_url`."""
     body = email.body.replace(BASE_URL_PLACEHOLDER, base_url.rstrip("/"))
     return body.replace(TASK_ID_PLACEHOLDER, str(email.task_id or ""))
+
+
+@dataclass(frozen=True)
+class ShownEmail:
+    """An outbox email as HR reads it: the row, and its text as it is (or would be) sent."""
+
+    email: OutboxEmail
+    text: str
+
+
+def shown_email(email: OutboxEmail, base_url: str) -> ShownEmail:
+    """The email with its text as it would be sent, links on `base_url`."""
+    return ShownEmail(email, body_for_display(email, base_url))
 
 
 def message_for(email: OutboxEmail, smtp: SmtpSettings) -> EmailMessage:

@@ -162,12 +162,12 @@ async def task_context(task_id: int) -> TaskContext:
         raise NotFound(f"no task {task_id}")
     instance: ProcessInstance = task.instance
     directory = await current_directory()
-    dep = await deployed(instance.definition_id)  # type: ignore[attr-defined]
+    dep = await deployed(instance.definition_id)
     cycle_name = None
-    if instance.cycle_id is not None:  # type: ignore[attr-defined]
-        cycle = await Cycle.get_or_none(id=instance.cycle_id)  # type: ignore[attr-defined]
+    if instance.cycle_id is not None:
+        cycle = await Cycle.get_or_none(id=instance.cycle_id)
         cycle_name = cycle.name if cycle else None
-    subject = directory.person(instance.subject_id)  # type: ignore[attr-defined]
+    subject = directory.person(instance.subject_id)
     info = task_info(dep, task)
     form = _form_definition(dep, info)
     done = (
@@ -229,7 +229,7 @@ def _earlier_step(row: HumanTask, dep: Deployed, directory: DirectorySnapshot) -
         task_id=row.id,
         bpmn_id=row.bpmn_id,
         name=row.name,
-        completed_by=directory.person(row.completed_by_id),  # type: ignore[attr-defined]
+        completed_by=directory.person(row.completed_by_id),
         completed_at=row.completed_at,
         submitted=submitted,
         summary=summarize(submitted, schema, uischema),
@@ -406,7 +406,7 @@ class NextStep:
 
 
 def _holder(row: HumanTask, directory: DirectorySnapshot) -> tuple[str, int | None]:
-    assignee = directory.person(row.assignee_id)  # type: ignore[attr-defined]
+    assignee = directory.person(row.assignee_id)
     if assignee is not None:
         return assignee.name, assignee.id
     if row.candidate_group:
@@ -428,7 +428,7 @@ async def waiting_on(instance: ProcessInstance) -> list[str]:
     names = {n for n in (instance.waiting_for or "").strip("|").split("|") if n}
     if not names:
         return []
-    dep = await deployed(instance.definition_id)  # type: ignore[attr-defined]
+    dep = await deployed(instance.definition_id)
     labels = set()
     for spec in [dep.built.spec, *dep.built.subprocess_specs.values()]:
         for task_spec in spec.task_specs.values():
