@@ -155,7 +155,8 @@ clears_on_connect(lambda: _generation.__setitem__(0, _generation[0] + 1))
 
 def is_postgres() -> bool:
     """Whether the default connection is PostgreSQL (for FOR UPDATE SKIP LOCKED and friends)."""
-    return connections.get("default").capabilities.dialect == "postgres"
+    dialect: str = connections.get("default").capabilities.dialect
+    return dialect == "postgres"
 
 
 class Params:

@@ -183,7 +183,7 @@ def waiting_tasks(workflow: Any) -> Iterator[Task]:
             yield task
 
 
-class EngineWorkflow(BpmnWorkflow):  # type: ignore[misc]
+class EngineWorkflow(BpmnWorkflow):
     """A BpmnWorkflow whose engine steps and waiting-task updates walk the tree faster."""
 
     def _do_engine_steps(self, will_complete_task: Any = None, did_complete_task: Any = None
@@ -390,7 +390,8 @@ def timer_due(task: Task) -> datetime | None:
         value = value.get("next")
     if isinstance(value, str):
         try:
-            return TimerEventDefinition.get_datetime(value)
+            due: datetime = TimerEventDefinition.get_datetime(value)
+            return due
         except ValueError:
             return None
     return None

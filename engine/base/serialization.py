@@ -31,7 +31,8 @@ def dump_state(workflow: BpmnWorkflow) -> bytes:
 def state_dict(state: bytes) -> dict[str, Any]:
     """A stored state as a dict (for inspection and compatibility checks)."""
     try:
-        return orjson.loads(zlib.decompress(state))
+        dct: dict[str, Any] = orjson.loads(zlib.decompress(state))
+        return dct
     except zlib.error as exc:
         raise ValueError(f"not a stored workflow state: {exc}") from exc
 

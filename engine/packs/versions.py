@@ -404,7 +404,8 @@ def _kind(node: etree._Element) -> str:
 
 
 def _local(node: etree._Element) -> str:
-    return etree.QName(node).localname
+    name: str = etree.QName(node).localname
+    return name
 
 
 def _text(node: etree._Element | None) -> str:

@@ -39,7 +39,7 @@ class ScriptContext:
     """What library functions may see during one engine run."""
 
     directory: DirectorySnapshot | None = None
-    catalogs: Mapping[str, dict] = field(default_factory=dict)
+    catalogs: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     now: datetime | None = None
     mocks: Mapping[str, Any] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -64,7 +64,7 @@ _CURRENT: contextvars.ContextVar[ScriptContext | None] = contextvars.ContextVar(
 @contextmanager
 def script_context(
     directory: DirectorySnapshot | None = None,
-    catalogs: Mapping[str, dict] | None = None,
+    catalogs: Mapping[str, dict[str, Any]] | None = None,
     now: datetime | None = None,
     mocks: Mapping[str, Any] | None = None,
     *,

@@ -107,7 +107,8 @@ def catalog(name: str) -> dict[str, Any]:
         raise ScriptError(f"unknown catalog {name!r}; known catalogs: {known}")
     # A copy: scripts may edit what they get without changing the pack for the next run.
     # (A JSON round trip through orjson copies a catalog ten times faster than deepcopy.)
-    return orjson.loads(orjson.dumps(catalogs[name]))
+    copy: dict[str, Any] = orjson.loads(orjson.dumps(catalogs[name]))
+    return copy
 
 
 # --------------------------------------------------------------------------- dates
@@ -235,7 +236,7 @@ def weighted_average(
 
 
 @script_function
-def write_record(kind: str, data: dict, person: Any = None) -> None:
+def write_record(kind: str, data: dict[str, Any], person: Any = None) -> None:
     """Queue a structured result (objectives, rating, reward) for the runtime to store."""
     ctx = current_context()
     if not isinstance(kind, str) or not kind:

@@ -26,14 +26,17 @@ from functools import partial
 from typing import Any, Literal
 
 import regex
-from RestrictedPython import RestrictingNodeTransformer
 from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
 )
 from RestrictedPython.PrintCollector import PrintCollector
-from RestrictedPython.transformer import INSPECT_ATTRIBUTES, copy_locations
+from RestrictedPython.transformer import (
+    INSPECT_ATTRIBUTES,
+    RestrictingNodeTransformer,
+    copy_locations,
+)
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
@@ -357,7 +360,7 @@ def _apply(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
 
 
-_INPLACE = {
+_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
     "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
     "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow,
     "<<=": operator.ilshift, ">>=": operator.irshift, "&=": operator.iand,
@@ -491,7 +494,9 @@ GUARDS: dict[str, Any] = {
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """TaskDataEnvironment's semantics (task data are the script's variables) under restriction."""
 
-    def _globals(self, context: dict, external_context: Mapping[str, Any] | None) -> dict:
+    def _globals(
+        self, context: dict[str, Any], external_context: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         env = dict(GUARDS)
         env.update(SAFE_VALUES)
         env.update(_FUNCTIONS)
@@ -503,7 +508,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         return env
 
     def evaluate(
-        self, expression: str, context: dict, external_context: Mapping[str, Any] | None = None
+        self,
+        expression: str,
+        context: dict[str, Any],
+        external_context: Mapping[str, Any] | None = None,
     ) -> Any:
         """The value of an expression over the task data (within the evaluation limits)."""
         code = compile_script(expression, "eval")
@@ -511,7 +519,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             return eval(code, self._globals(context, external_context))
 
     def execute(
-        self, script: str, context: dict, external_context: Mapping[str, Any] | None = None
+        self,
+        script: str,
+        context: dict[str, Any],
+        external_context: Mapping[str, Any] | None = None,
     ) -> bool:
         """Run a script that reads and writes the task data as variables."""
         code = compile_script(script, "exec")
@@ -534,7 +545,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             context.update(kept)
         return True
 
-    def call_service(self, context: dict, **kwargs: Any) -> Any:
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
         """Service tasks are not scripts; the runtime dispatches them."""
         raise NotImplementedError("service tasks are not run by the script environment")
 
@@ -594,18 +605,21 @@ class SightlineScriptEngine(PythonScriptEngine):
         if isinstance(err, limits.RunElsewhere):
             return err
         if isinstance(err, limits.LimitExceeded):
-            return WorkflowTaskException(str(err), task=task, exception=err)
+            plain: Exception = WorkflowTaskException(str(err), task=task, exception=err)
+            return plain
         if isinstance(err, ScriptError) and err.line:
             lines = script.splitlines()
             error_line = lines[err.line - 1] if 0 < err.line <= len(lines) else ""
-            return WorkflowTaskException(
+            refused: Exception = WorkflowTaskException(
                 f"ScriptError: {err}",
                 task=task,
                 exception=err,
                 line_number=err.line,
                 error_line=error_line,
             )
-        return super().create_task_exec_exception(task, script, err)
+            return refused
+        wrapped: Exception = super().create_task_exec_exception(task, script, err)
+        return wrapped
 
 
 def _short(text: str, length: int = 60) -> str:

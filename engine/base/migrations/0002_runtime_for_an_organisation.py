@@ -50,7 +50,7 @@ async def rechain_audit(apps, schema_editor):
         '"prev_hash", "hash" FROM "audit_event" ORDER BY "id"'
     )
     prev, broken = GENESIS, None
-    heads = {}
+    heads: dict[str, tuple[int, str]] = {}
     updates = []
     for row in rows:
         at, detail = _when(row["at"]), _json(row["detail"])
