@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.config import Config
 from starlette.datastructures import CommaSeparatedStrings, Secret
@@ -11,6 +13,8 @@ from starlette.datastructures import CommaSeparatedStrings, Secret
 ROOT = Path(__file__).resolve().parent.parent
 
 config = Config(ROOT / ".env" if (ROOT / ".env").exists() else None)
+# Secret as a plain callable: Config types `cast=Secret, default=""` as object, not Secret.
+_secret: Callable[[Any], Secret] = Secret
 
 DEBUG: bool = config("DEBUG", cast=bool, default=False)
 DATA_DIR: Path = config("SIGHTLINE_DATA_DIR", cast=Path, default=ROOT / "data")
@@ -19,11 +23,11 @@ DATABASE_URL: str = config("DATABASE_URL", default=f"sqlite://{DATA_DIR / 'sight
 # it signs everyone out. The default only serves a development machine: `sightline serve`,
 # `sightline worker` and the app refuse to start with it unless SIGHTLINE_DEV is true.
 DEFAULT_SECRET_KEY = "dev-only-change-me"
-SECRET_KEY: Secret = config("SECRET_KEY", cast=Secret, default=DEFAULT_SECRET_KEY)
+SECRET_KEY: Secret = config("SECRET_KEY", cast=_secret, default=DEFAULT_SECRET_KEY)
 # Development mode: a laptop may run with the default SECRET_KEY (never a deployment).
 DEV: bool = config("SIGHTLINE_DEV", cast=bool, default=False)
 # The key of the audit trail's keyed hashes; kept outside the database.
-AUDIT_KEY: Secret = config("AUDIT_KEY", cast=Secret, default="")
+AUDIT_KEY: Secret = config("AUDIT_KEY", cast=_secret, default="")
 # Folders holding process packs (each subfolder with a pack.toml is a pack).
 PACKS: list[str] = list(
     config("PACKS", cast=CommaSeparatedStrings, default=str(ROOT / "processes"))
@@ -44,7 +48,7 @@ LOG_FORMAT: str = config("LOG_FORMAT", default="json")
 LOG_LEVEL: str = config("LOG_LEVEL", default="INFO")
 # Who may read /metrics: with a token, requests carrying `Authorization: Bearer <token>`;
 # without one, only requests made on this machine (127.0.0.1 / ::1) and not through a proxy.
-METRICS_TOKEN: Secret = config("METRICS_TOKEN", cast=Secret, default="")
+METRICS_TOKEN: Secret = config("METRICS_TOKEN", cast=_secret, default="")
 
 # The worker (engine.operations.worker): timers, message and signal delivery, launches, emails,
 # audit anchors. True: each web process runs one itself (the one-process mode of `make run`); set it
@@ -76,7 +80,7 @@ LAUNCH_PROCESSES: int = config("LAUNCH_PROCESSES", cast=int, default=os.cpu_coun
 SMTP_HOST: str = config("SMTP_HOST", default="")
 SMTP_PORT: int = config("SMTP_PORT", cast=int, default=25)
 SMTP_USER: str = config("SMTP_USER", default="")
-SMTP_PASSWORD: Secret = config("SMTP_PASSWORD", cast=Secret, default="")
+SMTP_PASSWORD: Secret = config("SMTP_PASSWORD", cast=_secret, default="")
 SMTP_STARTTLS: bool = config("SMTP_STARTTLS", cast=bool, default=False)
 MAIL_FROM: str = config("MAIL_FROM", default="Sightline <sightline@localhost>")
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -36,7 +37,7 @@ from engine.workflow import audit, jobs
 from engine.workflow.notifications import SmtpSettings
 from forms import limits
 from webapp import metrics
-from webapp.auth import PROBE_PATHS, AuthMiddleware
+from webapp.auth import AuthMiddleware
 from webapp.csrf import CSRFMiddleware
 from webapp.errors import REQUEST_ID_HEADER, error_response, exception_handlers
 from webapp.input import InputMiddleware
@@ -53,15 +54,24 @@ from webapp.routes import outbox as outbox_routes
 from webapp.routes import people as people_routes
 from webapp.routes import reviews as review_routes
 from webapp.routes import tasks as task_routes
-from webapp.sessions import DatabaseSessionMiddleware, require_secret_key
+from webapp.sessions import PROBE_PATHS, DatabaseSessionMiddleware, require_secret_key
 from webapp.templating import STATIC_DIR, VENDOR_DIRS
 
 log = logging.getLogger("sightline.web")
 # One line per request (webapp/app.py RequestIdMiddleware); health checks and scrapes at DEBUG.
 access_log = logging.getLogger("sightline.access")
 
+
+
+class AreaModule(Protocol):
+    """A module of webapp.routes: one area of the app and its routes."""
+
+    @property
+    def routes(self) -> Sequence[BaseRoute]: ...
+
+
 # Every area's routes, in matching order (first match wins).
-ROUTE_MODULES = [
+ROUTE_MODULES: list[AreaModule] = [
     health_routes,
     metrics_routes,
     auth_routes,
@@ -225,11 +235,11 @@ def _asset_routes() -> list[BaseRoute]:
     return [static, *vendor]
 
 
-def assemble_routes(modules: Sequence[object] = ()) -> list[BaseRoute]:
+def assemble_routes(modules: Sequence[AreaModule] = ()) -> list[BaseRoute]:
     """The app's routes: every area module's `routes`, assets, then the fallback home."""
     routes: list[BaseRoute] = []
     for module in modules or ROUTE_MODULES:
-        routes.extend(module.routes)  # type: ignore[attr-defined]
+        routes.extend(module.routes)
     return [*routes, *_asset_routes(), Route("/", home, methods=["GET"], name="home")]
 
 

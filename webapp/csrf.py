@@ -109,9 +109,9 @@ async def _submitted_token(scope: Scope, headers: Headers, body: bytes) -> str:
             form = await request.form()
         except Exception:  # a malformed upload is refused like a missing token
             return ""
-        value = form.get(FIELD)
+        field = form.get(FIELD)
         await form.close()
-        return value if isinstance(value, str) else ""
+        return field if isinstance(field, str) else ""
     return ""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -51,7 +52,8 @@ def request_id(request: Request) -> str:
     state = request.scope.setdefault("state", {})
     if "request_id" not in state:
         state["request_id"] = uuid.uuid4().hex
-    return state["request_id"]
+    made: str = state["request_id"]
+    return made
 
 
 def error_response(
@@ -59,7 +61,7 @@ def error_response(
     status: int,
     message: str | None = None,
     *,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     reference: str | None = None,
 ) -> Response:
     """The error page (or fragment for htmx) for a status and a message for people."""

@@ -217,7 +217,7 @@ class DatabaseSessionMiddleware:
 
 
 def _stored(request: Request) -> _Stored:
-    stored = request.scope.get(_STATE)
+    stored: _Stored | None = request.scope.get(_STATE)
     if stored is None:
         raise RuntimeError("DatabaseSessionMiddleware is not installed on this path")
     return stored
