@@ -63,7 +63,7 @@ test-clock: setup
 lint: setup
 	$(BIN)/ruff check engine forms webapp config tests
 	$(BIN)/lint-imports
-	$(BIN)/mypy engine forms
+	$(BIN)/mypy engine forms webapp
 
 bench: setup
 	$(BIN)/sightline bench
