@@ -432,16 +432,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             for line in report.summary():
                 print(line)
             return 1 if report.refused or report.failed else 0
-        from engine.base.models import ProcessDefinition, ProcessInstance
-
-        row = await ProcessInstance.get_or_none(id=args.instance)
-        if row is None:
-            raise CommandError(f"no instance {args.instance}")
-        current = await ProcessDefinition.get(id=row.definition_id)
-        target = await migration.target_definition(row.process_id, args.to, current.pack)
+        target = await migration.target_for_instance(args.instance, args.to)
         try:
             preview = await migration.migrate_instance(
-                row.id, target.id, actor, dry_run=args.dry_run
+                args.instance, target.id, actor, dry_run=args.dry_run
             )
         except migration.MigrationRefused as refused:
             if refused.preview is None:
@@ -457,13 +451,40 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_pack_export(args: argparse.Namespace) -> int:
-    from engine.packs.archive import export_pack
+    from engine.base.errors import NotFound
+    from engine.packs import archive
+    from engine.packs.definitions import pack_version, version_files
 
-    path = _resolve_pack_path(args.path)
-    data = export_pack(path)
-    Path(args.out).write_bytes(data)
-    print(f"{path.name}: exported to {args.out} ({len(data):,} bytes)")
-    return 0
+    out = Path(args.out)
+    folder = Path(args.pack)
+    if out.suffix.lower() == ".zip" and args.version is None and (
+        (folder / "pack.toml").is_file() or (folder / "process_model.json").is_file()
+    ):
+        # A pack folder zipped as it is (no database needed).
+        data = archive.export_pack(folder)
+        out.write_bytes(data)
+        print(f"{folder.resolve().name}: exported to {out} ({len(data):,} bytes)")
+        return 0
+
+    async def work() -> int:
+        try:
+            row = await pack_version(args.pack, args.version)
+        except NotFound as exc:
+            raise CommandError(str(exc)) from exc
+        files = version_files(row)
+        if out.suffix.lower() == ".zip":
+            data = archive.zip_files(f"{row.pack}-v{row.version}", files)
+            out.write_bytes(data)
+            print(f"{row.pack} version {row.version}: exported to {out} ({len(data):,} bytes)")
+            return 0
+        try:
+            archive.write_pack_files(files, out, force=args.force)
+        except archive.ExportRefused as exc:
+            raise CommandError(str(exc)) from exc
+        print(f"{row.pack} version {row.version}: {len(files)} files written to {out}")
+        return 0
+
+    return asyncio.run(_with_db(work))
 
 
 def cmd_pack_import(args: argparse.Namespace) -> int:
@@ -522,9 +543,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = pack.add_parser("test", help="run the pack's BPMN unit tests (tests/test_*.json)")
     p.add_argument("path")
     p.set_defaults(func=cmd_pack_test)
-    p = pack.add_parser("export", help="zip a pack folder")
-    p.add_argument("path", help="pack folder (or a pack name under PACKS)")
-    p.add_argument("out", help="the zip file to write")
+    p = pack.add_parser(
+        "export", help="write a deployed pack version to a folder, byte for byte (or a .zip)"
+    )
+    p.add_argument("pack", help="the deployed pack's name (or a pack folder, with OUT.zip)")
+    p.add_argument("out", help="the folder to write (new or empty), or a .zip file")
+    p.add_argument("--version", type=int, help="the pack version (default: the latest)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the contents of a non-empty folder")
     p.set_defaults(func=cmd_pack_export)
     p = pack.add_parser("import", help="check, validate and unpack a zipped pack")
     p.add_argument("file", help="a zipped pack or SpiffArena process-model folder")

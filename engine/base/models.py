@@ -367,23 +367,44 @@ class OutboxEmail(Model):
         table = "outbox_email"
 
 
-class DesignDraft(Model):
-    """A designer's unsaved edit of one pack file, kept until deployed or discarded."""
+class PackDraftFile(Model):
+    """One file of a designer's draft of a pack: the bytes exactly as the designer sent them
+    (line endings kept), until deployed or discarded. Every web process reads drafts here."""
 
     id = fields.IntField(primary_key=True)
     pack = fields.CharField(max_length=64)
     # Relative to the pack folder, forward slashes (e.g. "forms/goals-schema.json").
     path = fields.CharField(max_length=255)
     designer = fields.CharField(max_length=128)
-    content = fields.TextField()
-    # sha256 of the file on disk when the draft began ("" for a new file): a deploy refuses
-    # to overwrite a file someone else changed meanwhile.
+    content = fields.BinaryField()
+    # sha256 of the file the draft began from (the latest deployed version's, else the pack
+    # folder's; "" for a new file): a deploy refuses to overwrite a file changed meanwhile.
     base_hash = fields.CharField(max_length=64, default="")
-    updated_at = fields.DatetimeField(auto_now=True)
+    updated_at = fields.DatetimeField()
 
     class Meta:
-        table = "design_draft"
+        table = "pack_draft_file"
         unique_together = (("pack", "designer", "path"),)
+
+
+class PackVersion(Model):
+    """Every file of a pack as one deploy stored it (a zip of the bytes, line endings kept):
+    what designers edit next and what `sightline pack export` writes out."""
+
+    id = fields.IntField(primary_key=True)
+    pack = fields.CharField(max_length=64)
+    version = fields.IntField()
+    files = fields.BinaryField()
+    # sha256 over every path and its bytes: a deploy of the same files stores no new version.
+    content_hash = fields.CharField(max_length=64)
+    # [process id, definition version] of each process as this version deployed it.
+    processes: Any = fields.JSONField(default=list)
+    deployed_by = fields.CharField(max_length=128, default="")
+    deployed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "pack_version"
+        unique_together = (("pack", "version"),)
 
 
 class OrgGoal(Model):

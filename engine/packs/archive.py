@@ -81,6 +81,12 @@ class ImportResult:
 def export_pack(path: Path) -> bytes:
     """A zip of the pack folder's own files under one top folder named after the folder."""
     root = Path(path).resolve()
+    return _zip(root.name, pack_files(root))
+
+
+def pack_files(path: Path) -> dict[str, bytes]:
+    """The pack folder's own files (the pack format's types, no hidden ones), byte for byte."""
+    root = Path(path).resolve()
     if not ((root / MANIFEST).is_file() or (root / SPIFF_MANIFEST).is_file()):
         raise EngineError(f"{root} is not a pack: it has no {MANIFEST} or {SPIFF_MANIFEST}")
     files = {}
@@ -92,7 +98,64 @@ def export_pack(path: Path) -> bytes:
             continue
         if suffix_of(file.name) in ALLOWED_SUFFIXES:
             files[rel.as_posix()] = file.read_bytes()
-    return _zip(root.name, files)
+    return files
+
+
+def zip_files(top: str, files: Mapping[str, bytes]) -> bytes:
+    """Files (relative path -> bytes) zipped under one top folder, as `export_pack` does."""
+    return _zip(top, files)
+
+
+def files_zip(files: Mapping[str, bytes]) -> bytes:
+    """Files (relative path -> bytes) as a zip without a top folder; same files, same bytes."""
+    return _zip("", files)
+
+
+def files_from_zip(data: bytes) -> dict[str, bytes]:
+    """The files `files_zip` stored, byte for byte."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()
+                if not info.is_dir()}
+
+
+class ExportRefused(EngineError):
+    """A pack version cannot be written where asked; nothing was written."""
+
+
+def write_pack_files(files: Mapping[str, bytes], folder: Path, *, force: bool = False) -> Path:
+    """Write `files` into `folder` byte for byte (line endings kept).
+
+    An existing non-empty folder is refused unless `force`, which replaces its contents. The
+    files are written into a scratch folder beside it first and moved into place whole, so a
+    failure leaves the folder as it was.
+    """
+    target = Path(folder).absolute()
+    if target.exists() and not target.is_dir():
+        raise ExportRefused(f"{target} exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise ExportRefused(
+            f"{target} is not empty; choose an empty or new folder, or replace its contents"
+            " with --force"
+        )
+    for rel in files:
+        _check_name(rel)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for rel, content in files.items():
+            (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+            (staged / rel).write_bytes(content)
+        if target.exists():
+            aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, aside / target.name)
+            os.replace(staged, target)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(staged, target)
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
+    return target
 
 
 def export_version(definition: ProcessDefinition) -> bytes:
@@ -118,7 +181,8 @@ def _zip(top: str, files: Mapping[str, bytes]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for rel in sorted(files):
             # A fixed timestamp: exporting the same pack twice gives the same bytes.
-            info = zipfile.ZipInfo(f"{top}/{rel}", date_time=(2000, 1, 1, 0, 0, 0))
+            name = f"{top}/{rel}" if top else rel
+            info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             archive.writestr(info, files[rel])

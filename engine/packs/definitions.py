@@ -11,11 +11,13 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from engine.base import clock
 from engine.base.db import clears_on_connect
 from engine.base.errors import DeployError, EngineError, NotFound
-from engine.base.models import ProcessDefinition
+from engine.base.models import PackVersion, ProcessDefinition
 from engine.packs import specs
-from engine.packs.loading import Pack, discover_packs, load_pack
+from engine.packs.archive import files_from_zip, files_zip, pack_files
+from engine.packs.loading import Pack, catalogs_from_sources, discover_packs, load_pack
 
 
 @dataclass(frozen=True)
@@ -45,16 +47,6 @@ class Deployed:
 # Definition rows never change once stored, so a parsed version is cached for the process life.
 _deployed: dict[int, Deployed] = {}
 clears_on_connect(_deployed.clear)
-
-
-def _catalogs_from_sources(sources: dict[str, str]) -> dict[str, Any]:
-    import tomllib
-
-    out: dict[str, Any] = {}
-    for rel, text in sources.items():
-        if rel.startswith("catalogs/") and rel.endswith(".toml"):
-            out[Path(rel).stem] = tomllib.loads(text)
-    return out
 
 
 def _as_deployed(row: ProcessDefinition) -> Deployed:
@@ -93,7 +85,7 @@ def deployed_from(
         process_settings=process_settings,
         sources=sources,
         built=specs.build_spec(sources, process_id),
-        catalogs=_catalogs_from_sources(sources),
+        catalogs=catalogs_from_sources(sources),
     )
 
 
@@ -141,7 +133,12 @@ def _settings_for(pack: Pack, process_id: str) -> dict[str, Any]:
             "starters": list(proc.starters),
             **dict(getattr(proc, "extra", {}) or {}),
         }
-    return {"lanes": dict(pack.lanes), "process": process, "pack_title": pack.title}
+    settings = {"lanes": dict(pack.lanes), "process": process, "pack_title": pack.title}
+    # Pages read the deployed pack's [features]; conventional ids are not stored.
+    features = pack.features.overrides()
+    if features:
+        settings["features"] = features
+    return settings
 
 
 def _version_hash(sources: dict[str, str], settings: dict[str, Any]) -> str:
@@ -157,10 +154,14 @@ class DeployReport:
     pack: str
     deployed: list[tuple[str, int]] = field(default_factory=list)
     unchanged: list[tuple[str, int]] = field(default_factory=list)
+    # The pack version this deploy stored (None when every file was as the latest one).
+    pack_version: int | None = None
 
     def __str__(self) -> str:
         lines = [f"{pid}: deployed version {v}" for pid, v in self.deployed]
         lines += [f"{pid}: unchanged (version {v})" for pid, v in self.unchanged]
+        if self.pack_version is not None:
+            lines.append(f"files stored as pack version {self.pack_version}")
         return "\n".join([f"pack {self.pack}"] + ["  " + line for line in lines])
 
 
@@ -187,6 +188,7 @@ async def deploy_pack(
             f"pack {path.name} is not valid; nothing was deployed", [str(p) for p in problems]
         )
     pack = load_pack(path, available)
+    files = pack_files(path)
     report = DeployReport(pack.name)
     async with in_transaction():
         for process_id in specs.executable_processes(pack):
@@ -215,5 +217,68 @@ async def deploy_pack(
                 deployed_by=deployed_by,
             )
             report.deployed.append((process_id, version))
+        report.pack_version = await _store_pack_version(
+            pack.name, files, [*report.deployed, *report.unchanged], deployed_by
+        )
     return report
+
+
+# --- pack versions: every file of a pack as a deploy stored it --------------------------------
+
+
+def files_hash(files: dict[str, bytes]) -> str:
+    """sha256 over every path and its bytes (the order of the mapping does not matter)."""
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
+    return digest.hexdigest()
+
+
+async def _store_pack_version(
+    pack: str, files: dict[str, bytes], processes: list[tuple[str, int]], deployed_by: str
+) -> int | None:
+    """A new pack version holding `files`, unless the latest one holds exactly these."""
+    digest = files_hash(files)
+    last = await PackVersion.filter(pack=pack).order_by("-version").first()
+    if last is not None and last.content_hash == digest:
+        return None
+    version = (last.version + 1) if last else 1
+    await PackVersion.create(
+        pack=pack,
+        version=version,
+        files=files_zip(files),
+        content_hash=digest,
+        processes=sorted([pid, v] for pid, v in processes),
+        deployed_by=deployed_by,
+        deployed_at=clock.now(),
+    )
+    return version
+
+
+async def latest_pack_version(pack: str) -> PackVersion | None:
+    """The newest stored version of a pack (None when it was never deployed)."""
+    return await PackVersion.filter(pack=pack).order_by("-version").first()
+
+
+async def pack_version(pack: str, version: int | None = None) -> PackVersion:
+    """One stored version of a pack, the newest by default; NotFound saying what exists."""
+    if version is None:
+        row = await latest_pack_version(pack)
+        if row is None:
+            raise NotFound(f"pack '{pack}' has no deployed version")
+        return row
+    row = await PackVersion.get_or_none(pack=pack, version=version)
+    if row is None:
+        known = await PackVersion.filter(pack=pack).order_by("version").values_list(
+            "version", flat=True)
+        if not known:
+            raise NotFound(f"pack '{pack}' has no deployed version")
+        listed = ", ".join(str(v) for v in known)
+        raise NotFound(f"pack '{pack}' has no version {version} (it has {listed})")
+    return row
+
+
+def version_files(row: PackVersion) -> dict[str, bytes]:
+    """Every file of a stored pack version, byte for byte."""
+    return files_from_zip(bytes(row.files))
 

@@ -1,19 +1,22 @@
 """Designer drafts: edits of a pack's files kept per designer until validated and deployed.
 
 A designer edits BPMN, DMN, forms and the manifest in the browser. Each saved edit is a draft
-row (one per designer per file); validation and previews run on the pack with the designer's
-drafts laid over it (a working copy in a scratch folder, exactly as deploy will see it), and a
-deploy writes the drafts into the pack folder on disk — so a consultant can commit them — then
-stores the new versions.
+row (one per designer per file, the bytes exactly as sent: line endings kept). The database is
+the one source: a designer edits the pack as its latest deployed version holds it (the pack
+folder only until its first deploy); validation and previews run on that pack with the
+designer's drafts laid over it (a working copy in a scratch folder, exactly as deploy will see
+it), and a deploy stores the new pack version and process versions in the database. No pack
+folder is ever written: `sightline pack export` writes a version out where a consultant wants
+it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
@@ -21,8 +24,14 @@ from typing import Any
 
 from engine.base import clock
 from engine.base.errors import Conflict, EngineError, NotFound
-from engine.base.models import DesignDraft, ProcessDefinition
-from engine.packs.definitions import DeployReport, deploy_pack
+from engine.base.models import PackDraftFile, PackVersion, ProcessDefinition
+from engine.packs.archive import write_pack_files
+from engine.packs.definitions import (
+    DeployReport,
+    deploy_pack,
+    latest_pack_version,
+    version_files,
+)
 from engine.packs.loading import Pack, discover_packs, installed_pack_folders, load_pack_leniently
 from engine.packs.validation import Problem, validate_pack
 from engine.packs.versions import VersionDiff, diff_versions
@@ -65,16 +74,62 @@ def clean_draft_path(path: str) -> str:
     return "/".join(parts)
 
 
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _sha(content: bytes | None) -> str:
+    return hashlib.sha256(content).hexdigest() if content is not None else ""
 
 
-def _disk_text(folder: Path, rel: str) -> str | None:
-    target = folder / rel
-    try:
-        return target.read_text(encoding="utf-8") if target.is_file() else None
-    except UnicodeDecodeError:
-        return None
+def _as_bytes(content: bytes | str) -> bytes:
+    return content.encode("utf-8") if isinstance(content, str) else bytes(content)
+
+
+def file_bytes(pack: Pack, rel: str) -> bytes | None:
+    """One file of a loaded pack exactly as stored (None when the pack has no such file)."""
+    target = pack.root / rel
+    return target.read_bytes() if rel in pack.files and target.is_file() else None
+
+
+# --- the pack a designer starts from -------------------------------------------------------
+
+# Pack versions never change once stored: each is written out once per process, on demand.
+_written: dict[int, Path] = {}
+_written_root: tempfile.TemporaryDirectory[str] | None = None
+_writing = threading.Lock()
+
+
+def _version_folder(row: PackVersion) -> Path:
+    with _writing:
+        return _write_version_folder(row)
+
+
+def _write_version_folder(row: PackVersion) -> Path:
+    global _written_root
+    found = _written.get(row.id)
+    if found is not None and found.is_dir():
+        return found
+    if _written_root is None:
+        _written_root = tempfile.TemporaryDirectory(prefix="sightline-packs-")
+    folder = Path(_written_root.name) / f"{row.id}" / row.pack
+    if folder.exists():
+        shutil.rmtree(folder)
+    write_pack_files(version_files(row), folder)
+    _written[row.id] = folder
+    return folder
+
+
+async def base_folder(pack_name: str, folders: Iterable[Path] | None = None) -> Path:
+    """The folder holding the pack as designers edit it: its latest deployed version written
+    out (read-only by convention), else the installed pack folder (never deployed yet)."""
+    row = await latest_pack_version(pack_name)
+    if row is not None:
+        return await asyncio.to_thread(_version_folder, row)
+    return find_pack(pack_name, folders)
+
+
+async def base_pack(pack_name: str, folders: Iterable[Path] | None = None) -> Pack:
+    """The pack as designers edit it (see `base_folder`), loaded leniently."""
+    folders = list(folders) if folders is not None else pack_folders()
+    root = await base_folder(pack_name, folders)
+    return load_pack_leniently(root, discover_packs(folders))
 
 
 # --- drafts --------------------------------------------------------------------------------
@@ -84,41 +139,53 @@ async def save_draft_file(
     pack_name: str,
     path: str,
     designer_key: str,
-    content: str,
+    content: bytes | str,
     *,
     folders: Iterable[Path] | None = None,
-) -> DesignDraft:
-    """Keep `content` as the designer's draft of one pack file (created or replaced)."""
+) -> PackDraftFile:
+    """Keep `content` as the designer's draft of one pack file (created or replaced), byte
+    for byte; text is stored as UTF-8."""
     rel = clean_draft_path(path)
-    if len(content) > MAX_DRAFT_CHARS:
-        raise DraftPathError(f"'{rel}' is larger than {MAX_DRAFT_CHARS} characters")
-    folder = find_pack(pack_name, folders)
-    existing = await DesignDraft.get_or_none(pack=pack_name, designer=designer_key, path=rel)
+    data = _as_bytes(content)
+    if len(data) > MAX_DRAFT_CHARS:
+        raise DraftPathError(f"'{rel}' is larger than {MAX_DRAFT_CHARS} bytes")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DraftPathError(f"'{rel}' is not UTF-8 text") from None
+    folder = await base_folder(pack_name, folders)
+    existing = await PackDraftFile.get_or_none(pack=pack_name, designer=designer_key, path=rel)
     if existing is not None:
-        existing.content = content
+        existing.content = data
         existing.updated_at = clock.now()
         await existing.save(update_fields=["content", "updated_at"])
         return existing
-    on_disk = _disk_text(folder, rel)
-    return await DesignDraft.create(
+    on_disk = folder / rel
+    return await PackDraftFile.create(
         pack=pack_name,
         path=rel,
         designer=designer_key,
-        content=content,
-        base_hash=_sha(on_disk) if on_disk is not None else "",
+        content=data,
+        base_hash=_sha(on_disk.read_bytes() if on_disk.is_file() else None),
         updated_at=clock.now(),
     )
 
 
+async def draft_bytes(pack_name: str, designer_key: str) -> dict[str, bytes]:
+    """The designer's drafts of a pack: relative path -> bytes exactly as saved."""
+    rows = await PackDraftFile.filter(pack=pack_name, designer=designer_key).order_by("path")
+    return {row.path: bytes(row.content) for row in rows}
+
+
 async def draft_files(pack_name: str, designer_key: str) -> dict[str, str]:
-    """The designer's drafts of a pack: relative path -> content."""
-    rows = await DesignDraft.filter(pack=pack_name, designer=designer_key).order_by("path")
-    return {row.path: row.content for row in rows}
+    """The designer's drafts of a pack: relative path -> text (line endings kept)."""
+    drafts = await draft_bytes(pack_name, designer_key)
+    return {rel: data.decode("utf-8", errors="replace") for rel, data in drafts.items()}
 
 
 async def discard_draft(pack_name: str, designer_key: str, path: str | None = None) -> int:
     """Drop one drafted file (or every draft of the pack when `path` is None); returns count."""
-    query = DesignDraft.filter(pack=pack_name, designer=designer_key)
+    query = PackDraftFile.filter(pack=pack_name, designer=designer_key)
     if path is not None:
         query = query.filter(path=clean_draft_path(path))
     return await query.delete()
@@ -132,7 +199,7 @@ class WorkingCopy(Pack):
     """A pack with drafts laid over it, loaded from a scratch copy of its folder.
 
     `root` is the scratch folder (deleted when the working copy is garbage collected);
-    `origin` is the real pack folder; `drafted` the paths the drafts changed.
+    `origin` is the folder it was copied from; `drafted` the paths the drafts changed.
     """
 
     origin: Path = Path()
@@ -147,20 +214,21 @@ class WorkingCopy(Pack):
 
 def working_copy(
     pack: Pack | Path,
-    drafts: Mapping[str, str],
+    drafts: Mapping[str, bytes | str],
     available: Mapping[str, Path] | None = None,
 ) -> WorkingCopy:
-    """The pack as the designer sees it: its folder copied with `drafts` written over it."""
+    """The pack as the designer sees it: its folder copied with `drafts` written over it
+    byte for byte."""
     origin = Path(pack.root if isinstance(pack, Pack) else pack).resolve()
     if available is None:
         available = discover_packs([origin.parent, *pack_folders()])
     scratch = tempfile.TemporaryDirectory(prefix="sightline-draft-")
     root = Path(scratch.name) / origin.name
     shutil.copytree(origin, root, ignore=shutil.ignore_patterns(".*", "__pycache__"))
-    cleaned = {clean_draft_path(rel): text for rel, text in drafts.items()}
-    for rel, text in cleaned.items():
+    cleaned = {clean_draft_path(rel): _as_bytes(data) for rel, data in drafts.items()}
+    for rel, data in cleaned.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text, encoding="utf-8")
+        (root / rel).write_bytes(data)
     # The copy's own name must not shadow the real pack in `available` (extends lookups).
     loaded = load_pack_leniently(root, available)
     copy = WorkingCopy(**{f.name: getattr(loaded, f.name) for f in fields(Pack)})
@@ -175,9 +243,9 @@ async def validate_draft(
 ) -> list[Problem]:
     """Every problem of the pack with the designer's drafts applied; [] when deployable."""
     folders = list(folders) if folders is not None else pack_folders()
-    origin = find_pack(pack_name, folders)
-    copy = working_copy(origin, await draft_files(pack_name, designer_key),
-                        discover_packs([origin.parent, *folders]))
+    origin = await base_folder(pack_name, folders)
+    copy = working_copy(origin, await draft_bytes(pack_name, designer_key),
+                        discover_packs(folders))
     try:
         # Parsing and checking a whole pack takes a while: off the event loop.
         return await asyncio.to_thread(validate_pack, copy)
@@ -205,6 +273,8 @@ class DeployOutcome:
     pack: str
     problems: list[Problem] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
+    # The pack version the deploy stored (None when the files were as the latest version's).
+    pack_version: int | None = None
     deployed: list[DeployedVersion] = field(default_factory=list)
     unchanged: list[tuple[str, int]] = field(default_factory=list)
 
@@ -231,70 +301,43 @@ class DeployOutcome:
 async def deploy_draft(
     pack_name: str, designer_key: str, *, folders: Iterable[Path] | None = None
 ) -> DeployOutcome:
-    """Validate the designer's drafts, write them into the pack folder, deploy, clear them."""
+    """Validate the designer's drafts, deploy them (a new pack version and process versions
+    in the database; no folder is written), clear them."""
     folders = list(folders) if folders is not None else pack_folders()
-    origin = find_pack(pack_name, folders)
-    available = discover_packs([origin.parent, *folders])
-    rows = await DesignDraft.filter(pack=pack_name, designer=designer_key).order_by("path")
+    origin = await base_folder(pack_name, folders)
+    available = discover_packs(folders)
+    rows = await PackDraftFile.filter(pack=pack_name, designer=designer_key).order_by("path")
     outcome = DeployOutcome(pack_name)
-    drafts = {row.path: row.content for row in rows}
+    drafts = {row.path: bytes(row.content) for row in rows}
     _refuse_stale(origin, rows)
     copy = working_copy(origin, drafts, available)
     try:
         outcome.problems = await asyncio.to_thread(validate_pack, copy)
+        if outcome.problems:
+            return outcome
+        before = await _latest_versions(pack_name)
+        report = await deploy_pack(copy.root, deployed_by=designer_key, search=folders)
     finally:
         copy.close()
-    if outcome.problems:
-        return outcome
-    before = await _latest_versions(pack_name)
-    previous = _write_files(origin, drafts)
-    try:
-        report = await deploy_pack(origin, deployed_by=designer_key,
-                                   search=[origin.parent, *folders])
-    except BaseException:
-        _restore_files(origin, previous)
-        raise
     outcome.written = sorted(drafts)
+    outcome.pack_version = report.pack_version
     await _fill_versions(outcome, report, before)
-    await DesignDraft.filter(id__in=[row.id for row in rows]).delete()
+    await PackDraftFile.filter(id__in=[row.id for row in rows]).delete()
     return outcome
 
 
-def _refuse_stale(origin: Path, rows: list[DesignDraft]) -> None:
-    """Refuse to overwrite a file that changed on disk after the draft of it began."""
+def _refuse_stale(origin: Path, rows: list[PackDraftFile]) -> None:
+    """Refuse to overwrite a file that changed after the draft of it began (another deploy)."""
     stale = []
     for row in rows:
-        on_disk = _disk_text(origin, row.path)
-        current = _sha(on_disk) if on_disk is not None else ""
-        if current != row.base_hash:
+        target = origin / row.path
+        if _sha(target.read_bytes() if target.is_file() else None) != row.base_hash:
             stale.append(row.path)
     if stale:
         raise Conflict(
-            f"{', '.join(stale)} changed since you began editing (someone deployed or edited"
-            " it meanwhile); discard your draft of it, or copy your changes over the new one"
+            f"{', '.join(stale)} changed since you began editing (someone deployed it"
+            " meanwhile); discard your draft of it, or copy your changes over the new one"
         )
-
-
-def _write_files(origin: Path, drafts: Mapping[str, str]) -> dict[str, str | None]:
-    """Write drafts into the pack folder (each file atomically); returns what was there."""
-    previous: dict[str, str | None] = {}
-    for rel, text in drafts.items():
-        target = origin / rel
-        previous[rel] = _disk_text(origin, rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.replace(temp, target)
-    return previous
-
-
-def _restore_files(origin: Path, previous: Mapping[str, str | None]) -> None:
-    for rel, text in previous.items():
-        if text is None:
-            (origin / rel).unlink(missing_ok=True)
-        else:
-            (origin / rel).write_text(text, encoding="utf-8")
 
 
 async def _latest_versions(pack_name: str) -> dict[str, ProcessDefinition]:
@@ -321,10 +364,14 @@ __all__ = [
     "DeployedVersion",
     "DraftPathError",
     "WorkingCopy",
+    "base_folder",
+    "base_pack",
     "clean_draft_path",
     "deploy_draft",
     "discard_draft",
+    "draft_bytes",
     "draft_files",
+    "file_bytes",
     "find_pack",
     "save_draft_file",
     "validate_draft",

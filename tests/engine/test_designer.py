@@ -1,4 +1,5 @@
-"""Designer drafts: kept per designer, validated as a working copy, deployed to disk and DB."""
+"""Designer drafts: kept per designer in the database, validated as a working copy, deployed
+into the database (never onto disk), exported byte for byte."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from engine.base.errors import Conflict
+from engine.base.errors import Conflict, NotFound
 from engine.base.models import ProcessDefinition, ProcessInstance
-from engine.packs.definitions import deploy_pack
+from engine.packs.archive import ExportRefused, write_pack_files
+from engine.packs.definitions import deploy_pack, pack_version, version_files
 from engine.packs.designer import (
     DraftPathError,
+    base_pack,
     deploy_draft,
     discard_draft,
+    draft_bytes,
     draft_files,
+    file_bytes,
     save_draft_file,
     validate_draft,
     working_copy,
@@ -111,9 +116,15 @@ async def test_deploy_is_refused_while_problems_remain_and_writes_nothing(
     assert list(await draft_files("review-lab", "ada")) == [FORM]
 
 
-async def test_deploy_writes_the_drafts_to_disk_and_stores_a_new_version_with_its_diff(
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+async def test_deploy_stores_a_new_version_in_the_database_and_leaves_the_folder_alone(
     deployed_lab: Path,
 ) -> None:
+    before = _snapshot(deployed_lab)
     await save_draft_file("review-lab", FORM, "ada", form_with_summary(), folders=[deployed_lab])
     outcome = await deploy_draft("review-lab", "ada", folders=[deployed_lab])
     assert outcome.ok and outcome.written == [FORM]
@@ -121,7 +132,14 @@ async def test_deploy_writes_the_drafts_to_disk_and_stores_a_new_version_with_it
     assert (version.process_id, version.version) == ("goal_review", 2)
     assert version.diff is not None
     assert version.diff.summary() == ["form forms/goals-schema.json: added summary"]
-    assert (deployed_lab / "review_lab" / FORM).read_text() == form_with_summary()
+    assert _snapshot(deployed_lab) == before
+    assert outcome.pack_version == 2
+    stored = version_files(await pack_version("review-lab"))
+    assert stored[FORM] == form_with_summary().encode()
+    assert stored["goal_review.bpmn"] == (LAB / "goal_review.bpmn").read_bytes()
+    # The next edit starts from what was deployed, not from the folder.
+    base = await base_pack("review-lab", [deployed_lab])
+    assert file_bytes(base, FORM) == form_with_summary().encode()
     row = await ProcessDefinition.get(id=version.definition_id)
     assert row.deployed_by == "ada"
     assert await draft_files("review-lab", "ada") == {}
@@ -151,13 +169,52 @@ async def test_running_instances_stay_on_their_version_new_ones_take_the_new(
     assert versions == {before.id: 1, after.id: 2}
 
 
-async def test_deploy_refuses_to_overwrite_a_file_changed_since_the_draft_began(
+async def test_deploy_refuses_to_overwrite_a_file_another_designer_deployed_meanwhile(
     deployed_lab: Path,
 ) -> None:
     await save_draft_file("review-lab", FORM, "ada", form_with_summary(), folders=[deployed_lab])
-    on_disk = deployed_lab / "review_lab" / FORM
-    on_disk.write_text(on_disk.read_text().replace("Comments", "Remarks"))
+    remarks = (LAB / FORM).read_text().replace("Comments", "Remarks")
+    await save_draft_file("review-lab", FORM, "grace", remarks, folders=[deployed_lab])
+    assert (await deploy_draft("review-lab", "grace", folders=[deployed_lab])).ok
     with pytest.raises(Conflict, match="changed since you began editing"):
         await deploy_draft("review-lab", "ada", folders=[deployed_lab])
-    assert "Remarks" in on_disk.read_text()
-    assert await ProcessDefinition.filter(process_id="goal_review").count() == 1
+    assert version_files(await pack_version("review-lab"))[FORM] == remarks.encode()
+    assert await ProcessDefinition.filter(process_id="goal_review").count() == 2
+    assert list(await draft_files("review-lab", "ada")) == [FORM]
+
+
+async def test_a_crlf_file_round_trips_byte_for_byte_through_draft_deploy_and_export(
+    deployed_lab: Path, tmp_path: Path
+) -> None:
+    crlf = form_with_summary().replace("\n", "\r\n").encode() + b"\r\n"
+    await save_draft_file("review-lab", FORM, "ada", crlf, folders=[deployed_lab])
+    assert (await draft_bytes("review-lab", "ada"))[FORM] == crlf
+    outcome = await deploy_draft("review-lab", "ada", folders=[deployed_lab])
+    assert outcome.ok, outcome.problems
+    out = write_pack_files(version_files(await pack_version("review-lab")), tmp_path / "out")
+    assert (out / FORM).read_bytes() == crlf
+    assert (out / "goal_review.bpmn").read_bytes() == (LAB / "goal_review.bpmn").read_bytes()
+    # The first version (the folder as deployed before) is still there to export.
+    first = version_files(await pack_version("review-lab", 1))
+    assert first[FORM] == (LAB / FORM).read_bytes()
+
+
+async def test_exporting_an_unknown_pack_or_version_says_what_exists(deployed_lab: Path) -> None:
+    with pytest.raises(NotFound, match="pack 'nope' has no deployed version"):
+        await pack_version("nope")
+    with pytest.raises(NotFound, match=r"has no version 7 \(it has 1\)"):
+        await pack_version("review-lab", 7)
+
+
+async def test_export_refuses_a_non_empty_folder_unless_forced_and_loses_nothing(
+    deployed_lab: Path, tmp_path: Path
+) -> None:
+    files = version_files(await pack_version("review-lab"))
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(ExportRefused, match="is not empty"):
+        write_pack_files(files, out)
+    assert _snapshot(out) == {"notes.txt": b"keep me"}
+    write_pack_files(files, out, force=True)
+    assert _snapshot(out) == files

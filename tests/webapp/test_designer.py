@@ -262,11 +262,12 @@ async def test_validation_lists_problems_and_deploy_is_refused_while_they_remain
     assert "missing-schema.json" not in _year_end(packs)
 
 
-async def test_deploy_writes_the_pack_and_shows_what_changed(
+async def test_deploy_stores_the_pack_in_the_database_and_shows_what_changed(
     client: httpx.AsyncClient, designer: str, packs: Path
 ) -> None:
     from engine.packs.definitions import latest
 
+    original = _year_end(packs)
     edited = _year_end(packs).replace('name="Manager appraisal"', 'name="Manager assessment"')
     await _save_draft(client, designer, YEAR_END, edited)
     deployed = await client.post("/designer/standard/deploy", data={"csrf_token": designer})
@@ -275,10 +276,68 @@ async def test_deploy_writes_the_pack_and_shows_what_changed(
     assert "year_end_appraisal — version 2" in html
     assert "Manager assessment" in html and "Manager appraisal" in html
     assert "Running instances stay on their version" in html
-    assert 'name="Manager assessment"' in _year_end(packs)
+    assert _year_end(packs) == original
     assert (await latest("year_end_appraisal")).version == 2
     home = await client.get("/designer")
     assert "Your drafts" not in home.text
+    # The editor now opens the deployed version, not the untouched folder.
+    source = await client.get(f"/designer/standard/files/{YEAR_END}")
+    assert source.text == edited
+
+
+async def test_a_draft_saved_through_one_app_is_seen_by_another_on_the_same_database(
+    client: httpx.AsyncClient, designer: str, packs: Path, db: str
+) -> None:
+    from engine.operations.demo import DEMO_PASSWORD
+    from webapp.app import create_app
+
+    edited = _year_end(packs).replace('name="Manager appraisal"', 'name="Manager assessment"')
+    await _save_draft(client, designer, YEAR_END, edited)
+    other = create_app(db, start_workers=False)
+    transport = httpx.ASGITransport(app=other, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://other") as second:
+        login = await second.get("/login")
+        token = login.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        await second.post("/login", data={"username": "e500", "password": DEMO_PASSWORD,
+                                          "csrf_token": token})
+        source = await second.get(f"/designer/standard/files/{YEAR_END}")
+        assert source.status_code == 200
+        assert source.text == edited
+        home = await second.get("/designer")
+        assert "Your drafts" in home.text
+
+
+async def test_a_crlf_file_saved_by_the_editor_is_kept_byte_for_byte(
+    client: httpx.AsyncClient, designer: str, packs: Path
+) -> None:
+    from engine.packs.definitions import pack_version, version_files
+
+    crlf = _year_end(packs).replace("Manager appraisal", "Manager assessment").replace(
+        "\n", "\r\n").encode()
+    answer = await client.post(f"/designer/standard/files/{YEAR_END}", content=crlf,
+                               headers={"X-CSRF-Token": designer})
+    assert answer.status_code == 204
+    assert (await client.get(f"/designer/standard/files/{YEAR_END}")).content == crlf
+    deployed = await client.post("/designer/standard/deploy", data={"csrf_token": designer})
+    assert deployed.status_code == 200
+    assert version_files(await pack_version("standard"))[YEAR_END] == crlf
+
+
+async def test_a_form_saved_from_the_browser_keeps_the_files_line_endings(
+    client: httpx.AsyncClient, designer: str, packs: Path
+) -> None:
+    from engine.packs.designer import draft_bytes
+
+    schema_file = packs / "standard" / "forms" / "devplan-schema.json"
+    ui = (packs / "standard" / "forms" / "devplan-uischema.json").read_text()
+    lf = schema_file.read_text().replace('"title"', '"title" ', 1)
+    # A browser sends a textarea with CRLF line breaks, whatever the file had.
+    saved = await client.post("/designer/standard/forms/devplan", data={
+        "schema": lf.replace("\n", "\r\n"), "uischema": ui.replace("\n", "\r\n"),
+        "csrf_token": designer})
+    assert saved.status_code == 303
+    mine = await draft_bytes("standard", "E500")
+    assert mine == {"forms/devplan-schema.json": lf.encode()}
 
 
 async def _start_year_end() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.base.models import Cycle, DesignDraft, HumanTask, OrgGoal, ProcessInstance
+from engine.base.models import Cycle, HumanTask, OrgGoal, PackDraftFile, ProcessInstance
 from engine.packs.definitions import deploy_pack
 from engine.workflow import runtime
 
@@ -225,7 +225,7 @@ async def test_control_characters_never_reach_any_route(
         content=b"{\x00}", headers={"X-CSRF-Token": token_hr},
     )
     assert saved.status_code == 400
-    assert await DesignDraft.all().count() == 0
+    assert await PackDraftFile.all().count() == 0
 
 
 async def test_designer_paths_and_names_no_file_or_process_can_have_are_refused(
@@ -240,7 +240,7 @@ async def test_designer_paths_and_names_no_file_or_process_can_have_are_refused(
         discard = await client.post("/designer/standard/discard",
                                     data={"csrf_token": token, "path": path})
         assert discard.status_code == 400
-    assert await DesignDraft.all().count() == 0
+    assert await PackDraftFile.all().count() == 0
     long_process = "p" * 200
     assert (await client.get(f"/designer/standard/{long_process}/migrate")).status_code == 404
     posted = await client.post(f"/designer/standard/{long_process}/migrate",

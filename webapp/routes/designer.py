@@ -1,8 +1,10 @@
 """The designer area (/designer): edit a pack's BPMN, DMN and forms as drafts, validate,
 deploy, migrate running instances, import and export packs.
 
-Only members of the `designer` group get anything but 404 here. Edits never touch the pack on
-disk until deploy: they are kept as the designer's drafts (engine.packs.designer).
+Only members of the `designer` group get anything but 404 here. Edits are kept as the
+designer's drafts in the database, byte for byte as the browser sent them; a designer edits the
+pack as its latest deployed version holds it, and a deploy stores a new version in the database.
+No route writes a pack folder except importing a pack (engine.packs.designer).
 """
 
 from __future__ import annotations
@@ -68,24 +70,37 @@ def pack_folders() -> dict[str, Path]:
     return discover_packs([Path(folder) for folder in settings.PACKS])
 
 
-def _pack(name: str) -> Pack:
-    folders = pack_folders()
-    if name not in folders:
+async def _pack(name: str) -> Pack:
+    """The pack as designers edit it: its latest deployed version (else its folder)."""
+    if name not in pack_folders():
         raise HTTPException(404)
     try:
-        return load_pack_leniently(folders[name], folders)
-    except PackError:
+        return await drafts.base_pack(name, _pack_dirs())
+    except (PackError, NotFound):
         raise HTTPException(404) from None
 
 
-async def _working_file(pack: Pack, path: str, viewer: Viewer) -> str:
-    """The text the designer sees for one file: their draft, else the file in the pack."""
-    mine = await drafts.draft_files(pack.name, viewer.key)
+async def _working_bytes(pack: Pack, path: str, viewer: Viewer) -> bytes:
+    """The bytes the designer sees for one file: their draft, else the pack's file."""
+    mine = await drafts.draft_bytes(pack.name, viewer.key)
     if path in mine:
         return mine[path]
-    if path not in pack.files:
+    found = drafts.file_bytes(pack, path)
+    if found is None:
         raise HTTPException(404)
-    return pack.read_text(path)
+    return found
+
+
+async def _working_file(pack: Pack, path: str, viewer: Viewer) -> str:
+    """The text the designer sees for one file (line endings as stored)."""
+    return (await _working_bytes(pack, path, viewer)).decode("utf-8", errors="replace")
+
+
+def _line_endings_of(text: str, like: str | None) -> str:
+    """`text` (from a textarea, which the browser sends with CRLF line breaks) with the line
+    endings of `like` (the file it replaces): CRLF if that file used CRLF, else LF."""
+    plain = text.replace("\r\n", "\n")
+    return plain.replace("\n", "\r\n") if like is not None and "\r\n" in like else plain
 
 
 def form_names(files: list[str] | set[str] | dict[str, Any]) -> list[str]:
@@ -165,7 +180,10 @@ async def designer_home(request: Request) -> Response:
     """GET /designer: the installed packs, their files, versions and running instances."""
     viewer = _designer(request)
     folders = pack_folders()
-    packs = [await _overview(name, folder, folders, viewer) for name, folder in folders.items()]
+    packs = [
+        await _overview(name, await drafts.base_folder(name, _pack_dirs()), folders, viewer)
+        for name in folders
+    ]
     return render(request, "designer.html", {"packs": packs})
 
 
@@ -175,19 +193,21 @@ async def designer_home(request: Request) -> Response:
 async def file_source(request: Request) -> Response:
     """GET /designer/{pack}/files/{path}: the working text of one file (draft or pack)."""
     viewer = _designer(request)
-    pack = _pack(request.path_params["pack"])
-    text = await _working_file(pack, request.path_params["path"], viewer)
-    media = "application/xml" if text.lstrip().startswith("<") else "text/plain"
-    return Response(text, media_type=media, headers={"Cache-Control": "private, no-cache"})
+    pack = await _pack(request.path_params["pack"])
+    data = await _working_bytes(pack, request.path_params["path"], viewer)
+    media = "application/xml" if data.lstrip().startswith(b"<") else "text/plain"
+    return Response(data, media_type=f"{media}; charset=utf-8",
+                    headers={"Cache-Control": "private, no-cache"})
 
 
 async def file_save(request: Request) -> Response:
     """POST /designer/{pack}/files/{path}: keep the posted text as the designer's draft."""
     viewer = _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     path = _draft_path(request.path_params["path"])
-    body = (await request.body()).decode("utf-8", errors="replace")
-    await drafts.save_draft_file(pack.name, path, viewer.key, body)
+    # Kept byte for byte: the editor sends the whole file, line endings and all.
+    await drafts.save_draft_file(pack.name, path, viewer.key, await request.body(),
+                                 folders=_pack_dirs())
     return Response(status_code=204)
 
 
@@ -202,7 +222,7 @@ def _draft_path(path: str) -> str:
 async def drafts_discard(request: Request) -> Response:
     """POST /designer/{pack}/discard: throw away the designer's drafts (one file or all)."""
     viewer = _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     form = await request.form()
     path = _draft_path(str(form.get("path") or "")) or None
     await drafts.discard_draft(pack.name, viewer.key, path)
@@ -217,7 +237,7 @@ async def drafts_discard(request: Request) -> Response:
 async def validate_page(request: Request) -> Response:
     """GET /designer/{pack}/validate: every problem of the designer's working copy."""
     viewer = _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     problems = await drafts.validate_draft(pack.name, viewer.key, folders=_pack_dirs())
     context = {
         "pack": pack,
@@ -233,7 +253,7 @@ async def validate_page(request: Request) -> Response:
 async def bpmn_editor(request: Request) -> Response:
     """GET /designer/{pack}/bpmn/{path}: bpmn-js with the server-rendered side panel."""
     viewer = _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     path = request.path_params["path"]
     if not path.endswith(".bpmn"):
         raise HTTPException(404)
@@ -387,7 +407,7 @@ async def bpmn_panel(request: Request) -> Response:
     """GET/POST /designer/{pack}/bpmn/{path}/panel: the side-panel form for one element;
     with `apply`, check the submitted values and hand them to the editor's script."""
     _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     form = await request.form() if request.method == "POST" else request.query_params
     element_id = str(form.get("element", ""))
     state = _element_state(str(form.get("state", "")), element_id)
@@ -425,7 +445,7 @@ async def bpmn_panel(request: Request) -> Response:
 async def dmn_editor(request: Request) -> Response:
     """GET /designer/{pack}/dmn/{path}: dmn-js decision tables, saved as a draft."""
     viewer = _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     path = request.path_params["path"]
     if not path.endswith(".dmn"):
         raise HTTPException(404)
@@ -509,7 +529,7 @@ async def previewed(schema_text: str, ui_text: str, catalogs: dict[str, Any],
 async def form_editor(request: Request) -> Response:
     """GET /designer/{pack}/forms/{name}: the JSON Schema and UI schema, with a live preview."""
     viewer = _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     mine = await drafts.draft_files(pack.name, viewer.key)
     schema_path, ui_path = _form_paths(pack, set(mine), request.path_params["name"])
     schema_text = await _working_file(pack, schema_path, viewer)
@@ -540,7 +560,7 @@ def _catalogs(pack: Pack) -> dict[str, Any]:
 async def form_preview_fragment(request: Request) -> Response:
     """POST /designer/{pack}/forms/{name}/preview: the preview for the posted texts."""
     _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     form = await request.form()
     preview = await previewed(str(form.get("schema", "")), str(form.get("uischema", "")),
                               _catalogs(pack), token_for(request))
@@ -550,17 +570,18 @@ async def form_preview_fragment(request: Request) -> Response:
 async def form_save(request: Request) -> Response:
     """POST /designer/{pack}/forms/{name}: keep both texts as the designer's drafts."""
     viewer = _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     mine = await drafts.draft_files(pack.name, viewer.key)
     name = request.path_params["name"]
     schema_path, ui_path = _form_paths(pack, set(mine), name)
     form = await request.form()
     for path, key in ((schema_path, "schema"), (ui_path, "uischema")):
-        text = str(form.get(key, ""))
         current = await _working_file(pack, path, viewer) if (
             path in pack.files or path in mine) else None
+        text = _line_endings_of(str(form.get(key, "")), current)
         if text != current:
-            await drafts.save_draft_file(pack.name, path, viewer.key, text)
+            await drafts.save_draft_file(pack.name, path, viewer.key, text,
+                                         folders=_pack_dirs())
     preview = await previewed(str(form.get("schema", "")), str(form.get("uischema", "")),
                               _catalogs(pack), token_for(request))
     if preview.errors:
@@ -578,7 +599,7 @@ async def deploy(request: Request) -> Response:
     """POST /designer/{pack}/deploy: deploy the designer's working copy (refused with the
     problems while any remain), then show what changed per process."""
     viewer = _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     outcome = await drafts.deploy_draft(pack.name, viewer.key, folders=_pack_dirs())
     if outcome.problems:
         context = {"pack": pack, "problems": outcome.problems, "current_file": "",
@@ -660,7 +681,7 @@ async def _preview(instance_id: int, choice: MigrationChoice) -> Any:
 async def migrate_page(request: Request) -> Response:
     """GET /designer/{pack}/{process}/migrate: instances on older versions, to choose from."""
     _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     process_id = request.path_params["process"]
     choice = await _migration_choice(pack.name, process_id)
     if choice is None:
@@ -674,7 +695,7 @@ async def migrate_submit(request: Request) -> Response:
     """POST /designer/{pack}/{process}/migrate: preview (the default) or migrate the chosen
     instances to the newest version."""
     viewer = _designer(request)
-    pack = _pack(request.path_params["pack"])
+    pack = await _pack(request.path_params["pack"])
     process_id = request.path_params["process"]
     choice = await _migration_choice(pack.name, process_id)
     if choice is None:
@@ -709,13 +730,13 @@ async def migrate_submit(request: Request) -> Response:
 
 
 async def export_zip(request: Request) -> Response:
-    """GET /designer/{pack}/export.zip: the pack folder as a zip."""
+    """GET /designer/{pack}/export.zip: the pack as a zip (its latest deployed version)."""
     _designer(request)
     name = request.path_params["pack"]
     folders = pack_folders()
     if name not in folders:
         raise HTTPException(404)
-    data = archive.export_pack(folders[name])
+    data = archive.export_pack(await drafts.base_folder(name, _pack_dirs()))
     return Response(
         data,
         media_type="application/zip",
