@@ -142,7 +142,7 @@ async def test_a_runaway_script_puts_its_instance_in_error_and_the_action_return
     eve = await runtime.actor_for("E1")
     inst = await runtime.start_process("scored", subject="E1", actor=eve)
     task = await HumanTask.get(instance_id=inst.id, bpmn_id="enter_amount")
-    before = actions_moved_off_loop._value.get()  # type: ignore[attr-defined]
+    before = actions_moved_off_loop._value.get()
 
     saved = await runtime.complete_task(task.id, eve, {"amount": 5, "divisor": 1})
 
@@ -151,7 +151,7 @@ async def test_a_runaway_script_puts_its_instance_in_error_and_the_action_return
     assert stored.status == "error"
     assert "script 'Compute score' ran longer than 0.3 s" in stored.error["message"]
     # It was stopped on the event loop within the inline budget and run again on a thread.
-    assert actions_moved_off_loop._value.get() == before + 1  # type: ignore[attr-defined]
+    assert actions_moved_off_loop._value.get() == before + 1
     # Next time the instance goes straight to a thread.
     assert inst.id in offload.heavy_instances
 
@@ -167,13 +167,13 @@ async def test_a_slow_but_bounded_script_finishes_on_a_thread(
     inst = await runtime.start_process("scored", subject="E1", actor=eve)
     task = await HumanTask.get(instance_id=inst.id, bpmn_id="enter_amount")
     limits.configure(10, 256)
-    before = actions_moved_off_loop._value.get()  # type: ignore[attr-defined]
+    before = actions_moved_off_loop._value.get()
 
     saved = await runtime.complete_task(task.id, eve, {"amount": 5, "divisor": 1})
 
     assert saved.status == "running"
     assert await HumanTask.exists(instance_id=inst.id, bpmn_id="confirm", status="ready")
-    assert actions_moved_off_loop._value.get() == before + 1  # type: ignore[attr-defined]
+    assert actions_moved_off_loop._value.get() == before + 1
     # What the interrupted try had begun left nothing behind: one completion, one audit event.
     assert await HumanTask.filter(instance_id=inst.id, status="completed").count() == 1
 
@@ -224,7 +224,7 @@ async def test_a_record_is_the_processs_not_the_submitters(org: None, tmp_path: 
     await runtime.complete_task(task.id, eve, {"amount": 5, "divisor": 1})
 
     [record] = await Record.all()
-    assert record.person_id == eve.person_id  # type: ignore[attr-defined]
+    assert record.person_id == eve.person_id
     assert record.created_by == "process:scored (task enter_amount)"
     assert record.instance_id == inst.id
 

@@ -43,7 +43,7 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """Accept the message and keep it, parsed."""
         raw = envelope.original_content or envelope.content
-        self.messages.append(message_from_bytes(raw, policy=policy.default))  # type: ignore[arg-type]
+        self.messages.append(message_from_bytes(raw, policy=policy.default))
         return "250 OK"
 
 

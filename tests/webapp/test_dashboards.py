@@ -188,7 +188,7 @@ async def test_the_calibration_page_lists_the_appraisals_waiting_for_the_release
     assert "Eli Other" not in page.text  # still at his self-appraisal
     # Eve's KPIs: 4 of 4 modules (100 %, a 3) and 6 incidents from 10 towards 5 (80 %, a 2).
     assert "2.60" in page.text and "4.00" in page.text
-    assert f'name="rating-{eve.subject_id}"' in page.text  # type: ignore[attr-defined]
+    assert f'name="rating-{eve.subject_id}"' in page.text
     assert '<option value="3" selected>3 Meets expectations (proposed)</option>' in page.text
     assert "1 Does not meet expectations" in page.text
     assert "Release 1 rating(s)" in page.text
@@ -202,8 +202,8 @@ async def test_hr_changes_a_proposed_rating_with_a_reason_and_releases_it(
     from engine.workflow import runtime
 
     eve = await _eve()
-    field = f"rating-{eve.subject_id}"  # type: ignore[attr-defined]
-    reason = f"reason-{eve.subject_id}"  # type: ignore[attr-defined]
+    field = f"rating-{eve.subject_id}"
+    reason = f"reason-{eve.subject_id}"
     await _as(client, login, "h1")
     path = f"/hr/calibration?cycle={org.id}&population=all"
     token = await page_csrf(path)
@@ -218,7 +218,7 @@ async def test_hr_changes_a_proposed_rating_with_a_reason_and_releases_it(
     event = await AuditEvent.get(action="ratings_calibrated")
     assert event.actor == "person:H1"
     assert event.detail["changes"] == [{
-        "person_id": eve.subject_id, "name": "Eve Employee",  # type: ignore[attr-defined]
+        "person_id": eve.subject_id, "name": "Eve Employee",
         "instance_id": eve.id, "proposed": 3, "calibrated": 4,
         "reason": "Carried the platform migration.",
     }]
@@ -248,8 +248,8 @@ async def test_a_change_without_a_reason_or_off_the_scale_releases_nothing_and_k
     client: httpx.AsyncClient, login: LoginHelper, page_csrf: TokenOf, org: Cycle
 ) -> None:
     eve = await _eve()
-    field = f"rating-{eve.subject_id}"  # type: ignore[attr-defined]
-    reason = f"reason-{eve.subject_id}"  # type: ignore[attr-defined]
+    field = f"rating-{eve.subject_id}"
+    reason = f"reason-{eve.subject_id}"
     await _as(client, login, "h1")
     path = f"/hr/calibration?cycle={org.id}&population=all"
     token = await page_csrf(path)
@@ -277,7 +277,7 @@ async def test_a_change_without_a_reason_or_off_the_scale_releases_nothing_and_k
 
     eli = await ProcessInstance.get(subject__key="E2")
     not_waiting = await client.post(path, data={
-        "csrf_token": token, f"rating-{eli.subject_id}": "3",  # type: ignore[attr-defined]
+        "csrf_token": token, f"rating-{eli.subject_id}": "3",
     })
     assert not_waiting.status_code == 422
 
@@ -294,7 +294,7 @@ async def test_the_calibration_page_is_404_for_others_and_for_unknown_population
     assert (await client.get(path)).status_code == 404
     token = await page_csrf("/team")
     refused = await client.post(path, data={
-        "csrf_token": token, f"rating-{eve.subject_id}": "3",  # type: ignore[attr-defined]
+        "csrf_token": token, f"rating-{eve.subject_id}": "3",
     })
     assert refused.status_code == 404
     assert not await HumanTask.exists(bpmn_id="appraisal_discussion")

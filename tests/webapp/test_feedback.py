@@ -87,7 +87,7 @@ async def test_asking_for_feedback_sends_a_task_to_the_colleague_who_answers_it(
     assert "Was my RFC clear?" in form.text
     await _answer(client, page_csrf, task.id, "Clear, but add a rollout plan.", "shared")
     record = await Record.get(kind="feedback")
-    assert record.data["requested_by"] == record.person_id  # type: ignore[attr-defined]
+    assert record.data["requested_by"] == record.person_id
 
     client.cookies.clear()
     await login(standard["employee"])

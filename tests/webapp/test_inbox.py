@@ -48,7 +48,7 @@ async def inboxes(people: dict[str, str]) -> Inboxes:
     )
     ada_task = await HumanTask.get(instance_id=ada.id, status="ready")
     hr_task = await HumanTask.get(instance_id=sam.id, status="ready")
-    assert ada_task.assignee_id is not None and hr_task.candidate_group == "hr"  # type: ignore[attr-defined]
+    assert ada_task.assignee_id is not None and hr_task.candidate_group == "hr"
     return Inboxes(ada, sam, ada_task, hr_task)
 
 
@@ -211,7 +211,7 @@ async def test_filters_order_and_pages(
     client: httpx.AsyncClient, login: Login, inboxes: Inboxes
 ) -> None:
     noon = clock.now().replace(hour=12, minute=0, second=0, microsecond=0)
-    ada_id = inboxes.ada_task.assignee_id  # type: ignore[attr-defined]
+    ada_id = inboxes.ada_task.assignee_id
     await HumanTask.filter(id=inboxes.ada_task.id).update(due_at=noon + timedelta(days=40))
     extra = [
         HumanTask(

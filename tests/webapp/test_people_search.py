@@ -256,7 +256,7 @@ async def test_nominating_by_picked_ids_goes_on_to_the_feedback_round(
     })
 
     assert answer.status_code == 303, answer.text
-    instance_id = nomination.instance_id  # type: ignore[attr-defined]
+    instance_id = nomination.instance_id
     peers = await HumanTask.filter(
         instance_id=instance_id, bpmn_id="give_peer_feedback", status="ready"
     ).values_list("assignee__key", flat=True)

@@ -187,7 +187,7 @@ async def test_valid_submission_redirects_with_what_is_next(
     )
     review = await open_task(objective_setting, "review_objectives")
     morgan = await runtime.actor_for("M1")
-    assert review.assignee_id == morgan.person_id  # type: ignore[attr-defined]
+    assert review.assignee_id == morgan.person_id
     done = await HumanTask.get(id=draft.id)
     assert [o["weight"] for o in done.submitted["objectives"]] == [50, 50]
     assert done.submitted["objectives"][1]["title"] == "Mentor two juniors"
