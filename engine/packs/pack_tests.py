@@ -251,7 +251,7 @@ def _run_case(
     spec: Any,
     subprocess_specs: dict[str, Any],
     case: dict[str, Any],
-    catalogs: Mapping[str, dict],
+    catalogs: Mapping[str, dict[str, Any]],
     result: CaseResult,
 ) -> None:
     tasks = case.get("tasks") or {}

@@ -651,7 +651,7 @@ async def _migration_choice(pack: str, process_id: str) -> MigrationChoice | Non
         .prefetch_related("definition")
     )
     instances = [
-        OlderInstance(row.id, row.title, row.subject_id, row.definition.version,  # type: ignore[attr-defined]
+        OlderInstance(row.id, row.title, row.subject_id, row.definition.version,
                       row.status, row.started_at)
         for row in rows
     ]
@@ -712,7 +712,7 @@ async def migrate_submit(request: Request) -> Response:
     target = choice.target_definition_id
     if form.get("action") == "migrate":
         actor = await actor_for(viewer.person_id)
-        results = []
+        results: list[tuple[int, migration.MigrationPreview | None, str | None]] = []
         for instance_id in chosen:
             try:
                 outcome = await migration.migrate_instance(instance_id, target, actor)
