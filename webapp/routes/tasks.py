@@ -34,10 +34,10 @@ from engine.workflow.task_context import (
 from forms import (
     ACTION_KEY,
     FIELD_KEY,
-    BoundForm,
     FormButton,
     FormDefinitionError,
     FormSpec,
+    HtmlForm,
     PostedValues,
     form_spec,
 )
@@ -106,7 +106,7 @@ def _posted_values(form: Any) -> dict[str, list[str]]:
 
 def _bind(
     request: Request, spec: FormSpec, ctx: TaskContext, viewer: Viewer, formdata: Any = None
-) -> BoundForm:
+) -> HtmlForm:
     """The form bound to what was posted, else the saved draft, else the task data."""
     if formdata is None and ctx.draft and isinstance(ctx.draft.get("posted"), dict):
         formdata = PostedValues(ctx.draft["posted"])
@@ -126,7 +126,7 @@ def _person_search_url(request: Request) -> str:
 # --- rendering -----------------------------------------------------------------------------
 
 
-def _form_html(request: Request, bound: BoundForm) -> Markup:
+def _form_html(request: Request, bound: HtmlForm) -> Markup:
     action = request.url_for("task_submit", task_id=request.path_params["task_id"]).path
     return bound.render(
         action=action,
@@ -142,7 +142,7 @@ def _page(
     request: Request,
     ctx: TaskContext,
     *,
-    bound: BoundForm | None = None,
+    bound: HtmlForm | None = None,
     form_problem: str | None = None,
     notice: str | None = None,
     status: int = 200,
@@ -285,7 +285,7 @@ async def _complete(
     viewer: Viewer,
     actor: runtime.Actor,
     form: Any,
-    bound: BoundForm | None,
+    bound: HtmlForm | None,
 ) -> Response:
     data = bound.to_data() if bound is not None else {}
     try:
