@@ -277,6 +277,7 @@ async def start_feedback(request: Request) -> Response:
     if errors:
         return await _feedback_page(request, viewer, values, errors, 422)
     colleague = find_person(directory, values["colleague"])
+    assert colleague is not None  # _feedback_choice found them
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
     instance = await runtime.start_process(FEEDBACK_PROCESS, subject=viewer.person_id, actor=actor)
     choose = await HumanTask.get_or_none(
@@ -638,8 +639,8 @@ async def retry_failed(request: Request) -> Response:
     viewer = _hr_viewer(request)
     directory = request.state.directory
     row = await ProcessInstance.get_or_none(id=path_id(request, "instance_id"))
-    if row is None or row.subject_id is None or not can_view_subject(  # type: ignore[attr-defined]
-        viewer.person_id, viewer.groups, row.subject_id, directory  # type: ignore[attr-defined]
+    if row is None or row.subject_id is None or not can_view_subject(
+        viewer.person_id, viewer.groups, row.subject_id, directory
     ):
         raise HTTPException(404)
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
@@ -653,7 +654,7 @@ async def retry_failed(request: Request) -> Response:
             flash(request, f"Instance {row.id} stopped on an error again: {message}", "error")
         else:
             flash(request, f"Instance {row.id} is running again.", "success")
-    cycle = f"?cycle={row.cycle_id}" if row.cycle_id else ""  # type: ignore[attr-defined]
+    cycle = f"?cycle={row.cycle_id}" if row.cycle_id else ""
     return RedirectResponse(f"/hr/dashboard{cycle}#errors", status_code=303)
 
 
