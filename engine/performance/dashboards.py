@@ -70,7 +70,7 @@ async def cycle_catalogs(cycle_id: int | None) -> dict[str, Any]:
         query = query.filter(cycle_id=cycle_id)
     # Any instance will do: a cycle launches the processes of one pack.
     row = await query.only("id", "definition_id").first()
-    definition_id = row.definition_id if row else None  # type: ignore[attr-defined]
+    definition_id = row.definition_id if row else None
     if definition_id is None:
         newest = await ProcessDefinition.all().order_by("-id").only("id").first()
         definition_id = newest.id if newest else None
@@ -209,7 +209,8 @@ async def _rows(sql: str, params: list[Any]) -> list[dict[str, Any]]:
     if is_postgres():
         numbers = iter(range(1, len(params) + 1))
         sql = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
-    return await connections.get("default").execute_query_dict(sql, params)
+    rows: list[dict[str, Any]] = await connections.get("default").execute_query_dict(sql, params)
+    return rows
 
 
 def _rating_sql() -> str:
@@ -370,7 +371,7 @@ async def _newest_cycle_of(people: Collection[int]) -> int | None:
         .only("cycle_id")
         .first()
     )
-    return row.cycle_id if row else None  # type: ignore[attr-defined]
+    return row.cycle_id if row else None
 
 
 async def team_status(
