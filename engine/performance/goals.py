@@ -21,7 +21,7 @@ from typing import Any
 from engine.base.errors import EngineError, NotAllowed, NotFound
 from engine.base.models import Cycle, OrgGoal, OrgUnit, Person, Record
 from engine.people.directory import DirectorySnapshot, current_directory
-from engine.scripts.sandbox import ScriptError
+from engine.scripts.context import ScriptError
 from engine.scripts.scoring import kpi_achievement
 from engine.workflow.access import HR_GROUP, SeesSubjects, partnered_units, visible_subject_ids
 
