@@ -8,6 +8,11 @@ mocks service tasks with their entry, and finally compares `BpmnWorkflow.data` w
 
 Sightline's optional case keys:
 - `"mocks"`: {function name: value} — that script function returns the value instead of running.
+  A name the library does not define (SpiffArena models call backend functions such as
+  `get_frontend_url()`) is defined for that case only, taking any arguments.
+- `"as"`: {task id: person key, or a list of keys one per time the task comes up} — who submits
+  the task. The task's lane is resolved against the case's directory (`subject`, `people`)
+  exactly as the runtime assigns it, and the case fails when that person may not act on it.
 - `"subject"`: the instance's subject as a person dict (`key`, `name`, optional `manager`
   nested the same way, `groups`, ...). It joins the directory the scripts see and is put in
   the start data as `subject`, exactly as the runtime does when HR launches the process.
@@ -23,6 +28,7 @@ Sightline's optional case keys:
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
@@ -51,8 +57,10 @@ from engine.base.internals import EngineWorkflow, fire_timer
 from engine.base.side_branches import forget_ended_side_branches
 from engine.packs.loading import Pack, PackError, discover_packs, load_pack
 from engine.packs.specs import build_spec, executable_processes, process_sources
+from engine.people.assignment import Assignment, may_act, resolve_lane
 from engine.people.directory import DirectorySnapshot, PersonInfo
 from engine.scripts import sandbox
+from engine.scripts.context import script_functions
 
 # Column width of one side of the expected/actual comparison in a failure report.
 SIDE_WIDTH = 48
@@ -200,7 +208,7 @@ def _run_test_file(pack: Pack, rel: str) -> list[CaseResult]:
         try:
             if not isinstance(case, dict):
                 raise CaseFailure("a test case must be a JSON object")
-            _run_case(built.spec, built.subprocess_specs, case, catalogs, result)
+            _run_case(built.spec, built.subprocess_specs, case, catalogs, result, pack.lanes)
         except CaseFailure as failure:
             result.task = failure.task or result.task
             result.message = failure.message
@@ -253,6 +261,7 @@ def _run_case(
     case: dict[str, Any],
     catalogs: Mapping[str, dict[str, Any]],
     result: CaseResult,
+    lanes: Mapping[str, str] | None = None,
 ) -> None:
     tasks = case.get("tasks") or {}
     if not isinstance(tasks, dict):
@@ -263,12 +272,16 @@ def _run_case(
     timers = list(case.get("timers") or [])
     signals = _case_signals(case.get("signals"))
     feeder = _TaskFeeder(tasks)
-    workflow = EngineWorkflow(spec, subprocess_specs, script_engine=sandbox.make_script_engine())
+    mocks = case.get("mocks") or {}
+    if not isinstance(mocks, dict):
+        raise CaseFailure('"mocks" must map script function names to the value each returns')
+    acting = _Acting(case.get("as"), lanes or {}, directory, subject)
+    workflow = EngineWorkflow(spec, subprocess_specs, script_engine=_case_script_engine(mocks))
     with sandbox.script_context(
         directory=directory,
         catalogs=catalogs,
         now=_case_now(case.get("now")),
-        mocks=case.get("mocks") or {},
+        mocks=mocks,
     ) as ctx:
         if subject is not None:
             workflow.task_tree.data.update(subject=subject.as_data())
@@ -285,6 +298,7 @@ def _run_case(
             entry = feeder.next_entry(task)
             result.task = task.task_spec.bpmn_id
             result.path.append(task.task_spec.bpmn_id)
+            acting.check(task, feeder.key_for(task))
             task.set_data(**entry)
             task.run()
             _advance(workflow, feeder)
@@ -323,6 +337,106 @@ def _check_outcome(
         raise CaseFailure("expected output did not match the final workflow data",
                           task=_last_task(workflow))
     result.passed = True
+
+
+def _case_script_engine(mocks: Mapping[str, Any]) -> Any:
+    """The shared script engine, or — when the case mocks functions the library does not
+    define — an engine of the case's own with those functions, so they reach no other case
+    and no live instance."""
+    unknown = {name: _returns(value) for name, value in mocks.items()
+               if name not in script_functions()}
+    if not unknown:
+        return sandbox.make_script_engine()
+    for name in unknown:
+        if not name.isidentifier():
+            raise CaseFailure(f'"mocks": {name!r} is not a function name')
+    engine = sandbox.SightlineScriptEngine()
+    engine.environment.globals.update(unknown)
+    return engine
+
+
+def _returns(value: Any) -> Any:
+    def mocked(*args: Any, **kwargs: Any) -> Any:
+        # A copy, so a script that mutates the result cannot change the next call's.
+        return copy.deepcopy(value)
+
+    return mocked
+
+
+class _Acting:
+    """The case's `as`: who submits each task, checked against the task's lane."""
+
+    def __init__(self, value: Any, lanes: Mapping[str, str],
+                 directory: DirectorySnapshot | None, subject: PersonInfo | None) -> None:
+        if value is not None and not isinstance(value, dict):
+            raise CaseFailure('"as" must map task ids to a person key (or a list of keys)')
+        self.value: dict[str, Any] = value or {}
+        if self.value and directory is None:
+            raise CaseFailure('"as" needs the case\'s "subject" or "people" to know who is who')
+        self.lanes = lanes
+        self.directory = directory
+        self.subject_id = subject.id if subject is not None else None
+        self.seen: dict[str, int] = {}
+
+    def check(self, task: Task, key: str | None) -> None:
+        bpmn_id = task.task_spec.bpmn_id
+        name = key if key in self.value else (bpmn_id if bpmn_id in self.value else None)
+        if name is None or self.directory is None:
+            return
+        index = self.seen.get(name, 0)
+        self.seen[name] = index + 1
+        who = self.value[name]
+        if isinstance(who, list):
+            if index >= len(who):
+                return  # nobody named for this time: not checked
+            who = who[index]
+        label = f"{bpmn_id} ({task.task_spec.bpmn_name})" if task.task_spec.bpmn_name else bpmn_id
+        if not isinstance(who, str | int) or isinstance(who, bool):
+            raise CaseFailure(f'"as" for {bpmn_id} must be a person key, not {who!r}',
+                              task=bpmn_id)
+        person = self.directory.person(who)
+        if person is None:
+            raise CaseFailure(f'"as" names {who!r} for {label}, but nobody in the case has'
+                              " that key", task=bpmn_id)
+        lane = _lane_of(task)
+        lane_owners = task.data.get("lane_owners") if isinstance(task.data, dict) else None
+        assignment = resolve_lane(lane, self.lanes, self.directory, self.subject_id, None,
+                                  lane_owners)
+        if not may_act(person.id, assignment.assignee_id, assignment.candidate_group,
+                       assignment.candidates, self.directory):
+            where = f"lane {lane!r}" if lane else "the task (no lane)"
+            raise CaseFailure(
+                f"{person.key} may not act on {label}: {where} goes to"
+                f" {_describe(assignment, self.directory)}", task=bpmn_id)
+
+
+def _lane_of(task: Task) -> str | None:
+    """The task's lane; in a call activity without lanes, the calling task's lane."""
+    lane = getattr(task.task_spec, "lane", None)
+    while lane is None and task.workflow.parent_task_id is not None:
+        parent = task.workflow.top_workflow.get_task_from_id(task.workflow.parent_task_id)
+        if parent is None:
+            break
+        task = parent
+        lane = getattr(task.task_spec, "lane", None)
+    return lane
+
+
+def _describe(assignment: Assignment, directory: DirectorySnapshot) -> str:
+    """Who an assignment names, in words (with the reason when it fell back to HR)."""
+    if assignment.assignee_id is not None:
+        person = directory.people.get(assignment.assignee_id)
+        text = person.key if person is not None else f"person {assignment.assignee_id}"
+    elif assignment.candidate_group:
+        text = f"group {assignment.candidate_group}"
+    else:
+        names = []
+        for candidate in assignment.candidates:
+            found = None if isinstance(candidate, str) and candidate.startswith("group:") \
+                else directory.person(candidate)
+            names.append(found.key if found is not None else str(candidate))
+        text = ", ".join(names) or "nobody"
+    return f"{text} ({assignment.note})" if assignment.note else text
 
 
 class _TaskFeeder:

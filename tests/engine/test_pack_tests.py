@@ -341,3 +341,81 @@ def test_a_bad_people_list_fails_its_case_naming_the_problem(
     assert broken.message.startswith(message)
     assert f"FAIL test_greeting.json::broken: - {message}" in format_report(report)
     assert report.result("sound").passed, format_report(report)
+
+
+def test_a_mock_defines_a_backend_function_for_its_case_only(tmp_path: Path) -> None:
+    script = 'link = get_frontend_url() + "/tasks"'
+    pack = script_pack(
+        tmp_path,
+        script,
+        {
+            "mocked": {
+                "mocks": {"get_frontend_url": "https://hr.example.com"},
+                "expected_output_json": {"link": "https://hr.example.com/tasks"},
+            },
+            "not_mocked": {"expected_output_json": {"link": "https://hr.example.com/tasks"}},
+        },
+    )
+
+    report = run_pack_tests(pack)
+
+    assert report.result("mocked").passed, format_report(report)
+    other = report.result("not_mocked")
+    assert not other.passed and other.task == "look_up"
+    assert "get_frontend_url" in other.message
+    # Nor does it reach the engine live instances use.
+    from engine.scripts import sandbox
+    from engine.scripts.context import script_functions
+
+    assert "get_frontend_url" not in script_functions()
+    assert "get_frontend_url" not in sandbox.make_script_engine().environment.globals
+
+
+OBJECTIVES_TESTS = "tests/test_objective_setting.json"
+TEAM = {
+    "subject": {"id": 3, "key": "ada", "name": "Ada", "manager": {
+        "id": 2, "key": "sam", "name": "Sam", "manager": {"id": 1, "key": "max", "name": "Max"}}},
+    "people": [{"id": 4, "key": "lin", "name": "Lin", "manager": "sam"}],
+}
+
+
+def objectives_case(acting: Any) -> dict[str, Any]:
+    """The standard pack's first objective-setting case, acted by the case's team."""
+    cases = json.loads((STANDARD / OBJECTIVES_TESTS).read_text())
+    case = dict(cases["approve_first_time"])
+    case.update(TEAM, **{"as": acting})
+    expected = dict(case["expected_output_json"])
+    expected["subject"] = {"id": 3, "key": "ada", "name": "Ada", "email": "", "title": "",
+                           "job_family": "", "org_unit_id": None, "manager_id": 2}
+    case["expected_output_json"] = expected
+    return case
+
+
+def run_objectives_case(pack: Path, acting: Any) -> Any:
+    write_cases(pack, {"acted": objectives_case(acting)}, OBJECTIVES_TESTS)
+    return run_pack_tests(pack).result("acted")
+
+
+def test_as_passes_when_each_task_is_submitted_by_someone_its_lane_names(
+    standard_copy: Path,
+) -> None:
+    result = run_objectives_case(standard_copy, {
+        "draft_objectives": "ada", "review_objectives": ["sam"], "acknowledge_objectives": "ada",
+    })
+    assert result.passed, result.message
+
+
+def test_as_fails_the_case_when_that_person_may_not_act_on_the_task(
+    standard_copy: Path,
+) -> None:
+    result = run_objectives_case(standard_copy, {"review_objectives": "lin"})
+    assert not result.passed
+    assert result.task == "review_objectives"
+    assert "lin may not act on review_objectives" in result.message
+    assert "lane 'Manager' goes to sam" in result.message
+
+
+def test_as_names_someone_outside_the_case(standard_copy: Path) -> None:
+    result = run_objectives_case(standard_copy, {"draft_objectives": "E1001"})
+    assert not result.passed
+    assert "'E1001'" in result.message and "nobody in the case has that key" in result.message
