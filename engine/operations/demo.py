@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from engine.base import clock
 from engine.base.models import HumanTask, Person, User
@@ -42,7 +43,7 @@ def _org_rows() -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     counter = iter(range(1001, 2000))
 
-    def add(title: str, unit: str, manager: str, family: str, groups: str = "", head=False) -> str:
+    def add(title: str, unit: str, manager: str, family: str, groups: str = "", head: bool = False) -> str:
         n = next(counter)
         i = n - 1001
         key = f"E{n}"
@@ -150,7 +151,8 @@ async def create_logins(password: str = DEMO_PASSWORD) -> None:
     """A login for every person (username = lower-case employee id; demo logins by role)."""
     hashed = _password_hash(password)
     by_key = {key: login for login, key, _ in DEMO_LOGINS}
-    existing = set(await User.all().values_list("person_id", flat=True))
+    # Person ids (Tortoise types a flat values_list as tuples).
+    existing: set[Any] = set(await User.all().values_list("person_id", flat=True))
     users = [
         User(username=by_key.get(p.key, p.key.lower()), password_hash=hashed, person_id=p.id)
         for p in await Person.all()
