@@ -43,7 +43,9 @@ def _org_rows() -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     counter = iter(range(1001, 2000))
 
-    def add(title: str, unit: str, manager: str, family: str, groups: str = "", head: bool = False) -> str:
+    def add(
+        title: str, unit: str, manager: str, family: str, groups: str = "", head: bool = False
+    ) -> str:
         n = next(counter)
         i = n - 1001
         key = f"E{n}"
