@@ -280,7 +280,7 @@ async def _plan(instance_id: int, to_definition_id: int) -> _Plan:
     row = await ProcessInstance.get_or_none(id=instance_id)
     if row is None:
         raise NotFound(f"no instance {instance_id}")
-    source = await deployed(row.definition_id)  # type: ignore[attr-defined]
+    source = await deployed(row.definition_id)
     target = await deployed(to_definition_id)
     if (target.pack, target.process_id) != (source.pack, source.process_id):
         raise MigrationRefused(
