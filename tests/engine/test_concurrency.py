@@ -24,7 +24,7 @@ MID_YEAR = json.loads((STANDARD / "tests" / "test_mid_year_review.json").read_te
 
 
 async def holder_of(task: HumanTask) -> runtime.Actor:
-    return await runtime.actor_for(task.assignee_id)  # type: ignore[attr-defined, arg-type]
+    return await runtime.actor_for(task.assignee_id)  # type: ignore[arg-type]
 
 
 async def at_the_sign_offs(subject: str) -> tuple[int, list[HumanTask]]:

@@ -305,7 +305,7 @@ async def _holder(task: HumanTask) -> str:
     directory = await current_directory()
     for key in PEOPLE:
         person = directory.person(key)
-        if person is not None and may_act(person.id, task.assignee_id,  # type: ignore[attr-defined]
+        if person is not None and may_act(person.id, task.assignee_id,
                                           task.candidate_group, task.candidates, directory):
             return key
     raise AssertionError(f"nobody in the org may act on {task.bpmn_id}")
