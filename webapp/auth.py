@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from argon2 import PasswordHasher
@@ -21,9 +20,9 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import settings
-from engine.base.models import User
 from engine.people import logins
 from engine.people.directory import DirectorySnapshot, current_directory
+from engine.people.logins import Login
 from webapp import sessions
 from webapp.sessions import PROBE_PATHS, STATIC_PREFIXES
 
@@ -87,7 +86,8 @@ def current_user(request: Request) -> Viewer:
 
 def optional_user(request: Request) -> Viewer | None:
     """The logged-in Viewer, or None on public pages without a session."""
-    return request.scope.get("state", {}).get("viewer")
+    viewer: Viewer | None = request.scope.get("state", {}).get("viewer")
+    return viewer
 
 
 def is_public(path: str) -> bool:
@@ -226,8 +226,8 @@ async def _verify(password_hash: str, password: str) -> bool:
     return await asyncio.to_thread(check)
 
 
-async def authenticate(username: str, password: str, address: str) -> User | None:
-    """The User for these credentials, or None (wrong, unknown, inactive or throttled alike).
+async def authenticate(username: str, password: str, address: str) -> Login | None:
+    """The login for these credentials, or None (wrong, unknown, inactive or throttled alike).
 
     `address` is the client's (request.client.host: behind a trusted proxy, uvicorn's proxy
     headers have made it the browser's).
@@ -238,26 +238,26 @@ async def authenticate(username: str, password: str, address: str) -> User | Non
         # Refused before any password is checked. Known and unknown names reach this alike,
         # so answering sooner here tells nothing about whether the name exists.
         return None
-    user = await User.get_or_none(username=username) if username else None
+    user = await logins.login_named(username) if username else None
     if user is None:
         await _verify(_DUMMY_HASH, password)  # as long as a wrong password takes
         return None
     if not await _verify(user.password_hash, password):
         return None
     directory = await current_directory()
-    person = directory.person(user.person_id)  # type: ignore[attr-defined]
+    person = directory.person(user.person_id)
     if person is None or not person.active:
         return None
     await _succeeded(username, address)
     # (failed_logins and locked_until of the user table are no longer used: see _admitted.)
-    changes: dict[str, Any] = {"last_login_at": now}
+    rehashed = None
     if _hasher.check_needs_rehash(user.password_hash):
-        changes["password_hash"] = await asyncio.to_thread(_hasher.hash, password)
-    await User.filter(id=user.id).update(**changes)
+        rehashed = await asyncio.to_thread(_hasher.hash, password)
+    await logins.note_login(user.id, now, new_password_hash=rehashed)
     return user
 
 
-async def password_is_right(user: User, password: str, address: str) -> bool:
+async def password_is_right(user: Login, password: str, address: str) -> bool:
     """Whether `password` is the user's, checked with the same throttling as logging in
     (changing a password asks for the current one: it must not be a way to guess it)."""
     if not await _admitted(user.username, address, sessions.wall_clock()):
@@ -278,13 +278,13 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-async def log_in(request: Request, user: User) -> None:
+async def log_in(request: Request, user: Login) -> None:
     """Start a fresh session for the user: a new token, so a cookie from before is worthless,
     and a new CSRF token, so none carries over."""
     await sessions.renew(request)
     request.session.clear()
     request.session[SESSION_USER] = user.id
-    request.session[SESSION_PERSON] = user.person_id  # type: ignore[attr-defined]
+    request.session[SESSION_PERSON] = user.person_id
 
 
 async def log_out(request: Request) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import re
 import socket
 import statistics
@@ -25,9 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +45,6 @@ INBOX_REQUESTS = 300
 INBOX_WARMUP = 20
 BENCH_MANAGER = "M00"
 BENCH_GROUP = "calibration"  # the bench manager's group, holding a few claimable tasks
-GROUP_TASKS = 15
-MULTI_CANDIDATE_TASKS = 5
-
-# Completed steps of an objective setting, repeated to give every instance its history.
-HISTORY = [
-    ("draft_objectives", "Draft objectives", "Employee", "objectives"),
-    ("review_objectives", "Review objectives", "Manager", "review-objectives"),
-    ("acknowledge_objectives", "Acknowledge objectives", "Employee", "acknowledge-objectives"),
-]
 
 
 def _org_csv() -> str:
@@ -77,86 +65,9 @@ def _org_csv() -> str:
 async def _login_user(username: str, person_id: int) -> None:
     from argon2 import PasswordHasher
 
-    from engine.base.models import User
+    from engine.people.logins import create_login
 
-    await User.create(
-        username=username, password_hash=PasswordHasher().hash(PASSWORD), person_id=person_id
-    )
-
-
-async def _fill_task_table(rows: int) -> dict[str, int]:
-    """Instances and human-task rows in bulk; returns a few counts for the report."""
-    from engine.base import clock
-    from engine.base.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance
-    from engine.people.directory import current_directory
-
-    rng = random.Random(20260)
-    directory = await current_directory()
-    definition = await ProcessDefinition.get(process_id="objective_setting")
-    last_year = await Cycle.create(name="2025 objectives")
-    this_year = await Cycle.create(name="2026 objectives")
-    employees = [p for p in directory.people.values() if p.key.startswith("E")]
-    now = clock.now()
-
-    instances = []
-    for person in employees:
-        for cycle, status in ((last_year, "completed"), (this_year, "running")):
-            instances.append(ProcessInstance(
-                definition_id=definition.id, process_id="objective_setting",
-                subject_id=person.id, cycle_id=cycle.id, title="Objective setting",
-                status=status, state=b"", started_by="person:C0",
-            ))
-    await ProcessInstance.bulk_create(instances, batch_size=2000)
-    saved = await ProcessInstance.all().order_by("id").values_list(
-        "id", "subject_id", "status"
-    )
-
-    tasks: list[HumanTask] = []
-    open_rows = 0
-
-    def add(**fields: Any) -> None:
-        tasks.append(HumanTask(spiff_task_id=str(uuid.uuid4()), process_id="objective_setting",
-                               **fields))
-
-    running = [(i, s) for i, s, status in saved if status == "running"]
-    # One open step per running instance: the review with the manager, or the draft.
-    for instance_id, subject_id in running:
-        person = directory.person(subject_id)
-        assert person is not None and person.manager_id is not None
-        with_manager = rng.random() < 0.6
-        bpmn_id, name, lane, form = HISTORY[1] if with_manager else HISTORY[0]
-        holder = person.manager_id if with_manager else subject_id
-        add(instance_id=instance_id, bpmn_id=bpmn_id, name=name, lane=lane,
-            form=f"{form}-schema.json", assignee_id=holder, candidates=[str(holder)],
-            subject_id_cache=subject_id, status="ready",
-            due_at=now + timedelta(days=rng.randint(-10, 20)))
-        open_rows += 1
-    # Claimable work: a group queue the bench manager is in, and a few multi-candidate tasks.
-    for n in range(GROUP_TASKS + MULTI_CANDIDATE_TASKS):
-        instance_id, subject_id = running[n]
-        group = BENCH_GROUP if n < GROUP_TASKS else None
-        candidates = [f"group:{BENCH_GROUP}"] if group else ["group:hr", str(subject_id)]
-        add(instance_id=instance_id, bpmn_id="calibrate", name="Calibrate rating", lane="HR",
-            form=None, assignee_id=None, candidate_group=group, candidates=candidates,
-            subject_id_cache=subject_id, status="ready",
-            due_at=now + timedelta(days=rng.randint(-3, 10)))
-        open_rows += 1
-    # History until the table holds `rows`: completed steps spread over every instance.
-    step = 0
-    while len(tasks) < rows:
-        instance_id, subject_id, _ = saved[step % len(saved)]
-        bpmn_id, name, lane, form = HISTORY[(step // len(saved)) % len(HISTORY)]
-        person = directory.person(subject_id)
-        holder = person.manager_id if lane == "Manager" and person else subject_id
-        done_at = now - timedelta(days=rng.randint(1, 400))
-        add(instance_id=instance_id, bpmn_id=bpmn_id, name=name, lane=lane,
-            form=f"{form}-schema.json", assignee_id=holder, candidates=[str(holder)],
-            subject_id_cache=subject_id, status="completed", due_at=done_at,
-            completed_by_id=holder, completed_at=done_at,
-            submitted={"decision": "approve", "comments": "Looks good."})
-        step += 1
-    await HumanTask.bulk_create(tasks, batch_size=5000)
-    return {"task_rows": len(tasks), "open_task_rows": open_rows, "instances": len(saved)}
+    await create_login(username, person_id, PasswordHasher().hash(PASSWORD))
 
 
 class _ServerClock:
@@ -208,6 +119,7 @@ async def inbox_bench(
     """p50/p95 server milliseconds of the bench manager's inbox over a 100,000-row task table."""
     from engine.base import db
     from engine.operations.bench import bench_database
+    from engine.operations.bench_fill import fill_task_table
     from engine.packs.definitions import deploy_pack
     from engine.people.directory import current_directory
     from engine.people.org_import import import_org
@@ -227,7 +139,7 @@ async def inbox_bench(
             assert manager is not None
             await _login_user("bench-manager", manager.id)
             filled = time.perf_counter()
-            counts = await _fill_task_table(TASK_ROWS)
+            counts = await fill_task_table(TASK_ROWS, BENCH_GROUP)
             fill_seconds = time.perf_counter() - filled
 
             timed = _ServerClock(create_app(db_url, start_workers=False))
@@ -342,10 +254,9 @@ async def _prepare_submissions(
 ) -> list[_Submitter]:
     """A small org, the note pack, and `total` open note tasks spread over the submitters."""
     from engine.base import db
-    from engine.base.models import HumanTask
     from engine.packs.definitions import deploy_pack
     from engine.people.org_import import import_org
-    from engine.workflow import runtime
+    from engine.workflow import runtime, worklist
 
     await db.upgrade(db_url)
     await db.disconnect()
@@ -361,14 +272,13 @@ async def _prepare_submissions(
         hr = await runtime.actor_for("H0")
         submitters = []
         for n in range(SUBMIT_CLIENTS):
-            person = await runtime.actor_for(f"S{n}")
-            await _login_user(f"s{n}", person.person_id)
+            person_id = (await runtime.actor_for(f"S{n}")).person_id
+            assert person_id is not None  # an actor named by a person's key is that person
+            await _login_user(f"s{n}", person_id)
             for _ in range(total // SUBMIT_CLIENTS):
                 await runtime.start_process("quick_note", subject=f"S{n}", actor=hr)
-            ids = await HumanTask.filter(
-                assignee_id=person.person_id, status="ready"
-            ).order_by("id").values_list("id", flat=True)
-            submitters.append(_Submitter(f"s{n}", list(ids)))
+            ids = await worklist.open_task_ids_of(person_id)
+            submitters.append(_Submitter(f"s{n}", ids))
         return submitters
     finally:
         await db.disconnect()

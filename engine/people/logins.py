@@ -1,4 +1,5 @@
-"""Who is signed in, and who keeps failing to: sessions as rows, login attempts as counters.
+"""Who is signed in, and who keeps failing to: logins, sessions as rows, login attempts as
+counters.
 
 Both are rows so that every web process sees them at once: a session ended on one process is
 gone for all, and failed attempts add up across processes. Times are handed in by the caller:
@@ -17,6 +18,67 @@ from tortoise.expressions import Q
 
 from engine.base.db import Params
 from engine.base.models import LoginThrottle, User, UserSession
+
+# -- logins -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    """A login: its name, whose it is, and the hash its password must match. (Checking a
+    password is the web layer's business: it decides how slowly and how often.)"""
+
+    id: int
+    username: str
+    person_id: int
+    password_hash: str
+
+
+def _login(row: User) -> Login:
+    return Login(
+        id=row.id,
+        username=row.username,
+        person_id=row.person_id,
+        password_hash=row.password_hash,
+    )
+
+
+async def login_named(username: str) -> Login | None:
+    """The login with exactly this username, or None."""
+    row = await User.get_or_none(username=username)
+    return _login(row) if row is not None else None
+
+
+async def login_by_id(user_id: int) -> Login:
+    """The login with this id (it must exist: the caller holds it from a session)."""
+    return _login(await User.get(id=user_id))
+
+
+async def login_of_person(person_id: int) -> Login | None:
+    """The person's login, or None when they have none."""
+    row = await User.get_or_none(person_id=person_id)
+    return _login(row) if row is not None else None
+
+
+async def create_login(username: str, person_id: int, password_hash: str) -> Login:
+    """A new login for a person, with the hash of its password."""
+    return _login(
+        await User.create(username=username, person_id=person_id, password_hash=password_hash)
+    )
+
+
+async def note_login(user_id: int, at: datetime, *, new_password_hash: str | None = None) -> None:
+    """Note a successful login at `at`; store `new_password_hash` too when the old hash's
+    parameters are out of date (it was rehashed from the password just given)."""
+    changes: dict[str, Any] = {"last_login_at": at}
+    if new_password_hash is not None:
+        changes["password_hash"] = new_password_hash
+    await User.filter(id=user_id).update(**changes)
+
+
+async def set_password_hash(user_id: int, password_hash: str) -> None:
+    """Store the hash of a login's new password."""
+    await User.filter(id=user_id).update(password_hash=password_hash)
+
 
 # -- sessions ---------------------------------------------------------------------------------
 

@@ -273,6 +273,16 @@ async def target_definition(
     return rows[0]
 
 
+async def target_for_instance(instance_id: int, version: int) -> ProcessDefinition:
+    """The deployed version `version` of the process an instance runs, in the instance's own
+    pack (`sightline migrate INSTANCE --to N`)."""
+    row = await ProcessInstance.get_or_none(id=instance_id)
+    if row is None:
+        raise NotFound(f"no instance {instance_id}")
+    current = await ProcessDefinition.get(id=row.definition_id)
+    return await target_definition(row.process_id, version, current.pack)
+
+
 # --- planning ------------------------------------------------------------------------------
 
 

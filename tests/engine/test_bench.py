@@ -102,3 +102,20 @@ build_parser().parse_args(["bench", "--web"])
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+async def test_the_web_bench_fills_the_task_table_it_measures_the_inbox_over(
+    standard: None,
+) -> None:
+    from engine.base.models import HumanTask, ProcessInstance
+    from engine.operations.bench_fill import fill_task_table
+
+    counts = await fill_task_table(20, "calibration", group_tasks=1, multi_candidate_tasks=1)
+
+    # Eve and Eli: last year's objective setting completed, this year's running.
+    assert counts == {"task_rows": 20, "open_task_rows": 4, "instances": 4}
+    assert await ProcessInstance.filter(status="running").count() == 2
+    assert await HumanTask.all().count() == 20
+    assert await HumanTask.filter(status="ready", candidate_group="calibration").count() == 1
+    assert await HumanTask.filter(status="ready", candidate_group=None,
+                                  assignee_id=None).count() == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.base.errors import NotFound
 from engine.base.models import AuditEvent, HumanTask, ProcessInstance
 from engine.packs.definitions import deploy_pack
 from engine.people.org_import import import_org
@@ -18,6 +19,7 @@ from engine.workflow.migration import (
     migrate_instance,
     preview_migration,
     target_definition,
+    target_for_instance,
 )
 
 LAB = Path(__file__).parent / "archives" / "review_lab"
@@ -176,6 +178,26 @@ async def test_migrating_all_moves_what_it_can_and_reports_the_refusals(lab: Pat
     assert report.refused[0].refusals == [
         "'Review goals' is open now and changed in version 2: name"
     ]
+
+
+async def test_an_instance_names_the_version_to_move_to_in_its_own_pack(lab: Path) -> None:
+    instance = await start()
+    # The same process deployed by another pack: the instance's pack decides.
+    other = lab.parent / "other" / "review_lab"
+    shutil.copytree(lab, other)
+    toml = other / "pack.toml"
+    toml.write_text(toml.read_text().replace('name = "review-lab"', 'name = "review-copy"'))
+    await deploy_pack(other, "elsewhere", search=[other.parent])
+    second = await insert_check_step(lab)
+    bpmn = other / "goal_review.bpmn"
+    bpmn.write_text(bpmn.read_text().replace('name="Review goals"', 'name="Review the goals"'))
+    await deploy_pack(other, "elsewhere", search=[other.parent])  # its version 2 too
+
+    target = await target_for_instance(instance.id, 2)
+
+    assert (target.id, target.process_id, target.version) == (second, "goal_review", 2)
+    with pytest.raises(NotFound, match="no instance 999"):
+        await target_for_instance(999, 2)
 
 
 def test_the_migrate_command_previews_then_moves_instances(

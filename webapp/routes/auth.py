@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config import settings
-from engine.base.models import User
+from engine.people import logins
 from engine.workflow.store import record_event
 from webapp import auth, sessions
 from webapp.auth import Viewer, current_user
@@ -97,12 +97,12 @@ async def change_password(request: Request) -> Response:
         errors["new_password"] = "The new password must differ from the current one."
     elif again != new:
         errors["new_password_again"] = "The two new passwords differ — type the same twice."
-    user = await User.get(id=viewer.user_id)
+    user = await logins.login_by_id(viewer.user_id)
     if not await auth.password_is_right(user, current, auth.client_address(request)):
         errors["current_password"] = CURRENT_PASSWORD_REFUSED
     if errors:
         return await _account_page(request, viewer, errors, status=400)
-    await User.filter(id=user.id).update(password_hash=await auth.hash_password(new))
+    await logins.set_password_hash(user.id, await auth.hash_password(new))
     ended = await sessions.end_sessions_of(user.id, besides=request)
     await sessions.renew(request)
     await _record_sessions_ended(viewer, viewer, ended, "password_changed")
@@ -158,7 +158,7 @@ async def end_sessions_of_person(request: Request) -> Response:
     signing themself out keeps the session they do it from)."""
     viewer = _hr_only(request)
     person = request.state.directory.by_key.get(request.path_params["person_key"])
-    user = await User.get_or_none(person_id=person.id) if person is not None else None
+    user = await logins.login_of_person(person.id) if person is not None else None
     if person is None or user is None:
         raise HTTPException(404)
     ended = await sessions.end_sessions_of(user.id, besides=request)

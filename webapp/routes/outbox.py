@@ -17,7 +17,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config import settings
-from engine.base.models import OutboxEmail
 from engine.workflow import notifications
 from engine.workflow.access import hr_units
 from webapp.auth import Viewer, current_user
@@ -48,14 +47,6 @@ def outbox_url(status: str | None = None, page: int = 1) -> str:
     return f"{OUTBOX}?{urlencode(query)}" if query else OUTBOX
 
 
-def _display(email: OutboxEmail) -> dict[str, object]:
-    """What the page shows of one email: its text as sent, with this deployment's links."""
-    return {
-        "email": email,
-        "text": notifications.body_for_display(email, settings.BASE_URL),
-    }
-
-
 async def outbox(request: Request) -> Response:
     """GET /admin/outbox: the outbox page (the list alone for htmx filter and paging)."""
     viewer = _hr_only(request)
@@ -66,7 +57,7 @@ async def outbox(request: Request) -> Response:
     )
     context = {
         "listing": listing,
-        "rows": [_display(e) for e in listing.emails],
+        "rows": [notifications.shown_email(e, settings.BASE_URL) for e in listing.emails],
         "statuses": notifications.STATUSES,
         "smtp_host": settings.SMTP_HOST,
         "smtp_port": settings.SMTP_PORT,
@@ -87,7 +78,7 @@ async def retry(request: Request) -> Response:
     email = await notifications.retry_email(email_id)
     if is_htmx(request):
         context = {
-            "row": _display(email),
+            "row": notifications.shown_email(email, settings.BASE_URL),
             "smtp_host": settings.SMTP_HOST,
             "max_attempts": notifications.MAX_ATTEMPTS,
             "retried": True,

@@ -20,17 +20,9 @@ from starlette.routing import Route
 
 from engine.base import clock, metrics
 from engine.base.errors import Conflict
-from engine.base.models import ProcessInstance
 from engine.people.assignment import may_act
-from engine.workflow import runtime
-from engine.workflow.task_context import (
-    TaskContext,
-    next_steps,
-    parsed_form,
-    summarize,
-    task_context,
-    waiting_on,
-)
+from engine.workflow import runtime, worklist
+from engine.workflow.task_context import TaskContext, parsed_form, summarize, task_context
 from forms import (
     ACTION_KEY,
     FIELD_KEY,
@@ -70,12 +62,12 @@ async def _visible_task(request: Request) -> tuple[Viewer, TaskContext]:
     directory = request.state.directory
     allowed = may_act(
         viewer.person_id,
-        task.assignee_id,  # type: ignore[attr-defined]
+        task.assignee_id,
         task.candidate_group,
         task.candidates,
         directory,
     )
-    if not allowed and task.completed_by_id != viewer.person_id:  # type: ignore[attr-defined]
+    if not allowed and task.completed_by_id != viewer.person_id:
         raise HTTPException(404)
     return viewer, ctx
 
@@ -149,7 +141,7 @@ def _page(
 ) -> Response:
     instructions = ctx.instructions_html
     form_problem = form_problem or ctx.instructions_problem
-    showing_draft = request.method == "GET" and bound is not None and ctx.draft is not None
+    draft = ctx.draft if request.method == "GET" and bound is not None else None
     context = {
         "ctx": ctx,
         "task": ctx.task,
@@ -157,7 +149,7 @@ def _page(
         "form_html": _form_html(request, bound) if bound is not None else None,
         "form_problem": form_problem,
         "notice": notice or _stopped_notice(ctx),
-        "draft_saved_at": _moment(ctx.draft.get("saved_at")) if showing_draft else None,
+        "draft_saved_at": _moment(draft.get("saved_at")) if draft is not None else None,
     }
     return render(request, "task.html", context, status=status, fragment="_task_form.html")
 
@@ -208,28 +200,27 @@ def _redirect(request: Request, url: str) -> Response:
 # --- what the person is told after submitting -------------------------------------------------
 
 
-async def _after_submit_message(
-    ctx: TaskContext, instance: ProcessInstance, viewer: Viewer
+def _after_submit_message(
+    ctx: TaskContext, after: worklist.AfterSubmission, viewer: Viewer
 ) -> tuple[str, str]:
     """(kind, message) for the flash: what happened and what comes next."""
     name = ctx.task.name
-    if instance.status == "error":
+    if after.status == "error":
         return "warning", (
             f"Your submission of '{name}' was saved, but the process then stopped on an error. "
             "It shows on the HR dashboard, where HR retries it once fixed; you do not need "
             "to do anything."
         )
-    if instance.status == "completed":
+    if after.status == "completed":
         return "success", f"Submitted '{name}'. {ctx.process_title} is complete."
-    steps = await next_steps(instance.id)
-    if not steps:
-        events = await waiting_on(instance)
-        if events:
-            return "success", f"Submitted '{name}'. The process now waits for: {', '.join(events)}."
+    if not after.next_steps:
+        if after.waiting_for:
+            waits = ", ".join(after.waiting_for)
+            return "success", f"Submitted '{name}'. The process now waits for: {waits}."
         return "success", f"Submitted '{name}'. Nothing else waits on anyone for now."
     parts = [
         f"{step.name} — with {'you' if step.holder_id == viewer.person_id else step.holder}"
-        for step in steps
+        for step in after.next_steps
     ]
     return "success", f"Submitted '{name}'. Next: {'; '.join(parts)}."
 
@@ -301,7 +292,7 @@ async def _complete(
             status = 200 if is_htmx(request) else 409
             return _page(request, fresh, bound=bound, notice=str(conflict), status=status)
         return _closed(request, fresh, _typed_summary(request, ctx, viewer, form))
-    kind, message = await _after_submit_message(ctx, instance, viewer)
+    kind, message = _after_submit_message(ctx, await worklist.after_submission(instance), viewer)
     flash(request, message, kind)
     return _redirect(request, INBOX)
 
