@@ -9,7 +9,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -36,6 +36,161 @@ class PackError(Exception):
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"
+
+
+# -- features a pack declares ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedbackFeature:
+    """The process the feedback page starts, and the steps it acts on."""
+
+    process: str = "feedback"
+    # The first step: the page's own form (give or ask, which colleague) completes it.
+    choose_task: str = "choose_feedback"
+    # Where someone giving feedback goes next.
+    write_task: str = "write_feedback"
+    # The colleague's step when feedback was asked for (listed as open requests).
+    requested_task: str = "write_requested_feedback"
+
+
+@dataclass(frozen=True)
+class DevelopmentFeature:
+    """The processes the development page starts, and the steps it lists or opens."""
+
+    plan_process: str = "development_plan"
+    # The manager's first step of a plan, opened right after starting it.
+    agree_task: str = "agree_plan"
+    # One development action, listed as an open action of its owner.
+    action_task: str = "complete_action"
+    checkin_process: str = "checkin"
+    # The starter's first step of a check-in, opened right after starting it.
+    checkin_task: str = "record_checkin"
+
+
+@dataclass(frozen=True)
+class CalibrationFeature:
+    """The signal HR sends to release calibrated ratings to the appraisals waiting for it."""
+
+    release_signal: str = "ratings_released"
+
+
+@dataclass(frozen=True)
+class RecordsFeature:
+    """Record kinds (written by `write_record`) that dashboards, score cards and exports read,
+    and the answer field that holds a person's potential."""
+
+    final_rating: str = "final_rating"
+    proposed_rating: str = "proposed_rating"
+    kpi_results: str = "kpi_results"
+    development_plan: str = "development_plan"
+    feedback: str = "feedback"
+    # A field of the final rating record, or of a completed task's answers.
+    potential_field: str = "potential"
+
+
+_FEATURE_SECTIONS: dict[str, type[Any]] = {
+    "feedback": FeedbackFeature,
+    "development": DevelopmentFeature,
+    "calibration": CalibrationFeature,
+    "records": RecordsFeature,
+}
+
+
+@dataclass(frozen=True)
+class Features:
+    """What pages and dashboards act on, by id: the pack's `[features]` tables, with the
+    standard pack's conventional id wherever a key is absent."""
+
+    feedback: FeedbackFeature = field(default_factory=FeedbackFeature)
+    development: DevelopmentFeature = field(default_factory=DevelopmentFeature)
+    calibration: CalibrationFeature = field(default_factory=CalibrationFeature)
+    records: RecordsFeature = field(default_factory=RecordsFeature)
+    # Keys the pack declared ("feedback.process" ...): validation checks only these.
+    declared: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_table(cls, table: Any) -> tuple[Features, list[tuple[str, str]]]:
+        """Features from a `[features]` table, and what is wrong with it: (dotted key,
+        message naming it) pairs."""
+        errors: list[tuple[str, str]] = []
+        if table is None:
+            return cls(), errors
+        if not isinstance(table, Mapping):
+            return cls(), [("", "[features] must be a table")]
+        sections: dict[str, Any] = {}
+        declared: set[str] = set()
+        for section, values in table.items():
+            kind = _FEATURE_SECTIONS.get(section)
+            if kind is None:
+                errors.append((section, f"[features.{section}] is not a feature (known: "
+                                        f"{', '.join(_FEATURE_SECTIONS)})"))
+                continue
+            if not isinstance(values, Mapping):
+                errors.append((section, f"[features.{section}] must be a table"))
+                continue
+            known = [f.name for f in fields(kind)]
+            chosen: dict[str, str] = {}
+            for key, value in values.items():
+                if key not in known:
+                    errors.append((f"{section}.{key}", f"features.{section}.{key} is not a key "
+                                   f"of [features.{section}] (known: {', '.join(known)})"))
+                elif not isinstance(value, str) or not value.strip():
+                    errors.append((f"{section}.{key}",
+                                   f"features.{section}.{key} must be a non-empty string"))
+                else:
+                    chosen[key] = value.strip()
+                    declared.add(f"{section}.{key}")
+            sections[section] = replace(kind(), **chosen)
+        return cls(**sections, declared=frozenset(declared)), errors
+
+    def as_table(self) -> dict[str, dict[str, str]]:
+        """Every feature as a `[features]` table."""
+        return {
+            section: {f.name: getattr(getattr(self, section), f.name)
+                      for f in fields(getattr(self, section))}
+            for section in _FEATURE_SECTIONS
+        }
+
+    def overrides(self) -> dict[str, dict[str, str]]:
+        """The features that differ from the conventional ids (what a deployed version
+        stores: a pack using the conventional ids stores nothing)."""
+        standard = Features().as_table()
+        found: dict[str, dict[str, str]] = {}
+        for section, values in self.as_table().items():
+            changed = {k: v for k, v in values.items() if standard[section][k] != v}
+            if changed:
+                found[section] = changed
+        return found
+
+    def lookup(self, key: str) -> str:
+        """The id a dotted key ("feedback.process") names."""
+        section, _, name = key.partition(".")
+        return str(getattr(getattr(self, section), name))
+
+
+def merge_feature_tables(parent: Any, child: Any) -> Any:
+    """A child pack's `[features]` over its parent's, key by key within each section."""
+    if not isinstance(parent, Mapping) or not isinstance(child, Mapping):
+        return child if child is not None else parent
+    merged: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v
+                              for k, v in parent.items()}
+    for section, values in child.items():
+        if isinstance(values, Mapping) and isinstance(merged.get(section), dict):
+            merged[section] = {**merged[section], **values}
+        else:
+            merged[section] = values
+    return merged
+
+
+def catalogs_from_sources(sources: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Every catalog (catalogs/<name>.toml) among a pack's or a deployed version's files,
+    parsed, by name."""
+    found: dict[str, dict[str, Any]] = {}
+    for rel in sorted(sources):
+        if rel.startswith("catalogs/") and rel.endswith(".toml") and rel.count("/") == 1:
+            found[PurePosixPath(rel).stem] = _parse_toml(sources[rel], rel)
+    return found
 
 
 @dataclass
@@ -73,6 +228,10 @@ class Pack:
     problems: list[PackError] = field(default_factory=list, repr=False)
     # [processes] tables as written in this pack's own manifest, for merging over a parent.
     own_process_tables: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # What pages act on by id ([features], merged over the parent's key by key).
+    features: Features = field(default_factory=Features)
+    # The [features] table after the merge (None: the pack declares none).
+    features_table: Any = field(default=None, repr=False)
 
     def read_text(self, rel: str) -> str:
         """The text of one pack file by its relative path."""
@@ -120,7 +279,9 @@ class Pack:
             for rel in self.files
             if rel.startswith("catalogs/") and rel.endswith(".toml") and rel.count("/") == 1
         )
-        return {name: self.catalog(name) for name in names}
+        return catalogs_from_sources(
+            {f"catalogs/{name}.toml": self.read_text(f"catalogs/{name}.toml") for name in names}
+        )
 
     def find_form(self, name: str, near: str | None = None) -> str | None:
         """Resolve a form filename: next to the BPMN file `near` first, then in forms/."""
@@ -250,6 +411,9 @@ def _load(root: Path, available: dict[str, Path], chain: tuple[str, ...]) -> Pac
     pack.processes = {pid: _process_settings(pid, table, []) for pid, table in merged.items()}
     if pack.default_lane is None:
         pack.default_lane = parent.default_lane
+    if parent.features_table is not None:
+        pack.features_table = merge_feature_tables(parent.features_table, pack.features_table)
+        pack.features, _ = Features.from_table(pack.features_table)
     return pack
 
 
@@ -300,6 +464,9 @@ def _load_manifest(root: Path) -> Pack:
         processes[pid] = _process_settings(pid, table, errors)
         problems.extend(PackError(f"[processes.{pid}]: {e}", line=_line_of(root, pid))
                         for e in errors)
+    features, feature_errors = Features.from_table(data.get("features"))
+    problems.extend(PackError(message, line=features_line(root, key))
+                    for key, message in feature_errors)
     pack = Pack(
         name=name,
         version=str(head.get("version", "")),
@@ -311,6 +478,8 @@ def _load_manifest(root: Path) -> Pack:
         spiff_model=(root / SPIFF_MANIFEST).is_file(),
         problems=problems,
         own_process_tables={k: v for k, v in raw_processes.items() if isinstance(v, dict)},
+        features=features,
+        features_table=data.get("features"),
     )
     if pack.spiff_model and not processes:
         _add_spiff_primary(pack, root)
@@ -418,6 +587,32 @@ def _line_of(root: Path, key: str) -> int:
         if pattern.search(line):
             return number
     return 0
+
+
+def features_line(root: Path, key: str) -> int:
+    """The line of pack.toml declaring a feature key ("feedback.process"), else its
+    [features.<section>] table, else the first [features…] table (0 if none)."""
+    try:
+        lines = (root / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 0
+    section, _, name = key.partition(".")
+    header = re.compile(r"^\s*\[\s*([\w.-]+)\s*\]")
+    current, table_line, first = "", 0, 0
+    for number, line in enumerate(lines, start=1):
+        match = header.match(line)
+        if match:
+            current = match.group(1)
+            if current.startswith("features") and not first:
+                first = number
+            if current == f"features.{section}" and not table_line:
+                table_line = number
+            continue
+        if name and current == f"features.{section}" and re.match(
+            rf"^\s*[\"']?{re.escape(name)}[\"']?\s*=", line
+        ):
+            return number
+    return table_line or first
 
 
 def _folder_files(root: Path) -> dict[str, Path]:

@@ -15,7 +15,13 @@ import jinja2
 import jsonschema
 from lxml import etree
 
-from engine.packs.loading import MANIFEST, Pack, PackError, load_pack_leniently
+from engine.packs.loading import (
+    MANIFEST,
+    Pack,
+    PackError,
+    features_line,
+    load_pack_leniently,
+)
 from engine.packs.specs import BPMN_NS, NSMAP, parse_xml
 from engine.people.assignment import parse_resolver
 from forms import limits
@@ -87,6 +93,7 @@ class _PackCheck:
         self.read_documents()
         self.check_dmn()
         self.check_manifest()
+        self.check_features()
         for rel in self.pack.bpmn_files():
             if rel in self.documents:
                 self.check_bpmn(rel, self.documents[rel])
@@ -154,6 +161,84 @@ class _PackCheck:
                 if kind not in ("group", "person"):
                     self.add(manifest, line, pid,
                              f"starters: {starter!r} must be group:<name> or person:<id>")
+
+    # Which process each task key of [features] lives in.
+    _FEATURE_TASKS = {
+        "feedback.choose_task": "feedback.process",
+        "feedback.write_task": "feedback.process",
+        "feedback.requested_task": "feedback.process",
+        "development.agree_task": "development.plan_process",
+        "development.action_task": "development.plan_process",
+        "development.checkin_task": "development.checkin_process",
+    }
+
+    def check_features(self) -> None:
+        """Declared [features] name a startable process of the pack, user tasks of that
+        process and a signal some event catches. Keys left out are not checked: a pack need
+        not have a feedback or development process at all."""
+        if self.manifest_broken:
+            return
+        features = self.pack.features
+        declared = features.declared
+        manifest = MANIFEST if (self.pack.root / MANIFEST).is_file() else "-"
+
+        def add(key: str, value: str, message: str) -> None:
+            line = features_line(self.pack.root, key)
+            self.add(manifest, line, value, f"features.{key}: {message}")
+
+        checked_processes: dict[str, bool] = {}
+        for key in ("feedback.process", "development.plan_process",
+                    "development.checkin_process"):
+            needed = key in declared or any(
+                task in declared for task, process in self._FEATURE_TASKS.items()
+                if process == key
+            )
+            if not needed:
+                continue
+            pid = features.lookup(key)
+            if pid in self.recovered_ids:
+                checked_processes[key] = False
+            elif pid not in self.processes:
+                add(key, pid, f"no BPMN process {pid!r} in the pack")
+                checked_processes[key] = False
+            elif self.processes[pid][1].get("isExecutable", "true") != "true":
+                add(key, pid, f"process {pid!r} is not executable, so it cannot be started")
+                checked_processes[key] = False
+            else:
+                checked_processes[key] = True
+        for key, process_key in self._FEATURE_TASKS.items():
+            if not checked_processes.get(process_key):
+                continue
+            if key not in declared and process_key not in declared:
+                continue
+            task_id = features.lookup(key)
+            pid = features.lookup(process_key)
+            process = self.processes[pid][1]
+            tasks = {t.get("id") for t in process.iterfind(".//bpmn:userTask", NSMAP)}
+            if task_id not in tasks:
+                add(key, task_id, f"no user task {task_id!r} in process {pid!r} "
+                                  f"(features.{process_key})")
+        if "calibration.release_signal" in declared:
+            signal = features.calibration.release_signal
+            if not self.signal_caught(signal):
+                add("calibration.release_signal", signal,
+                    f"no event of the pack catches the signal {signal!r}")
+
+    def signal_caught(self, name: str) -> bool:
+        """Whether a catching event (intermediate, boundary or start) waits for signal `name`."""
+        for rel, root in self.documents.items():
+            if not rel.endswith(".bpmn"):
+                continue
+            ids = {s.get("id") for s in root.iter(f"{{{BPMN_NS}}}signal")
+                   if s.get("name") == name}
+            if not ids:
+                continue
+            for tag in ("intermediateCatchEvent", "boundaryEvent", "startEvent"):
+                for event in root.iter(f"{{{BPMN_NS}}}{tag}"):
+                    for definition in event.iterfind("bpmn:signalEventDefinition", NSMAP):
+                        if definition.get("signalRef") in ids:
+                            return True
+        return False
 
     def recover_ids(self, rel: str) -> None:
         parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)

@@ -10,79 +10,28 @@ maths then run in Python on those counts. docs/dashboards.md has the definitions
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from tortoise import connections
 
 from engine.base import clock
-from engine.base.db import clears_on_connect, is_postgres
+from engine.base.db import is_postgres
 from engine.base.errors import NotAllowed, NotFound
 from engine.base.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance, Record
+from engine.packs.loading import RecordsFeature
 from engine.people.directory import DirectorySnapshot, current_directory
+from engine.performance.deployed_pack import cycle_pack
 from engine.scripts.scoring import rating_level
+from engine.workflow import runtime
 from engine.workflow.access import HR_GROUP, SeesSubjects, can_view_subject, partnered_units
 
-STANDARD_PACK = Path(__file__).resolve().parents[2] / "processes" / "standard"
 OPEN_STATUSES = ("running", "waiting")
 BANDS = ("low", "medium", "high")
-# The signal that releases calibrated ratings to the appraisals waiting for it.
-RELEASE_SIGNAL = "ratings_released"
 # How many instances in error the dashboard lists (the count covers all of them).
 ERRORS_LISTED = 50
-
-
-# --- catalogs --------------------------------------------------------------------------------
-
-_standard_catalogs: dict[str, Any] = {}
-# Definition rows never change, so their parsed catalogs are kept per definition id.
-_catalogs_by_definition: dict[int, dict[str, Any]] = {}
-
-
-@clears_on_connect
-def _forget_catalogs() -> None:
-    _standard_catalogs.clear()
-    _catalogs_by_definition.clear()
-
-
-async def _definition_catalogs(definition_id: int) -> dict[str, Any]:
-    found = _catalogs_by_definition.get(definition_id)
-    if found is None:
-        rows = await ProcessDefinition.filter(id=definition_id).values_list("sources", flat=True)
-        found = {}
-        sources: dict[str, str] = rows[0] if rows else {}  # type: ignore[assignment]
-        for rel, text in sources.items():
-            if rel.startswith("catalogs/") and rel.endswith(".toml"):
-                found[Path(rel).stem] = tomllib.loads(text)
-        _catalogs_by_definition[definition_id] = found
-    return found
-
-
-async def cycle_catalogs(cycle_id: int | None) -> dict[str, Any]:
-    """The catalogs (rating scale, competencies …) of the pack the cycle runs, else the
-    newest deployed pack's, else the standard pack's on disk."""
-    query = ProcessInstance.all()
-    if cycle_id is not None:
-        query = query.filter(cycle_id=cycle_id)
-    # Any instance will do: a cycle launches the processes of one pack.
-    row = await query.only("id", "definition_id").first()
-    definition_id = row.definition_id if row else None
-    if definition_id is None:
-        newest = await ProcessDefinition.all().order_by("-id").only("id").first()
-        definition_id = newest.id if newest else None
-    if definition_id is not None:
-        catalogs = await _definition_catalogs(definition_id)
-        if "rating_scale" in catalogs:
-            return catalogs
-    if not _standard_catalogs:
-        from engine.packs.loading import load_pack
-
-        _standard_catalogs.update(load_pack(STANDARD_PACK).catalogs())
-    return _standard_catalogs
 
 
 # --- rating distribution against the guideline -----------------------------------------------
@@ -435,15 +384,17 @@ async def team_status(
         by_instance[task["instance_id"]].steps.append(step)
         if step.overdue:
             overdue.append(step)
+    pack = await cycle_pack(cycle_id)
+    kinds = pack.features.records
     records = Record.filter(cycle_id=cycle_id, person_id__in=team).order_by("id")
     ratings = _latest_by_person(
-        await records.filter(kind="final_rating").values_list("person_id", "data")
+        await records.filter(kind=kinds.final_rating).values_list("person_id", "data")
     )
     kpis = _latest_by_person(
-        await records.filter(kind="kpi_results").values_list("person_id", "data")
+        await records.filter(kind=kinds.kpi_results).values_list("person_id", "data")
     )
-    potentials = await _potentials(list(by_instance), subject_of, ratings)
-    scale = (await cycle_catalogs(cycle_id)).get("rating_scale", {})
+    potentials = await _potentials(list(by_instance), subject_of, ratings, kinds)
+    scale = pack.catalogs.get("rating_scale", {})
     labels = {int(lv["value"]): str(lv.get("label", "")) for lv in scale.get("levels", [])}
     reports = []
     for pid in sorted(team, key=lambda p: (directory.people[p].name, p)):
@@ -501,24 +452,26 @@ def _score_of(kpi: Any, rating: Any) -> float | None:
 
 
 async def _potentials(
-    instance_ids: list[int], subject_of: Mapping[int, int | None], ratings: Mapping[int, Any]
+    instance_ids: list[int], subject_of: Mapping[int, int | None], ratings: Mapping[int, Any],
+    kinds: RecordsFeature,
 ) -> dict[int, str]:
-    """Potential per person: the final_rating record's "potential", else the newest
-    "potential" a completed task of the cycle submitted (the manager appraisal, if the pack's
-    form asks for it)."""
+    """Potential per person: the final rating record's potential field ("potential" unless
+    the pack's [features.records] says otherwise), else the newest one a completed task of
+    the cycle submitted (the manager appraisal, if the pack's form asks for it)."""
+    answer = kinds.potential_field
     found: dict[int, str] = {}
     tasks = await HumanTask.filter(instance_id__in=instance_ids, status="completed").order_by(
         "id"
     ).values("instance_id", "submitted")
     for task in tasks:
         submitted = task["submitted"]
-        if isinstance(submitted, Mapping) and "potential" in submitted:
-            band = potential_band(submitted["potential"])
+        if isinstance(submitted, Mapping) and answer in submitted:
+            band = potential_band(submitted[answer])
             subject = subject_of.get(task["instance_id"])
             if band is not None and subject is not None:
                 found[subject] = band
     for pid, data in ratings.items():
-        band = potential_band(data.get("potential")) if isinstance(data, Mapping) else None
+        band = potential_band(data.get(answer)) if isinstance(data, Mapping) else None
         if band is not None:
             found[pid] = band
     return found
@@ -682,6 +635,8 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
     scope = hr_scope(viewer, directory)
     cycle = await _cycle(cycle_id)
     titles = await _process_titles()
+    pack = await cycle_pack(cycle_id)
+    kinds = pack.features.records
     scoped, scope_params = _in("p.org_unit_id", scope)
     status_rows = await _rows(
         "SELECT p.org_unit_id AS unit, i.process_id AS process, i.status AS status, "
@@ -702,9 +657,9 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
     rating_rows = await _rows(
         f"SELECT p.org_unit_id AS unit, p.job_family AS family, {_rating_sql()} AS rating, "
         "COUNT(*) AS n FROM record r JOIN person p ON p.id = r.person_id "
-        "WHERE r.id IN (SELECT MAX(id) FROM record WHERE cycle_id = ? AND kind = 'final_rating' "
+        "WHERE r.id IN (SELECT MAX(id) FROM record WHERE cycle_id = ? AND kind = ? "
         f"GROUP BY person_id){scoped} GROUP BY p.org_unit_id, p.job_family, rating",
-        [cycle_id, *scope_params],
+        [cycle_id, kinds.final_rating, *scope_params],
     )
     # Appraisals waiting for the release, each with its newest proposal (rating NULL: none).
     proposed_rows = await _rows(
@@ -712,11 +667,12 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
         "COUNT(DISTINCT i.subject_id) AS n FROM process_instance i "
         "JOIN person p ON p.id = i.subject_id "
         "LEFT JOIN (SELECT person_id, MAX(id) AS id FROM record WHERE cycle_id = ? "
-        "AND kind = 'proposed_rating' GROUP BY person_id) latest "
+        "AND kind = ? GROUP BY person_id) latest "
         "ON latest.person_id = i.subject_id LEFT JOIN record r ON r.id = latest.id "
         f"WHERE i.cycle_id = ? AND i.status = 'running' AND i.waiting_for LIKE ?{scoped} "
         "GROUP BY p.org_unit_id, p.job_family, rating",
-        [cycle_id, cycle_id, f"%|{RELEASE_SIGNAL}|%", *scope_params],
+        [cycle_id, kinds.proposed_rating, cycle_id,
+         f"%|{pack.features.calibration.release_signal}|%", *scope_params],
     )
 
     order = _unit_order(directory, scope)
@@ -768,7 +724,7 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
     ]
     overdue.sort(key=lambda o: -o.overdue)
 
-    scale = (await cycle_catalogs(cycle_id)).get("rating_scale", {})
+    scale = pack.catalogs.get("rating_scale", {})
     final = _population_counts(rating_rows, owners)
     proposed = _population_counts(proposed_rows, owners)
     # Waiting appraisals per population, whether or not a proposal is on record.
@@ -926,16 +882,19 @@ async def population_calibration(
     scope = hr_scope(viewer, directory)
     cycle = await _cycle(cycle_id)
     name, members = population_people(key, scope, directory)
+    pack = await cycle_pack(cycle_id)
+    signal = pack.features.calibration.release_signal
     waiting = {
         subject_id: instance_id
         for instance_id, subject_id in await ProcessInstance.filter(
-            cycle_id=cycle_id, status="running", waiting_for__contains=f"|{RELEASE_SIGNAL}|"
+            cycle_id=cycle_id, status="running", waiting_for__contains=f"|{signal}|"
         ).order_by("id").values_list("id", "subject_id")
         if subject_id in members
     }
     proposals = _latest_by_person(
         await Record.filter(
-            cycle_id=cycle_id, kind="proposed_rating", person_id__in=list(waiting)
+            cycle_id=cycle_id, kind=pack.features.records.proposed_rating,
+            person_id__in=list(waiting),
         ).order_by("id").values_list("person_id", "data")
     )
     people = []
@@ -956,7 +915,7 @@ async def population_calibration(
             proposed_rating=_rating_of(proposal),
         ))
     people.sort(key=lambda a: (a.unit.casefold(), a.name.casefold(), a.person_id))
-    scale = (await cycle_catalogs(cycle_id)).get("rating_scale", {})
+    scale = pack.catalogs.get("rating_scale", {})
     counts: dict[int, int] = {}
     for entry in people:
         if entry.proposed_rating is not None:
@@ -979,3 +938,19 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+async def send_release(
+    cycle_id: int,
+    instance_ids: list[int],
+    actor: Any,
+    payload: Any = None,
+    *,
+    audit: Any = None,
+) -> list[int]:
+    """Send the cycle's release signal ([features.calibration] of its pack) to the given
+    appraisals; returns the instances that caught it (runtime.send_signal)."""
+    if not instance_ids:
+        return []
+    signal = (await cycle_pack(cycle_id)).features.calibration.release_signal
+    return await runtime.send_signal(signal, instance_ids, actor, payload, audit=audit)

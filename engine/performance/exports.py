@@ -22,6 +22,7 @@ from engine.base.errors import NotFound
 from engine.base.models import Cycle, ProcessDefinition, ProcessInstance, Record
 from engine.people.directory import current_directory
 from engine.performance.dashboards import HrDashboard, hr_scope
+from engine.performance.deployed_pack import cycle_pack
 from engine.workflow.access import SeesSubjects
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -87,8 +88,9 @@ async def cycle_results(cycle_id: int, viewer: SeesSubjects) -> Table:
     instances = await ProcessInstance.filter(
         cycle_id=cycle_id, subject_id__not_isnull=True
     ).order_by("id").values_list("subject_id", "process_id", "status")
+    kinds = (await cycle_pack(cycle_id)).features.records
     records = await Record.filter(
-        cycle_id=cycle_id, kind__in=("final_rating", "kpi_results")
+        cycle_id=cycle_id, kind__in=(kinds.final_rating, kinds.kpi_results)
     ).order_by("id").values_list("person_id", "kind", "data")
     titles: dict[str, str] = {
         r["process_id"]: r["title"] or r["process_id"]
@@ -118,8 +120,8 @@ async def cycle_results(cycle_id: int, viewer: SeesSubjects) -> Table:
         person = directory.people.get(pid)
         unit = directory.unit(person.org_unit_id) if person else None
         manager = directory.manager_of(pid)
-        final = results.get(pid, {}).get("final_rating", {})
-        kpi = results.get(pid, {}).get("kpi_results", {})
+        final = results.get(pid, {}).get(kinds.final_rating, {})
+        kpi = results.get(pid, {}).get(kinds.kpi_results, {})
         score = kpi.get("weighted_score", final.get("kpi_score"))
         rating = final.get("rating")
         table.rows.append([

@@ -20,15 +20,24 @@ from typing import Any
 
 from engine.base.errors import EngineError, NotAllowed, NotFound
 from engine.base.models import Cycle, OrgGoal, OrgUnit, Person, Record
+from engine.packs.loading import RecordsFeature
 from engine.people.directory import DirectorySnapshot, current_directory
+from engine.performance.deployed_pack import cycle_pack
 from engine.scripts.context import ScriptError
 from engine.scripts.scoring import kpi_achievement
 from engine.workflow.access import HR_GROUP, SeesSubjects, partnered_units, visible_subject_ids
 
 GOAL_REF = "goal:"
 # Record kinds that carry a person's objectives; the newest of them in the cycle is current
-# (a mid-year check-in adds actuals, the year-end kpi_results has the final ones).
-OBJECTIVE_KINDS = ("objectives", "midyear_checkin", "kpi_results")
+# (a mid-year check-in adds actuals, the year-end KPI results — the pack's
+# [features.records] kpi_results — have the final ones).
+OBJECTIVE_KINDS = ("objectives", "midyear_checkin")
+
+
+def objective_kinds(records: RecordsFeature) -> tuple[str, ...]:
+    """The record kinds that carry objectives in a pack with these record kinds."""
+    return (*OBJECTIVE_KINDS, records.kpi_results)
+
 EDITABLE = ("title", "description", "org_unit_id", "owner_id", "parent_id", "weight")
 
 
@@ -380,7 +389,8 @@ async def current_objectives(
     cycle_id: int, person_ids: Iterable[int] | None
 ) -> dict[int, list[dict[str, Any]]]:
     """Per person, the objectives of their newest objectives-bearing record in the cycle."""
-    query = Record.filter(cycle_id=cycle_id, kind__in=OBJECTIVE_KINDS)
+    kinds = objective_kinds((await cycle_pack(cycle_id)).features.records)
+    query = Record.filter(cycle_id=cycle_id, kind__in=kinds)
     if person_ids is not None:
         query = query.filter(person_id__in=list(person_ids))
     found: dict[int, list[dict[str, Any]]] = {}

@@ -15,9 +15,10 @@ from typing import Any
 from engine.base import clock
 from engine.base.errors import NotFound
 from engine.base.models import Cycle, ProcessInstance, Record
+from engine.packs.loading import RecordsFeature
 from engine.people.directory import DirectorySnapshot, current_directory
-from engine.performance.dashboards import cycle_catalogs
-from engine.performance.goals import OBJECTIVE_KINDS, objective_achievement
+from engine.performance.deployed_pack import cycle_pack
+from engine.performance.goals import objective_achievement, objective_kinds
 from engine.scripts.scoring import kpi_score, weighted_score
 from engine.workflow.access import HR_GROUP, SeesSubjects, can_view_subject
 
@@ -275,7 +276,9 @@ async def scorecard(person_id: int, cycle_id: int | None, viewer: SeesSubjects) 
         cycle_id=cycle.id if cycle else None,
         cycle_name=cycle.name if cycle else "",
     )
-    catalogs = await cycle_catalogs(card.cycle_id)
+    pack = await cycle_pack(card.cycle_id)
+    kinds = pack.features.records
+    catalogs = pack.catalogs
     scale = catalogs.get("rating_scale", {})
     labels = {int(lv["value"]): str(lv.get("label", "")) for lv in scale.get("levels", [])}
     records = await Record.filter(person_id=person_id).order_by("id").values(
@@ -285,7 +288,7 @@ async def scorecard(person_id: int, cycle_id: int | None, viewer: SeesSubjects) 
     latest = {r["kind"]: r["data"] for r in this_cycle}  # ordered by id: the newest wins
 
     source = next(
-        (r for r in reversed(this_cycle) if r["kind"] in OBJECTIVE_KINDS
+        (r for r in reversed(this_cycle) if r["kind"] in objective_kinds(kinds)
          and isinstance(r["data"].get("objectives"), list)),
         None,
     )
@@ -294,7 +297,7 @@ async def scorecard(person_id: int, cycle_id: int | None, viewer: SeesSubjects) 
         card.objectives = [objective_line(o) for o in objectives]
         card.objectives_source = source["kind"]
         card.weighted_total = weighted_score(objectives)
-    final = latest.get("final_rating") or {}
+    final = latest.get(kinds.final_rating) or {}
     card.final_rating = _int(final.get("rating"))
     card.rating_label = str(final.get("label") or labels.get(card.final_rating or 0, ""))
 
@@ -306,8 +309,8 @@ async def scorecard(person_id: int, cycle_id: int | None, viewer: SeesSubjects) 
         catalogs.get("competencies", {}),
         scale,
     )
-    card.trend = await _trend(records, labels)
-    plans = [r for r in records if r["kind"] == "development_plan"]
+    card.trend = await _trend(records, labels, kinds)
+    plans = [r for r in records if r["kind"] == kinds.development_plan]
     current_plans = [r for r in plans if cycle is not None and r["cycle_id"] == cycle.id]
     if current_plans or plans:
         plan = (current_plans or plans)[-1]
@@ -323,26 +326,29 @@ async def scorecard(person_id: int, cycle_id: int | None, viewer: SeesSubjects) 
             created_at=r["created_at"],
         )
         for r in reversed(records)
-        if r["kind"] == "feedback"
+        if r["kind"] == kinds.feedback
         and (cycle is None or r["cycle_id"] in (None, cycle.id))
         and may_read_feedback(r["data"], person_id, viewer, directory)
     ]
     return card
 
 
-async def _trend(records: list[dict[str, Any]], labels: Mapping[int, str]) -> list[TrendPoint]:
+async def _trend(
+    records: list[dict[str, Any]], labels: Mapping[int, str], kinds: RecordsFeature
+) -> list[TrendPoint]:
     """Final rating and weighted score per cycle, oldest cycle first."""
     per_cycle: dict[int, dict[str, Any]] = {}
     for r in records:
-        if r["cycle_id"] is not None and r["kind"] in ("final_rating", "kpi_results"):
+        if r["cycle_id"] is not None and r["kind"] in (kinds.final_rating, kinds.kpi_results):
             per_cycle.setdefault(r["cycle_id"], {})[r["kind"]] = r["data"]
     cycles = {
         c.id: c for c in await Cycle.filter(id__in=list(per_cycle)).order_by("created_at", "id")
     }
     points = []
     for cid, cycle in cycles.items():
-        kinds = per_cycle[cid]
-        final, kpi = kinds.get("final_rating") or {}, kinds.get("kpi_results") or {}
+        found = per_cycle[cid]
+        final = found.get(kinds.final_rating) or {}
+        kpi = found.get(kinds.kpi_results) or {}
         rating = _int(final.get("rating"))
         score = kpi.get("weighted_score", final.get("kpi_score"))
         points.append(TrendPoint(

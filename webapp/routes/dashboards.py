@@ -20,20 +20,21 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from engine.base.errors import EngineError, NotAllowed, NotFound
-from engine.base.models import Cycle, HumanTask, ProcessInstance, Record
+from engine.base.models import Cycle, ProcessInstance
 from engine.people.directory import DirectorySnapshot, PersonInfo
 from engine.performance import exports
+from engine.performance import feedback as feedback_engine
 from engine.performance import goals as goal_engine
 from engine.performance.dashboards import (
-    RELEASE_SIGNAL,
     Distribution,
     HrDashboard,
     PopulationCalibration,
     hr_dashboard,
     population_calibration,
+    send_release,
     team_status,
 )
-from engine.performance.scorecard import may_read_feedback, scorecard
+from engine.performance.scorecard import scorecard
 from engine.workflow import runtime
 from engine.workflow.access import can_view_subject
 from forms.text import storable_number
@@ -41,7 +42,6 @@ from webapp.auth import Viewer, current_user
 from webapp.input import database_id, find_person, path_id
 from webapp.templating import flash, render
 
-FEEDBACK_PROCESS = "feedback"
 FEEDBACK_MODES = {"give": "Give feedback", "request": "Ask for feedback"}
 TOPIC_MAX = 200
 MESSAGE_MAX = 2000
@@ -186,45 +186,6 @@ def _colleagues(viewer: Viewer, directory: DirectorySnapshot) -> list[PersonInfo
     )
 
 
-async def _feedback_lists(viewer: Viewer, directory: DirectorySnapshot) -> dict[str, Any]:
-    """Feedback about the viewer they may read, feedback they wrote, their open requests."""
-    received = [
-        row
-        for row in await Record.filter(kind="feedback", person_id=viewer.person_id).order_by("-id")
-        if may_read_feedback(row.data, viewer.person_id, viewer, directory)
-    ]
-    # Records are the process's, not the writer's: what the viewer wrote comes from the
-    # feedback instances whose writing step they completed.
-    written = await HumanTask.filter(
-        process_id=FEEDBACK_PROCESS, completed_by_id=viewer.person_id, status="completed"
-    ).values_list("instance_id", flat=True)
-    given = [
-        row
-        for row in await Record.filter(
-            kind="feedback", instance_id__in=list(set(written))
-        ).order_by("-id")
-        if row.data.get("from_id") == viewer.person_id
-    ]
-    open_requests = await HumanTask.filter(
-        process_id=FEEDBACK_PROCESS,
-        bpmn_id="write_requested_feedback",
-        status="ready",
-        subject_id_cache=viewer.person_id,
-    ).order_by("-id")
-    asked_of_me = await HumanTask.filter(
-        process_id=FEEDBACK_PROCESS,
-        bpmn_id="write_requested_feedback",
-        status="ready",
-        assignee_id=viewer.person_id,
-    ).order_by("due_at")
-    return {
-        "received": received,
-        "given": given,
-        "open_requests": open_requests,
-        "asked_of_me": asked_of_me,
-    }
-
-
 async def _feedback_page(
     request: Request, viewer: Viewer, form: dict[str, Any], errors: dict[str, str], status: int
 ) -> Response:
@@ -232,7 +193,7 @@ async def _feedback_page(
         "colleagues": _colleagues(viewer, request.state.directory),
         "form": form,
         "errors": errors,
-        **await _feedback_lists(viewer, request.state.directory),
+        **vars(await feedback_engine.feedback_lists(viewer, request.state.directory)),
     }
     return render(request, "feedback.html", context, status=status)
 
@@ -279,22 +240,13 @@ async def start_feedback(request: Request) -> Response:
     colleague = find_person(directory, values["colleague"])
     assert colleague is not None  # _feedback_choice found them
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
-    instance = await runtime.start_process(FEEDBACK_PROCESS, subject=viewer.person_id, actor=actor)
-    choose = await HumanTask.get_or_none(
-        instance_id=instance.id, bpmn_id="choose_feedback", status="ready"
-    )
-    if choose is None:
-        raise EngineError("the feedback process did not start as expected")
     # The page's form is the process's first step; submitting it here saves a second screen.
     chosen = {**values, "colleague": colleague.key}
     chosen = {k: (v if v != "" else None) for k, v in chosen.items()}
-    await runtime.complete_task(choose.id, actor, chosen)
+    write = await feedback_engine.start_feedback(actor, chosen)
     if values["mode"] == "give":
-        write = await HumanTask.get_or_none(
-            instance_id=instance.id, bpmn_id="write_feedback", status="ready"
-        )
         if write is not None:
-            return RedirectResponse(f"/tasks/{write.id}", status_code=303)
+            return RedirectResponse(f"/tasks/{write}", status_code=303)
     else:
         flash(request, f"Your request went to {colleague.name}.", "success")
     return RedirectResponse("/feedback", status_code=303)
@@ -493,7 +445,7 @@ async def release_ratings(request: Request) -> Response:
     population = await _population(request, cycle, str(form.get("population", "")))
     ids = [entry.instance_id for entry in population.people]
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
-    released = await runtime.send_signal(RELEASE_SIGNAL, ids, actor) if ids else []
+    released = await send_release(cycle.id, ids, actor)
     label = population.population
     if released:
         flash(request, f"Ratings released for {len(released)} appraisal(s) in {label}.", "success")
@@ -618,9 +570,8 @@ async def release_calibrated(request: Request) -> Response:
             ],
         }
 
-    released = set(await runtime.send_signal(
-        RELEASE_SIGNAL, [entry.instance_id for entry in entries], actor, payload,
-        audit=calibrated,
+    released = set(await send_release(
+        cycle.id, [entry.instance_id for entry in entries], actor, payload, audit=calibrated,
     ))
     changed = sum(1 for entry in entries if entry.person_id in changes
                   and entry.instance_id in released)

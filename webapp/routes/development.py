@@ -1,8 +1,9 @@
 """Development: plan actions with owners and due dates, and starting check-ins and plans.
 
 A person sees their own plan; a manager also sees the plans of everyone below them. Anyone
-else's plan is 404. Plans and check-ins run as the standard pack's `development_plan` and
-`checkin` processes; this page only starts them and reads the `development_plan` records.
+else's plan is 404. Plans and check-ins run as the processes the deployed pack names in
+`[features.development]` (the standard pack's `development_plan` and `checkin`); this page
+only starts them and reads their plan records (engine.performance.development).
 """
 
 from __future__ import annotations
@@ -15,17 +16,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from engine.base import clock
-from engine.base.errors import EngineError
-from engine.base.models import HumanTask, Record
 from engine.people.directory import DirectorySnapshot, PersonInfo
-from engine.performance.scorecard import DevelopmentStatus, development_status
+from engine.performance import development
+from engine.performance.scorecard import DevelopmentStatus
 from engine.workflow import runtime
 from webapp.auth import Viewer, current_user
 from webapp.input import find_person
 from webapp.templating import flash, render
-
-CHECKIN_PROCESS = "checkin"
-PLAN_PROCESS = "development_plan"
 
 
 @dataclass
@@ -43,16 +40,9 @@ def _visible_people(viewer: Viewer, directory: DirectorySnapshot) -> list[Person
 
 
 async def _plans_of(people: list[PersonInfo]) -> list[PersonPlan]:
-    """The newest development_plan record of each person (ordered by id: the newest wins)."""
-    ids = [p.id for p in people]
-    newest: dict[int, dict] = {}
-    for record in await Record.filter(kind="development_plan", person_id__in=ids).order_by("id"):
-        newest[record.person_id] = record.data  # type: ignore[attr-defined]
-    today = clock.now().date()
-    return [
-        PersonPlan(p, development_status(newest[p.id], today) if p.id in newest else None)
-        for p in people
-    ]
+    """The newest development plan of each person."""
+    plans = await development.newest_plans([p.id for p in people], clock.now().date())
+    return [PersonPlan(p, plans.get(p.id)) for p in people]
 
 
 def _may_see(viewer: Viewer, person: PersonInfo, directory: DirectorySnapshot) -> bool:
@@ -66,9 +56,7 @@ async def development_page(request: Request) -> Response:
     me = directory.person(viewer.person_id)
     [mine] = await _plans_of([me])
     team = await _plans_of(_visible_people(viewer, directory))
-    open_actions = await HumanTask.filter(
-        assignee_id=viewer.person_id, bpmn_id="complete_action", status="ready"
-    ).order_by("due_at")
+    open_actions = await development.open_actions(viewer.person_id)
     context = {
         "mine": mine,
         "team": team,
@@ -90,20 +78,12 @@ async def person_development(request: Request) -> Response:
     return render(request, "development_person.html", {"plan": plan})
 
 
-async def _first_task(instance_id: int, bpmn_id: str) -> HumanTask:
-    task = await HumanTask.get_or_none(instance_id=instance_id, bpmn_id=bpmn_id, status="ready")
-    if task is None:
-        raise EngineError(f"the process did not reach '{bpmn_id}' as expected")
-    return task
-
-
 async def start_checkin(request: Request) -> Response:
     """POST /development/checkin: start a check-in; its first step is the viewer's form."""
     viewer = current_user(request)
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
-    instance = await runtime.start_process(CHECKIN_PROCESS, subject=viewer.person_id, actor=actor)
-    task = await _first_task(instance.id, "record_checkin")
-    return RedirectResponse(f"/tasks/{task.id}", status_code=303)
+    task_id = await development.start_checkin(actor)
+    return RedirectResponse(f"/tasks/{task_id}", status_code=303)
 
 
 async def start_plan(request: Request) -> Response:
@@ -115,14 +95,11 @@ async def start_plan(request: Request) -> Response:
     if person is None or not directory.is_manager_of(viewer.person_id, person.id, False):
         raise HTTPException(404)
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
-    instance = await runtime.start_process(PLAN_PROCESS, subject=person.id, actor=actor)
-    task = await HumanTask.get_or_none(
-        instance_id=instance.id, bpmn_id="agree_plan", status="ready", assignee_id=viewer.person_id
-    )
-    if task is None:
+    task_id = await development.start_plan(actor, person.id)
+    if task_id is None:
         flash(request, f"The plan for {person.name} started; it waits in the inbox.", "success")
         return RedirectResponse("/development", status_code=303)
-    return RedirectResponse(f"/tasks/{task.id}", status_code=303)
+    return RedirectResponse(f"/tasks/{task_id}", status_code=303)
 
 
 routes: list[BaseRoute] = [
