@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +170,21 @@ class Params:
     def __call__(self, value: Any) -> str:
         self.values.append(value)
         return f"${len(self.values)}" if self.postgres else "?"
+
+    def many(self, values: Iterable[Any]) -> str:
+        """Placeholders for a list of values, comma-separated (for `IN (…)`); an empty list
+        gives `NULL`, which matches nothing."""
+        marks = [self(value) for value in values]
+        return ", ".join(marks) if marks else "NULL"
+
+    async def rows(self, sql: str) -> list[dict[str, Any]]:
+        """Run a read statement built with this object's placeholders; its rows as dicts.
+        The statement's text is passed as written: a `?` in a literal or PostgreSQL's jsonb
+        `?` operator is never taken for a placeholder."""
+        found: list[dict[str, Any]] = await connections.get("default").execute_query_dict(
+            sql, self.values
+        )
+        return found
 
     def lock(self) -> str:
         """` FOR UPDATE SKIP LOCKED` on PostgreSQL (rows another worker holds are skipped);

@@ -9,16 +9,13 @@ maths then run in Python on those counts. docs/dashboards.md has the definitions
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tortoise import connections
-
 from engine.base import clock
-from engine.base.db import is_postgres
+from engine.base.db import Params, is_postgres
 from engine.base.errors import NotAllowed, NotFound
 from engine.base.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance, Record
 from engine.packs.loading import RecordsFeature
@@ -153,15 +150,6 @@ def _rating_of(data: Any) -> int | None:
 # --- SQL -------------------------------------------------------------------------------------
 
 
-async def _rows(sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    """Run a read query written with `?` placeholders on either database."""
-    if is_postgres():
-        numbers = iter(range(1, len(params) + 1))
-        sql = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
-    rows: list[dict[str, Any]] = await connections.get("default").execute_query_dict(sql, params)
-    return rows
-
-
 def _rating_sql() -> str:
     # Only numeric ratings count; a malformed one must not break the whole dashboard.
     if is_postgres():
@@ -171,12 +159,11 @@ def _rating_sql() -> str:
             "THEN CAST(ROUND(json_extract(r.data, '$.rating')) AS INTEGER) END")
 
 
-def _in(column: str, values: Collection[int] | None) -> tuple[str, list[Any]]:
+def _in(column: str, values: Collection[int] | None, p: Params) -> str:
+    """` AND column IN (…)` for a scope (None: everyone, no condition)."""
     if values is None:
-        return "", []
-    if not values:
-        return " AND 1 = 0", []
-    return f" AND {column} IN ({', '.join('?' * len(values))})", sorted(values)
+        return ""
+    return f" AND {column} IN ({p.many(sorted(values))})"
 
 
 # --- shared helpers --------------------------------------------------------------------------
@@ -637,42 +624,46 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
     titles = await _process_titles()
     pack = await cycle_pack(cycle_id)
     kinds = pack.features.records
-    scoped, scope_params = _in("p.org_unit_id", scope)
-    status_rows = await _rows(
+    p = Params()
+    status_rows = await p.rows(
         "SELECT p.org_unit_id AS unit, i.process_id AS process, i.status AS status, "
         "COUNT(*) AS n FROM process_instance i LEFT JOIN person p ON p.id = i.subject_id "
-        f"WHERE i.cycle_id = ?{scoped} GROUP BY p.org_unit_id, i.process_id, i.status",
-        [cycle_id, *scope_params],
+        f"WHERE i.cycle_id = {p(cycle_id)}{_in('p.org_unit_id', scope, p)} "
+        "GROUP BY p.org_unit_id, i.process_id, i.status"
     )
-    step_rows = await _rows(
+    p = Params()
+    step_rows = await p.rows(
         "SELECT p.org_unit_id AS unit, i.process_id AS process, t.bpmn_id AS bpmn_id, "
         "MIN(t.name) AS name, COUNT(DISTINCT t.instance_id) AS at_step, "
-        "SUM(CASE WHEN t.due_at < ? THEN 1 ELSE 0 END) AS overdue, MIN(t.id) AS first_id "
+        f"SUM(CASE WHEN t.due_at < {p(clock.now())} THEN 1 ELSE 0 END) AS overdue, "
+        "MIN(t.id) AS first_id "
         "FROM process_instance i JOIN human_task t ON t.instance_id = i.id "
         "LEFT JOIN person p ON p.id = i.subject_id "
-        f"WHERE i.cycle_id = ? AND t.status = 'ready'{scoped} "
-        "GROUP BY p.org_unit_id, i.process_id, t.bpmn_id",
-        [clock.now(), cycle_id, *scope_params],
+        f"WHERE i.cycle_id = {p(cycle_id)} AND t.status = 'ready'"
+        f"{_in('p.org_unit_id', scope, p)} "
+        "GROUP BY p.org_unit_id, i.process_id, t.bpmn_id"
     )
-    rating_rows = await _rows(
+    p = Params()
+    rating_rows = await p.rows(
         f"SELECT p.org_unit_id AS unit, p.job_family AS family, {_rating_sql()} AS rating, "
         "COUNT(*) AS n FROM record r JOIN person p ON p.id = r.person_id "
-        "WHERE r.id IN (SELECT MAX(id) FROM record WHERE cycle_id = ? AND kind = ? "
-        f"GROUP BY person_id){scoped} GROUP BY p.org_unit_id, p.job_family, rating",
-        [cycle_id, kinds.final_rating, *scope_params],
+        f"WHERE r.id IN (SELECT MAX(id) FROM record WHERE cycle_id = {p(cycle_id)} "
+        f"AND kind = {p(kinds.final_rating)} GROUP BY person_id)"
+        f"{_in('p.org_unit_id', scope, p)} GROUP BY p.org_unit_id, p.job_family, rating"
     )
     # Appraisals waiting for the release, each with its newest proposal (rating NULL: none).
-    proposed_rows = await _rows(
+    p = Params()
+    signal = pack.features.calibration.release_signal
+    proposed_rows = await p.rows(
         f"SELECT p.org_unit_id AS unit, p.job_family AS family, {_rating_sql()} AS rating, "
         "COUNT(DISTINCT i.subject_id) AS n FROM process_instance i "
         "JOIN person p ON p.id = i.subject_id "
-        "LEFT JOIN (SELECT person_id, MAX(id) AS id FROM record WHERE cycle_id = ? "
-        "AND kind = ? GROUP BY person_id) latest "
+        f"LEFT JOIN (SELECT person_id, MAX(id) AS id FROM record WHERE cycle_id = {p(cycle_id)} "
+        f"AND kind = {p(kinds.proposed_rating)} GROUP BY person_id) latest "
         "ON latest.person_id = i.subject_id LEFT JOIN record r ON r.id = latest.id "
-        f"WHERE i.cycle_id = ? AND i.status = 'running' AND i.waiting_for LIKE ?{scoped} "
-        "GROUP BY p.org_unit_id, p.job_family, rating",
-        [cycle_id, kinds.proposed_rating, cycle_id,
-         f"%|{pack.features.calibration.release_signal}|%", *scope_params],
+        f"WHERE i.cycle_id = {p(cycle_id)} AND i.status = 'running' "
+        f"AND i.waiting_for LIKE {p(f'%|{signal}|%')}{_in('p.org_unit_id', scope, p)} "
+        "GROUP BY p.org_unit_id, p.job_family, rating"
     )
 
     order = _unit_order(directory, scope)
