@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from engine.base.db import Params
-from engine.base.errors import EngineError, NotAllowed, NotFound
+from engine.base.errors import Conflict, EngineError, NotAllowed, NotFound
 from engine.base.models import Cycle, Job, ProcessDefinition, ProcessInstance
 from engine.packs.definitions import Deployed, deployed, latest
 from engine.packs.loading import parse_start_data
@@ -39,6 +40,7 @@ from engine.performance import launch_pool
 from engine.workflow import jobs, runtime
 from engine.workflow.access import describe_hr_scope, outside_hr_scope
 from engine.workflow.audit import instance_stream
+from engine.workflow.inbox import process_titles
 from engine.workflow.records import start_data_for
 from engine.workflow.store import Batch, apply
 
@@ -53,6 +55,8 @@ CLOSED = ("completed", "cancelled")
 LAUNCH = "launch"
 
 Progress = Callable[[int, int], Any]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -312,7 +316,7 @@ async def run_launch(job: Job, progress: Progress | None = None) -> None:
         reason = str(exc) if isinstance(exc, EngineError) else (
             f"{type(exc).__name__}: {exc}")
         if not isinstance(exc, EngineError):
-            runtime.log.exception("launch job %s failed", job.id)
+            log.exception("launch job %s failed", job.id)
         await _abandon(job, reason)
         return
     await _publish(job, report, started)
@@ -370,7 +374,7 @@ async def _launch(job: Job, progress: Progress | None) -> LaunchReport:
         jobs.advance(batch, job, done)
         try:
             await apply(batch)
-        except runtime.Conflict:
+        except Conflict:
             raise jobs.JobLost(f"job {job.id} was taken over by another worker") from None
         await _report_progress(progress, done, total)
     return report
@@ -669,14 +673,6 @@ async def cycle_progress() -> list[CycleProgress]:
         else:
             item.open += row["count"]
     return list(cycles.values())
-
-
-async def process_titles() -> dict[str, str]:
-    """Process id -> title of its newest deployed version."""
-    rows = await ProcessDefinition.all().order_by("deployed_at", "version").values(
-        "process_id", "title"
-    )
-    return {r["process_id"]: r["title"] or r["process_id"] for r in rows}
 
 
 @dataclass(frozen=True)

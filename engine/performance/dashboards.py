@@ -17,13 +17,14 @@ from typing import Any
 from engine.base import clock
 from engine.base.db import Params, is_postgres
 from engine.base.errors import NotAllowed, NotFound
-from engine.base.models import Cycle, HumanTask, ProcessDefinition, ProcessInstance, Record
+from engine.base.models import Cycle, HumanTask, ProcessInstance, Record
 from engine.packs.loading import RecordsFeature
 from engine.people.directory import DirectorySnapshot, current_directory
 from engine.performance.deployed_pack import cycle_pack
 from engine.scripts.scoring import rating_level
 from engine.workflow import runtime
 from engine.workflow.access import HR_GROUP, SeesSubjects, can_view_subject, partnered_units
+from engine.workflow.inbox import process_titles
 
 OPEN_STATUSES = ("running", "waiting")
 BANDS = ("low", "medium", "high")
@@ -167,11 +168,6 @@ def _in(column: str, values: Collection[int] | None, p: Params) -> str:
 
 
 # --- shared helpers --------------------------------------------------------------------------
-
-
-async def _process_titles() -> dict[str, str]:
-    rows = await ProcessDefinition.all().order_by("id").values("process_id", "title")
-    return {r["process_id"]: r["title"] or r["process_id"] for r in rows}
 
 
 async def _cycle(cycle_id: int) -> Cycle:
@@ -331,7 +327,7 @@ async def team_status(
             raise NotFound("the team has no process in any cycle yet")
     cycle = await _cycle(cycle_id)
     now = clock.now()
-    titles = await _process_titles()
+    titles = await process_titles()
     instances = await ProcessInstance.filter(cycle_id=cycle_id, subject_id__in=team).order_by(
         "id"
     ).values("id", "subject_id", "process_id", "status", "error")
@@ -621,7 +617,7 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
     directory = await current_directory()
     scope = hr_scope(viewer, directory)
     cycle = await _cycle(cycle_id)
-    titles = await _process_titles()
+    titles = await process_titles()
     pack = await cycle_pack(cycle_id)
     kinds = pack.features.records
     p = Params()

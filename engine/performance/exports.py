@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.base.errors import NotFound
-from engine.base.models import Cycle, ProcessDefinition, ProcessInstance, Record
+from engine.base.models import Cycle, ProcessInstance, Record
 from engine.people.directory import current_directory
 from engine.performance.dashboards import HrDashboard, hr_scope
 from engine.performance.deployed_pack import cycle_pack
 from engine.workflow.access import SeesSubjects
+from engine.workflow.inbox import process_titles
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_COLUMN_WIDTH = 60
@@ -92,10 +93,7 @@ async def cycle_results(cycle_id: int, viewer: SeesSubjects) -> Table:
     records = await Record.filter(
         cycle_id=cycle_id, kind__in=(kinds.final_rating, kinds.kpi_results)
     ).order_by("id").values_list("person_id", "kind", "data")
-    titles: dict[str, str] = {
-        r["process_id"]: r["title"] or r["process_id"]
-        for r in await ProcessDefinition.all().order_by("id").values("process_id", "title")
-    }
+    titles = await process_titles()
     processes = sorted({str(p) for _, p, _ in instances},
                        key=lambda p: str(titles.get(p, p)).casefold())
     status: dict[int, dict[str, str]] = {}

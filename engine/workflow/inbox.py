@@ -17,7 +17,6 @@ from typing import cast
 from tortoise.expressions import Q, RawSQL
 
 from engine.base import clock
-from engine.base.db import clears_on_connect
 from engine.base.errors import Conflict, NotAllowed, NotFound
 from engine.base.models import HumanTask, ProcessDefinition
 from engine.people import assignment
@@ -206,43 +205,31 @@ def subjects_named(directory: DirectorySnapshot, text: str) -> list[int]:
 
 # -- process titles -------------------------------------------------------------------------
 
-_titles: dict[str, str] = {}
-clears_on_connect(_titles.clear)
-
 
 def _readable(process_id: str) -> str:
     return process_id.replace("_", " ").capitalize()
 
 
-async def _load_titles() -> None:
-    rows = await ProcessDefinition.all().order_by("version", "id").values_list(
-        "process_id", "title"
-    )
-    # Later versions overwrite earlier ones: the newest title wins.
+async def process_titles(process_ids: Iterable[str] | None = None) -> dict[str, str]:
+    """Title of each process by BPMN process id (None: every deployed process): the title of
+    its newest deployed version — versions in the order they were deployed (by row id), so
+    the last deploy wins, whichever pack it came from. A process without a title, or not
+    deployed, reads as its id made readable ("mid_year_review" → "Mid year review")."""
+    rows = await ProcessDefinition.all().order_by("id").values_list("process_id", "title")
+    titles: dict[str, str] = {}
     for process_id, title in rows:
-        _titles[process_id] = title or _readable(process_id)
-
-
-async def process_titles(process_ids: Iterable[str]) -> dict[str, str]:
-    """Titles of processes by BPMN process id (newest deployed version), cached in memory."""
-    wanted = set(process_ids)
-    if not _titles or wanted - _titles.keys():
-        await _load_titles()
-    return {p: _titles.get(p) or _readable(p) for p in wanted}
+        titles[str(process_id)] = str(title or "") or _readable(str(process_id))
+    if process_ids is None:
+        return titles
+    return {p: titles.get(p) or _readable(p) for p in set(process_ids)}
 
 
 async def process_choices() -> list[ProcessChoice]:
     """Every deployed process, by title (the process filter's options)."""
-    if not _titles:
-        await _load_titles()
     return sorted(
-        (ProcessChoice(p, t) for p, t in _titles.items()), key=lambda c: c.title.casefold()
+        (ProcessChoice(p, t) for p, t in (await process_titles()).items()),
+        key=lambda c: c.title.casefold(),
     )
-
-
-def forget_process_titles() -> None:
-    """Drop cached titles (after a deploy that renamed a process)."""
-    _titles.clear()
 
 
 # -- the inbox page -------------------------------------------------------------------------
