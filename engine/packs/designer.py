@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from engine.base import clock
+from engine.base.db import clears_on_connect
 from engine.base.errors import Conflict, EngineError, NotFound
 from engine.base.models import PackDraftFile, PackVersion, ProcessDefinition
 from engine.packs.archive import write_pack_files
@@ -90,8 +91,10 @@ def file_bytes(pack: Pack, rel: str) -> bytes | None:
 
 # --- the pack a designer starts from -------------------------------------------------------
 
-# Pack versions never change once stored: each is written out once per process, on demand.
-_written: dict[int, Path] = {}
+# Pack versions never change once stored: each is written out once per process, on demand
+# (keyed by row and content, and forgotten when another database is connected).
+_written: dict[tuple[int, str], Path] = {}
+clears_on_connect(_written.clear)
 _written_root: tempfile.TemporaryDirectory[str] | None = None
 _writing = threading.Lock()
 
@@ -103,16 +106,16 @@ def _version_folder(row: PackVersion) -> Path:
 
 def _write_version_folder(row: PackVersion) -> Path:
     global _written_root
-    found = _written.get(row.id)
+    found = _written.get((row.id, row.content_hash))
     if found is not None and found.is_dir():
         return found
     if _written_root is None:
         _written_root = tempfile.TemporaryDirectory(prefix="sightline-packs-")
-    folder = Path(_written_root.name) / f"{row.id}" / row.pack
+    folder = Path(_written_root.name) / f"{row.id}-{row.content_hash[:16]}" / row.pack
     if folder.exists():
         shutil.rmtree(folder)
     write_pack_files(version_files(row), folder)
-    _written[row.id] = folder
+    _written[(row.id, row.content_hash)] = folder
     return folder
 
 
