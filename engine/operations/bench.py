@@ -357,7 +357,7 @@ async def run(args: Any) -> dict[str, Any]:
 
     `args.database` is the DATABASE_URL to honour (PostgreSQL: a throwaway database on that
     server; anything else: a temporary SQLite file)."""
-    from engine.workflow.runtime import recent_workflows
+    from engine.workflow.instance import recent_workflows
 
     database = getattr(args, "database", None)
     load_at_start = _load_average()
@@ -553,7 +553,7 @@ class _BareStarts:
         from engine.base import clock
         from engine.base.serialization import full_serializer
         from engine.scripts import sandbox
-        from engine.workflow import runtime
+        from engine.workflow import instance
 
         spec, subprocess_specs = self.dep.built.spec, self.dep.built.subprocess_specs
         began = time.perf_counter()
@@ -561,7 +561,7 @@ class _BareStarts:
             with sandbox.script_context(directory=self.directory, catalogs=self.dep.catalogs,
                                           now=clock.now()):
                 workflow = BpmnWorkflow(spec, subprocess_specs,
-                                        script_engine=runtime.script_engine())
+                                        script_engine=instance.script_engine())
                 initial = {"subject": person.as_data(), **copy.deepcopy(self.start_data)}
                 workflow.task_tree.data.update(initial)
                 workflow.data.update(initial)
@@ -613,6 +613,7 @@ async def launch_bench(
     from engine.base import db
     from engine.base.errors import NotFound
     from engine.base.models import ProcessInstance
+    from engine.packs import definitions
     from engine.packs.definitions import deploy_pack
     from engine.people.directory import current_directory
     from engine.people.org_import import import_org
@@ -629,10 +630,10 @@ async def launch_bench(
             await deploy_pack(standard, "bench", search=[standard.parent])
             process = "year_end_appraisal"
             try:
-                dep = await runtime.latest(process)
+                dep = await definitions.latest(process)
             except NotFound:
                 process = "objective_setting"
-                dep = await runtime.latest(process)
+                dep = await definitions.latest(process)
             hr = await runtime.actor_for("L0")
             workers = await _clients(clients, client_instances, hr, think_ms)
             directory = await current_directory()
@@ -705,6 +706,7 @@ async def _launch_child(spec: dict[str, Any], parent: _Parent) -> None:
     """The launch's worker process: connect, parse the version, and on the word launch the
     cycle; says how long the launch took (and stays connected until told to stop)."""
     from engine.base import db
+    from engine.packs import definitions
     from engine.people.directory import current_directory
     from engine.performance import cycles, launch_pool
     from engine.workflow import runtime
@@ -712,7 +714,7 @@ async def _launch_child(spec: dict[str, Any], parent: _Parent) -> None:
     launch_pool.configure(spec["launch_processes"])
     await db.connect(spec["url"])
     try:
-        await runtime.latest(spec["process"])
+        await definitions.latest(spec["process"])
         await current_directory()
         hr = await runtime.actor_for(spec["actor"])
         parent.say({"ready": True})
@@ -850,13 +852,14 @@ async def _signoff_child(spec: dict[str, Any], parent: _Parent) -> None:
 
     from engine.base import db
     from engine.base.errors import Conflict
+    from engine.packs import definitions
     from engine.people.directory import current_directory
     from engine.workflow import runtime
 
     await db.connect(spec["url"])
     try:
         await current_directory()
-        await runtime.latest("mid_year_review")
+        await definitions.latest("mid_year_review")
         actors = {pid: await runtime.actor_for(pid) for _, pid in spec["tasks"]}
         parent.say({"ready": True})
         while "go" in (message := await parent.hear()):

@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.base import clock
 from engine.base.models import HumanTask, Person, User
+from engine.packs.definitions import latest
 
 DEMO_PASSWORD = "sightline-demo"
 DEMO_PACK = "standard"
@@ -197,7 +198,7 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     for key in ("E1019", "E1020", "E1022", "E1001"):
         await _submit_draft(key)
     try:
-        await runtime.latest("year_end_appraisal")
+        await latest("year_end_appraisal")
     except NotFound:
         return lines
     year_end = await launch_cycle(

@@ -23,6 +23,7 @@ from engine.base.models import ProcessDefinition, ProcessInstance
 from engine.base.serialization import full_serializer, load_state
 from engine.packs.definitions import Deployed, deployed
 from engine.workflow import runtime
+from engine.workflow.instance import all_tasks, ready_human_tasks, script_engine
 
 # Tasks whose run is on record: finished, or open for someone (STARTED: a call activity or
 # subprocess underway).
@@ -176,7 +177,7 @@ async def migrate_instance(
             + plan.preview.reason,
             plan.preview,
         )
-    ready_before = set(runtime.ready_human_tasks(plan.workflow))
+    ready_before = set(ready_human_tasks(plan.workflow))
     _migrate_in_memory(plan)
     if dry_run:
         plan.preview.open_after = _open_names(plan.workflow)
@@ -304,7 +305,7 @@ async def _plan(instance_id: int, to_definition_id: int) -> _Plan:
             if row.status == "error" else ""
         raise MigrationRefused(f"instance {instance_id} is {row.status}{hint}")
     workflow = load_state(row.state, source.built.spec, source.built.subprocess_specs,
-                          runtime.script_engine())
+                          script_engine())
     registry = full_serializer.registry
     preview = MigrationPreview(
         instance_id=row.id,
@@ -417,7 +418,7 @@ def _form_notes(preview: MigrationPreview, workflow: BpmnWorkflow, source: Deplo
     """An open task whose form file changed content shows the new form after migration."""
     forms_before = source.built.task_forms
     forms_after = target.built.task_forms
-    for task in runtime.ready_human_tasks(workflow).values():
+    for task in ready_human_tasks(workflow).values():
         key = task.task_spec.bpmn_id
         old, new = forms_before.get(key), forms_after.get(key)
         if old is None or new is None:
@@ -435,7 +436,7 @@ def _migrate_in_memory(plan: _Plan) -> None:
     # not change keeps its moment.
     waiting = {
         task.id: dict(task.internal_data)
-        for task in runtime.all_tasks(plan.workflow)
+        for task in all_tasks(plan.workflow)
         if task.state == TaskState.WAITING and task.internal_data
         and task.task_spec.name not in plan.changed_specs
     }
@@ -445,13 +446,13 @@ def _migrate_in_memory(plan: _Plan) -> None:
         if diff is not None and sub is not None:
             migrate_workflow(diff, sub, new_specs[sub.spec.name])
     plan.workflow.subprocess_specs = new_specs
-    for task in runtime.all_tasks(plan.workflow):
+    for task in all_tasks(plan.workflow):
         if task.id in waiting and task.state == TaskState.WAITING:
             task.internal_data = waiting[task.id]
 
 
 def _open_names(workflow: BpmnWorkflow) -> list[str]:
-    return sorted(_label(t.task_spec) for t in runtime.ready_human_tasks(workflow).values())
+    return sorted(_label(t.task_spec) for t in ready_human_tasks(workflow).values())
 
 
 def _label(spec: Any, quoted: bool = False) -> str:

@@ -16,6 +16,7 @@ from engine.base.errors import Conflict
 from engine.base.metrics import actions_reapplied
 from engine.base.models import HumanTask, ProcessInstance
 from engine.workflow import offload, runtime
+from engine.workflow.instance import recent_workflows
 from engine.workflow.store import Batch
 
 STANDARD = Path(__file__).resolve().parents[2] / "processes" / "standard"
@@ -63,13 +64,14 @@ def reapplied() -> float:
 async def test_parallel_sign_offs_at_the_same_moment_both_go_through(
     standard: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # "At the same moment": each sign-off has read the instance before either writes. (Left to
-    # chance, the first can commit on the database's thread before the second reads, and then
-    # the two never meet.)
-    monkeypatch.setattr(runtime, "apply", meeting_before(runtime.apply, 2))
     before = reapplied()
+    write = runtime.apply
     for subject in ("E1", "E2"):
         instance_id, signoffs = await at_the_sign_offs(subject)
+        # "At the same moment": each sign-off has read the instance before either writes.
+        # (Left to chance, the first can commit on the database's thread before the second
+        # reads, and then the two never meet.)
+        monkeypatch.setattr(runtime, "apply", meeting_before(write, 2))
         # Both load the instance at the same version; the second to save finds it changed,
         # and since its own task is still open, its sign-off is applied on the fresh state.
         await asyncio.gather(*[
@@ -77,6 +79,7 @@ async def test_parallel_sign_offs_at_the_same_moment_both_go_through(
                                   MID_YEAR[task.bpmn_id]["data"][0])
             for task in signoffs
         ])
+        monkeypatch.setattr(runtime, "apply", write)
         instance = await ProcessInstance.get(id=instance_id)
         assert instance.status == "completed"
         assert await HumanTask.filter(instance_id=instance_id, status="completed").count() == 5
@@ -156,7 +159,7 @@ async def test_workflows_run_on_threads_at_once_stay_apart(
                for key in ("E1", "E2", "E1", "E2", "E1", "E2")]
     drafts = [await HumanTask.get(instance_id=inst.id, bpmn_id="draft_objectives")
               for inst in started]
-    runtime.recent_workflows.clear()  # each is restored from the database, on a thread
+    recent_workflows.clear()  # each is restored from the database, on a thread
 
     async def submit(task: HumanTask, n: int) -> None:
         objectives = [{"kra": "Delivery", "title": f"Objective {n}", "kpi": "Releases",

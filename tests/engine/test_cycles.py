@@ -11,12 +11,13 @@ import pytest
 from engine.base.errors import EngineError, NotAllowed, NotFound
 from engine.base.models import AuditEvent, Cycle, HumanTask, OutboxEmail, ProcessInstance
 from engine.base.serialization import load_state
-from engine.packs.definitions import deploy_pack
+from engine.packs.definitions import deploy_pack, latest
 from engine.people.directory import current_directory
 from engine.people.org_import import import_org
 from engine.performance import cycles, launch_pool
 from engine.performance.cycles import Population, launch_cycle
 from engine.workflow import runtime
+from engine.workflow.instance import script_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"
@@ -90,9 +91,9 @@ async def test_an_explicit_list_and_the_cycle_reaches_the_process_data(hr: runti
     )
     assert await subjects_in("Pilot") == ["E1", "S2"]
     row = await ProcessInstance.get(subject__key="E1")
-    dep = await runtime.latest("objective_setting")
+    dep = await latest("objective_setting")
     workflow = load_state(row.state, dep.built.spec, dep.built.subprocess_specs,
-                          runtime.script_engine())
+                          script_engine())
     assert workflow.data["cycle"] == {"name": "Pilot", "due_on": "2026-03-31"}
     assert workflow.data["note"] == "pilot group"
     assert workflow.data["subject"]["key"] == "E1"
@@ -282,7 +283,7 @@ async def test_a_year_end_launch_starts_with_each_persons_agreed_objectives(
     report = await launch_cycle("year_end_appraisal", Population.of_job_family("engineering"),
                                 cycle_name="2026 year-end", due_on=DUE, actor=hr)
     assert report.started == 2
-    dep = await runtime.latest("year_end_appraisal")
+    dep = await latest("year_end_appraisal")
     data = {}
     for row in await ProcessInstance.filter(cycle_id=report.cycle_id).prefetch_related("subject"):
         workflow = load_state(row.state, dep.built.spec, dep.built.subprocess_specs, None)

@@ -20,8 +20,10 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 from engine.base import clock, internals
 from engine.base.models import Cycle, ProcessInstance
 from engine.base.serialization import load_state
+from engine.packs.definitions import deployed
 from engine.packs.pack_tests import run_pack_tests
 from engine.workflow import runtime
+from engine.workflow.instance import script_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKS = [ROOT / "processes" / "standard", ROOT / "processes" / "acme"]
@@ -116,10 +118,10 @@ async def test_a_waiting_timer_keeps_its_moment_and_fires_when_marked(standard: 
     workflow's timers moves it on."""
     hr = await runtime.actor_for("H1")
     inst = await runtime.start_process("objective_setting", subject="E1", actor=hr)
-    dep = await runtime.deployed(inst.definition_id)  # type: ignore[attr-defined]
+    dep = await deployed(inst.definition_id)  # type: ignore[attr-defined]
     row = await ProcessInstance.get(id=inst.id)
     workflow = load_state(row.state, dep.built.spec, dep.built.subprocess_specs,
-                          runtime.script_engine())
+                          script_engine())
     [timer] = [t for t in workflow.get_tasks(state=TaskState.WAITING)
                if t.task_spec.bpmn_id == "draft_reminder"]
     assert internals.timer_due(timer) == row.next_timer_at
@@ -135,7 +137,7 @@ async def test_a_state_round_trips_without_its_spec(standard: None) -> None:
     """What the converters write is what they restore: the same tasks, states and data."""
     hr = await runtime.actor_for("H1")
     inst = await runtime.start_process("objective_setting", subject="E1", actor=hr)
-    dep = await runtime.deployed(inst.definition_id)  # type: ignore[attr-defined]
+    dep = await deployed(inst.definition_id)  # type: ignore[attr-defined]
     row = await ProcessInstance.get(id=inst.id)
     workflow = load_state(row.state, dep.built.spec, dep.built.subprocess_specs, None)
     again = internals.workflow_to_dict(workflow)

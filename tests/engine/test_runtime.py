@@ -25,6 +25,7 @@ from engine.operations.worker import drain
 from engine.packs.definitions import deploy_pack, deployed
 from engine.workflow import runtime
 from engine.workflow.audit import verify_chain
+from engine.workflow.instance import recent_workflows
 
 LAB = Path(__file__).parent / "runtime_pack"
 
@@ -292,7 +293,7 @@ async def test_a_remembered_workflow_is_used_only_at_the_version_it_was_saved(
     hr = await runtime.actor_for("H1")
     inst = await runtime.start_process("objective_setting", subject="E1", actor=hr)
     row = await ProcessInstance.get(id=inst.id)
-    remembered = runtime.recent_workflows
+    remembered = recent_workflows
     assert remembered.take(row) is not None  # kept by the start, at its version
     assert remembered.take(row) is None  # taken out while an action uses it
 

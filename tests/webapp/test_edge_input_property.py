@@ -45,6 +45,7 @@ from engine.people.assignment import may_act
 from engine.people.directory import current_directory
 from engine.workflow import runtime
 from engine.workflow.task_context import parsed_form, task_context
+from engine.workflow.timers import fire_timers_of
 from forms import form_spec
 from forms.schema import FieldNode
 
@@ -355,7 +356,7 @@ async def drive(case: Case, parked: set[tuple[str, str, str]], cycle_id: int) ->
             await runtime.send_signal(signal["name"], [instance.id], hr, signal.get("payload"))
         elif timers:
             timers.clear()
-            await runtime._fire_timers_of(instance.id, clock.now() + timedelta(days=400))
+            await fire_timers_of(instance.id, clock.now() + timedelta(days=400))
         else:
             return None
     return None
