@@ -16,7 +16,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -122,7 +122,7 @@ class LiveInstance:
         """Run `step` and the engine steps after it; an error is kept, not raised."""
         with sandbox.script_context(
             directory=self.directory, catalogs=self.dep.catalogs, now=clock.now(), mocks=None,
-            subject_id=self.row.subject_id,  # type: ignore[attr-defined]
+            subject_id=self.row.subject_id,
             records_about=self.dep.process_settings.get("records_about", ()),
         ) as ctx:
             try:
@@ -154,7 +154,7 @@ class LiveInstance:
         saved last), let `act` run it and add its own writes, then add the outcome. The writes go
         to `batch`, or a new one. None when `act` says there was nothing to do after all (returns
         False)."""
-        dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
+        dep = await deployed(row.definition_id)
         saved = [recent_workflows.take(row)]
         writes = batch or Batch()
         mark = len(writes.steps)
@@ -257,8 +257,8 @@ class LiveInstance:
                 Record,
                 {
                     "kind": record["kind"],
-                    "person_id": target.id if target else row.subject_id,  # type: ignore[attr-defined]
-                    "cycle_id": row.cycle_id,  # type: ignore[attr-defined]
+                    "person_id": target.id if target else row.subject_id,
+                    "cycle_id": row.cycle_id,
                     "instance_id": self.ref,
                     "data": json_safe(record.get("data", {})),
                     "created_at": clock.now(),
@@ -290,7 +290,7 @@ class LiveInstance:
             "next_timer_at": next_timer if row.status == "running" else None,
             "waiting_for": waiting_for,
             "completed_at": row.completed_at,
-            "definition_id": row.definition_id,  # type: ignore[attr-defined]
+            "definition_id": row.definition_id,
             "updated_at": clock.now(),
             "version": row.version + 1,
         }
@@ -324,7 +324,7 @@ class LiveInstance:
                 {"instance_id": self.ref, "spiff_task_id": spiff_id, "status": "ready"},
                 {"status": "cancelled", "completed_at": now},
             )
-        subject_id = self.row.subject_id  # type: ignore[attr-defined]
+        subject_id = self.row.subject_id
         for spiff_id, task in ready.items():
             if spiff_id in self.ready_before:
                 continue
@@ -441,12 +441,12 @@ class RecentWorkflows:
         if entry is None:
             return None
         version, definition_id, workflow = entry
-        if version != row.version or definition_id != row.definition_id:  # type: ignore[attr-defined]
+        if version != row.version or definition_id != row.definition_id:
             return None
         return workflow
 
     def keep(self, row: ProcessInstance, workflow: BpmnWorkflow) -> None:
-        self.entries[row.id] = (row.version, row.definition_id, workflow)  # type: ignore[attr-defined]
+        self.entries[row.id] = (row.version, row.definition_id, workflow)
         self.entries.move_to_end(row.id)
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
@@ -460,10 +460,10 @@ recent_workflows = RecentWorkflows()
 
 def _row_values(row: ProcessInstance) -> dict[str, Any]:
     return {
-        "definition_id": row.definition_id,  # type: ignore[attr-defined]
+        "definition_id": row.definition_id,
         "process_id": row.process_id,
-        "subject_id": row.subject_id,  # type: ignore[attr-defined]
-        "cycle_id": row.cycle_id,  # type: ignore[attr-defined]
+        "subject_id": row.subject_id,
+        "cycle_id": row.cycle_id,
         "title": row.title,
         "status": row.status,
         "state": row.state,
@@ -488,14 +488,17 @@ def _lane_of(task: Any, workflow: BpmnWorkflow) -> str | None:
 
 
 def _properties(task: Any) -> dict[str, str]:
-    return (getattr(task.task_spec, "extensions", None) or {}).get("properties", {})
+    properties: dict[str, str] = (
+        getattr(task.task_spec, "extensions", None) or {}).get("properties", {})
+    return properties
 
 
 def _due_at(task: Any, workflow: BpmnWorkflow) -> datetime | None:
     props = _properties(task)
     if props.get("dueIn"):
         parsed = TimerEventDefinition.parse_iso_duration(props["dueIn"])
-        return clock.now() + TimerEventDefinition.get_timedelta_from_start(parsed, clock.now())
+        after: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, clock.now())
+        return clock.now() + after
     if props.get("dueDate"):
         value = workflow.script_engine.evaluate(task, props["dueDate"])
         if isinstance(value, datetime):

@@ -109,12 +109,12 @@ async def _open_task(task_id: int, actor: Actor, directory: DirectorySnapshot) -
         raise NotFound(f"no task {task_id}")
     if actor.person_id is not None and not assignment.may_act(
         actor.person_id,
-        row.assignee_id,  # type: ignore[attr-defined]
+        row.assignee_id,
         row.candidate_group,
         row.candidates,
         directory,
     ):
-        if row.completed_by_id == actor.person_id:  # type: ignore[attr-defined]
+        if row.completed_by_id == actor.person_id:
             raise Conflict(already_done_message(row, directory))
         raise NotAllowed(f"{actor.label} may not act on task {task_id}")
     if row.status != "ready":
@@ -125,7 +125,7 @@ async def _open_task(task_id: int, actor: Actor, directory: DirectorySnapshot) -
 def already_done_message(row: HumanTask, directory: DirectorySnapshot) -> str:
     """Why a task can no longer be acted on, in words for the person who tried."""
     if row.status == "completed":
-        person = directory.person(row.completed_by_id)  # type: ignore[attr-defined]
+        person = directory.person(row.completed_by_id)
         who = f" by {person.name}" if person else ""
         when = f" at {row.completed_at:%Y-%m-%d %H:%M} UTC" if row.completed_at else ""
         return f"'{row.name}' was already completed{who}{when}."
@@ -170,7 +170,7 @@ async def _submission(
     task_row: HumanTask, actor: Actor, directory: DirectorySnapshot, data: dict[str, Any]
 ) -> LiveInstance:
     """The run of one task submission on the instance as stored now."""
-    row: ProcessInstance = task_row.instance  # type: ignore[assignment]
+    row: ProcessInstance = task_row.instance
     if row.status == "error":
         raise Conflict("this process is stopped on an error; HR must retry it first")
 
@@ -224,7 +224,7 @@ async def claim_task(task_id: int, actor: Actor) -> HumanTask:
     row = await HumanTask.get_or_none(id=task_id)
     if row is None:
         raise NotFound(f"no task {task_id}")
-    holder = row.assignee_id  # type: ignore[attr-defined]
+    holder = row.assignee_id
     offered = actor.person_id is not None and assignment.may_act(
         actor.person_id, None, row.candidate_group, row.candidates, directory
     )
@@ -243,18 +243,18 @@ async def claim_task(task_id: int, actor: Actor) -> HumanTask:
         {"assignee_id": actor.person_id},
         conflict="claimed meanwhile",
     )
-    batch.audit(actor.label, "task_claimed", instance=row.instance_id, task=row.id)  # type: ignore[attr-defined]
+    batch.audit(actor.label, "task_claimed", instance=row.instance_id, task=row.id)
     try:
         await apply(batch)
     except Conflict:
         await row.refresh_from_db()
         raise Conflict(_claimed_message(row, directory)) from None
-    row.assignee_id = actor.person_id  # type: ignore[attr-defined]
+    row.assignee_id = actor.person_id
     return row
 
 
 def _claimed_message(row: HumanTask, directory: DirectorySnapshot) -> str:
-    person = directory.person(row.assignee_id)  # type: ignore[attr-defined]
+    person = directory.person(row.assignee_id)
     if row.status != "ready":
         return already_done_message(row, directory)
     return f"'{row.name}' was already claimed by {person.name if person else 'someone else'}."
@@ -269,7 +269,7 @@ async def release_task(task_id: int, actor: Actor) -> HumanTask:
     if row.status != "ready":
         raise Conflict(already_done_message(row, directory))
     # A personal task lists its one holder as its candidate: releasing it would orphan it.
-    if row.assignee_id != actor.person_id or not _shared(row):  # type: ignore[attr-defined]
+    if row.assignee_id != actor.person_id or not _shared(row):
         raise NotAllowed("only the person holding a group task can release it")
     batch = Batch()
     batch.update(
@@ -278,12 +278,12 @@ async def release_task(task_id: int, actor: Actor) -> HumanTask:
         {"assignee_id": None},
         conflict="changed meanwhile",
     )
-    batch.audit(actor.label, "task_released", instance=row.instance_id, task=row.id)  # type: ignore[attr-defined]
+    batch.audit(actor.label, "task_released", instance=row.instance_id, task=row.id)
     try:
         await apply(batch)
     except Conflict:
         raise await _refreshed_conflict(row.id, directory) from None
-    row.assignee_id = None  # type: ignore[attr-defined]
+    row.assignee_id = None
     return row
 
 
@@ -306,7 +306,7 @@ async def retry_instance(instance_id: int, actor: Actor, upgrade: bool = True) -
         raise NotFound(f"no instance {instance_id}")
     if row.status != "error":
         raise Conflict(f"instance {instance_id} is not in error (it is {row.status})")
-    dep = await deployed(row.definition_id)  # type: ignore[attr-defined]
+    dep = await deployed(row.definition_id)
     if upgrade:
         newest = await latest(row.process_id, dep.pack)
         if newest.id != dep.id:
@@ -321,7 +321,7 @@ async def retry_instance(instance_id: int, actor: Actor, upgrade: bool = True) -
             workflow.reset_from_task_id(task.id)
 
     detail = {
-        "from_definition": row.definition_id,  # type: ignore[attr-defined]
+        "from_definition": row.definition_id,
         "to_definition": dep.id,
         "version": dep.version,
         "previous_error": row.error,
@@ -346,7 +346,7 @@ async def save_moved(
 ) -> ProcessInstance:
     """Save an instance whose workflow was repaired or moved to `dep` outside a task (a retry,
     a migration): run `step` and the engine steps after it, audit `action`, write it all."""
-    row.definition_id = dep.id  # type: ignore[attr-defined]
+    row.definition_id = dep.id
     run = LiveInstance(row, dep, workflow, await current_directory(), actor, Batch(), row.id)
     run.batch.chain_from(row.id, row.audit_seq, row.audit_head)
     run.ready_before = ready_before
