@@ -1028,7 +1028,7 @@ async def dashboards_bench(
     from engine.base import db
     from engine.base.models import HumanTask, ProcessInstance
     from engine.people.directory import bump_directory_version, current_directory
-    from engine.performance.dashboards import hr_dashboard
+    from engine.performance.hr_dashboard import hr_dashboard
     from engine.workflow.store import apply
 
     class _Admin:

@@ -21,8 +21,9 @@ from typing import Any
 from engine.base.errors import NotFound
 from engine.base.models import Cycle, ProcessInstance, Record
 from engine.people.directory import current_directory
-from engine.performance.dashboards import HrDashboard, hr_scope
 from engine.performance.deployed_pack import cycle_pack
+from engine.performance.hr_dashboard import HrDashboard
+from engine.performance.populations import hr_scope
 from engine.workflow.access import SeesSubjects
 from engine.workflow.inbox import process_titles
 

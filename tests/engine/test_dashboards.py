@@ -19,14 +19,10 @@ from engine.packs.loading import load_pack
 from engine.packs.pack_tests import run_pack_tests
 from engine.people.directory import current_directory
 from engine.people.org_import import import_org
-from engine.performance.dashboards import (
-    hr_dashboard,
-    performance_band,
-    population_calibration,
-    potential_band,
-    rating_distribution,
-    team_status,
-)
+from engine.performance.calibration import population_calibration
+from engine.performance.distribution import rating_distribution
+from engine.performance.hr_dashboard import hr_dashboard
+from engine.performance.team_status import performance_band, potential_band, team_status
 
 STANDARD = Path(__file__).resolve().parents[2] / "processes" / "standard"
 ACME = STANDARD.parent / "acme"

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from engine.base.errors import NotAllowed
 from engine.base.models import Person, ProcessDefinition
-from engine.performance.dashboards import hr_dashboard
+from engine.performance.hr_dashboard import hr_dashboard
 from engine.performance.exports import Table, as_csv, as_xlsx, cycle_results, dashboard_tables
 from tests.engine.test_dashboards import (
     Org,
