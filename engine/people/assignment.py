@@ -200,9 +200,61 @@ def _assignment(owners: Iterable[Owner], note: str | None) -> Assignment:
     return Assignment(None, None, unique, note)
 
 
-def to_hr(note: str) -> Assignment:
-    """The assignment of a task whose lane resolved to nobody: HR, with the reason."""
-    return Assignment(None, HR_GROUP, [f"group:{HR_GROUP}"], note)
+def to_hr(note: str, lane: str | None = None, misses: Sequence[str] = ()) -> Assignment:
+    """The assignment of a task whose lane resolved to nobody: HR, with the reason — a plain
+    sentence for HR first (who, why, what to do), then the technical detail."""
+    plain = plain_reason(lane, misses) if misses else None
+    text = f"{plain} Details: {note}" if plain else note
+    return Assignment(None, HR_GROUP, [f"group:{HR_GROUP}"], text)
+
+
+_PLAIN: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"(?P<who>.+?) has no manager$"),
+     "{who} has no manager in the directory",
+     "record {who}'s manager in the directory, or do this step yourself"),
+    (re.compile(r"(?P<who>.+?), manager of (?P<of>.+?), is inactive$"),
+     "{who}, the manager of {of}, has left (inactive in the directory)",
+     "give {of} a new manager in the directory, or do this step yourself"),
+    (re.compile(r"(?P<who>.+?)(?:, .+,)? is inactive$"),
+     "{who} has left (inactive in the directory)",
+     "update the directory, or do this step yourself"),
+    (re.compile(r"group '(?P<group>.+)' has no active members$"),
+     "the group “{group}” has nobody in it who is still active",
+     "add someone to the group “{group}”, or do this step yourself"),
+    (re.compile(r"the process has no (?P<role>subject|starter)$"),
+     "the process has no {role}",
+     "do this step yourself"),
+    (re.compile(r"it is not mapped in the pack's \[lanes\]$|resolver .*"),
+     "the pack does not say who works in this lane",
+     "ask the process designer to map the lane in the pack, and do this step yourself"),
+    (re.compile(r"(?P<who>.+?) has no org unit$"),
+     "{who} belongs to no unit in the directory",
+     "put {who} in a unit in the directory, or do this step yourself"),
+    (re.compile(r"unit (?P<unit>.+) has no (?P<what>.+)$"),
+     "unit {unit} has no {what} in the directory",
+     "record the unit's {what} in the directory, or do this step yourself"),
+)
+
+
+def plain_reason(lane: str | None, misses: Sequence[str]) -> str:
+    """Why a step came to HR, for HR: "Nobody could take the “Manager” step: Grace Hopper has
+    no manager in the directory. It came to HR instead: record Grace Hopper's manager in the
+    directory, or do this step yourself."."""
+    why: list[str] = []
+    fix = "check the directory, or do this step yourself"
+    for miss in misses:
+        for pattern, reason, advice in _PLAIN:
+            found = pattern.fullmatch(miss)
+            if found:
+                values = found.groupdict()
+                why.append(reason.format(**values))
+                fix = advice.format(**values)
+                break
+        else:
+            why.append(miss)
+    step = f"the “{lane}” step" if lane else "this step (it has no lane)"
+    return (f"Nobody could take {step}: {'; '.join(why)}. "
+            f"It came to HR instead: {fix}.")
 
 
 def resolve_lane(
@@ -222,7 +274,7 @@ def resolve_lane(
             if owner is not None:
                 return _assignment([owner], None)
             misses.append(miss or "")
-        return to_hr(f"Task with no lane resolved to nobody: {'; '.join(misses)}")
+        return to_hr(f"Task with no lane resolved to nobody: {'; '.join(misses)}", None, misses)
 
     if isinstance(lane_owners, Mapping) and lane in lane_owners:
         entries = lane_owners[lane]
@@ -238,20 +290,23 @@ def resolve_lane(
                 misses.append(miss)
         if not owners:
             reason = "; ".join(misses) or "the list is empty"
-            return to_hr(f"Lane {lane!r} (lane_owners) resolved to nobody: {reason}")
+            return to_hr(f"Lane {lane!r} (lane_owners) resolved to nobody: {reason}", lane,
+                         misses or ["the list of owners is empty"])
         note = f"Lane {lane!r} (lane_owners): ignored {'; '.join(misses)}" if misses else None
         return _assignment(owners, note)
 
     text = lanes.get(lane, default_resolver)
     if text is None:
-        return to_hr(f"Lane {lane!r} resolved to nobody: it is not mapped in the pack's [lanes]")
+        return to_hr(f"Lane {lane!r} resolved to nobody: it is not mapped in the pack's [lanes]",
+                     lane, ["it is not mapped in the pack's [lanes]"])
     try:
         resolver = parse_resolver(text)
     except ResolverError as error:
-        return to_hr(f"Lane {lane!r} resolved to nobody: {error}")
+        return to_hr(f"Lane {lane!r} resolved to nobody: {error}", lane, [str(error)])
     owner, miss = _follow(resolver, directory, subject_id, starter_id)
     if owner is None:
-        return to_hr(f"Lane {lane!r} ({resolver}) resolved to nobody: {miss}")
+        return to_hr(f"Lane {lane!r} ({resolver}) resolved to nobody: {miss}", lane,
+                     [miss or ""])
     return _assignment([owner], None)
 
 

@@ -251,11 +251,16 @@ def test_lane_owners_drop_unknown_and_inactive_entries_and_say_so(
     nobody = resolve_lane("Manager", LANES, directory, 2, None, {"Manager": ["E6", "NOPE"]})
     assert nobody.candidate_group == "hr"
     assert nobody.note == (
-        "Lane 'Manager' (lane_owners) resolved to nobody: Margaret Hamilton is inactive; "
+        "Nobody could take the “Manager” step: Margaret Hamilton has left (inactive in the "
+        "directory); person 'NOPE' is not in the directory. It came to HR instead: update the "
+        "directory, or do this step yourself. "
+        "Details: Lane 'Manager' (lane_owners) resolved to nobody: Margaret Hamilton is inactive; "
         "person 'NOPE' is not in the directory"
     )
     empty = resolve_lane("Manager", LANES, directory, 2, None, {"Manager": []})
-    assert empty.note == "Lane 'Manager' (lane_owners) resolved to nobody: the list is empty"
+    assert empty.note is not None
+    assert empty.note.endswith(
+        "Details: Lane 'Manager' (lane_owners) resolved to nobody: the list is empty")
 
 
 def test_task_without_a_lane_goes_to_the_starter_else_the_subject(
@@ -268,9 +273,38 @@ def test_task_without_a_lane_goes_to_the_starter_else_the_subject(
     orphan = resolve_lane(None, LANES, directory, None, None, None)
     assert orphan.candidate_group == "hr"
     assert orphan.note == (
-        "Task with no lane resolved to nobody: the process has no starter; "
+        "Nobody could take this step (it has no lane): the process has no starter; the process "
+        "has no subject. It came to HR instead: do this step yourself. "
+        "Details: Task with no lane resolved to nobody: the process has no starter; "
         "the process has no subject"
     )
+
+
+@pytest.mark.parametrize(
+    ("lane", "subject", "plain"),
+    [
+        ("Manager", 1, "Nobody could take the “Manager” step: Grace Hopper has no manager in the "
+         "directory. It came to HR instead: record Grace Hopper's manager in the directory, or "
+         "do this step yourself."),
+        ("Manager", 4, "Nobody could take the “Manager” step: Margaret Hamilton, the manager of "
+         "Katherine Johnson, has left (inactive in the directory). It came to HR instead: give "
+         "Katherine Johnson a new manager in the directory, or do this step yourself."),
+        ("Payroll", 2, "Nobody could take the “Payroll” step: the group “payroll” has nobody in "
+         "it who is still active. It came to HR instead: add someone to the group “payroll”, "
+         "or do this step yourself."),
+        ("Marketing", 2, "Nobody could take the “Marketing” step: the pack does not say who "
+         "works in this lane. It came to HR instead: ask the process designer to map the lane "
+         "in the pack, and do this step yourself."),
+    ],
+)
+def test_a_routing_note_leads_with_a_plain_sentence_for_hr_then_the_detail(
+    directory: DirectorySnapshot, lane: str, subject: int, plain: str
+) -> None:
+    note = resolve_lane(lane, LANES, directory, subject, None, None).note
+
+    assert note is not None
+    assert note.startswith(plain + " Details: Lane ")
+    assert "resolved to nobody" in note.removeprefix(plain)
 
 
 def test_may_act_assignee_only_once_assigned(directory: DirectorySnapshot) -> None:
