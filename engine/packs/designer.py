@@ -7,7 +7,7 @@ folder only until its first deploy); validation and previews run on that pack wi
 designer's drafts laid over it (a working copy in a scratch folder, exactly as deploy will see
 it), and a deploy stores the new pack version and process versions in the database. No pack
 folder is ever written: `sightline pack export` writes a version out where a consultant wants
-it.
+it. After a deploy, the migrate page offers the open instances still on an older version.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from engine.base import clock
 from engine.base.db import clears_on_connect
 from engine.base.errors import Conflict, EngineError, NotFound
-from engine.base.models import PackDraftFile, PackVersion, ProcessDefinition
+from engine.base.models import PackDraftFile, PackVersion, ProcessDefinition, ProcessInstance
 from engine.packs.archive import write_pack_files
 from engine.packs.definitions import (
     DeployReport,
@@ -40,6 +41,9 @@ from engine.packs.versions import VersionDiff, diff_versions
 EDITABLE_SUFFIXES = (".bpmn", ".dmn", ".json", ".toml")
 # One file of a pack; the whole-pack upload limit lives in settings.
 MAX_DRAFT_CHARS = 2 * 1024 * 1024
+# An instance in these states has nothing left to migrate.
+CLOSED_STATUSES = ("completed", "cancelled")
+MAX_PROCESS_ID = 128  # ProcessDefinition.process_id's column
 
 
 class DraftPathError(EngineError):
@@ -362,10 +366,63 @@ async def _fill_versions(
         outcome.deployed.append(DeployedVersion(process_id, version, row.id, diff))
 
 
+# -- migrate ---------------------------------------------------------------------------------
+
+
+@dataclass
+class OlderInstance:
+    """An open instance still running an older version of the process."""
+
+    instance_id: int
+    title: str
+    subject_id: int | None
+    version: int
+    status: str
+    started_at: datetime
+
+
+@dataclass
+class MigrationChoice:
+    """The newest version of a process and the open instances on older ones."""
+
+    target_definition_id: int
+    target_version: int
+    instances: list[OlderInstance]
+
+
+async def migration_choice(pack: str, process_id: str) -> MigrationChoice | None:
+    """The newest version of a process and its open instances on older versions (what the
+    designer's migrate page offers); None when the process was never deployed."""
+    if len(process_id) > MAX_PROCESS_ID:
+        return None  # no process has such an id
+    newest = (
+        await ProcessDefinition.filter(pack=pack, process_id=process_id)
+        .order_by("-version").first()
+    )
+    if newest is None:
+        return None
+    rows = (
+        await ProcessInstance.filter(
+            process_id=process_id, definition__pack=pack, status__not_in=CLOSED_STATUSES
+        )
+        .exclude(definition_id=newest.id)
+        .order_by("id")
+        .prefetch_related("definition")
+    )
+    instances = [
+        OlderInstance(row.id, row.title, row.subject_id, row.definition.version,
+                      row.status, row.started_at)
+        for row in rows
+    ]
+    return MigrationChoice(newest.id, newest.version, instances)
+
+
 __all__ = [
     "DeployOutcome",
     "DeployedVersion",
     "DraftPathError",
+    "MigrationChoice",
+    "OlderInstance",
     "WorkingCopy",
     "base_folder",
     "base_pack",
@@ -376,6 +433,7 @@ __all__ = [
     "draft_files",
     "file_bytes",
     "find_pack",
+    "migration_choice",
     "save_draft_file",
     "validate_draft",
     "working_copy",

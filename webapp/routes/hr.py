@@ -8,29 +8,50 @@ JavaScript the page refreshes itself) until it shows the report — from whichev
 answers. Only the HR group sees any of it; others get 404. An HR partner launches only for the
 people of the units they look after (engine.workflow.access): the form offers those units, and a
 population reaching outside them is refused on its field, naming who is outside.
+
+GET /hr/dashboard shows one cycle (`?cycle=<id>`, else the newest): completion by unit, overdue
+steps, ratings against the guideline with the release of each population, instances stopped on
+an error (each may be run again) and the exports. GET /hr/calibration lists one population's
+appraisals waiting for the release, whose proposed ratings HR may change before releasing them.
+The data comes from engine.performance (hr_dashboard, calibration, cycle_errors, exports).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
+from markupsafe import Markup
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from engine.base import clock
-from engine.base.errors import EngineError
+from engine.base.errors import EngineError, NotAllowed, NotFound
 from engine.people.directory import DirectorySnapshot
-from engine.performance import cycles
+from engine.performance import cycles, exports
+from engine.performance.calibration import (
+    PopulationCalibration,
+    population_calibration,
+    send_release,
+)
+from engine.performance.cycle_choice import CycleSummary, cycles_newest_first
+from engine.performance.cycle_errors import retry_failed
 from engine.performance.cycles import LaunchStatus, Population
+from engine.performance.hr_dashboard import HrDashboard, hr_dashboard
+from engine.workflow import runtime
 from engine.workflow.access import hr_units
 from engine.workflow.runtime import Actor
 from webapp.auth import Viewer, current_user
-from webapp.templating import render
+from webapp.input import database_id, path_id
+from webapp.routes.cycle_pages import chart_data, chosen_cycle, distribution_chart
+from webapp.templating import flash, render
 
 log = logging.getLogger("sightline.web")
 
@@ -38,6 +59,7 @@ HR_HOME = "/hr"
 # Launches listed on the HR home.
 RECENT_LAUNCHES = 10
 KEY_SEPARATORS = re.compile(r"[\s,;]+")
+REASON_MAX = 1000
 
 
 def _hr_only(request: Request) -> Viewer:
@@ -250,7 +272,283 @@ async def launch_progress(request: Request) -> Response:
     )
 
 
-routes = [
+# --- HR dashboard ------------------------------------------------------------------------------
+
+
+async def _hr_context(request: Request) -> tuple[Viewer, CycleSummary | None, HrDashboard | None]:
+    viewer = _hr_only(request)
+    cycles = await cycles_newest_first()
+    cycle = chosen_cycle(request, cycles)
+    try:
+        dashboard = await hr_dashboard(cycle.id, viewer) if cycle else None
+    except NotAllowed:
+        raise HTTPException(404) from None
+    request.state.cycles = cycles
+    return viewer, cycle, dashboard
+
+
+async def hr_dashboard_page(request: Request) -> Response:
+    """GET /hr/dashboard: completion by unit, overdue steps, calibration and releases, errors."""
+    viewer, cycle, dashboard = await _hr_context(request)
+    calibration: list[dict[str, Any]] = []
+    charts: list[Markup] = []
+    if dashboard is not None and cycle is not None:
+        for n, dist in enumerate(dashboard.calibration):
+            proposed = dashboard.proposed.get(dist.key)
+            chart_ids = {}
+            for kind, shown, counted in (("final", dist, "Final"),
+                                         ("proposed", proposed, "Proposed")):
+                if shown is not None and shown.rated:
+                    chart = distribution_chart(f"calibration-{kind}-{n}", shown, counted)
+                    charts.append(chart_data(chart))
+                    chart_ids[kind] = chart["id"]
+            calibration.append({
+                "dist": dist,
+                "proposed": proposed,
+                "key": dist.key,
+                "waiting": dashboard.awaiting_release.get(dist.key, 0),
+                "chart_ids": chart_ids,
+            })
+        funnel = {
+            "id": "funnel-chart",
+            "type": "bar",
+            "stacked": True,
+            "horizontal": True,
+            "labels": [f.title for f in dashboard.totals],
+            "datasets": [
+                {"label": "Completed", "data": [f.completed for f in dashboard.totals]},
+                {"label": "Open", "data": [f.open for f in dashboard.totals]},
+                {"label": "Error", "data": [f.error for f in dashboard.totals]},
+            ],
+        }
+        if dashboard.totals:
+            charts.append(chart_data(funnel))
+    context = {
+        "cycles": request.state.cycles,
+        "cycle": cycle,
+        "dashboard": dashboard,
+        "calibration": calibration,
+        "charts": charts,
+    }
+    return render(request, "hr_dashboard.html", context)
+
+
+async def _population(request: Request, cycle: CycleSummary, key: str) -> PopulationCalibration:
+    viewer = _hr_only(request)
+    try:
+        return await population_calibration(cycle.id, key, viewer)
+    except (NotAllowed, NotFound):
+        raise HTTPException(404) from None
+
+
+async def release_ratings(request: Request) -> Response:
+    """POST /hr/dashboard/release: release one population's ratings as the managers proposed."""
+    viewer = _hr_only(request)
+    cycle = chosen_cycle(request, await cycles_newest_first())
+    if cycle is None:
+        raise HTTPException(404)
+    form = await request.form()
+    population = await _population(request, cycle, str(form.get("population", "")))
+    ids = [entry.instance_id for entry in population.people]
+    actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
+    released = await send_release(cycle.id, ids, actor)
+    label = population.population
+    if released:
+        flash(request, f"Ratings released for {len(released)} appraisal(s) in {label}.", "success")
+    else:
+        flash(request, f"No appraisal in {label} was waiting for the release.", "warning")
+    return RedirectResponse(f"/hr/dashboard?cycle={cycle.id}#calibration", status_code=303)
+
+
+# --- HR calibration ------------------------------------------------------------------------
+
+
+def _calibration_context(
+    cycle: CycleSummary, population: PopulationCalibration, form: dict[str, str],
+    errors: dict[str, str], problem: str = "",
+) -> dict[str, Any]:
+    chart = None
+    if population.proposed.rated:
+        chart = chart_data(distribution_chart("calibration-proposed", population.proposed,
+                                              "Proposed"))
+    return {
+        "cycle": cycle,
+        "population": population,
+        "form": form,
+        "errors": errors,
+        "problem": problem,
+        "chart": chart,
+    }
+
+
+async def _calibration_request(request: Request) -> tuple[CycleSummary, PopulationCalibration]:
+    _hr_only(request)
+    cycle = chosen_cycle(request, await cycles_newest_first())
+    if cycle is None:
+        raise HTTPException(404)
+    key = request.query_params.get("population", "all")
+    return cycle, await _population(request, cycle, key)
+
+
+async def calibration_page(request: Request) -> Response:
+    """GET /hr/calibration?cycle=&population=: the people of a population waiting for the
+    release, with the proposed ratings HR may change before releasing them."""
+    cycle, population = await _calibration_request(request)
+    return render(request, "hr_calibration.html",
+                  _calibration_context(cycle, population, {}, {}))
+
+
+def calibrated_changes(
+    form: FormData, population: PopulationCalibration
+) -> tuple[dict[str, str], dict[int, tuple[int, str]], dict[str, str]]:
+    """What HR typed, the changed ratings (person id -> (level, reason)) and the errors per
+    field; a row for someone not waiting in the population is an error of the whole form."""
+    waiting = {entry.person_id: entry for entry in population.people}
+    levels = {value for value, _ in population.levels}
+    values: dict[str, str] = {}
+    changes: dict[int, tuple[int, str]] = {}
+    errors: dict[str, str] = {}
+    for field_name, raw in form.multi_items():
+        if not field_name.startswith("rating-"):
+            continue
+        person = field_name.removeprefix("rating-")
+        reason = str(form.get(f"reason-{person}", "")).strip()
+        values[field_name], values[f"reason-{person}"] = str(raw).strip(), reason
+        person_id = database_id(person)
+        entry = waiting.get(person_id) if person_id is not None else None
+        if entry is None:
+            errors["_form"] = ("Someone on the form is not waiting for the release in this "
+                               "population any more; reload the page.")
+            continue
+        chosen = values[field_name]
+        if chosen in ("", str(entry.proposed_rating)):
+            continue  # kept as proposed
+        if not _is_level(chosen, levels):
+            errors[field_name] = "Choose a rating from the scale."
+        elif not reason:
+            errors[f"reason-{person}"] = "Say why the rating changes."
+        elif len(reason) > REASON_MAX:
+            errors[f"reason-{person}"] = f"Keep the reason under {REASON_MAX} characters."
+        else:
+            changes[entry.person_id] = (int(chosen), reason)
+    if not values and "_form" not in errors:
+        errors["_form"] = "Nobody on the form is waiting for the release."
+    return values, changes, errors
+
+
+def _is_level(chosen: str, levels: set[int]) -> bool:
+    """Whether a posted rating is one of the scale's levels ("3", "-1"; not "²" or 5000 digits)."""
+    digits = chosen.removeprefix("-")
+    return digits.isascii() and digits.isdigit() and len(digits) < 10 and int(chosen) in levels
+
+
+async def release_calibrated(request: Request) -> Response:
+    """POST /hr/calibration: release the listed people's ratings, with HR's changes."""
+    viewer = _hr_only(request)
+    cycle, population = await _calibration_request(request)
+    form = await request.form()
+    values, changes, errors = calibrated_changes(form, population)
+    if errors:
+        problem = errors.pop("_form", "") or (
+            "Nothing was released: correct the highlighted rows and release again."
+        )
+        context = _calibration_context(cycle, population, values, errors, problem)
+        return render(request, "hr_calibration.html", context, status=422)
+    listed = {database_id(name.removeprefix("rating-")) for name in values
+              if name.startswith("rating-")}
+    entries = [entry for entry in population.people if entry.person_id in listed]
+    payload = {"ratings": {str(pid): level for pid, (level, _) in changes.items()}}
+    actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
+
+    def calibrated(received: list[int]) -> tuple[str, dict[str, Any]]:
+        # The audit event of the release, written in the release's own transaction.
+        return "ratings_calibrated", {
+            "cycle_id": cycle.id,
+            "population": population.key,
+            "released": sorted(received),
+            "changes": [
+                {"person_id": entry.person_id, "name": entry.name,
+                 "instance_id": entry.instance_id, "proposed": entry.proposed_rating,
+                 "calibrated": changes[entry.person_id][0],
+                 "reason": changes[entry.person_id][1]}
+                for entry in entries if entry.person_id in changes
+                and entry.instance_id in received
+            ],
+        }
+
+    released = set(await send_release(
+        cycle.id, [entry.instance_id for entry in entries], actor, payload, audit=calibrated,
+    ))
+    changed = sum(1 for entry in entries if entry.person_id in changes
+                  and entry.instance_id in released)
+    flash(request, f"Released {len(released)} rating(s) in {population.population}, "
+                   f"{changed} changed in calibration.", "success")
+    if len(released) < len(entries):
+        flash(request, f"{len(entries) - len(released)} appraisal(s) moved on meanwhile and "
+                       "were not released; they are listed again if they still wait.", "warning")
+    return RedirectResponse(
+        f"/hr/calibration?cycle={cycle.id}&population={population.key}", status_code=303
+    )
+
+
+async def retry_instance(request: Request) -> Response:
+    """POST /hr/dashboard/retry/{instance_id}: run an instance stopped on an error again."""
+    viewer = _hr_only(request)
+    actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
+    try:
+        outcome = await retry_failed(path_id(request, "instance_id"), viewer, actor)
+    except NotFound:
+        raise HTTPException(404) from None
+    if outcome.refused is not None:
+        flash(request, f"Retry failed: {outcome.refused}", "error")
+    elif outcome.stopped_again is not None:
+        flash(request, f"Instance {outcome.instance_id} stopped on an error again: "
+                       f"{outcome.stopped_again}", "error")
+    else:
+        flash(request, f"Instance {outcome.instance_id} is running again.", "success")
+    cycle = f"?cycle={outcome.cycle_id}" if outcome.cycle_id else ""
+    return RedirectResponse(f"/hr/dashboard{cycle}#errors", status_code=303)
+
+
+async def _export_tables(request: Request) -> tuple[CycleSummary, list[exports.Table]]:
+    viewer, cycle, dashboard = await _hr_context(request)
+    if cycle is None or dashboard is None:
+        raise HTTPException(404)
+    results = await exports.cycle_results(cycle.id, viewer)
+    return cycle, [results, *exports.dashboard_tables(dashboard)]
+
+
+def _file_name(cycle: CycleSummary, suffix: str) -> str:
+    # ASCII only: the name travels in an HTTP header, which cannot carry other characters
+    # ("Évaluation" keeps its letters as "evaluation").
+    letters = unicodedata.normalize("NFKD", cycle.name)
+    stem = "".join(c if c.isascii() and c.isalnum() else "-" for c in letters
+                   if not unicodedata.combining(c))
+    stem = "-".join(part for part in stem.lower().split("-") if part) or "cycle"
+    return f"sightline-{stem}.{suffix}"
+
+
+async def export_csv(request: Request) -> Response:
+    """GET /hr/dashboard/export.csv: the cycle's results, one row per employee."""
+    cycle, tables = await _export_tables(request)
+    return Response(
+        exports.as_csv(tables[0]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_file_name(cycle, "csv")}"'},
+    )
+
+
+async def export_xlsx(request: Request) -> Response:
+    """GET /hr/dashboard/export.xlsx: results and every dashboard table, a sheet each."""
+    cycle, tables = await _export_tables(request)
+    return Response(
+        exports.as_xlsx(tables),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{_file_name(cycle, "xlsx")}"'},
+    )
+
+
+routes: list[BaseRoute] = [
     Route(HR_HOME, hr_home, methods=["GET"], name="hr_home"),
     Route(f"{HR_HOME}/cycles/new", new_cycle, methods=["GET"], name="hr_new_cycle"),
     Route(f"{HR_HOME}/cycles/launch", launch, methods=["POST"], name="hr_launch"),
@@ -259,4 +557,13 @@ routes = [
         f"{HR_HOME}/launches/{{job_id}}/progress", launch_progress, methods=["GET"],
         name="hr_launch_progress",
     ),
+    Route("/hr/dashboard", hr_dashboard_page, methods=["GET"], name="hr_dashboard"),
+    Route("/hr/dashboard/release", release_ratings, methods=["POST"], name="hr_release"),
+    Route("/hr/calibration", calibration_page, methods=["GET"], name="hr_calibration"),
+    Route("/hr/calibration", release_calibrated, methods=["POST"], name="hr_calibrate"),
+    Route(
+        "/hr/dashboard/retry/{instance_id:id}", retry_instance, methods=["POST"], name="hr_retry"
+    ),
+    Route("/hr/dashboard/export.csv", export_csv, methods=["GET"], name="hr_export_csv"),
+    Route("/hr/dashboard/export.xlsx", export_xlsx, methods=["GET"], name="hr_export_xlsx"),
 ]
