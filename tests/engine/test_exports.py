@@ -10,8 +10,8 @@ from openpyxl import load_workbook
 
 from engine.base.errors import NotAllowed
 from engine.base.models import Person, ProcessDefinition
-from engine.performance.hr_dashboard import hr_dashboard
 from engine.performance.exports import Table, as_csv, as_xlsx, cycle_results, dashboard_tables
+from engine.performance.hr_dashboard import hr_dashboard
 from tests.engine.test_dashboards import (
     Org,
     build_org,

@@ -277,13 +277,13 @@ async def launch_progress(request: Request) -> Response:
 
 async def _hr_context(request: Request) -> tuple[Viewer, CycleSummary | None, HrDashboard | None]:
     viewer = _hr_only(request)
-    cycles = await cycles_newest_first()
-    cycle = chosen_cycle(request, cycles)
+    offered = await cycles_newest_first()
+    cycle = chosen_cycle(request, offered)
     try:
         dashboard = await hr_dashboard(cycle.id, viewer) if cycle else None
     except NotAllowed:
         raise HTTPException(404) from None
-    request.state.cycles = cycles
+    request.state.cycles = offered
     return viewer, cycle, dashboard
 
 
