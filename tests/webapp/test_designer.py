@@ -145,7 +145,8 @@ async def test_side_panel_shows_the_selected_task(
     assert "User task" in html and 'value="Self-appraisal"' in html
     assert "<option selected>self-appraisal</option>" in html
     assert "<option selected>Employee</option>" in html
-    assert 'value="P14D"' in html
+    # The due date reads as people say it; the file keeps ISO 8601.
+    assert 'value="14 days"' in html and 'value="P14D"' not in html
 
 
 async def test_side_panel_refuses_bad_values_and_hands_good_ones_to_the_diagram(
@@ -155,14 +156,15 @@ async def test_side_panel_refuses_bad_values_and_hands_good_ones_to_the_diagram(
     base = {"element": "self_appraisal", "state": _user_task_state(), "csrf_token": designer,
             "apply": "yes", "lane": "Employee", "instructions": "Write it."}
     bad = await client.post(url, data={**base, "name": "Self review", "form": "self-appraisal",
-                                       "due_in": "two weeks", "post_script": "x = ("})
+                                       "due_in": "soon", "post_script": "x = ("})
     assert bad.status_code == 422
-    assert "Write a duration such as P14D" in bad.text
+    assert "“soon” is not a duration such as “14 days”, “2 weeks” or “3 months”." in bad.text
+    assert 'value="soon"' in bad.text  # what was typed stays
     assert "Post-script: line 1" in bad.text
     assert "data-panel-changes" not in bad.text
 
     good = await client.post(url, data={**base, "name": "Self review", "form": "devplan",
-                                        "due_in": "p10d", "lane": "Manager"})
+                                        "due_in": "2 weeks", "lane": "Manager"})
     assert good.status_code == 200
     payload = good.text.split("data-panel-changes>", 1)[1].split("</script>", 1)[0]
     changes = json.loads(payload)
@@ -171,7 +173,7 @@ async def test_side_panel_refuses_bad_values_and_hands_good_ones_to_the_diagram(
     assert changes["extensions"]["properties"] == {
         "formJsonSchemaFilename": "devplan-schema.json",
         "formUiSchemaFilename": "devplan-uischema.json",
-        "dueIn": "P10D",
+        "dueIn": "P2W",
     }
 
 
@@ -203,7 +205,7 @@ async def test_side_panel_edits_gateway_conditions(
 async def test_form_editor_previews_with_the_task_page_renderer(
     client: httpx.AsyncClient, designer: str, packs: Path
 ) -> None:
-    page = await client.get("/designer/standard/forms/devplan")
+    page = await client.get("/designer/standard/forms/devplan?view=json")
     assert page.status_code == 200
     assert 'name="schema"' in page.text and 'name="uischema"' in page.text
     assert "<form" in page.text.split('id="form-preview"', 1)[1]
@@ -234,7 +236,8 @@ async def test_form_draft_is_saved_and_shown_again(
     saved = await client.post("/designer/standard/forms/devplan",
                               data={"schema": text, "uischema": ui, "csrf_token": designer})
     assert saved.status_code == 303
-    page = await client.get("/designer/standard/forms/devplan")
+    assert saved.headers["location"].endswith("/forms/devplan?view=json")
+    page = await client.get("/designer/standard/forms/devplan?view=json")
     assert "Development plan (2027)" in page.text
     assert "undeployed draft" in page.text
     assert schema_file.read_text() == before

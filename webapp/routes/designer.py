@@ -26,6 +26,8 @@ from config import settings
 from engine.base.errors import EngineError, NotFound
 from engine.packs import archive, versions
 from engine.packs import designer as drafts
+from engine.packs import form_builder as fb
+from engine.packs.durations import DurationError, in_words, is_iso, to_iso, words_in
 from engine.packs.loading import Pack, PackError, discover_packs, load_pack_leniently
 from engine.packs.specs import decision_index, process_index
 from engine.workflow import migration
@@ -34,13 +36,10 @@ from forms import FormDefinitionError, form_spec, render_schema_template
 from webapp.auth import Viewer, current_user
 from webapp.csrf import token_for
 from webapp.input import database_id
-from webapp.templating import flash, render
+from webapp.templating import flash, is_htmx, render
 
 FORM_SUFFIX = "-schema.json"
 UI_SUFFIX = "-uischema.json"
-_DURATION = re.compile(
-    r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
-)
 HUMAN_TASKS = ("bpmn:UserTask", "bpmn:ManualTask")
 GATEWAYS = ("bpmn:ExclusiveGateway", "bpmn:InclusiveGateway")
 MAX_PATH = 255  # DesignDraft.path's column, and a file name's bytes on most file systems
@@ -181,7 +180,7 @@ async def designer_home(request: Request) -> Response:
         await _overview(name, await drafts.base_folder(name, _pack_dirs()), folders, viewer)
         for name in folders
     ]
-    return render(request, "designer.html", {"packs": packs})
+    return render(request, "designer.html", {"packs": packs, "in_words": words_in})
 
 
 # -- files: source, save, discard --------------------------------------------------------------
@@ -231,6 +230,26 @@ async def drafts_discard(request: Request) -> Response:
 # -- validation --------------------------------------------------------------------------------
 
 
+_UNMAPPED_LANE = re.compile(r"lane '(?P<lane>.+)' is not mapped in \[lanes\] of pack\.toml")
+
+
+def plain_problem(problem: Any) -> str:
+    """A validation problem about routing in words for HR ("" for the others, whose message
+    already says it): who would get the task, why, and what to do."""
+    message = str(getattr(problem, "message", ""))
+    found = _UNMAPPED_LANE.fullmatch(message)
+    if found:
+        lane = found.group("lane")
+        return (f"Nobody is named for the lane “{lane}”, so its tasks would go to HR. Say who "
+                f"works in it under [lanes] in pack.toml, e.g. \"{lane}\" = \"subject.manager\".")
+    if message.startswith("resolver ") and str(getattr(problem, "file", "")).endswith(".toml"):
+        lane = str(getattr(problem, "element_id", ""))
+        return (f"The pack's rule for who works in the lane “{lane}” cannot be read, so its "
+                "tasks would go to HR. Use subject, subject.manager, group:<name> or "
+                "person:<employee ID>.")
+    return ""
+
+
 async def validate_page(request: Request) -> Response:
     """GET /designer/{pack}/validate: every problem of the designer's working copy."""
     viewer = _designer(request)
@@ -240,6 +259,7 @@ async def validate_page(request: Request) -> Response:
         "pack": pack,
         "problems": problems,
         "current_file": request.query_params.get("file", ""),
+        "plain_problem": plain_problem,
     }
     return render(request, "designer_validate.html", context, fragment="_designer_problems.html")
 
@@ -275,6 +295,17 @@ class ElementState:
     script: str = ""
     condition: str = ""
     outgoing: list[dict[str, Any]] = field(default_factory=list)
+    # A timer event's duration expression (`"P5D"`, quotes included), "" for anything else.
+    timer: str = ""
+
+    @property
+    def timer_words(self) -> str | None:
+        """The timer's duration in words ("5 days"), None when it is an expression."""
+        literal = self.timer.strip()
+        if len(literal) > 2 and literal[0] == literal[-1] and literal[0] in "\"'":
+            inner = literal[1:-1]
+            return in_words(inner) if is_iso(inner) else None
+        return None
 
     @property
     def form(self) -> str:
@@ -317,7 +348,7 @@ def _element_state(raw: str, element_id: str) -> ElementState:
     values["outgoing"] = [f for f in outgoing if isinstance(f, dict)] if isinstance(
         outgoing, list) else []
     for key in ("type", "name", "lane", "instructions", "pre_script", "post_script",
-                "called_decision", "script", "condition"):
+                "called_decision", "script", "condition", "timer"):
         values[key] = str(values.get(key) or "")
     lanes = values.get("lanes")
     values["lanes"] = [str(lane) for lane in lanes] if isinstance(lanes, list) else []
@@ -350,9 +381,11 @@ def _panel_changes(state: ElementState, form: Any, pack: Pack, forms: list[str],
         chosen = str(form.get("form", ""))
         if chosen and chosen not in forms:
             errors["form"] = "Choose one of the pack's forms."
-        due = str(form.get("due_in", "")).strip().upper()
-        if due and not _DURATION.fullmatch(due):
-            errors["due_in"] = "Write a duration such as P14D (14 days) or P2W (2 weeks)."
+        try:
+            due = to_iso(str(form.get("due_in", "")))
+        except DurationError as error:
+            due = ""
+            errors["due_in"] = str(error)
         has_ui = chosen and f"forms/{chosen}{UI_SUFFIX}" in pack.files
         extensions["properties"] = {
             "formJsonSchemaFilename": f"{chosen}{FORM_SUFFIX}" if chosen else "",
@@ -384,6 +417,14 @@ def _panel_changes(state: ElementState, form: Any, pack: Pack, forms: list[str],
         if problem:
             errors["condition"] = problem
         changes["condition"] = condition
+    if state.timer_words is not None and "timer" in form:
+        try:
+            waits = to_iso(str(form.get("timer", "")))
+        except DurationError as error:
+            waits, errors["timer"] = "", str(error)
+        if not waits and "timer" not in errors:
+            errors["timer"] = "Say how long the timer waits, e.g. “5 days”."
+        changes["timer"] = f'"{waits}"'
     if state.is_gateway:
         flows = []
         for flow in state.outgoing:
@@ -414,10 +455,12 @@ async def bpmn_panel(request: Request) -> Response:
         decisions = []
     mine = await drafts.draft_files(pack.name, current_user(request).key)
     forms = form_names(set(pack.files) | set(mine))
+    due = state.properties.get("dueIn", "")
     context: dict[str, Any] = {
         "pack": pack,
         "path": request.path_params["path"],
         "state": state,
+        "due_in_words": in_words(due) if is_iso(due) else due,
         "forms": forms,
         "decisions": decisions,
         "errors": {},
@@ -523,28 +566,254 @@ async def previewed(schema_text: str, ui_text: str, catalogs: dict[str, Any],
     return await asyncio.to_thread(form_preview, schema_text, ui_text, catalogs, csrf_token)
 
 
+@dataclass
+class FormFiles:
+    """A form's two files as the designer works on them."""
+
+    name: str
+    schema_path: str
+    ui_path: str
+    schema_text: str
+    ui_text: str
+    ui_exists: bool
+    drafted: bool
+
+
+async def _form_files(request: Request, pack: Pack, viewer: Viewer) -> FormFiles:
+    mine = await drafts.draft_files(pack.name, viewer.key)
+    name = request.path_params["name"]
+    schema_path, ui_path = _form_paths(pack, set(mine), name)
+    schema_text = await _working_file(pack, schema_path, viewer)
+    ui_exists = ui_path in pack.files or ui_path in mine
+    ui_text = await _working_file(pack, ui_path, viewer) if ui_exists else "{}\n"
+    return FormFiles(name, schema_path, ui_path, schema_text, ui_text, ui_exists,
+                     schema_path in mine or ui_path in mine)
+
+
+def _builder_fields(files: FormFiles) -> tuple[list[fb.BuilderField], str]:
+    """The form's fields for the builder, or ([], why the builder cannot show it)."""
+    try:
+        return fb.read_form_texts(files.schema_text, files.ui_text), ""
+    except fb.Unrepresentable as error:
+        return [], str(error)
+
+
 async def form_editor(request: Request) -> Response:
-    """GET /designer/{pack}/forms/{name}: the JSON Schema and UI schema, with a live preview."""
+    """GET /designer/{pack}/forms/{name}: the visual builder (or, with ?view=json or for a
+    form the builder cannot show, the JSON Schema and UI schema), with a live preview."""
     viewer = _designer(request)
     pack = await _pack(request.path_params["pack"])
-    mine = await drafts.draft_files(pack.name, viewer.key)
-    schema_path, ui_path = _form_paths(pack, set(mine), request.path_params["name"])
-    schema_text = await _working_file(pack, schema_path, viewer)
-    try:
-        ui_text = await _working_file(pack, ui_path, viewer)
-    except HTTPException:
-        ui_text = "{}\n"
+    files = await _form_files(request, pack, viewer)
+    fields, unbuildable = _builder_fields(files)
+    view = "json" if unbuildable or request.query_params.get("view") == "json" else "builder"
+    return await _form_page(request, pack, files, view, fields, unbuildable)
+
+
+async def _form_page(request: Request, pack: Pack, files: FormFiles, view: str,
+                     fields: list[fb.BuilderField], unbuildable: str,
+                     errors: dict[str, str] | None = None, status: int = 200,
+                     title: str | None = None) -> Response:
+    catalogs = _catalogs(pack)
+    if view == "builder":
+        schema_text, ui_text = _builder_texts(fields, files, title)
+    else:
+        schema_text, ui_text = files.schema_text, files.ui_text
     context = {
         "pack": pack,
-        "name": request.path_params["name"],
-        "schema_path": schema_path,
-        "ui_path": ui_path,
-        "schema_text": schema_text,
-        "ui_text": ui_text,
-        "drafted": schema_path in mine or ui_path in mine,
-        "preview": await previewed(schema_text, ui_text, _catalogs(pack), token_for(request)),
+        "name": files.name,
+        "schema_path": files.schema_path,
+        "ui_path": files.ui_path,
+        "schema_text": files.schema_text,
+        "ui_text": files.ui_text,
+        "drafted": files.drafted,
+        "view": view,
+        "unbuildable": unbuildable,
+        **_builder_context(fields, catalogs, errors or {}),
+        "form_title": _form_title(schema_text, title),
+        "preview": await previewed(schema_text, ui_text, catalogs, token_for(request)),
     }
-    return render(request, "designer_form.html", context)
+    return render(request, "designer_form.html", context, status=status)
+
+
+def _form_title(schema_text: str, posted: str | None) -> str:
+    """The form's title as the builder shows it: as posted, else the schema's."""
+    if posted is not None:
+        return posted
+    try:
+        schema = json.loads(schema_text)
+    except (ValueError, RecursionError):
+        return ""
+    return str(schema.get("title", "")) if isinstance(schema, dict) else ""
+
+
+def _builder_context(fields: list[fb.BuilderField], catalogs: dict[str, Any],
+                     errors: dict[str, str]) -> dict[str, Any]:
+    scales = fb.rating_scales(catalogs)
+    return {"fields": fields, "kinds": fb.KINDS, "column_kinds": fb.COLUMN_KINDS,
+            "scales": scales, "errors": errors,
+            "options_text": lambda f: "\n".join(o.label for o in f.options)}
+
+
+def _builder_texts(fields: list[fb.BuilderField], files: FormFiles, title: str | None = None
+                   ) -> tuple[str, str]:
+    """The two files holding `fields`, in the formatting and line endings of the files."""
+    try:
+        schema = json.loads(files.schema_text)
+        uischema = json.loads(files.ui_text) if files.ui_text.strip() else {}
+    except (ValueError, RecursionError):
+        schema, uischema = {}, {}
+    new_schema, new_ui = fb.write_form(fields, schema, uischema, title)
+    return (_line_endings_of(fb.dump_like(new_schema, files.schema_text), files.schema_text),
+            _line_endings_of(fb.dump_like(new_ui, files.ui_text), files.ui_text))
+
+
+_POSTED_FIELD = re.compile(r"f-(\d{1,4})-label")
+_POSTED_COLUMN = r"f-{}-c-(\d{{1,4}})-label"
+
+
+def _posted_fields(form: Any, base: list[fb.BuilderField]) -> list[fb.BuilderField]:
+    """The builder's fields as posted (`f-<n>-label`, `f-<n>-c-<m>-label`, …), in order."""
+    by_original = {f.original: f for f in base}
+    numbers = sorted({int(m.group(1)) for key in form.keys()
+                      if (m := _POSTED_FIELD.fullmatch(key))})
+    fields = [_posted_field(form, f"f-{n}-", by_original) for n in numbers]
+    for n, item in zip(numbers, fields, strict=True):
+        if item.kind == "table" or form.get(f"f-{n}-c-0-label") is not None:
+            pattern = re.compile(_POSTED_COLUMN.format(n))
+            columns = sorted({int(m.group(1)) for key in form.keys()
+                              if (m := pattern.fullmatch(key))})
+            old = {c.original: c for c in by_original.get(item.original, item).columns}
+            item.columns = [_posted_field(form, f"f-{n}-c-{c}-", old) for c in columns]
+            _name_new(item.columns)
+    _name_new(fields)
+    return fields
+
+
+def _posted_field(form: Any, prefix: str, by_original: dict[str, fb.BuilderField]
+                  ) -> fb.BuilderField:
+    def text(key: str) -> str:
+        return str(form.get(prefix + key) or "")
+
+    original = text("original")
+    if original not in by_original:
+        original = ""
+    previous = by_original[original].options if original else []
+    return fb.BuilderField(
+        name=text("name").strip() or original,
+        label=text("label").strip(),
+        kind=text("kind") or "text",
+        required=bool(form.get(prefix + "required")),
+        help=text("help"),
+        options=fb.options_from_lines(text("options"), previous),
+        scale=text("scale"),
+        original=original,
+    )
+
+
+def _name_new(fields: list[fb.BuilderField]) -> None:
+    """Fields added in the builder without a name get one from their label."""
+    taken = [f.name for f in fields if f.name]
+    for item in fields:
+        if not item.name:
+            item.name = fb.identifier(item.label or "field", taken)
+            taken.append(item.name)
+
+
+def _builder_action(fields: list[fb.BuilderField], action: str) -> None:
+    """Add, remove or move a field or a table column, in place."""
+    verb, _, rest = action.partition(":")
+    numbers = [int(part) for part in rest.split(":") if part.isdigit()]
+    if verb == "add":
+        fields.append(fb.BuilderField(name="", label="New question", kind="text"))
+        _name_new(fields)
+        return
+    if not numbers or numbers[0] >= len(fields):
+        return
+    at = numbers[0]
+    if verb == "remove":
+        del fields[at]
+    elif verb == "up" and at > 0:
+        fields[at - 1], fields[at] = fields[at], fields[at - 1]
+    elif verb == "down" and at + 1 < len(fields):
+        fields[at + 1], fields[at] = fields[at], fields[at + 1]
+    elif verb == "add_column":
+        columns = fields[at].columns
+        columns.append(fb.BuilderField(name="", label="New column", kind="text"))
+        _name_new(columns)
+    elif verb == "remove_column" and len(numbers) > 1 and numbers[1] < len(fields[at].columns):
+        del fields[at].columns[numbers[1]]
+
+
+async def form_builder(request: Request) -> Response:
+    """POST /designer/{pack}/forms/{name}/builder: one builder action on the posted fields
+    (`_action`: add, remove:<n>, up:<n>, down:<n>, add_column:<n>, remove_column:<n>:<m>,
+    save). htmx gets the builder back with the preview; without JavaScript, the whole page."""
+    viewer = _designer(request)
+    pack = await _pack(request.path_params["pack"])
+    files = await _form_files(request, pack, viewer)
+    base, unbuildable = _builder_fields(files)
+    form = await request.form()
+    if unbuildable:
+        return await _form_page(request, pack, files, "json", [], unbuildable, status=409)
+    fields = _posted_fields(form, base)
+    title = str(form.get("form_title", ""))
+    action = str(form.get("_action") or "")
+    scales = fb.rating_scales(_catalogs(pack))
+    if action != "save":
+        _builder_action(fields, action)
+        errors = fb.problems(fields, scales) if action == "check" else {}
+        return await _builder_answer(request, pack, files, fields, errors, title)
+    errors = fb.problems(fields, scales)
+    if errors:
+        return await _builder_answer(request, pack, files, fields, errors, title, status=422)
+    schema_text, ui_text = _builder_texts(fields, files, title)
+    for path, text, current in ((files.schema_path, schema_text, files.schema_text),
+                                (files.ui_path, ui_text,
+                                 files.ui_text if files.ui_exists else None)):
+        if text != current:
+            await drafts.save_draft_file(pack.name, path, viewer.key, text,
+                                         folders=_pack_dirs())
+    flash(request, f"Draft of {files.name} saved. Validate and deploy the pack to use it.",
+          "success")
+    url = request.url_for("designer_form", pack=pack.name, name=files.name).path
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+async def _builder_answer(request: Request, pack: Pack, files: FormFiles,
+                          fields: list[fb.BuilderField], errors: dict[str, str], title: str,
+                          status: int = 200) -> Response:
+    if not is_htmx(request):
+        return await _form_page(request, pack, files, "builder", fields, "", errors, status,
+                                title)
+    catalogs = _catalogs(pack)
+    schema_text, ui_text = _builder_texts(fields, files, title)
+    context = {
+        "pack": pack, "name": files.name, "view": "builder", "oob_preview": True,
+        "form_title": title,
+        **_builder_context(fields, catalogs, errors),
+        "preview": await previewed(schema_text, ui_text, catalogs, token_for(request)),
+    }
+    return render(request, "_designer_builder.html", context, status=status)
+
+
+async def form_builder_preview(request: Request) -> Response:
+    """POST /designer/{pack}/forms/{name}/builder/preview: the preview of the posted fields."""
+    viewer = _designer(request)
+    pack = await _pack(request.path_params["pack"])
+    files = await _form_files(request, pack, viewer)
+    base, unbuildable = _builder_fields(files)
+    if unbuildable:
+        raise HTTPException(409, unbuildable)
+    form = await request.form()
+    fields = _posted_fields(form, base)
+    schema_text, ui_text = _builder_texts(fields, files, str(form.get("form_title", "")))
+    problems = fb.problems(fields, fb.rating_scales(_catalogs(pack)))
+    preview = await previewed(schema_text, ui_text, _catalogs(pack), token_for(request))
+    if problems and preview.errors:
+        preview = FormPreview(errors=sorted(set(problems.values())))
+    return render(request, "_designer_form_preview.html", {"preview": preview})
 
 
 def _catalogs(pack: Pack) -> dict[str, Any]:
@@ -586,7 +855,7 @@ async def form_save(request: Request) -> Response:
     else:
         flash(request, f"Draft of {name} saved.", "success")
     url = request.url_for("designer_form", pack=pack.name, name=name).path
-    return RedirectResponse(url, status_code=303)
+    return RedirectResponse(f"{url}?view=json", status_code=303)
 
 
 # -- deploy ------------------------------------------------------------------------------------
@@ -600,6 +869,7 @@ async def deploy(request: Request) -> Response:
     outcome = await drafts.deploy_draft(pack.name, viewer.key, folders=_pack_dirs())
     if outcome.problems:
         context = {"pack": pack, "problems": outcome.problems, "current_file": "",
+                   "plain_problem": plain_problem,
                    "refused": "Not deployed: fix these problems first."}
         return render(request, "designer_validate.html", context, status=422)
     return render(request, "designer_deployed.html", {"pack": pack, "outcome": outcome})
@@ -757,6 +1027,10 @@ routes: list[BaseRoute] = [
     Route("/designer/{pack}/dmn/{path:path}", dmn_editor, methods=["GET"], name="designer_dmn"),
     Route("/designer/{pack}/forms/{name}/preview", form_preview_fragment, methods=["POST"],
           name="designer_form_preview"),
+    Route("/designer/{pack}/forms/{name}/builder", form_builder, methods=["POST"],
+          name="designer_form_builder"),
+    Route("/designer/{pack}/forms/{name}/builder/preview", form_builder_preview,
+          methods=["POST"], name="designer_form_builder_preview"),
     Route("/designer/{pack}/forms/{name}", form_editor, methods=["GET"], name="designer_form"),
     Route("/designer/{pack}/forms/{name}", form_save, methods=["POST"]),
     Route("/designer/{pack}/{process}/migrate", migrate_page, methods=["GET"],

@@ -64,14 +64,13 @@
         var descriptor = withUnknownTypes(JSON.parse(loaded[0]), loaded[1]);
         modeler = new window.BpmnJS({
           container: root.querySelector(".designer-canvas"),
-          moddleExtensions: { spiffworkflow: descriptor },
-          keyboard: { bindTo: document }
+          moddleExtensions: { spiffworkflow: descriptor }
         });
         window.sightlineModeler = modeler; // the browser tests read the diagram through it
         return modeler.importXML(loaded[1]);
       })
       .then(function () {
-        modeler.get("canvas").zoom("fit-viewport");
+        fitBesidePalette();
         modeler.get("eventBus").on("selection.changed", function (event) {
           var element = event.newSelection.length === 1 ? event.newSelection[0] : null;
           selected = element;
@@ -85,6 +84,28 @@
       .catch(function (error) {
         say("The diagram could not be opened: " + error.message, "error");
       });
+  }
+
+  // The whole diagram in view, starting to the right of the palette (which floats over the
+  // canvas's left edge), never zoomed in beyond 100 %.
+  function fitBesidePalette() {
+    var canvas = modeler.get("canvas");
+    canvas.zoom("fit-viewport");
+    var box = canvas.viewbox();
+    var palette = root.querySelector(".djs-palette");
+    var left = (palette ? palette.getBoundingClientRect().right -
+      root.getBoundingClientRect().left : 0) + 24;
+    var pad = 24;
+    var width = box.outer.width - left - pad;
+    var height = box.outer.height - 2 * pad;
+    if (width <= 0 || height <= 0 || !box.inner.width) { return; }
+    var scale = Math.min(1, width / box.inner.width, height / box.inner.height);
+    canvas.viewbox({
+      x: box.inner.x - left / scale,
+      y: box.inner.y - pad / scale,
+      width: box.outer.width / scale,
+      height: box.outer.height / scale
+    });
   }
 
   // -- reading an element's values ------------------------------------------------------------
@@ -127,8 +148,16 @@
     };
   }
 
+  function timerOf(bo) {
+    var timer = (bo.eventDefinitions || []).filter(function (d) {
+      return d.$type === "bpmn:TimerEventDefinition";
+    })[0];
+    return timer || null;
+  }
+
   function elementState(element) {
     var bo = element.businessObject;
+    var timer = timerOf(bo);
     var registry = modeler.get("elementRegistry");
     var body = function (type, key) {
       var found = extension(bo, type);
@@ -148,6 +177,7 @@
       called_decision: body("spiffworkflow:calledDecisionId", "decisionId"),
       script: bo.script || "",
       condition: (bo.conditionExpression && bo.conditionExpression.body) || "",
+      timer: (timer && timer.timeDuration && timer.timeDuration.body) || "",
       outgoing: (element.outgoing || []).filter(function (c) {
         return c.type === "bpmn:SequenceFlow";
       }).map(flowState)
@@ -257,6 +287,11 @@
       modeling.updateProperties(element, {
         conditionExpression: changes.condition
           ? moddle.create("bpmn:FormalExpression", { body: changes.condition }) : undefined
+      });
+    }
+    if ("timer" in changes && timerOf(bo)) {
+      modeling.updateModdleProperties(element, timerOf(bo), {
+        timeDuration: moddle.create("bpmn:FormalExpression", { body: changes.timer })
       });
     }
     if ("script" in changes) {
