@@ -168,8 +168,10 @@ def _sized(value: Any) -> int | None:
     return None
 
 
-# A value at least this big is checked against what the evaluation has already taken.
-_BIG = 1024 * 1024
+# A value at least this big is checked against what the evaluation has already taken. Smaller
+# ones are caught by the check every _CHECK_EVERY turns: between two checks a loop can add at
+# most _CHECK_EVERY values under _BIG (16 MB), so the budget is overshot by little.
+_BIG = 64 * 1024
 
 
 def _check_bytes(estimate: float) -> None:
