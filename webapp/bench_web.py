@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import re
+import secrets
 import socket
 import statistics
 import subprocess
@@ -177,6 +178,13 @@ async def _manager_waiting(person_id: int) -> int:
     from engine.workflow.inbox import nav_counts
 
     return (await nav_counts(person_id, {BENCH_GROUP}))["inbox"]
+
+
+def _server_env(db_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a bench's own server: its throwaway database, no timers or mail, and
+    a key of its own (the server refuses the built-in one; the bench's sessions end with it)."""
+    return {**os.environ, "DATABASE_URL": db_url, "TIMER_POLL_SECONDS": "0", "SMTP_HOST": "",
+            "SECRET_KEY": secrets.token_urlsafe(48), **extra}
 
 
 # -- task submissions through uvicorn -------------------------------------------------------
@@ -343,8 +351,7 @@ async def submission_bench(total: int, database_url: str | None = None) -> dict[
             folder = Path(tmp)
             submitters = await _prepare_submissions(db_url, folder, total)
             port = _free_port()
-            env = {**os.environ, "DATABASE_URL": db_url, "TIMER_POLL_SECONDS": "0",
-                   "SMTP_HOST": ""}
+            env = _server_env(db_url)
             server = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "webapp.app:app", "--host", "127.0.0.1",
                  "--port", str(port), "--log-level", "warning", "--no-access-log"],
@@ -438,8 +445,7 @@ async def runaway_bench(runaways: int, database_url: str | None = None) -> dict[
 
 async def _probe_during_runaways(db_url: str, submitters: list[_Submitter]) -> dict[str, Any]:
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db_url, "TIMER_POLL_SECONDS": "0", "SMTP_HOST": "",
-           "WORKER_IN_WEB": "false"}
+    env = _server_env(db_url, WORKER_IN_WEB="false")
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "webapp.app:app", "--host", "127.0.0.1", "--port",
          str(port), "--log-level", "warning", "--no-access-log"],
