@@ -11,56 +11,27 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 
 from engine.base import db
 from engine.base.models import HumanTask, Job, ProcessInstance
-from engine.operations.demo import DEMO_PASSWORD, create_logins
+from engine.operations.demo import create_logins
 from engine.packs.definitions import deploy_pack
 from engine.people.org_import import import_org
 from engine.workflow.audit import verify_chain
+from tests.support.app import free_port, started
+from tests.support.app import log_in as logging_in
+from tests.support.org import TEAM as ORG
 
 ROOT = Path(__file__).resolve().parent.parent
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ENG,Engineering,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ENG,Engineering,,D1,
-E1,Eve Employee,eve@example.com,Software Engineer,engineering,ENG,Engineering,,M1,
-E2,Eli Other,eli@example.com,Software Engineer,engineering,ENG,Engineering,,M1,
-H1,Hana HR,hana@example.com,HR partner,hr,ENG,Engineering,,D1,hr
-"""
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TASK_LINK = re.compile(r'href="/tasks/(\d+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def started(
-    command: list[str], env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 @asynccontextmanager
@@ -104,10 +75,7 @@ async def deployment(database_url: str) -> AsyncIterator[list[str]]:
 
 
 async def log_in(client: httpx.AsyncClient, base: str, username: str) -> None:
-    page = await client.get(f"{base}/login")
-    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-    answer = await client.post(f"{base}/login", data={
-        "username": username, "password": DEMO_PASSWORD, "csrf_token": token})
+    answer = await logging_in(client, username, base=base)
     assert answer.status_code == 303, answer.text
 
 

@@ -20,20 +20,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.support.org import DANA, DEE, EVE, HANA, MORGAN, org_csv
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve()
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 YEAR_END = "year_end_appraisal.bpmn"
 PASSWORD = "sightline-demo"  # engine.operations.demo.DEMO_PASSWORD
 SCREENSHOTS = ROOT / "tests" / "screenshots"
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ENG,Engineering,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ENG,Engineering,,D1,
-E1,Eve Employee,eve@example.com,Software Engineer,engineering,ENG,Engineering,,M1,
-H1,Hana HR,hana@example.com,HR partner,hr,ENG,Engineering,,D1,hr
-X1,Dee Designer,dee@example.com,HR systems designer,hr,ENG,Engineering,,H1,designer;hr
-"""
+ORG = org_csv(DANA, MORGAN, EVE, HANA, DEE)
 UNKNOWN_EXTENSION = '<spiffworkflow:futureSetting level="3">keep me</spiffworkflow:futureSetting>'
 
 

@@ -6,17 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.org import ORG_TEAM as TEAM_CSV
+
 STANDARD = Path(__file__).resolve().parents[2] / "processes" / "standard"
 
 # Dana directs Morgan, who leads Eve and Eli; Hana is HR.
-TEAM_CSV = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ORG,Org,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ORG,Org,,D1,
-E1,Eve Employee,eve@example.com,Engineer,engineering,ORG,Org,,M1,
-E2,Eli Employee,eli@example.com,Engineer,engineering,ORG,Org,,M1,
-H1,Hana HR,hana@example.com,HR partner,individual_contributor,ORG,Org,,D1,hr
-"""
 
 
 @pytest.fixture

@@ -17,18 +17,16 @@ from engine.people.org_import import import_org
 from engine.workflow import runtime
 from engine.workflow.task_context import parsed_form, task_context
 from forms import form_spec
+from tests.support.org import ORG_DANA, ORG_EVE_SALES, ORG_HANA, ORG_MORGAN, org_csv
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 ACME = PROCESSES / "acme"
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ORG,Org,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ORG,Org,,D1,
-E1,Eve Employee,eve@example.com,Account executive,sales,ORG,Org,,M1,
-P1,Pia Peer,pia@example.com,Account executive,sales,ORG,Org,,M1,
-P2,Paul Peer,paul@example.com,Sales engineer,engineering,ORG,Org,,D1,
-H1,Hana HR,hana@example.com,HR partner,individual_contributor,ORG,Org,,D1,hr
-"""
+ORG = org_csv(
+    ORG_DANA, ORG_MORGAN, ORG_EVE_SALES,
+    "P1,Pia Peer,pia@example.com,Account executive,sales,ORG,Org,,M1,",
+    "P2,Paul Peer,paul@example.com,Sales engineer,engineering,ORG,Org,,D1,",
+    ORG_HANA,
+)
 AGREED = [
     {"kra": "Revenue", "title": "Grow bookings", "kpi": "Bookings", "measure_type":
      "higher_is_better", "baseline": 0, "target": 100, "weight": 60},

@@ -28,13 +28,10 @@ from engine.packs.designer import (
 from engine.packs.loading import load_pack
 from engine.people.org_import import import_org
 from engine.workflow import runtime
+from tests.support.org import ORG_EVE, ORG_MORGAN_TOP, org_csv
 
 LAB = Path(__file__).parent / "archives" / "review_lab"
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ORG,Org,,,
-E1,Eve Employee,eve@example.com,Engineer,engineering,ORG,Org,,M1,
-"""
+ORG = org_csv(ORG_MORGAN_TOP, ORG_EVE)
 FORM = "forms/goals-schema.json"
 
 

@@ -13,16 +13,12 @@ from engine.base.models import HumanTask, OutboxEmail, Person, ProcessInstance, 
 from engine.packs.definitions import deploy_pack
 from engine.people.org_import import import_org
 from engine.workflow import runtime
+from tests.support.org import ORG_DANA, ORG_EVE, ORG_MORGAN, org_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"
 
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ORG,Org,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ORG,Org,,D1,
-E1,Eve Employee,eve@example.com,Engineer,engineering,ORG,Org,,M1,
-"""
+ORG = org_csv(ORG_DANA, ORG_MORGAN, ORG_EVE)
 
 # Far-future dates: SpiffWorkflow compares timeDate timers with the real clock as well.
 AGREED_ON = datetime(2099, 5, 4, 10, 0, tzinfo=UTC)

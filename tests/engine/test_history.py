@@ -12,14 +12,10 @@ from engine.base import clock
 from engine.base.models import Cycle, HumanTask, ProcessInstance
 from engine.workflow import runtime
 from engine.workflow.history import instance_history, reviews_of
+from tests.support.org import ADA, HAL, MARIA, PEOPLE_HEADER, SAM, org_csv
 
 ROOT = Path(__file__).resolve().parents[2]
-ORG = """employee_id,name,email,title,manager_id,groups
-E100,Maria Okafor,maria@example.com,Director,,
-E200,Sam Patel,sam@example.com,Engineering Manager,E100,
-E300,Ada Lovelace,ada@example.com,Software Engineer,E200,
-E400,Hal Ruiz,hal@example.com,HR Business Partner,E100,hr
-"""
+ORG = org_csv(MARIA, SAM, ADA, HAL, header=PEOPLE_HEADER)
 OBJECTIVES = [
     {"kra": "Delivery", "title": "Ship the appraisal module", "target": 1, "weight": 50},
     {"kra": "Quality", "title": "Cut escaped defects", "target": 4, "weight": 30,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from engine.base.models import User
 from engine.people import logins
 from engine.people.directory import current_directory
 
-SIGNED_IN = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+SIGNED_IN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -21,14 +21,10 @@ from engine.workflow.migration import (
     target_definition,
     target_for_instance,
 )
+from tests.support.org import ORG_ELI, ORG_EVE, ORG_MORGAN_TOP, org_csv
 
 LAB = Path(__file__).parent / "archives" / "review_lab"
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ORG,Org,,,
-E1,Eve Employee,eve@example.com,Engineer,engineering,ORG,Org,,M1,
-E2,Eli Employee,eli@example.com,Engineer,engineering,ORG,Org,,M1,
-"""
+ORG = org_csv(ORG_MORGAN_TOP, ORG_EVE, ORG_ELI)
 CHECK_STEP = """<bpmn:sequenceFlow id="flow_drafted" sourceRef="draft_goals"
       targetRef="check_goals" />
     <bpmn:manualTask id="check_goals" name="Check goals">

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -18,6 +17,7 @@ from engine.base.errors import Conflict, NotFound
 from engine.base.models import HumanTask, OutboxEmail
 from engine.workflow import notifications, runtime
 from engine.workflow.notifications import MAX_ATTEMPTS, SmtpSettings, send_due
+from tests.support.app import free_port
 
 BASE_URL = "https://perf.example.com/"
 
@@ -45,12 +45,6 @@ class Mailbox:
         raw = envelope.original_content or envelope.content
         self.messages.append(message_from_bytes(raw, policy=policy.default))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_server(port: int) -> tuple[Controller, Mailbox]:

@@ -18,6 +18,7 @@ from engine.packs.specs import build_spec, process_sources
 from engine.people.org_import import import_org
 from engine.scripts.sandbox import make_script_engine, script_context
 from engine.workflow import runtime
+from tests.support.org import ORG_DANA, ORG_EVE, ORG_HANA, ORG_MORGAN, org_csv
 
 PACK = Path(__file__).resolve().parents[2] / "processes" / "standard"
 
@@ -169,14 +170,12 @@ def test_the_rewards_process_refuses_a_rating_off_the_scale() -> None:
 
 # --------------------------------------------------------------------- the processes, end to end
 
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ORG,Org,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ORG,Org,,D1,
-E1,Eve Employee,eve@example.com,Engineer,engineering,ORG,Org,,M1,
-C1,Cam Compensation,cam@example.com,Reward analyst,individual_contributor,ORG,Org,,D1,compensation
-H1,Hana HR,hana@example.com,HR partner,individual_contributor,ORG,Org,,D1,hr
-"""
+ORG = org_csv(
+    ORG_DANA, ORG_MORGAN, ORG_EVE,
+    "C1,Cam Compensation,cam@example.com,Reward analyst,individual_contributor,ORG,Org,,D1,"
+    "compensation",
+    ORG_HANA,
+)
 
 PAY_DATA = {"final_rating": 5, "salary": 50000, "salary_midpoint": 60000, "currency": "EUR",
             "job_family": "people_manager", "effective_date": "2027-04-01"}

@@ -15,17 +15,11 @@ from engine.packs.definitions import deploy_pack
 from engine.packs.pack_tests import CaseResult, run_pack_tests
 from engine.people.org_import import import_org
 from engine.workflow import runtime
+from tests.support.org import ORG_DANA, ORG_ELI, ORG_EVE_SALES, ORG_HANA, ORG_MORGAN, org_csv
 
 STANDARD = Path(__file__).resolve().parents[2] / "processes" / "standard"
 CASES = "tests/test_year_end_appraisal.json"
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ORG,Org,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ORG,Org,,D1,
-E1,Eve Employee,eve@example.com,Account executive,sales,ORG,Org,,M1,
-E2,Eli Employee,eli@example.com,Engineer,engineering,ORG,Org,,M1,
-H1,Hana HR,hana@example.com,HR partner,individual_contributor,ORG,Org,,D1,hr
-"""
+ORG = org_csv(ORG_DANA, ORG_MORGAN, ORG_EVE_SALES, ORG_ELI, ORG_HANA)
 AGREED = [
     {"kra": "Revenue", "title": "Grow bookings", "kpi": "Bookings", "measure_type":
      "higher_is_better", "baseline": 0, "target": 100, "weight": 60},

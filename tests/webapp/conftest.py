@@ -11,19 +11,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-ORG_CSV = """employee_id,name,email,title,manager_id,groups
-E100,Maria Okafor,maria@example.com,Director,,
-E200,Sam Patel,sam@example.com,Engineering Manager,E100,
-E300,Ada Lovelace,ada@example.com,Software Engineer,E200,
-E400,Hal Ruiz,hal@example.com,HR Business Partner,E100,hr
-E500,Dee Nakamura,dee@example.com,HR Systems Designer,E400,designer;hr
-"""
+from tests.support.app import asgi_client, log_in
+from tests.support.org import PEOPLE as ORG_CSV
 
 # role -> username (create_logins names logins after the lower-cased employee id)
 LOGINS = {"director": "e100", "manager": "e200", "employee": "e300", "hr": "e400",
           "designer": "e500"}
-
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 LoginHelper = Callable[..., Awaitable[httpx.Response]]
 
@@ -40,9 +33,8 @@ async def app(db: str) -> Starlette:
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client talking to the app in-process, with the app's lifespan running."""
     # Server errors must reach the test as the 500 page the browser would get.
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        async with asgi_client(app) as c:
             yield c
 
 
@@ -58,28 +50,17 @@ async def people(db: str) -> dict[str, str]:
     return dict(LOGINS)
 
 
-def csrf_from(html: str) -> str:
-    """The CSRF token of the first form on a page."""
-    match = CSRF_FIELD.search(html)
-    assert match, "page has no csrf_token field"
-    return match.group(1)
-
-
 @pytest.fixture
 def login(client: httpx.AsyncClient) -> LoginHelper:
     """`await login(username)` logs the client in through the login form; returns the answer."""
     from engine.operations.demo import DEMO_PASSWORD
 
-    async def log_in(
+    async def logging_in(
         username: str, password: str = DEMO_PASSWORD, next_path: str | None = None
     ) -> httpx.Response:
-        page = await client.get("/login")
-        form = {"username": username, "password": password, "csrf_token": csrf_from(page.text)}
-        if next_path is not None:
-            form["next"] = next_path
-        return await client.post("/login", data=form)
+        return await log_in(client, username, password, next_path=next_path)
 
-    return log_in
+    return logging_in
 
 
 @pytest.fixture

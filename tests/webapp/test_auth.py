@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import httpx
 import pytest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -13,6 +12,7 @@ from starlette.routing import Route
 from config import settings
 from engine.base import clock
 from engine.base.models import User
+from tests.support.app import asgi_client
 from webapp.auth import LOGIN_REFUSED, is_public
 
 
@@ -219,8 +219,7 @@ async def test_post_without_csrf_token_is_refused(client, people, login):
 async def test_post_with_a_token_from_another_session_is_refused(app, people, login, page_csrf):
     await login(people["employee"])
     token = await page_csrf("/inbox")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+    async with asgi_client(app, raise_app_exceptions=True) as other:
         page = await other.get("/login")
         response = await other.post(
             "/login",

@@ -11,16 +11,9 @@ import httpx
 import pytest
 
 from engine.base.models import Cycle, HumanTask, ProcessInstance, Record
+from tests.support.org import TEAM as ORG
 
 ROOT = Path(__file__).resolve().parents[2]
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ENG,Engineering,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ENG,Engineering,,D1,
-E1,Eve Employee,eve@example.com,Software Engineer,engineering,ENG,Engineering,,M1,
-E2,Eli Other,eli@example.com,Software Engineer,engineering,ENG,Engineering,,M1,
-H1,Hana HR,hana@example.com,HR partner,hr,ENG,Engineering,,D1,hr
-"""
 OBJECTIVES = [
     {"kra": "Delivery", "title": "Ship the appraisal module", "kpi": "Modules shipped",
      "measure_type": "higher_is_better", "baseline": 0, "target": 4, "weight": 60,

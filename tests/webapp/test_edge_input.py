@@ -13,16 +13,11 @@ import pytest
 from engine.base.models import Cycle, HumanTask, OrgGoal, PackDraftFile, ProcessInstance
 from engine.packs.definitions import deploy_pack
 from engine.workflow import runtime
+from tests.support.org import DANA, EVE, HANA, MORGAN, org_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ORG = """employee_id,name,email,title,job_family,org_unit_code,org_unit_name,\
-parent_org_unit_code,manager_id,groups
-D1,Dana Director,dana@example.com,Director,people_manager,ENG,Engineering,,,
-M1,Morgan Manager,morgan@example.com,Team lead,people_manager,ENG,Engineering,,D1,
-E1,Eve Employee,eve@example.com,Software Engineer,engineering,ENG,Engineering,,M1,
-H1,Hana HR,hana@example.com,HR partner,hr,ENG,Engineering,,D1,hr;designer
-"""
+ORG = org_csv(DANA, MORGAN, EVE, f"{HANA};designer")  # Hana designs too
 
 Login = Callable[..., Awaitable[httpx.Response]]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

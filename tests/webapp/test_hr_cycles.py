@@ -18,7 +18,7 @@ from engine.packs.definitions import deploy_pack
 from engine.people.org_import import import_org
 from engine.performance import cycles
 from engine.workflow import jobs, runtime
-from tests.webapp.conftest import csrf_from
+from tests.support.app import csrf_from
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"

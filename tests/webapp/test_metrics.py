@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -26,6 +25,7 @@ from engine.base.models import (
 )
 from engine.operations.health import Backlog
 from engine.operations.worker import Worker, WorkerSettings
+from tests.support.app import asgi_client
 from webapp.metrics import BACKLOG_GAUGES
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -178,8 +178,7 @@ async def test_without_a_token_metrics_answer_this_machine_only(
     app, client, monkeypatch, peer, headers, status
 ):
     monkeypatch.setattr(settings, "METRICS_TOKEN", Secret(""))
-    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with asgi_client(app, address=peer, port=40000, raise_app_exceptions=True) as c:
         response = await c.get("/metrics", headers=headers)
 
     assert response.status_code == status

@@ -14,16 +14,14 @@ from starlette.applications import Starlette
 from config import settings
 from engine.base.models import AuditEvent, User, UserSession
 from engine.operations.demo import DEMO_PASSWORD
+from tests.support.app import asgi_client, log_in
 from webapp.sessions import COOKIE, ENDED_MESSAGE, TOUCH_EVERY
-
-from .conftest import csrf_from
 
 NEW_PASSWORD = "correct horse battery staple"
 
 
 def _client(app: Starlette, address: str = "127.0.0.1") -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 4321))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    return asgi_client(app, address=address, port=4321)
 
 
 @pytest.fixture
@@ -37,9 +35,7 @@ async def second_browser(app: Starlette, client: httpx.AsyncClient) -> AsyncIter
 
 async def _log_in(browser: httpx.AsyncClient, username: str, password: str = DEMO_PASSWORD
                   ) -> httpx.Response:
-    page = await browser.get("/login")
-    return await browser.post("/login", data={
-        "username": username, "password": password, "csrf_token": csrf_from(page.text)})
+    return await log_in(browser, username, password)
 
 
 def _meta_token(html: str) -> str:

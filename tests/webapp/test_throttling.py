@@ -14,10 +14,9 @@ from starlette.applications import Starlette
 from config import settings
 from engine.base.models import Person, User
 from engine.operations.demo import DEMO_PASSWORD
+from tests.support.app import asgi_client, csrf_from, log_in
 from webapp import auth
 from webapp.auth import LOGIN_REFUSED
-
-from .conftest import csrf_from
 
 BURST = 100
 
@@ -38,8 +37,7 @@ def password_checks(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 def _browser(app: Starlette, address: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 5555))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    return asgi_client(app, address=address, port=5555)
 
 
 @pytest.fixture
@@ -65,10 +63,7 @@ async def _burst(browser: httpx.AsyncClient, attempts: list[tuple[str, str]]
 async def _log_in(browser: httpx.AsyncClient, username: str, password: str = DEMO_PASSWORD
                   ) -> int:
     browser.cookies.clear()
-    token = csrf_from((await browser.get("/login")).text)
-    answer = await browser.post("/login", data={"username": username, "password": password,
-                                                "csrf_token": token})
-    return answer.status_code
+    return (await log_in(browser, username, password)).status_code
 
 
 async def test_a_parallel_burst_of_wrong_passwords_gets_only_the_allowed_checks(
