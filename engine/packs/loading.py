@@ -89,11 +89,100 @@ class RecordsFeature:
     potential_field: str = "potential"
 
 
+@dataclass(frozen=True)
+class ReviewStep:
+    """One step of a person's review as the "My review" tracker shows it: a label, the
+    process it happens in, and the user tasks (or the signal an instance waits for) that are
+    this step."""
+
+    label: str
+    process: str
+    tasks: tuple[str, ...] = ()
+    signal: str = ""
+
+    def as_table(self) -> dict[str, Any]:
+        """The step as the `{label=…, process=…, tasks=[…]}` table it came from."""
+        table: dict[str, Any] = {"label": self.label, "process": self.process}
+        if self.tasks:
+            table["tasks"] = list(self.tasks)
+        if self.signal:
+            table["signal"] = self.signal
+        return table
+
+
+def _step(label: str, process: str, *tasks: str, signal: str = "") -> ReviewStep:
+    return ReviewStep(label, process, tuple(tasks), signal)
+
+
+# The standard pack's steps: objectives, the mid-year review, then the year-end appraisal.
+STANDARD_REVIEW_STEPS: tuple[ReviewStep, ...] = (
+    _step("Objectives", "objective_setting", "draft_objectives", "review_objectives",
+          "escalated_review", "acknowledge_objectives"),
+    _step("KPI actuals", "mid_year_review", "update_actuals"),
+    _step("Check-in", "mid_year_review", "manager_checkin", "development_plan",
+          "revise_midyear_objectives", "review_revision"),
+    _step("Mid-year sign-off", "mid_year_review", "employee_signoff", "manager_signoff"),
+    _step("Self-appraisal", "year_end_appraisal", "self_appraisal"),
+    _step("Manager appraisal", "year_end_appraisal", "manager_appraisal", "hr_mediation"),
+    _step("Calibration", "year_end_appraisal", signal="ratings_released"),
+    _step("Discussion", "year_end_appraisal", "appraisal_discussion"),
+    _step("Sign-off", "year_end_appraisal", "employee_signoff", "hr_review", "hr_final_approval"),
+)
+REVIEW_STEP_KEYS = ("label", "process", "tasks", "signal")
+
+
+@dataclass(frozen=True)
+class ReviewFeature:
+    """The steps of a person's review in a cycle, in order (the "My review" tracker). Only
+    the steps of processes the person has in the cycle are shown."""
+
+    steps: tuple[ReviewStep, ...] = STANDARD_REVIEW_STEPS
+
+
+def _review_steps(value: Any) -> tuple[tuple[ReviewStep, ...], list[str]]:
+    """`[features.review] steps` checked: the steps, and what is wrong with them."""
+    if not isinstance(value, list) or not value:
+        return (), ["features.review.steps must be a non-empty array of tables "
+                    "({label=\"…\", process=\"…\", tasks=[\"…\"]})"]
+    steps: list[ReviewStep] = []
+    errors: list[str] = []
+    for n, item in enumerate(value, start=1):
+        where = f"features.review.steps[{n}]"
+        if not isinstance(item, Mapping):
+            errors.append(f"{where} must be a table {{label=…, process=…, tasks=[…]}}")
+            continue
+        unknown = [k for k in item if k not in REVIEW_STEP_KEYS]
+        if unknown:
+            errors.append(f"{where}.{unknown[0]} is not a key of a review step "
+                          f"(known: {', '.join(REVIEW_STEP_KEYS)})")
+            continue
+        label, process = item.get("label"), item.get("process")
+        tasks, signal = item.get("tasks", []), item.get("signal", "")
+        if not isinstance(label, str) or not label.strip():
+            errors.append(f"{where}.label must be a non-empty string")
+        elif not isinstance(process, str) or not process.strip():
+            errors.append(f"{where}.process must be a non-empty string")
+        elif not isinstance(tasks, list) or not all(
+            isinstance(t, str) and t.strip() for t in tasks
+        ):
+            errors.append(f"{where}.tasks must be an array of task ids")
+        elif not isinstance(signal, str):
+            errors.append(f"{where}.signal must be a string")
+        elif not tasks and not signal.strip():
+            errors.append(f"{where} names neither tasks nor a signal: the tracker could "
+                          "never tell when this step is reached")
+        else:
+            steps.append(ReviewStep(label.strip(), process.strip(),
+                                    tuple(t.strip() for t in tasks), signal.strip()))
+    return tuple(steps), errors
+
+
 _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "feedback": FeedbackFeature,
     "development": DevelopmentFeature,
     "calibration": CalibrationFeature,
     "records": RecordsFeature,
+    "review": ReviewFeature,
 }
 
 
@@ -106,6 +195,7 @@ class Features:
     development: DevelopmentFeature = field(default_factory=DevelopmentFeature)
     calibration: CalibrationFeature = field(default_factory=CalibrationFeature)
     records: RecordsFeature = field(default_factory=RecordsFeature)
+    review: ReviewFeature = field(default_factory=ReviewFeature)
     # Keys the pack declared ("feedback.process" ...): validation checks only these.
     declared: frozenset[str] = frozenset()
 
@@ -130,11 +220,17 @@ class Features:
                 errors.append((section, f"[features.{section}] must be a table"))
                 continue
             known = [f.name for f in fields(kind)]
-            chosen: dict[str, str] = {}
+            chosen: dict[str, Any] = {}
             for key, value in values.items():
                 if key not in known:
                     errors.append((f"{section}.{key}", f"features.{section}.{key} is not a key "
                                    f"of [features.{section}] (known: {', '.join(known)})"))
+                elif section == "review":
+                    steps, problems = _review_steps(value)
+                    errors.extend((f"{section}.{key}", problem) for problem in problems)
+                    if not problems:
+                        chosen[key] = steps
+                        declared.add(f"{section}.{key}")
                 elif not isinstance(value, str) or not value.strip():
                     errors.append((f"{section}.{key}",
                                    f"features.{section}.{key} must be a non-empty string"))
@@ -144,19 +240,19 @@ class Features:
             sections[section] = replace(kind(), **chosen)
         return cls(**sections, declared=frozenset(declared)), errors
 
-    def as_table(self) -> dict[str, dict[str, str]]:
+    def as_table(self) -> dict[str, dict[str, Any]]:
         """Every feature as a `[features]` table."""
         return {
-            section: {f.name: getattr(getattr(self, section), f.name)
+            section: {f.name: _table_value(getattr(getattr(self, section), f.name))
                       for f in fields(getattr(self, section))}
             for section in _FEATURE_SECTIONS
         }
 
-    def overrides(self) -> dict[str, dict[str, str]]:
+    def overrides(self) -> dict[str, dict[str, Any]]:
         """The features that differ from the conventional ids (what a deployed version
         stores: a pack using the conventional ids stores nothing)."""
         standard = Features().as_table()
-        found: dict[str, dict[str, str]] = {}
+        found: dict[str, dict[str, Any]] = {}
         for section, values in self.as_table().items():
             changed = {k: v for k, v in values.items() if standard[section][k] != v}
             if changed:
@@ -167,6 +263,13 @@ class Features:
         """The id a dotted key ("feedback.process") names."""
         section, _, name = key.partition(".")
         return str(getattr(getattr(self, section), name))
+
+
+def _table_value(value: Any) -> Any:
+    """A feature's value as TOML (and a deployed version's JSON) holds it."""
+    if isinstance(value, tuple):
+        return [step.as_table() if isinstance(step, ReviewStep) else step for step in value]
+    return value
 
 
 def merge_feature_tables(parent: Any, child: Any) -> Any:

@@ -6,7 +6,7 @@ import json
 import re
 import textwrap
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -218,11 +218,35 @@ class _PackCheck:
             if task_id not in tasks:
                 add(key, task_id, f"no user task {task_id!r} in process {pid!r} "
                                   f"(features.{process_key})")
+        if "review.steps" in declared:
+            self.check_review_steps(add)
         if "calibration.release_signal" in declared:
             signal = features.calibration.release_signal
             if not self.signal_caught(signal):
                 add("calibration.release_signal", signal,
                     f"no event of the pack catches the signal {signal!r}")
+
+    def check_review_steps(self, add: Callable[[str, str, str], None]) -> None:
+        """Each declared review step names a process of the pack, user or manual tasks of
+        that process, and a signal some event catches."""
+        for n, step in enumerate(self.pack.features.review.steps, start=1):
+            where = f"steps[{n}] ({step.label})"
+            if step.process in self.recovered_ids:
+                continue
+            if step.process not in self.processes:
+                add("review.steps", step.process,
+                    f"{where}: no BPMN process {step.process!r} in the pack")
+                continue
+            process = self.processes[step.process][1]
+            tasks = {t.get("id") for tag in ("userTask", "manualTask")
+                     for t in process.iterfind(f".//bpmn:{tag}", NSMAP)}
+            for task_id in step.tasks:
+                if task_id not in tasks:
+                    add("review.steps", task_id,
+                        f"{where}: no user task {task_id!r} in process {step.process!r}")
+            if step.signal and not self.signal_caught(step.signal):
+                add("review.steps", step.signal,
+                    f"{where}: no event of the pack catches the signal {step.signal!r}")
 
     def signal_caught(self, name: str) -> bool:
         """Whether a catching event (intermediate, boundary or start) waits for signal `name`."""
