@@ -52,8 +52,9 @@ def chart_data(spec: dict[str, Any]) -> Markup:
 def distribution_chart(
     chart_id: str, dist: Distribution, counted: str = "Actual"
 ) -> dict[str, Any]:
-    """Bar chart of a population's ratings against the guideline, in people."""
-    levels = sorted(dist.levels, key=lambda lv: lv.value)
+    """Bar chart of a population's ratings against the guideline, in people: best level
+    first, as the table beside it reads."""
+    levels = sorted(dist.levels, key=lambda lv: -lv.value)
     return {
         "id": chart_id,
         "type": "bar",

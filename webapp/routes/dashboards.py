@@ -2,8 +2,9 @@
 
 Every page authorizes through engine.workflow.access (via the engine functions it calls): a person
 sees their own, managers their reports, HR its populations; anything else is 404. Pages take
-`?cycle=<id>` and default to the newest cycle. HR's pages (dashboard, calibration, exports) are
-in webapp/routes/hr.py.
+`?cycle=<id>` and default to the cycle with open work for whom they show
+(engine.performance.cycle_choice), not the most recently launched one. HR's pages (dashboard,
+calibration, exports) are in webapp/routes/hr.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from engine.base.errors import NotFound
 from engine.people.directory import DirectorySnapshot, PersonInfo
 from engine.performance import feedback as feedback_engine
 from engine.performance import goals as goal_engine
-from engine.performance.cycle_choice import cycles_newest_first
+from engine.performance.cycle_choice import cycles_newest_first, scorecard_cycle, team_cycle
 from engine.performance.scorecard import scorecard
 from engine.performance.team_status import team_status
 from engine.workflow import runtime
@@ -225,7 +226,12 @@ async def start_feedback(request: Request) -> Response:
 
 async def _scorecard_page(request: Request, person_id: int) -> Response:
     viewer = current_user(request)
-    card = await scorecard(person_id, cycle_param(request), viewer)
+    cycle_id = cycle_param(request)
+    if cycle_id is None:
+        # A cycle that has recorded nothing for the person yet must not hide their results.
+        default = await scorecard_cycle(person_id)
+        cycle_id = default.id if default else None
+    card = await scorecard(person_id, cycle_id, viewer)
     trend_chart = {
         "id": "trend-chart",
         "type": "line",
@@ -275,10 +281,14 @@ async def team_page(request: Request) -> Response:
         raise HTTPException(404)
     indirect = request.query_params.get("scope") == "all"
     cycle_id = cycle_param(request)
+    if cycle_id is None:
+        # The cycle where most of the team has open work, not the newest launch.
+        default = await team_cycle(viewer.person_id, viewer, indirect=indirect)
+        cycle_id = default.id if default else None
     try:
         team = await team_status(viewer.person_id, cycle_id, viewer, indirect=indirect)
     except NotFound:
-        if cycle_id is not None:
+        if request.query_params.get("cycle"):
             raise
         team = None  # no process for the team in any cycle yet
     context = {

@@ -9,10 +9,12 @@ answers. Only the HR group sees any of it; others get 404. An HR partner launche
 people of the units they look after (engine.workflow.access): the form offers those units, and a
 population reaching outside them is refused on its field, naming who is outside.
 
-GET /hr/dashboard shows one cycle (`?cycle=<id>`, else the newest): completion by unit, overdue
+GET /hr/dashboard shows one cycle (`?cycle=<id>`, else the one where most of the viewer's
+population has open work): completion by unit, overdue
 steps, ratings against the guideline with the release of each population, instances stopped on
 an error (each may be run again) and the exports. GET /hr/calibration lists one population's
-appraisals waiting for the release, whose proposed ratings HR may change before releasing them.
+appraisals waiting for the release (`?cycle=`, else the cycle with the most of them), whose
+proposed ratings HR may change before releasing them.
 The data comes from engine.performance (hr_dashboard, calibration, cycle_errors, exports).
 """
 
@@ -41,7 +43,12 @@ from engine.performance.calibration import (
     population_calibration,
     send_release,
 )
-from engine.performance.cycle_choice import CycleSummary, cycles_newest_first
+from engine.performance.cycle_choice import (
+    CycleSummary,
+    calibration_cycle,
+    cycles_newest_first,
+    hr_cycle,
+)
 from engine.performance.cycle_errors import retry_failed
 from engine.performance.cycles import LaunchStatus, Population
 from engine.performance.hr_dashboard import HrDashboard, hr_dashboard
@@ -279,6 +286,8 @@ async def _hr_context(request: Request) -> tuple[Viewer, CycleSummary | None, Hr
     viewer = _hr_only(request)
     offered = await cycles_newest_first()
     cycle = chosen_cycle(request, offered)
+    if not request.query_params.get("cycle", "").strip():
+        cycle = await hr_cycle(viewer) or cycle
     try:
         dashboard = await hr_dashboard(cycle.id, viewer) if cycle else None
     except NotAllowed:
@@ -365,7 +374,7 @@ async def release_ratings(request: Request) -> Response:
 
 def _calibration_context(
     cycle: CycleSummary, population: PopulationCalibration, form: dict[str, str],
-    errors: dict[str, str], problem: str = "",
+    errors: dict[str, str], problem: str = "", cycles: list[CycleSummary] | None = None,
 ) -> dict[str, Any]:
     chart = None
     if population.proposed.rated:
@@ -373,6 +382,7 @@ def _calibration_context(
                                               "Proposed"))
     return {
         "cycle": cycle,
+        "cycles": cycles,
         "population": population,
         "form": form,
         "errors": errors,
@@ -382,8 +392,13 @@ def _calibration_context(
 
 
 async def _calibration_request(request: Request) -> tuple[CycleSummary, PopulationCalibration]:
-    _hr_only(request)
-    cycle = chosen_cycle(request, await cycles_newest_first())
+    viewer = _hr_only(request)
+    offered = await cycles_newest_first()
+    request.state.cycles = offered
+    cycle = chosen_cycle(request, offered)
+    if not request.query_params.get("cycle", "").strip():
+        # The cycle whose appraisals wait for the release, not the newest launch.
+        cycle = await calibration_cycle(viewer) or cycle
     if cycle is None:
         raise HTTPException(404)
     key = request.query_params.get("population", "all")
@@ -395,7 +410,7 @@ async def calibration_page(request: Request) -> Response:
     release, with the proposed ratings HR may change before releasing them."""
     cycle, population = await _calibration_request(request)
     return render(request, "hr_calibration.html",
-                  _calibration_context(cycle, population, {}, {}))
+                  _calibration_context(cycle, population, {}, {}, "", request.state.cycles))
 
 
 def calibrated_changes(
@@ -452,7 +467,8 @@ async def release_calibrated(request: Request) -> Response:
         problem = errors.pop("_form", "") or (
             "Nothing was released: correct the highlighted rows and release again."
         )
-        context = _calibration_context(cycle, population, values, errors, problem)
+        context = _calibration_context(cycle, population, values, errors, problem,
+                                       request.state.cycles)
         return render(request, "hr_calibration.html", context, status=422)
     listed = {database_id(name.removeprefix("rating-")) for name in values
               if name.startswith("rating-")}

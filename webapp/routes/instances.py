@@ -1,22 +1,32 @@
 """The instance page (where a process stands, its timeline and diagram), its BPMN, its print view.
 
 Every route answers 404 unless engine.workflow.access lets the viewer see the instance's subject.
+The BPMN diagram is for HR and designers; everyone else sees the review's step tracker
+(engine.performance.my_review) when the process is part of a review. The print view states the
+ratings the appraisal recorded: the final rating with its label, the manager's and the
+calibrated rating, and calibration's change with HR's reason.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from datetime import date
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from engine.base.errors import NotFound
 from engine.people.assignment import may_act
+from engine.performance.my_review import MyReview, appraisal_outcome, my_review
 from engine.workflow import access
-from engine.workflow.history import InstanceHistory, instance_history
-from webapp.auth import current_user
+from engine.workflow.history import InstanceHistory, ShownValue, TimelineEntry, instance_history
+from webapp.auth import Viewer, current_user
 from webapp.input import path_id
-from webapp.templating import render
+from webapp.templating import format_date, render
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 async def _visible_history(request: Request) -> InstanceHistory:
@@ -47,10 +57,13 @@ async def instance_page(request: Request) -> Response:
         if may_act(viewer.person_id, step.assignee_id, step.candidate_group, step.candidates,
                    directory)
     }
+    show_diagram = viewer.is_hr or viewer.is_designer
     context = {
         "history": history,
         "actionable": actionable,
         "show_errors": viewer.is_hr,
+        "show_diagram": show_diagram,
+        "review": None if show_diagram else await _review_of(history, viewer),
         "diagram": {
             "completed": sorted(history.completed_ids),
             "current": sorted(history.current_ids),
@@ -58,6 +71,41 @@ async def instance_page(request: Request) -> Response:
         },
     }
     return render(request, "instance.html", context, fragment="_instance_now.html")
+
+
+async def _review_of(history: InstanceHistory, viewer: Viewer) -> MyReview | None:
+    """The review this process is a step of, for its tracker (None when it is none)."""
+    row = history.instance
+    if row.cycle_id is None or history.subject_id is None:
+        return None
+    try:
+        review = await my_review(history.subject_id, row.cycle_id, viewer)
+    except NotFound:
+        return None
+    return review if any(s.instance_id == row.id for s in review.steps) else None
+
+
+def _readable(value: ShownValue) -> ShownValue:
+    """A submitted date reads "1 May 2031", like every other date of the app."""
+    if value.kind == "group":
+        return replace(value, children=tuple(_readable(c) for c in value.children))
+    if value.kind == "table":
+        rows = tuple(tuple(_date_text(cell) for cell in row) for row in value.rows)
+        return replace(value, rows=rows)
+    return replace(value, text=_date_text(value.text))
+
+
+def _date_text(text: str) -> str:
+    if ISO_DATE.fullmatch(text.strip()):
+        try:
+            return format_date(date.fromisoformat(text.strip()))
+        except ValueError:
+            return text
+    return text
+
+
+def _readable_entry(entry: TimelineEntry) -> TimelineEntry:
+    return replace(entry, fields=tuple(_readable(v) for v in entry.fields))
 
 
 async def instance_diagram(request: Request) -> Response:
@@ -74,7 +122,10 @@ async def instance_diagram(request: Request) -> Response:
 async def instance_print(request: Request) -> Response:
     """GET /instances/{id}/print: the submitted forms and signatures laid out as a document."""
     history = await _visible_history(request)
-    return render(request, "instance_print.html", {"history": history})
+    submissions = [_readable_entry(entry) for entry in history.submissions]
+    outcome = await appraisal_outcome(history.instance.id)
+    return render(request, "instance_print.html",
+                  {"history": history, "submissions": submissions, "outcome": outcome})
 
 
 routes: list[BaseRoute] = [

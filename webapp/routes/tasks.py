@@ -171,12 +171,17 @@ def _moment(text: Any) -> datetime | None:
 
 
 def _closed(request: Request, ctx: TaskContext, typed: list[Any] | None = None) -> Response:
-    """409: the task is no longer open; what the person typed is shown so it is not lost."""
+    """409: the task is no longer open; what the person typed is shown so it is not lost.
+    Someone coming back to a task they completed themselves is told so, not that someone
+    got there first."""
+    task = ctx.task
+    mine = task.status == "completed" and task.completed_by_id == current_user(request).person_id
     context = {
         "ctx": ctx,
-        "task": ctx.task,
+        "task": task,
         "message": ctx.closed_message(),
         "typed": typed or [],
+        "completed_by_viewer": mine,
     }
     return render(request, "task.html", context, status=409, fragment="_task_closed.html")
 
