@@ -148,6 +148,7 @@ def manager_post(competencies: list[dict], rating: int, reason: str = "") -> For
         *((f"manager_ratings-{c['key']}", "3") for c in competencies),
         ("manager_rating", str(rating)),
         ("override_reason", reason),
+        ("potential", "medium"),
         ("manager_comments", "Solid year."),
     ])
 
