@@ -194,9 +194,15 @@ async def seed(pack_folders: list[Path]) -> list[str]:
         due_on=today + timedelta(days=30), actor=hr,
     )
     lines = [" ".join(objectives.summary_lines()[:2])]
-    # Three of the manager's reports (not the demo employee) and the CEO have drafted.
-    for key in ("E1019", "E1020", "E1022", "E1001"):
+    # Three of the manager's reports and the CEO have drafted: their reviews are waiting (the
+    # CEO's with HR, having no manager). Everyone else agreed theirs, so the year-end's
+    # self-appraisals start from agreed objectives.
+    waiting = ("E1019", "E1020", "E1022", "E1001")
+    for key in waiting:
         await _submit_draft(key)
+    for person in await Person.all().order_by("key"):
+        if person.key not in waiting:
+            await _agree_objectives(person.key, person.name, hr)
     try:
         await latest("year_end_appraisal")
     except NotFound:
@@ -220,6 +226,33 @@ async def _submit_draft(key: str) -> None:
     if task is None:
         return
     await runtime.complete_task(task.id, actor, {"objectives": DEMO_OBJECTIVES, "comments": ""})
+
+
+async def _agree_objectives(key: str, name: str, hr: Any) -> None:
+    """Run the person's objective setting to its end: drafted, approved by whoever reviews it
+    (their manager; HR for someone without one), acknowledged."""
+    from engine.workflow import runtime
+
+    actor = await runtime.actor_for(key)
+    for _ in range(5):
+        task = await HumanTask.get_or_none(
+            subject_id_cache=actor.person_id, process_id="objective_setting", status="ready")
+        if task is None:
+            return
+        holder = (await runtime.actor_for(task.assignee_id)
+                  if task.assignee_id is not None else hr)
+        await runtime.complete_task(task.id, holder, _objective_step(task.bpmn_id, holder, name))
+
+
+def _objective_step(bpmn_id: str, holder: Any, name: str) -> dict[str, Any]:
+    if bpmn_id == "draft_objectives":
+        return {"objectives": DEMO_OBJECTIVES, "comments": ""}
+    if bpmn_id == "review_objectives":
+        return {"decision": "approve", "manager_comments": "Agreed."}
+    return {"acknowledgement": {
+        "acknowledged": True, "name": name, "signer_id": holder.person_id,
+        "signed_at": clock.now().isoformat(), "comment": "",
+    }}
 
 
 DEMO_OBJECTIVES = [
