@@ -109,6 +109,28 @@ def _rendered_links(markdown: MarkdownIt) -> MarkdownIt:
 _rendered_links(_markdown)
 
 
+def _labelled_cells(state: Any) -> None:
+    """Each body cell of a Markdown table carries its column's name (data-label), so the
+    table can read as cards on a narrow screen."""
+    headers: list[str] = []
+    column = 0
+    for i, token in enumerate(state.tokens):
+        if token.type == "thead_open":
+            headers = []
+        elif token.type == "th_open" and state.tokens[i + 1].type == "inline":
+            words = state.tokens[i + 1].children or []
+            headers.append("".join(w.content for w in words if w.type in ("text", "code_inline")))
+        elif token.type == "tr_open":
+            column = 0
+        elif token.type == "td_open":
+            if column < len(headers):
+                token.attrSet("data-label", headers[column])
+            column += 1
+
+
+_markdown.core.ruler.push("labelled_cells", _labelled_cells)
+
+
 def _render(
     text: str, data: Mapping[str, Any], what: str, environment: BoundedSandbox | None = None
 ) -> str:
