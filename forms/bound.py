@@ -14,7 +14,7 @@ from wtforms import Form
 from wtforms.fields import Field
 
 from forms.catalogs import choice_token
-from forms.fields import TEXT_KINDS, format_number, json_value, row_limit
+from forms.fields import TEXT_KINDS, format_day, format_number, json_value, row_limit
 from forms.schema import Condition, FieldNode
 from forms.text import control_character_message, first_control_character
 
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 ACTION_KEY = "_form_action"
 FIELD_KEY = "_field"
 MULTI_KINDS = ("multiselect", "checkboxes")
+# Kinds drawn as a group of radios or checkboxes (outside tables): no input has the field's id,
+# so the error summary links to the first option.
+GROUP_KINDS = ("radio", "checkboxes", "rating")
+# "Today" differs across time zones: a date is implausible only where it is so everywhere
+# (UTC-12 to UTC+14), so nobody's own today is refused.
+_EARLIEST_ZONE = dt.timedelta(hours=-12)
+_LATEST_ZONE = dt.timedelta(hours=14)
 
 # A person field's key (employee id) -> how the directory shows that person, or None.
 PersonLookup = Callable[[str], str | None]
@@ -152,7 +159,9 @@ class BoundForm:
         self.field_errors.setdefault(field.name, []).append(message)
         self._problems.append((label, message, anchor or field.id))
 
-    def _check_object(self, node: FieldNode, fields: Any, prefix: str) -> None:
+    def _check_object(
+        self, node: FieldNode, fields: Any, prefix: str, in_table: bool = False
+    ) -> None:
         values = {
             child.name: json_value(child, fields[child.name])
             for child in node.children
@@ -173,6 +182,8 @@ class BoundForm:
         for child in node.children:
             field = fields[child.name]
             label = prefix + child.label
+            # A group of options has no input with the field's own id: link to the first one.
+            anchor = f"{field.id}-0" if child.kind in GROUP_KINDS and not in_table else None
             if child.readonly:
                 continue
             if child.kind == "object":
@@ -183,19 +194,56 @@ class BoundForm:
                 self._check_signature(child, field, label, child.required)
             elif self._is_blank(child, field):
                 if child.required:
-                    self._complain(field, label, "Required.")
+                    self._complain(field, label, "Required.", anchor)
                 elif child.name in because:
                     reason = because[child.name]
                     self._complain(
-                        field, label, f"Required when {reason}." if reason else "Required."
+                        field, label, f"Required when {reason}." if reason else "Required.", anchor
                     )
             elif not field.validate(self.form):
                 for message in field.errors:
-                    self._complain(field, label, str(message))
+                    self._complain(field, label, str(message), anchor)
             elif child.kind == "person" and self.person_lookup and not self.person_label(field):
                 self._complain(
                     field, label, f"No one in the directory has the employee ID '{field.data}'."
                 )
+            elif (problem := self.date_problem(child, field.data)) is not None:
+                self._complain(field, label, problem)
+
+    def date_range(self, node: FieldNode) -> tuple[dt.date | None, dt.date | None]:
+        """The earliest and latest plausible day of a date field (None: no bound), as of the
+        `now` the form was bound with."""
+        now = self.now if self.now.tzinfo else self.now.replace(tzinfo=dt.UTC)
+        now = now.astimezone(dt.UTC)
+        earliest = latest = None
+        if node.not_before is not None:
+            earliest = node.not_before.day((now + _EARLIEST_ZONE).date())
+        if node.not_after is not None:
+            latest = node.not_after.day((now + _LATEST_ZONE).date())
+        return earliest, latest
+
+    def date_problem(self, node: FieldNode, value: Any) -> str | None:
+        """Why a date is implausible for this field (`notBefore` / `notAfter`), or None."""
+        if node.kind not in ("date", "datetime") or not isinstance(value, dt.date):
+            return None
+        day = value.date() if isinstance(value, dt.datetime) else value
+        earliest, latest = self.date_range(node)
+        message = node.options.get("dateMessage")
+        if earliest is not None and day < earliest:
+            assert node.not_before is not None
+            if message:
+                return str(message)
+            if node.not_before.is_today:
+                return "This date is in the past: enter today or a later date."
+            return f"Enter a date on or after {format_day(earliest)}."
+        if latest is not None and day > latest:
+            assert node.not_after is not None
+            if message:
+                return str(message)
+            if node.not_after.is_today:
+                return "This date is in the future: enter today or an earlier date."
+            return f"Enter a date on or before {format_day(latest)}."
+        return None
 
     def person_label(self, field: Field) -> str | None:
         """How the directory shows the person whose key a person field holds (None: no one)."""
@@ -222,7 +270,7 @@ class BoundForm:
 
     def _check_table(self, node: FieldNode, field: Field, label: str, required: bool) -> None:
         for index, entry in enumerate(field.entries):
-            self._check_object(node, entry.form, f"{label} › row {index + 1} › ")
+            self._check_object(node, entry.form, f"{label} › row {index + 1} › ", in_table=True)
         count = len(field.entries)
         anchor = f"{field.id}-add"
         if node.min_items and count < node.min_items:

@@ -145,6 +145,24 @@ def format_number(value: Any) -> str:
     return str(value)
 
 
+def format_day(value: dt.date) -> str:
+    """A date as the app writes it: "6 Dec 2026"."""
+    return f"{value.day} {value:%b %Y}"
+
+
+def readable_date(value: Any) -> Any:
+    """An ISO date or date-time ("2031-05-01"), or a date, as the app writes dates: "1 May
+    2031"; anything else (empty, not a date) as it is. Also the templates' `date` filter."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return format_day(value) if isinstance(value, dt.date) else value
+
+
 def _finite(value: Decimal | float) -> bool:
     return value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
 
@@ -256,6 +274,13 @@ class TableField(FieldList):
                     yield int(index)
 
 
+def _line_breaks_as_spaces(value: Any) -> Any:
+    # A one-line text drawn in a growing box: Enter there is not a new paragraph.
+    if not isinstance(value, str):
+        return value
+    return " ".join(value.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+
+
 def _person_key(value: Any) -> Any:
     # A key pasted with a space around it is still that person's key.
     return value.strip() if isinstance(value, str) else value
@@ -265,6 +290,10 @@ def _field(node: FieldNode) -> Any:
     label = node.label
     default = field_value(node, node.default)
     kind = node.kind
+    if kind == "text" and node.autogrow:
+        return StringField(
+            label, [_TextRules(node)], default=default, filters=[_line_breaks_as_spaces]
+        )
     if kind in ("text", "email", "hidden", "password"):
         return StringField(label, [_TextRules(node)], default=default)
     if kind == "person":

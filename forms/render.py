@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from markupsafe import Markup, escape
 from wtforms.fields import Field
 
 from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm, FormButton
-from forms.fields import format_number, row_limit
+from forms.fields import format_number, readable_date, row_limit
 from forms.schema import FieldNode
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -23,9 +24,15 @@ TEXT_INPUT_TYPES = {
     "password": "password",
     "date": "date",
     "datetime": "datetime-local",
-    "integer": "number",
-    "number": "number",
+    # Numbers are text boxes with a numeric keyboard: a number box's spinner sits where people
+    # click to type, and a click on it changes the value (forms.text keeps the parsing strict).
+    "integer": "text",
+    "number": "text",
 }
+# What a browser lets through before the server's own check: a plain decimal number.
+NUMBER_PATTERN = r"\s*[+\-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+\-]?[0-9]+)?\s*"
+# The separator between a rating's figure and its label: "4 — Exceeds expectations".
+RATING_SEPARATOR = " — "
 TYPING_TRIGGER = "input changed delay:400ms, change"
 # Kinds checked while the person types (the others when they change).
 TYPED_KINDS = {"text", "email", "password", "textarea", "integer", "number", "person"}
@@ -91,12 +98,40 @@ class FormView:
         return [label for marked, label in node.markers if marked == token]
 
     def display(self, node: FieldNode, field: Field) -> str:
-        """A read-only value as text: a choice's label, a number as written, "—" for none."""
+        """A read-only value as text: a choice's label (a rating's with its figure), a date as
+        the app writes it, a number as written, "—" for none."""
         if node.choices:
-            labels = {choice.token: choice.label for choice in node.choices}
+            labels = {choice.token: self.choice_label(node, choice) for choice in node.choices}
             chosen = [labels.get(token, token) for token in self.selected(field)]
             return ", ".join(chosen) or "—"
+        if node.kind in ("date", "datetime") and isinstance(field.data, dt.date):
+            return self.day(field.data)
         return self.value(field) or "—"
+
+    @staticmethod
+    def choice_label(node: FieldNode, choice: Any) -> str:
+        """How a chosen option reads: its label, and a rating level's figure before it."""
+        if node.is_rating and choice.token != choice.label:
+            return f"{choice.token}{RATING_SEPARATOR}{choice.label}"
+        return str(choice.label)
+
+    @staticmethod
+    def day(value: Any) -> str:
+        """A date (or the day of a date-time, or its ISO text) as the app writes it, e.g.
+        "6 Dec 2026"; text that is not a date is shown as it is."""
+        shown = readable_date(value)
+        return "" if shown is None else str(shown)
+
+    def marker_levels(self, node: FieldNode) -> list[tuple[str, str]]:
+        """A rating's markers as (marker label, level as it reads), e.g. ("Self-rating",
+        "3 — Meets expectations")."""
+        levels = {choice.token: self.choice_label(node, choice) for choice in node.choices}
+        return [(label, levels.get(token, token)) for token, label in node.markers]
+
+    def chosen_choice(self, node: FieldNode, field: Field) -> Any:
+        """The chosen option of a choice field, or None."""
+        tokens = self.selected(field)
+        return next((c for c in node.choices if tokens and c.token == tokens[0]), None)
 
     def kept_values(self, node: FieldNode, field: Field) -> list[str]:
         """What a read-only cell posts back (only so the row keeps its place)."""
@@ -160,11 +195,27 @@ class FormView:
             attrs["maxlength"] = node.max_length
         if kind in ("integer", "number"):
             attrs["placeholder"] = node.placeholder or None
-            attrs["min"] = format_number(node.minimum) if node.minimum is not None else None
-            attrs["max"] = format_number(node.maximum) if node.maximum is not None else None
-            attrs["step"] = node.options.get("step", 1 if kind == "integer" else "any")
+            attrs["class"] = "sl-number"
+            attrs["inputmode"] = "decimal"
+            attrs["pattern"] = NUMBER_PATTERN
+            attrs["autocomplete"] = "off"
+            attrs["title"] = (
+                "Enter a whole number, such as 42."
+                if kind == "integer"
+                else "Enter a number, such as 42 or 3.5."
+            )
         if kind == "textarea":
             attrs["rows"] = node.options.get("rows", 2 if label else 4)
+        if node.autogrow and not node.readonly:
+            attrs["data-sl-autogrow"] = True
+        if kind == "text" and node.autogrow:
+            # One line of text that wraps as it grows; Enter does not start a new line.
+            attrs["rows"] = node.options.get("rows", _rows_for(self.value(field)))
+            attrs["data-sl-one-line"] = True
+        if kind == "date" and not node.readonly:
+            earliest, latest = self.bound.date_range(node)
+            attrs["min"] = earliest.isoformat() if earliest else None
+            attrs["max"] = latest.isoformat() if latest else None
         picker = kind == "person" and self.offers_people(node)
         if picker:
             # The browser's own history of typed values would crowd out the directory's.
@@ -175,6 +226,12 @@ class FormView:
             trigger = TYPING_TRIGGER if kind in TYPED_KINDS else "change"
             attrs.update(self.live(field, target or field, PICKER_TRIGGER if picker else trigger))
         return attrs
+
+    @staticmethod
+    def is_wide(node: FieldNode) -> bool:
+        """Whether a table column holds longer text (200 characters or more, or a textarea)
+        and so asks for more of the table's width than the other text columns."""
+        return node.autogrow and (node.kind == "textarea" or (node.max_length or 0) >= 200)
 
     def offers_people(self, node: FieldNode) -> bool:
         """Whether a person field suggests people as the user types."""
@@ -262,6 +319,12 @@ class FormView:
             return any((c.required and not c.readonly) or walk(c) for c in node.children)
 
         return walk(self.root)
+
+
+def _rows_for(text: str) -> int:
+    """Lines a wrapping one-line box starts with, before forms.js fits it to its text (and
+    without JavaScript): about 30 characters a line in a table cell, at most 4."""
+    return max(1, min(4, -(-len(text) // 30)))
 
 
 def _macros(view: FormView) -> Any:

@@ -6,6 +6,7 @@ The tree is the one description of a form that the WTForms classes, the validati
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Mapping
@@ -57,6 +58,68 @@ class TotalRule:
     maximum: float | None = None
 
 
+# `ui:options.notBefore` / `notAfter`: "today", a date ("2026-01-01"), or a duration from today
+# ("-P1Y", "P30D", "P2W"; years, months, weeks and days).
+_DURATION = re.compile(r"([+-]?)P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?")
+# A string column of a table longer than this wraps in an auto-growing box by default.
+AUTOGROW_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class DateLimit:
+    """A plausibility bound on a date field: a fixed day, or today moved by a duration."""
+
+    text: str
+    fixed: dt.date | None = None
+    sign: int = 1
+    years: int = 0
+    months: int = 0
+    days: int = 0
+
+    @property
+    def is_today(self) -> bool:
+        """Whether the bound is today itself (the message then says "in the future/past")."""
+        return self.fixed is None and not (self.years or self.months or self.days)
+
+    def day(self, today: dt.date) -> dt.date:
+        """The bound as a date, for a form bound on `today`."""
+        if self.fixed is not None:
+            return self.fixed
+        month_index = today.month - 1 + self.sign * (self.years * 12 + self.months)
+        year, month = today.year + month_index // 12, month_index % 12 + 1
+        # 31 January plus a month is the last day of February, as people count.
+        last_day = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+        moved = dt.date(year, month, min(today.day, last_day))
+        return moved + dt.timedelta(days=self.sign * self.days)
+
+
+def date_limit(value: Any, where: str, key: str) -> DateLimit | None:
+    """Parse `ui:options.notBefore`/`notAfter`: "today", "YYYY-MM-DD" or an ISO duration."""
+    if value is None:
+        return None
+    text = value.strip() if isinstance(value, str) else ""
+    if text.lower() == "today":
+        return DateLimit("today")
+    try:
+        return DateLimit(text, fixed=dt.date.fromisoformat(text))
+    except ValueError:
+        pass
+    found = _DURATION.fullmatch(text.upper())
+    if not found or text.upper() in ("P", "-P", "+P"):
+        raise FormDefinitionError(
+            f"{where}: ui:options.{key} must be \"today\", a date such as \"2026-01-01\" or a "
+            f"duration from today such as \"-P1Y\" or \"P30D\", not {value!r}"
+        )
+    sign, years, months, weeks, days = found.groups()
+    return DateLimit(
+        text,
+        sign=-1 if sign == "-" else 1,
+        years=int(years or 0),
+        months=int(months or 0),
+        days=int(weeks or 0) * 7 + int(days or 0),
+    )
+
+
 @dataclass
 class FieldNode:
     """One property of the form, with everything needed to build, check and draw it."""
@@ -91,6 +154,13 @@ class FieldNode:
     # field shows its scale's general definitions (once per scale in a form, see compile_form).
     markers: tuple[tuple[str, str], ...] = ()
     scale_legend: bool = False
+    # Whether the choices are the levels of a rating scale (shown as "4 — Strong" when fixed).
+    is_rating: bool = False
+    # Text drawn in a box that grows with what is typed (a textarea; see `autogrow`).
+    autogrow: bool = False
+    # Dates: the plausible range (`ui:options.notBefore` / `notAfter`).
+    not_before: DateLimit | None = None
+    not_after: DateLimit | None = None
 
     def child(self, name: str) -> FieldNode:
         """The child property called `name`."""
@@ -249,6 +319,10 @@ class _Compiler:
         node.readonly = node.readonly or node.kind == "hidden"
         node.min_length = schema.get("minLength")
         node.max_length = schema.get("maxLength")
+        node.autogrow = _autogrows(node, in_table, where)
+        if node.kind in ("date", "datetime"):
+            node.not_before = date_limit(options.get("notBefore"), where, "notBefore")
+            node.not_after = date_limit(options.get("notAfter"), where, "notAfter")
         node.pattern = schema.get("pattern")
         if node.pattern is not None:
             try:
@@ -302,8 +376,26 @@ class _Compiler:
         if competency and not node.description:
             node.description = str(competency.get("description", ""))
         node.kind = "select" if in_table else "rating"
+        node.is_rating = True
         node.markers = _markers(node.name, node.options.get("marker"))
         return node
+
+
+def _autogrows(node: FieldNode, in_table: bool, where: str) -> bool:
+    """Whether a text field is drawn in a box that grows with its text: every textarea, and in
+    a table a text column that may hold more than AUTOGROW_LENGTH characters; the option
+    `ui:options.autogrow` says otherwise."""
+    chosen = node.options.get("autogrow")
+    if chosen is not None and not isinstance(chosen, bool):
+        raise FormDefinitionError(f"{where}: ui:options.autogrow must be true or false")
+    if node.kind == "textarea":
+        return chosen is not False
+    if node.kind != "text":
+        return False
+    if chosen is not None:
+        return chosen
+    length = node.max_length
+    return in_table and isinstance(length, int) and length > AUTOGROW_LENGTH
 
 
 def _bound(schema: Mapping[str, Any], key: str, where: str) -> float | None:

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from forms import limits
 from forms.errors import FormDefinitionError
+from forms.fields import readable_date
 
 
 class BoundedSandbox(SandboxedEnvironment):
@@ -26,6 +27,7 @@ class BoundedSandbox(SandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.globals["range"] = limits.bounded_range
+        self.filters["date"] = readable_date
         for name in ("center", "indent"):
             self.filters[name] = _width_checked(self.filters[name])
 

@@ -1,4 +1,4 @@
-// Sightline task forms: shows a table's running total while typing. The server re-checks it.
+// Sightline task forms. A table's running total while typing (the server re-checks it).
 document.addEventListener("input", (event) => {
   const table = event.target.closest && event.target.closest("table[data-sl-total-column]");
   if (!table) return;
@@ -64,3 +64,71 @@ document.addEventListener("input", (event) => {
   if (event instanceof InputEvent && event.inputType !== "insertReplacementText") return;
   input.dispatchEvent(new Event("sl-picked"));
 });
+
+// After a failed submit the error summary is where people look next: bring it into view and
+// give it the focus (screen readers read it out). A page drawn by the server opens on it
+// (autofocus); a form swapped in by htmx gets the same here. Each summary is shown once, so
+// later live checks never pull the page back up.
+function showErrorSummary() {
+  const summary = document.querySelector("[data-sl-error-summary]:not([data-sl-shown])");
+  if (!summary) return;
+  summary.setAttribute("data-sl-shown", "");
+  summary.scrollIntoView({ block: "start" });
+  summary.focus({ preventScroll: true });
+}
+document.addEventListener("DOMContentLoaded", showErrorSummary);
+document.addEventListener("htmx:afterSettle", showErrorSummary);
+
+// A summary entry takes you to its field: the input gets the focus, scrolled to the middle of
+// the screen with its label in view. Groups link to their first option; a table's total to
+// the first box of its column that can change it.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest("[data-sl-error-summary] a[href^='#']");
+  if (!link) return;
+  const id = decodeURIComponent(link.getAttribute("href").slice(1));
+  let target = document.getElementById(id);
+  if (!target) return;
+  if (target.matches("output[data-sl-total]")) {
+    const table = target.closest("table[data-sl-total-column]");
+    const suffix = "-" + table.dataset.slTotalColumn;
+    const cell = [...table.querySelectorAll("tbody input:not([type=hidden]):not([readonly])")]
+      .find((input) => input.name.endsWith(suffix));
+    if (cell) target = cell;
+  }
+  event.preventDefault();
+  const wrapper = target.closest("td, fieldset, .sl-field") || target;
+  wrapper.scrollIntoView({ block: "center" });
+  if (typeof target.focus === "function") {
+    if (!target.matches("input, select, textarea, button, [tabindex]")) target.tabIndex = -1;
+    target.focus({ preventScroll: true });
+  }
+});
+
+// Long text grows with what is typed instead of scrolling inside a small box; a one-line
+// text drawn this way (a wrapping table cell) keeps Enter from starting a new line.
+function fitHeight(box) {
+  if (!box.isConnected || box.offsetParent === null) return;
+  const style = getComputedStyle(box);
+  const borders = parseFloat(style.borderTopWidth) + parseFloat(style.borderBottomWidth);
+  box.style.height = "auto";
+  box.style.height = (box.scrollHeight + borders) + "px";
+}
+function fitAll(root) {
+  for (const box of (root || document).querySelectorAll("textarea[data-sl-autogrow]")) {
+    fitHeight(box);
+  }
+}
+document.addEventListener("input", (event) => {
+  if (event.target.matches && event.target.matches("textarea[data-sl-autogrow]")) {
+    fitHeight(event.target);
+  }
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && event.target.matches &&
+      event.target.matches("textarea[data-sl-one-line]")) {
+    event.preventDefault();
+  }
+});
+document.addEventListener("DOMContentLoaded", () => fitAll());
+document.addEventListener("htmx:afterSettle", () => fitAll());
+window.addEventListener("resize", () => fitAll());

@@ -1,8 +1,9 @@
 """Serve Sightline for the browser tests: `python live_app.py <sqlite file> [scenario]`.
 
 Prepares a fresh database — a five-person organisation with logins and the standard pack, then
-the scenario's processes: `objectives` (objective setting for both employees) or `year-end`
-(Eve's year-end appraisal with two agreed objectives) — and serves the real app with uvicorn
+the scenario's processes: `objectives` (objective setting for both employees), `year-end`
+(Eve's year-end appraisal with two agreed objectives) or `year-end-unagreed` (the same with
+none agreed, so she lists them) — and serves the real app with uvicorn
 on a free 127.0.0.1 port, printing `PORT <n>` once it listens. Run as its own process so the
 browser tests never share an event loop or a Tortoise connection with the rest of the suite.
 """
@@ -50,7 +51,20 @@ async def start_year_end(hr: Any) -> None:
                                 cycle_id=cycle.id, data={"objectives": AGREED_OBJECTIVES})
 
 
-SCENARIOS = {"objectives": start_objectives, "year-end": start_year_end}
+async def start_year_end_without_objectives(hr: Any) -> None:
+    """Eve's year-end appraisal with no agreed objectives: she lists and weighs them herself."""
+    from engine.base.models import Cycle
+    from engine.workflow import runtime
+
+    cycle = await Cycle.create(name="2026 year-end")
+    await runtime.start_process("year_end_appraisal", subject="E1", actor=hr, cycle_id=cycle.id)
+
+
+SCENARIOS = {
+    "objectives": start_objectives,
+    "year-end": start_year_end,
+    "year-end-unagreed": start_year_end_without_objectives,
+}
 
 
 async def prepare(database_url: str, scenario: str = "objectives") -> None:

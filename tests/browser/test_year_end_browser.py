@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import browser_steps
@@ -59,12 +60,13 @@ def rating_group(page: Page, competency: str) -> Locator:
 
 
 def rate(page: Page, competency: str, level: int) -> None:
-    """Click the behaviours of one level, as a person does, and check that it took."""
+    """Press one level's button, as a person does: it takes, and its behaviours open."""
     row = rating_group(page, competency).locator("div.sl-rating-level").filter(
         has=page.locator(f'input[type="radio"][value="{level}"]')
     )
-    row.locator("label.sl-level-about").click()
+    row.locator("label.sl-level-name").click()
     expect(row.locator('input[type="radio"]')).to_be_checked()
+    expect(row.locator(".sl-level-about")).to_be_visible()
     live_checks_done(page)
 
 
@@ -166,7 +168,8 @@ def test_year_end_appraisal_to_final_approval(
     open_task(page, "Hold the appraisal discussion")
     instructions = page.locator(".task-instructions")
     expect(instructions).to_contain_text(f"The rating to discuss is {proposed}")
-    page.get_by_label("Date of the discussion").fill("2027-01-15")
+    # A discussion is recorded after it took place: today will do, a future day is refused.
+    page.get_by_label("Date of the discussion").fill(date.today().isoformat())
     page.get_by_label("Notes from the discussion").fill(DISCUSSION_NOTES)
     shoot(page, "year-end-11-discussion")
     submit(page)
@@ -177,7 +180,14 @@ def test_year_end_appraisal_to_final_approval(
     expect(inbox_row(page)).to_contain_text("Sign off the appraisal")
     open_task(page, "Sign off the appraisal")
     instructions = page.locator(".task-instructions")
-    expect(instructions).to_contain_text(f"Your overall rating for the year is {proposed}")
+    # The ratings read with their labels, "4 — Exceeds expectations", not as bare figures.
+    overall = page.locator("#field-final_rating .sl-rating-value")
+    expect(overall).to_contain_text(re.compile(rf"^{proposed} — \w"))
+    expect(page.locator("#field-manager_ratings .sl-rating-value").first).to_contain_text(
+        "3 — Meets expectations"
+    )
+    # One comment box: the response's, none under the signature.
+    expect(page.get_by_role("textbox", name=re.compile("comment", re.I))).to_have_count(1)
     expect(instructions).to_contain_text(DISCUSSION_NOTES)
     page.get_by_label("I agree with my appraisal").check()
     live_checks_done(page)

@@ -134,7 +134,9 @@ def test_self_appraisal_keeps_agreed_objectives_fixed_and_takes_the_actuals(cata
     fixed = [td.text_content().strip() for td in shown.xpath("//td[@class='sl-cell-fixed']")]
     assert fixed[:4] == ["Delivery", "Ship", "Items", "Higher is better"]
     assert not shown.xpath("//input[@name='objectives-0-title' and @type='text']")
-    assert shown.xpath("//input[@name='objectives-0-actual' and @type='number']")
+    assert shown.xpath(
+        "//input[@name='objectives-0-actual' and @type='text' and @inputmode='decimal']"
+    )
 
 
 def test_self_appraisal_without_agreed_objectives_lets_the_employee_list_them(catalogs):

@@ -97,7 +97,12 @@ def test_errors_show_a_summary_and_inline_messages(catalogs: dict) -> None:
     links = {a.get("href"): a.text_content() for a in summary.xpath(".//a")}
     assert links["#summary"] == "Summary: Required."
     assert links["#objectives-total"] == "Objectives: Weights must total 100; they total 90."
-    assert "#overall" in links and "#decision" in links and "#next_review" in links
+    # A group of options links to its first option: every link lands on an input.
+    assert "#overall-0" in links and "#decision-0" in links and "#next_review" in links
+    for anchor in links:
+        assert doc.get_element_by_id(anchor[1:]) is not None
+    # The summary takes the focus when the page opens (forms.js does it after an htmx swap).
+    assert summary.get("autofocus") is not None and summary.get("tabindex") == "-1"
     summary_input = doc.get_element_by_id("summary")
     assert summary_input.get("aria-invalid") == "true"
     assert summary_input.get("aria-describedby") == "summary-error"

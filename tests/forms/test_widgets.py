@@ -33,31 +33,57 @@ ADA = {"id": "person-17", "name": "Ada Lovelace"}
 NOON = dt.datetime(2026, 4, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def test_rating_renders_a_row_per_level_with_its_anchors(catalogs: dict) -> None:
+def test_rating_renders_a_button_per_level_that_reveals_its_anchors(catalogs: dict) -> None:
     html = form_spec(RATED, RATED_UI, catalogs).bind().render(action="/t")
     doc = lxml.html.fromstring(html)
+    buttons = doc.xpath("//div[@class='sl-rating-levels']")
+    assert len(buttons) == 1 and "--sl-levels: 5" in buttons[0].get("style")
     rows = doc.xpath("//div[contains(concat(' ', @class, ' '), ' sl-rating-level ')]")
     assert len(rows) == 5
     solid = rows[2]
     radio = solid.xpath(".//input[@type='radio']")[0]
     assert radio.get("value") == "3"
-    # Both the level's name and its behaviours are labels of the radio: the row picks it.
-    assert {label.get("for") for label in solid.xpath(".//label")} == {radio.get("id")}
-    assert "Solid" in solid.text_content()
-    anchors = [s.text_content() for s in solid.xpath(".//span[@class='sl-anchor']")]
+    # A button is a label around the level's radio: figure and label, the radio still there
+    # for the keyboard (arrow keys) and for forms without JavaScript.
+    button = solid.xpath(".//label[@class='sl-level-name']")[0]
+    assert button.get("for") == radio.get("id") and radio.getparent() is button
+    assert " ".join(button.text_content().split()) == "3 Solid"
+    assert button.get("title") == "Meets expectations."
+    # The level's behaviours describe the radio; forms.css opens them for the chosen level.
+    about = solid.xpath(".//div[@class='sl-level-about']")[0]
+    assert radio.get("aria-describedby").split()[0] == about.get("id")
+    anchors = [s.text_content() for s in about.xpath(".//span[@class='sl-anchor']")]
     assert anchors == ["Keeps stakeholders informed", "Listens before answering"]
-    # With behaviours to show, the general definition moves to the legend and the tooltip.
-    about = solid.xpath(".//label[@class='sl-level-about']")[0]
     assert "Meets expectations." not in about.text_content()
-    assert solid.xpath(".//label[@class='sl-level-name']")[0].get("title") == "Meets expectations."
     legend = doc.xpath("//details[@class='sl-scale-legend']")
     assert len(legend) == 1 and "Meets expectations." in legend[0].text_content()
     # A level without behaviours of its own shows the general definition instead.
     assert not rows[1].xpath(".//span[@class='sl-anchor']")
-    assert "Meets some expectations." in rows[1].text_content()
+    assert "Meets some expectations." in rows[1].xpath(".//div[@class='sl-level-about']")[0]\
+        .text_content()
     # The competency's own name and description label the scale.
     assert doc.xpath("//legend")[0].text_content().startswith("Communication")
     assert "Shares information clearly" in html
+
+
+def test_a_fixed_rating_reads_as_its_figure_and_label(catalogs: dict) -> None:
+    ui = {"communication": {**RATED_UI["communication"], "ui:readonly": True}}
+    doc = lxml.html.fromstring(
+        form_spec(RATED, ui, catalogs).bind(None, {"communication": 4}).render(action="/t")
+    )
+    assert not doc.xpath("//input[@type='radio']")
+    shown = doc.xpath("//p[contains(@class, 'sl-rating-value')]/strong")[0].text_content()
+    assert shown == "4 — Strong"
+    # In a table, a fixed rating column reads the same way.
+    schema = {"type": "object", "properties": {"peers": {"type": "array", "items": {
+        "type": "object", "properties": {"rating": {"type": "integer"}}}}}}
+    table_ui = {"peers": {"ui:readonly": True, "items": {"rating": {
+        "ui:widget": "rating", "ui:options": {"scale": "rating_scale.levels"}}}}}
+    html = form_spec(schema, table_ui, catalogs).bind(None, {"peers": [{"rating": 2}]}).render(
+        action="/t"
+    )
+    cell = lxml.html.fromstring(html).xpath("//td[@class='sl-cell-fixed']")[0]
+    assert cell.text_content().strip() == "2 — Developing"
 
 
 def test_the_scale_legend_shows_once_however_many_ratings_use_it(catalogs: dict) -> None:

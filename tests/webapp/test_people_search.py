@@ -201,7 +201,8 @@ async def test_an_unknown_employee_id_comes_back_with_the_typing_kept(
     doc = lxml.html.fromstring(answer.text)
     assert "No one in the directory has the employee ID &#39;Z9&#39;." in answer.text
     assert doc.xpath("//input[@name='nominated_peers-1-employee']")[0].get("value") == "Z9"
-    assert doc.xpath("//input[@name='nominated_peers-1-reason']")[0].get("value") == "Demos"
+    # A long text column wraps in a growing box (a textarea), keeping what was typed.
+    assert doc.xpath("//textarea[@name='nominated_peers-1-reason']")[0].text == "Demos"
     assert doc.xpath("//*[@id='nominated_peers-0-employee-person']")[0].text_content() == (
         "Pia Adams — Account executive, Sales"
     )
