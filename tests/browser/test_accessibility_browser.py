@@ -183,6 +183,25 @@ def check(page: Page, path: str, size: str, shoot: Shoot, role: str) -> list[str
     return problems
 
 
+def unringed_focus(page: Page, presses: int) -> list[str]:
+    """Tab through the page: every control that takes the focus must show a ring of 2 px or
+    more (a faint tint of the background is not enough)."""
+    missing = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        ring = page.evaluate(
+            """() => { const e = document.activeElement, s = getComputedStyle(e);
+                 const text = (e.innerText || e.name || '').trim().split('\\n')[0].slice(0, 40);
+                 return {name: e.tagName.toLowerCase() + ' ' + text, body: e === document.body,
+                         width: s.outlineStyle === 'none' ? 0 : parseFloat(s.outlineWidth)}; }"""
+        )
+        if ring["body"]:  # past the last control: the focus left the page
+            break
+        if ring["width"] < 2:
+            missing.append(f"{page.url}: no visible focus ring on {ring['name']}")
+    return missing
+
+
 def report(problems: list[str]) -> str:
     return f"{len(problems)} problem(s):\n" + "\n".join(problems)
 
@@ -208,6 +227,7 @@ def test_pages_without_a_login_pass_axe(
 ) -> None:
     page = open_page(*SIZES[size])
     problems = check(page, "/login", size, shoot, "anyone")
+    problems += unringed_focus(page, 4)
     page.get_by_label("Username").fill("employee")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Log in").click()
@@ -215,6 +235,8 @@ def test_pages_without_a_login_pass_axe(
     problems += [f"/login (refused): {line}" for line in axe_problems(page)]
     shoot(page, f"a11y-anyone-login-refused-{size}")
     log_in(page, "employee")
+    page.goto("/inbox")
+    problems += unringed_focus(page, 12)
     for path in ("/no-such-page", "/hr", "/tasks/999999"):
         problems += check(page, path, size, shoot, "employee-error")
     assert not problems, report(problems)
