@@ -71,7 +71,11 @@ def test_objective_setting_from_draft_to_signature(
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     shoot(page, "01-login")
     log_in(page, "e1")
-    expect(page).to_have_url(re.compile(r"/inbox$"))
+    # Her home is her review: where she stands, and the step waiting for her.
+    expect(page).to_have_url(re.compile(r"/review$"))
+    expect(page.get_by_role("main")).to_contain_text("waiting on you")
+    shoot(page, "02-my-review-employee")
+    main_nav(page).get_by_role("link", name="Inbox").click()
     expect(page.locator("tbody tr", has_text="Eve Employee")).to_contain_text("Draft objectives")
     shoot(page, "02-inbox-employee")
     open_task(page, "Draft objectives")
@@ -156,6 +160,13 @@ def test_objective_setting_from_draft_to_signature(
     shoot(page, "10-my-reviews")
 
     review.get_by_role("link", name="Objective setting").click()
+    # Eve sees where her review stands, not the process diagram (that is HR's and designers').
+    expect(page.locator("#bpmn-diagram")).to_have_count(0)
+    expect(page.get_by_role("main")).to_contain_text("Objectives")
+    shoot(page, "11-instance-employee")
+    instance_url = page.url
+    log_in(page, "h1")
+    page.goto(instance_url)
     diagram = page.locator("#bpmn-diagram")
     expect(diagram.locator("svg").first).to_be_visible()
     for step in ("draft_objectives", "review_objectives", "acknowledge_objectives"):
@@ -164,7 +175,7 @@ def test_objective_setting_from_draft_to_signature(
     expect(diagram.locator('g.djs-element[data-element-id="escalated_review"]')).not_to_have_class(
         re.compile(r"\bsl-completed\b")
     )
-    shoot(page, "11-instance-diagram")
+    shoot(page, "11-instance-diagram-hr")
 
     page.get_by_role("button", name="Print view").click()
     expect(page.get_by_text("Eve Employee").first).to_be_visible()
@@ -187,6 +198,7 @@ def page_width_overflow(page: Page) -> int:
 def test_inbox_and_task_page_on_a_phone(open_page: Opener, shoot: Shoot, log_in: LogIn) -> None:
     page = open_page(390, 844)
     log_in(page, "e2")
+    main_nav(page).get_by_role("link", name="Inbox").click()
     expect(page.get_by_role("heading", level=1, name="Inbox")).to_be_visible()
     expect(page.get_by_role("link", name="Draft objectives")).to_be_visible()
     shoot(page, "20-phone-inbox")
@@ -207,6 +219,8 @@ def test_inbox_and_task_page_do_not_scroll_sideways(
 ) -> None:
     page = open_page(width, height)
     log_in(page, "e2")
+    assert page_width_overflow(page) == 0  # My review, her home
+    main_nav(page).get_by_role("link", name="Inbox").click()
     assert page_width_overflow(page) == 0
     open_task(page, "Draft objectives", ELI)
     expect(page.get_by_role("button", name="Submit", exact=True)).to_be_visible()

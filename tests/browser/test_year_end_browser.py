@@ -97,6 +97,7 @@ def test_year_end_appraisal_to_final_approval(
 
     # -- Eve: the self-appraisal waits in her inbox, with her agreed objectives ----------------
     log_in(page, "e1")
+    main_nav(page).get_by_role("link", name="Inbox").click()  # home is My review
     expect(inbox_row(page)).to_contain_text("Self-appraisal")
     shoot(page, "year-end-01-inbox-employee")
     open_task(page, "Self-appraisal")
@@ -126,6 +127,7 @@ def test_year_end_appraisal_to_final_approval(
 
     # -- Morgan: the manager appraisal shows Eve's results and proposes a rating ---------------
     log_in(page, "m1")
+    main_nav(page).get_by_role("link", name="Inbox").click()  # home is My review
     expect(inbox_row(page)).to_contain_text("Manager appraisal")
     shoot(page, "year-end-05-inbox-manager")
     open_task(page, "Manager appraisal")
@@ -138,6 +140,7 @@ def test_year_end_appraisal_to_final_approval(
     shoot(page, "year-end-06-manager-appraisal-empty")
     for competency in ENGINEERING_COMPETENCIES:
         rate(page, competency, 3)
+    page.get_by_label("Medium — growing in the current role").check()
     page.get_by_label("Comments for the employee").fill(MANAGER_COMMENTS)
     shoot(page, "year-end-07-manager-appraisal-filled")
     submit(page)
@@ -164,6 +167,7 @@ def test_year_end_appraisal_to_final_approval(
 
     # -- Morgan records the discussion ---------------------------------------------------------
     log_in(page, "m1")
+    main_nav(page).get_by_role("link", name="Inbox").click()  # home is My review
     expect(inbox_row(page)).to_contain_text("Hold the appraisal discussion")
     open_task(page, "Hold the appraisal discussion")
     instructions = page.locator(".task-instructions")
@@ -177,6 +181,7 @@ def test_year_end_appraisal_to_final_approval(
 
     # -- Eve agrees and signs with her typed name ----------------------------------------------
     log_in(page, "e1")
+    main_nav(page).get_by_role("link", name="Inbox").click()  # home is My review
     expect(inbox_row(page)).to_contain_text("Sign off the appraisal")
     open_task(page, "Sign off the appraisal")
     instructions = page.locator(".task-instructions")
@@ -212,6 +217,7 @@ def test_year_end_appraisal_to_final_approval(
 
     # -- Eve sees it completed in My reviews and on the instance page --------------------------
     log_in(page, "e1")
+    main_nav(page).get_by_role("link", name="Inbox").click()  # home is My review
     expect(inbox_row(page)).to_have_count(0)
     main_nav(page).get_by_role("link", name="My reviews").click()
     expect(page.get_by_role("heading", level=1, name="My reviews")).to_be_visible()
@@ -219,6 +225,12 @@ def test_year_end_appraisal_to_final_approval(
     expect(review).to_contain_text("Completed")
     shoot(page, "year-end-15-my-reviews")
     review.get_by_role("link", name="Year-end appraisal").click()
+    # Eve's instance page is her review's tracker; the diagram is for HR and designers.
+    expect(page.locator("#bpmn-diagram")).to_have_count(0)
+    shoot(page, "year-end-16-instance-employee")
+    instance_url = page.url
+    log_in(page, "h1")
+    page.goto(instance_url)
     diagram = page.locator("#bpmn-diagram")
     expect(diagram.locator("svg").first).to_be_visible()
     for step in ("self_appraisal", "manager_appraisal", "appraisal_discussion",
@@ -228,4 +240,4 @@ def test_year_end_appraisal_to_final_approval(
     expect(diagram.locator('g.djs-element[data-element-id="hr_mediation"]')).not_to_have_class(
         re.compile(r"\bsl-completed\b")
     )
-    shoot(page, "year-end-16-instance")
+    shoot(page, "year-end-17-instance-hr")
