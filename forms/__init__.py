@@ -5,7 +5,15 @@ This package imports neither `engine` nor `webapp`; see docs/forms.md.
 
 from __future__ import annotations
 
-from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm, FieldError, FormButton, PersonLookup
+from forms.bound import (
+    ACTION_KEY,
+    FIELD_KEY,
+    BoundForm,
+    FieldError,
+    FormButton,
+    PersonDirectory,
+    PersonLookup,
+)
 from forms.catalogs import Choice
 from forms.errors import FormDefinitionError
 from forms.render import STATIC_DIR, HtmlForm
@@ -23,6 +31,7 @@ __all__ = [
     "FormDefinitionError",
     "FormSpec",
     "HtmlForm",
+    "PersonDirectory",
     "PersonLookup",
     "PostedValues",
     "form_spec",

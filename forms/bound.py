@@ -8,7 +8,7 @@ import math
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from wtforms import Form
 from wtforms.fields import Field
@@ -34,6 +34,27 @@ _LATEST_ZONE = dt.timedelta(hours=14)
 
 # A person field's key (employee id) -> how the directory shows that person, or None.
 PersonLookup = Callable[[str], str | None]
+# The most people a person field offers to choose from when a typed name is ambiguous.
+MAX_PERSON_CHOICES = 10
+
+
+@runtime_checkable
+class PersonDirectory(Protocol):
+    """A person lookup that also understands typed names (pass it as `person_lookup`).
+
+    Called with a key it names the person as PersonLookup does; `resolve` turns what was typed
+    (a full name, an email) into the one key it names, else None; `find` lists the people
+    whose name, key or email contains the text, as (key, label) pairs.
+    """
+
+    def __call__(self, key: str) -> str | None:
+        """How the directory shows the person with this key, or None."""
+
+    def resolve(self, text: str) -> str | None:
+        """The key of the one person `text` names exactly (name or email), else None."""
+
+    def find(self, text: str) -> list[tuple[str, str]]:
+        """People whose name, key or email contains `text`: (key, label) pairs."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,8 @@ class BoundForm:
         self.person_lookup = person_lookup
         self.field_errors: dict[str, list[str]] = {}
         self._problems: list[tuple[str, str, str]] = []
+        # A person field whose typed name fits several people: (key, label) to choose from.
+        self.person_choices: dict[str, list[tuple[str, str]]] = {}
 
     # -- finding fields ---------------------------------------------------------------------
 
@@ -142,6 +165,7 @@ class BoundForm:
         """Check every field and rule; afterwards `errors` lists what is wrong."""
         self.field_errors = {}
         self._problems = []
+        self.person_choices = {}
         self._check_object(self.spec.root, self.form, "")
         return not self._problems
 
@@ -204,11 +228,35 @@ class BoundForm:
                 for message in field.errors:
                     self._complain(field, label, str(message), anchor)
             elif child.kind == "person" and self.person_lookup and not self.person_label(field):
-                self._complain(
-                    field, label, f"No one in the directory has the employee ID '{field.data}'."
-                )
+                self._check_person_name(field, label)
             elif (problem := self.date_problem(child, field.data)) is not None:
                 self._complain(field, label, problem)
+
+    def _check_person_name(self, field: Field, label: str) -> None:
+        """A person field holding something other than a key: a name or email that names one
+        person becomes their key; several people give a choice; nobody, an error."""
+        typed = str(field.data)
+        directory = self.person_lookup
+        if not isinstance(directory, PersonDirectory):
+            self._complain(field, label, f"No one in the directory has the employee ID '{typed}'.")
+            return
+        key = directory.resolve(typed)
+        if key is not None and directory(key):
+            field.data = key
+            return
+        found = directory.find(typed)[:MAX_PERSON_CHOICES]
+        if not found:
+            self._complain(
+                field, label,
+                f"No one in the directory has the name or employee ID '{typed}'.",
+            )
+            return
+        self.person_choices[field.name] = found
+        if len(found) == 1:
+            message = f"“{typed}” is not a full name: choose {found[0][1]} below if you mean them."
+        else:
+            message = f"{len(found)} people match “{typed}”: choose one below."
+        self._complain(field, label, message)
 
     def date_range(self, node: FieldNode) -> tuple[dt.date | None, dt.date | None]:
         """The earliest and latest plausible day of a date field (None: no bound), as of the
@@ -397,6 +445,14 @@ class BoundForm:
             "comment": parts.comment.data or "",
         }
 
+    def _pick_person(self, node: FieldNode, field: Field, key: str) -> bool:
+        """`pick:<field>:<key>`: one of the people offered for an ambiguous name was chosen."""
+        if node.kind != "person" or node.readonly:
+            return False
+        field.data = key
+        field.raw_data = [key]
+        return True
+
     # -- table rows -----------------------------------------------------------------------------
 
     @property
@@ -407,20 +463,23 @@ class BoundForm:
         return str(self.formdata.getlist(ACTION_KEY)[0])
 
     def apply_action(self, action: str | None = None) -> bool:
-        """Add or remove a table row (`add:<table>`, `remove:<table>:<index>`); True if handled.
+        """Add or remove a table row (`add:<table>`, `remove:<table>:<index>`), or choose one
+        of the people offered for an ambiguous name (`pick:<field>:<key>`); True if handled.
 
         Without an argument the posted `_form_action` is used. The caller re-renders the form
         instead of completing the task when this returns True.
         """
         action = self.requested_action if action is None else action
         verb, _, target = action.partition(":")
-        if verb == "remove":
+        if verb in ("remove", "pick"):
             target, _, position = target.rpartition(":")
         try:
             found = self.locate(target)
         except KeyError:
             return False
         node, field = found.node, found.field
+        if verb == "pick":
+            return self._pick_person(node, field, position)
         if node.kind != "table" or node.readonly:
             return False
         if verb == "add":

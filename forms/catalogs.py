@@ -1,4 +1,5 @@
-"""Look up rating scales and behavioural anchors in a pack's catalogs (parsed TOML)."""
+"""Look up rating scales, behavioural anchors and picker entries in a pack's catalogs (parsed
+TOML)."""
 
 from __future__ import annotations
 
@@ -54,9 +55,11 @@ def referenced_catalogs(uischema: Any) -> Iterator[str]:
     if isinstance(uischema, Mapping):
         options = uischema.get("ui:options")
         if isinstance(options, Mapping):
-            for key in ("scale", "anchors"):
-                if isinstance(options.get(key), str):
-                    yield options[key].partition(".")[0]
+            for key in ("scale", "anchors", "catalog"):
+                references = options.get(key)
+                for reference in references if isinstance(references, list) else [references]:
+                    if isinstance(reference, str):
+                        yield reference.partition(".")[0]
         for value in uischema.values():
             yield from referenced_catalogs(value)
 
@@ -100,3 +103,46 @@ def rating_scale(
             )
         )
     return tuple(levels), competency
+
+
+# The keys a catalog entry may name itself by, in order of preference.
+_ENTRY_NAMES = ("name", "title", "label")
+
+
+def _entry_choice(entry: Any, where: str) -> Choice:
+    if isinstance(entry, str):
+        return Choice(entry, entry)
+    if isinstance(entry, Mapping):
+        name = next((entry[k] for k in _ENTRY_NAMES if isinstance(entry.get(k), str)), None)
+        if name:
+            return Choice(name, name, str(entry.get("description", "")))
+    raise FormDefinitionError(f"{where}: every entry needs a name (a string or a table with name)")
+
+
+def catalog_choices(catalogs: Mapping[str, Any], references: Any) -> tuple[Choice, ...]:
+    """The entries a picker offers (`ui:options.catalog`): the first reference of a list that
+    names something in the catalogs (so a templated reference may fall back), as choices whose
+    value is each entry's name (a list of strings, or of tables with `name`/`title`/`label`;
+    a table of such tables counts its values)."""
+    wanted = references if isinstance(references, list) else [references]
+    if not wanted or not all(isinstance(r, str) and r for r in wanted):
+        raise FormDefinitionError(
+            "ui:options.catalog must be a catalog reference such as 'kra_library.kras', or a "
+            "list of them (the first that exists is used)"
+        )
+    problems = []
+    for reference in wanted:
+        try:
+            node = resolve_reference(catalogs, reference)
+        except FormDefinitionError as error:
+            problems.append(str(error))
+            continue
+        entries = list(node.values()) if isinstance(node, Mapping) else node
+        if not isinstance(entries, list):
+            raise FormDefinitionError(f"catalog {reference!r} must be a list or a table of entries")
+        choices = [_entry_choice(entry, f"catalog {reference!r}") for entry in entries]
+        unique: dict[str, Choice] = {}
+        for choice in choices:
+            unique.setdefault(choice.token, choice)  # one option per name, the first kept
+        return tuple(unique.values())
+    raise FormDefinitionError("; ".join(problems))

@@ -216,6 +216,8 @@ class FormView:
             earliest, latest = self.bound.date_range(node)
             attrs["min"] = earliest.isoformat() if earliest else None
             attrs["max"] = latest.isoformat() if latest else None
+        if node.suggestions and not node.readonly:
+            attrs["list"] = f"{field.id}-options"
         picker = kind == "person" and self.offers_people(node)
         if picker:
             # The browser's own history of typed values would crowd out the directory's.
@@ -256,6 +258,22 @@ class FormView:
     def shows_person(self, node: FieldNode) -> bool:
         """Whether a person field names the chosen person under the input."""
         return node.kind == "person" and self.bound.person_lookup is not None
+
+    def person_choices(self, field: Field) -> list[tuple[str, str]]:
+        """The people to choose from when what was typed names several (key, label)."""
+        return self.bound.person_choices.get(field.name, [])
+
+    def pick_button(self, field: Field, target: Field, key: str) -> dict[str, Any]:
+        """A button that puts this person's key in the field (a plain submit without htmx)."""
+        attrs: dict[str, Any] = {"name": ACTION_KEY, "value": f"pick:{field.name}:{key}"}
+        if self.validate_url:
+            attrs.update({
+                "hx-post": self.validate_url,
+                "hx-target": f"#field-{target.id}",
+                "hx-swap": "outerHTML",
+                "hx-include": "closest form",
+            })
+        return attrs
 
     def person_label(self, field: Field) -> str:
         """The chosen person as the directory shows them, or "" for no one."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from forms.catalogs import Choice, choice_token, rating_scale
+from forms.catalogs import Choice, catalog_choices, choice_token, rating_scale
 from forms.errors import FormDefinitionError
 
 # WTForms forms expose these as attributes, so a property may not shadow them.
@@ -158,6 +158,8 @@ class FieldNode:
     is_rating: bool = False
     # Text drawn in a box that grows with what is typed (a textarea; see `autogrow`).
     autogrow: bool = False
+    # A text field whose catalog (`ui:options.catalog` with `free_text`) suggests values.
+    suggestions: tuple[Choice, ...] = ()
     # Dates: the plausible range (`ui:options.notBefore` / `notAfter`).
     not_before: DateLimit | None = None
     not_after: DateLimit | None = None
@@ -307,6 +309,8 @@ class _Compiler:
             return node
         if kind_of != "string":
             raise FormDefinitionError(f"{where}: unsupported type {kind_of!r}")
+        if "catalog" in options:
+            return self.catalog_picker(node, schema, widget, in_table)
         if widget not in STRING_WIDGETS:
             raise FormDefinitionError(f"{where}: unknown widget {widget!r} for a string")
         fmt = schema.get("format")
@@ -361,6 +365,39 @@ class _Compiler:
             items, item_ui, node.readonly, in_table=True
         )
         node.total = _total_rule(schema.get("x-total"), node)
+        return node
+
+    def catalog_picker(
+        self, node: FieldNode, schema: Mapping[str, Any], widget: Any, in_table: bool
+    ) -> FieldNode:
+        """A string picked from a catalog: a select, or with `free_text` a text input that
+        suggests the catalog's entries (a datalist) and takes anything typed."""
+        where = f"property {node.name!r}"
+        if widget not in (None, "text", "select"):
+            raise FormDefinitionError(
+                f"{where}: a catalog picker is a text or select, not {widget!r}"
+            )
+        free_text = node.options.get("free_text", False)
+        if not isinstance(free_text, bool):
+            raise FormDefinitionError(f"{where}: ui:options.free_text must be true or false")
+        try:
+            entries = catalog_choices(self.catalogs, node.options["catalog"])
+        except FormDefinitionError as error:
+            raise FormDefinitionError(f"{where}: {error}") from None
+        if not free_text:
+            node.kind = "select"
+            node.choices = entries
+            return node
+        node.suggestions = entries
+        node.min_length = schema.get("minLength")
+        node.max_length = schema.get("maxLength")
+        # A datalist suggests into an <input> only, so the text stays one line, never a textarea.
+        node.pattern = schema.get("pattern")
+        if node.pattern is not None:
+            try:
+                re.compile(node.pattern)
+            except re.error as error:
+                raise FormDefinitionError(f"{where}: bad pattern: {error}") from None
         return node
 
     def rating(self, node: FieldNode, in_table: bool) -> FieldNode:

@@ -230,6 +230,51 @@ def check_launch_scope(
     )
 
 
+@dataclass(frozen=True)
+class LaunchPreview:
+    """What a launch would do, before anything starts: who gets an instance, who is skipped
+    because they have an open one in the cycle already."""
+
+    process_id: str
+    process_title: str
+    cycle_name: str
+    population: str
+    to_start: tuple[PersonInfo, ...]
+    skipped: tuple[PersonInfo, ...]
+
+    @property
+    def count(self) -> int:
+        """How many instances the launch would start."""
+        return len(self.to_start)
+
+
+async def preview_launch(
+    process_id: str,
+    population: Population,
+    *,
+    cycle_name: str,
+    actor: runtime.Actor,
+    pack: str | None = None,
+) -> LaunchPreview:
+    """Resolve a launch as `enqueue_launch` would, and start nothing: the people it would
+    start the process for and those it would skip. Raises the same EngineErrors."""
+    directory = await current_directory()
+    dep = await latest(process_id, pack)
+    _check_starter(dep, actor, directory)
+    people = population.resolve(directory)
+    check_launch_scope(actor, people, directory)
+    cycle = await Cycle.get_or_none(name=cycle_name.strip())
+    open_now = await _open_subjects(cycle.id, dep.process_id) if cycle is not None else {}
+    return LaunchPreview(
+        process_id=dep.process_id,
+        process_title=dep.title,
+        cycle_name=cycle_name.strip(),
+        population=population.describe(directory),
+        to_start=tuple(p for p in people if p.id not in open_now),
+        skipped=tuple(p for p in people if p.id in open_now),
+    )
+
+
 async def enqueue_launch(
     process_id: str,
     population: Population,

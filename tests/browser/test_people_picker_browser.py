@@ -92,7 +92,7 @@ def test_eve_nominates_her_peers_by_name(open_page: Opener, shoot: Shoot, log_in
     second.press("Tab")
     live_checks_done(page)
     expect(page.locator("#nominated_peers-1-employee-error")).to_have_text(
-        "No one in the directory has the employee ID 'Q9'."
+        "No one in the directory has the name or employee ID 'Q9'."
     )
     expect(second).to_have_value("Q9")
     shoot(page, "people-picker-02-unknown-id")

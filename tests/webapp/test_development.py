@@ -103,7 +103,8 @@ async def test_recording_a_check_in_opens_its_form_for_the_starter(
     sam = await Person.get(key="E200")
     assert (task.bpmn_id, task.assignee_id) == ("record_checkin", sam.id)
     form = await client.get(started.headers["location"])
-    assert form.status_code == 200 and "Check-in with (employee ID)" in form.text
+    assert form.status_code == 200 and "Check-in with" in form.text
+    assert "data-sl-picker" in form.text, "the check-in asks for a person by name"
 
 
 async def test_the_development_page_needs_a_login(client: httpx.AsyncClient) -> None:

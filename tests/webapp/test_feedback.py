@@ -43,9 +43,10 @@ async def test_giving_feedback_opens_the_writing_step_and_records_it_for_the_col
     await login(standard["employee"])
     page = await client.get("/feedback")
     assert page.status_code == 200
-    assert "Sam Patel" in page.text  # colleagues to choose from
+    # The colleague is found by typing: no list of everyone on the page.
+    assert 'hx-get="/people/search"' in page.text and "Sam Patel" not in page.text
     token = await page_csrf("/feedback")
-    started = await _ask(client, token, mode="give", colleague="E200", topic="Sprint demo")
+    started = await _ask(client, token, mode="give", colleague="sam patel", topic="Sprint demo")
     assert started.status_code == 303
     write_url = started.headers["location"]
     assert write_url.startswith("/tasks/")
@@ -116,7 +117,7 @@ async def test_a_colleague_must_be_chosen_from_the_directory_and_not_oneself(
 ) -> None:
     await login(standard["employee"])
     token = await page_csrf("/feedback")
-    for colleague in ("E300", "nobody", ""):
+    for colleague in ("E300", "Ada Lovelace", "nobody", ""):
         refused = await _ask(client, token, mode="give", colleague=colleague)
         assert refused.status_code == 422
         assert 'aria-invalid="true"' in refused.text
@@ -148,3 +149,27 @@ async def test_a_feedback_process_stays_between_the_people_in_it(
         hidden = await client.get(f"/instances/{instance.id}")
         assert hidden.status_code == 404
         assert "Only for my own notes" not in hidden.text
+
+
+async def test_a_name_that_fits_several_colleagues_offers_them_and_keeps_what_was_typed(
+    client: httpx.AsyncClient, login: LoginHelper, page_csrf: TokenOf, standard: dict[str, str]
+) -> None:
+    await login(standard["employee"])
+    token = await page_csrf("/feedback")
+    # Every email holds "example"; Ada (the viewer) is never offered.
+    unclear = await _ask(client, token, mode="request", colleague="example", topic="My RFC",
+                         request_message="Was it clear?")
+    assert unclear.status_code == 422
+    assert "people match “example”: choose one below." in unclear.text
+    assert 'name="colleague_pick" value="E100"' in unclear.text  # Maria Okafor
+    assert 'name="colleague_pick" value="E300"' not in unclear.text
+    assert 'value="example"' in unclear.text and 'value="My RFC"' in unclear.text
+    assert "Was it clear?" in unclear.text
+    assert await ProcessInstance.filter(process_id="feedback").count() == 0
+
+    chosen = await _ask(client, token, mode="request", colleague="example", colleague_pick="E100",
+                        topic="My RFC", request_message="Was it clear?")
+    assert chosen.status_code == 303
+    task = await HumanTask.get(process_id="feedback", status="ready")
+    maria = await task.assignee
+    assert maria is not None and maria.key == "E100"

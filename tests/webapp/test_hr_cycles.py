@@ -19,6 +19,7 @@ from engine.people.org_import import import_org
 from engine.performance import cycles
 from engine.workflow import jobs, runtime
 from tests.support.app import csrf_from
+from tests.support.html import row_cells
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "processes" / "standard"
@@ -58,9 +59,26 @@ def form(token: str, **fields: str) -> dict[str, str]:
     return {k: v for k, v in base.items() if v is not None}
 
 
-async def launch(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
+async def review(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
+    """Fill the launch form and press Review: the confirmation page, or the form with errors."""
     page = await client.get("/hr/cycles/new")
     return await client.post("/hr/cycles/launch", data=form(csrf_from(page.text), **fields))
+
+
+def confirm_count(page: str) -> str:
+    found = re.search(r'name="confirm_count" value="(\d+)"', page)
+    assert found, "no confirmation on the page"
+    return found.group(1)
+
+
+async def launch(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
+    """Review the launch and confirm it as shown (or return the form's errors)."""
+    answer = await review(client, **fields)
+    if answer.status_code != 200:
+        return answer
+    data = form(csrf_from(answer.text), **fields)
+    data.update(action="launch", confirm_count=confirm_count(answer.text))
+    return await client.post("/hr/cycles/launch", data=data)
 
 
 async def finished_fragment(client: httpx.AsyncClient, page_url: str) -> str:
@@ -127,8 +145,7 @@ async def test_launch_runs_in_the_background_and_reports(client, org, login) -> 
     assert str(cycle.due_on) == "2026-03-31"
     home = await client.get("/hr")
     assert "2026 objectives" in home.text and "Due 31 Mar 2026" in home.text
-    row = re.search(r"<th scope=\"row\">Objective setting</th>(.*?)</tr>", home.text, re.S)
-    assert row and re.findall(r'<td class="num">(\d+)</td>', row.group(1))[:2] == ["3", "0"]
+    assert row_cells(home.text, "Objective setting")[:2] == ["3", "0"]
 
 
 async def test_a_relaunch_names_who_was_skipped(client, org, login) -> None:
@@ -161,7 +178,7 @@ async def test_mistakes_are_shown_on_the_form_and_nothing_starts(client, org, lo
     )
     assert answer.status_code == 400
     assert "Nothing was launched" in answer.text
-    assert "unknown employee id(s): E999" in answer.text
+    assert "No one in the directory has the name or employee ID &#39;E999&#39;." in answer.text
     assert "Give the cycle a name" in answer.text
     assert "Give the due date as a date" in answer.text
     # What was typed is kept.
@@ -218,11 +235,9 @@ async def test_completion_counts_follow_the_work(client, org, login) -> None:
     await ProcessInstance.filter(id=report.instance_ids[1]).update(status="error")
     await login("e400")
     home = await client.get("/hr")
-    row = re.search(r"<th scope=\"row\">Objective setting</th>(.*?)</tr>", home.text, re.S)
-    assert row is not None
-    cells = re.findall(r'<td class="num[^"]*">(\d+)</td>', row.group(1))
-    assert cells == ["0", "1", "1"]
-    assert "50% done" in row.group(1)
+    cells = row_cells(home.text, "Objective setting")
+    assert cells[:3] == ["0", "1", "1"]
+    assert "50% done" in " ".join(cells)
 
 
 # Paula partners the Apps team; Hal, who partners no unit, administers everyone.
@@ -292,3 +307,72 @@ async def test_an_hr_admin_still_launches_for_anyone(client, apps_partner, login
     await finished_fragment(client, answer.headers["location"])
     subjects = await ProcessInstance.all().values_list("subject__key", flat=True)
     assert sorted(subjects) == ["E100", "E200", "E300", "E310", "E400"]
+
+
+async def test_the_launch_shows_what_it_will_start_and_starts_nothing_until_confirmed(
+    client, org, login
+) -> None:
+    await login("e400")
+    answer = await review(client)
+    assert answer.status_code == 200
+    assert ("This will start 3 reviews (Objective setting, 2026 objectives) for:"
+            in answer.text)
+    for name in ("Sam Patel", "Ada Lovelace", "Alan Turing"):
+        assert name in answer.text
+    assert "Maria Okafor" not in answer.text
+    assert "Start 3 reviews" in answer.text
+    assert await Job.all().count() == 0 and await Cycle.all().count() == 0
+
+    # "Change the launch" goes back to the form with everything as it was.
+    data = form(csrf_from(answer.text), action="edit")
+    back = await client.post("/hr/cycles/launch", data=data)
+    assert back.status_code == 200 and 'value="2026 objectives"' in back.text
+    assert await Job.all().count() == 0
+
+
+async def test_a_confirmation_whose_count_no_longer_holds_is_shown_again(
+    client, org, login
+) -> None:
+    await login("e400")
+    page = await client.get("/hr/cycles/new")
+    data = form(csrf_from(page.text), action="launch", confirm_count="2")
+    answer = await client.post("/hr/cycles/launch", data=data)
+    assert answer.status_code == 200
+    assert "The population changed since you looked" in answer.text
+    assert "This will start 3 reviews" in answer.text
+    assert await Job.all().count() == 0
+
+
+async def test_people_are_named_by_name_or_id_and_an_ambiguous_name_offers_a_choice(
+    client, org, login
+) -> None:
+    await login("e400")
+    answer = await review(client, population="people", people="ada lovelace\nE310\nAl")
+    assert answer.status_code == 400
+    assert "Nothing was launched" in answer.text
+    assert "“Al” could be Alan Turing (E310), Hal Ruiz (E400)" in answer.text
+    assert "ada lovelace\nE310\nAl" in answer.text  # kept as typed
+    answer = await review(client, population="people", people="ada lovelace\nE310")
+    assert "This will start 2 reviews (Objective setting, 2026 objectives) for:" in answer.text
+    assert "Ada Lovelace" in answer.text and "Alan Turing" in answer.text
+
+
+async def test_the_add_button_puts_a_searched_person_on_the_list(client, org, login) -> None:
+    await login("e400")
+    page = await client.get("/hr/cycles/new")
+    token = csrf_from(page.text)
+    added = await client.post("/hr/cycles/launch", data=form(
+        token, action="add", person_search="Ada Lovelace", people="E310"))
+    assert added.status_code == 200
+    assert "E310\nAda Lovelace (E300)</textarea>" in added.text
+    # A part of a name gives the people it could mean, each a button that adds them.
+    unclear = await client.post("/hr/cycles/launch", data=form(
+        token, action="add", person_search="al", people=""))
+    assert unclear.status_code == 400
+    assert "people match “al”: choose one below." in unclear.text
+    assert 'name="add_key" value="E310"' in unclear.text
+    assert 'value="al"' in unclear.text  # the search box keeps what was typed
+    picked = await client.post("/hr/cycles/launch", data=form(
+        token, add_key="E310", person_search="al", people=""))
+    assert "Alan Turing (E310)</textarea>" in picked.text
+    assert await Job.all().count() == 0

@@ -199,7 +199,7 @@ async def test_an_unknown_employee_id_comes_back_with_the_typing_kept(
 
     assert answer.status_code == 422
     doc = lxml.html.fromstring(answer.text)
-    assert "No one in the directory has the employee ID &#39;Z9&#39;." in answer.text
+    assert "No one in the directory has the name or employee ID &#39;Z9&#39;." in answer.text
     assert doc.xpath("//input[@name='nominated_peers-1-employee']")[0].get("value") == "Z9"
     # A long text column wraps in a growing box (a textarea), keeping what was typed.
     assert doc.xpath("//textarea[@name='nominated_peers-1-reason']")[0].text == "Demos"
@@ -221,7 +221,7 @@ async def test_someone_who_left_cannot_be_nominated(
     })
 
     assert answer.status_code == 422
-    assert "the employee ID &#39;X1&#39;" in answer.text
+    assert "name or employee ID &#39;X1&#39;" in answer.text
 
 
 async def test_live_validation_names_the_chosen_peer(

@@ -30,6 +30,7 @@ from forms.text import storable_number
 from webapp.auth import Viewer, current_user
 from webapp.input import database_id, find_person
 from webapp.routes.cycle_pages import chart_data, chosen_cycle, cycle_param, distribution_chart
+from webapp.routes.people import PersonChoice, choose_person, person_summary
 from webapp.templating import flash, render
 
 FEEDBACK_MODES = {"give": "Give feedback", "request": "Ask for feedback"}
@@ -148,21 +149,17 @@ async def add_goal(request: Request) -> Response:
 # --- feedback --------------------------------------------------------------------------------
 
 
-def _colleagues(viewer: Viewer, directory: DirectorySnapshot) -> list[PersonInfo]:
-    return sorted(
-        (p for p in directory.people.values() if p.active and p.id != viewer.person_id),
-        key=lambda p: (p.name.casefold(), p.key),
-    )
-
-
 async def _feedback_page(
-    request: Request, viewer: Viewer, form: dict[str, Any], errors: dict[str, str], status: int
+    request: Request, viewer: Viewer, form: dict[str, Any], errors: dict[str, str], status: int,
+    candidates: tuple[PersonInfo, ...] = (),
 ) -> Response:
+    directory = request.state.directory
     context = {
-        "colleagues": _colleagues(viewer, request.state.directory),
         "form": form,
         "errors": errors,
-        **vars(await feedback_engine.feedback_lists(viewer, request.state.directory)),
+        # A typed name that fits several colleagues: whom to choose from.
+        "candidates": [(p.key, person_summary(directory, p)) for p in candidates],
+        **vars(await feedback_engine.feedback_lists(viewer, directory)),
     }
     return render(request, "feedback.html", context, status=status)
 
@@ -175,27 +172,39 @@ async def feedback_page(request: Request) -> Response:
 
 def _feedback_choice(
     form: FormData, viewer: Viewer, directory: DirectorySnapshot
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """The start form's values and its errors, checked the way the process will use them."""
+) -> tuple[dict[str, Any], dict[str, str], PersonChoice]:
+    """The start form's values, its errors and whom the colleague box names, checked the way
+    the process will use them. The colleague is typed (a name, an email or an employee ID, or
+    a suggestion's ID) or, after an ambiguous name, picked from those it could mean."""
     values = {
         "mode": str(form.get("mode", "")),
-        "colleague": str(form.get("colleague", "")).strip(),
+        "colleague": " ".join(str(form.get("colleague", "")).split()),
         "topic": " ".join(str(form.get("topic", "")).split()),
         "request_message": str(form.get("request_message", "")).strip(),
     }
     errors: dict[str, str] = {}
     if values["mode"] not in FEEDBACK_MODES:
         errors["mode"] = "Choose whether to give feedback or ask for it."
-    colleague = find_person(directory, values["colleague"]) if values["colleague"] else None
-    if colleague is None or not colleague.active:
-        errors["colleague"] = "Choose a colleague from the list."
+    picked = find_person(directory, str(form.get("colleague_pick", "")).strip())
+    if picked is not None and picked.active:
+        choice = PersonChoice(values["colleague"], picked)
+        values["colleague"] = picked.name
+    else:
+        choice = choose_person(directory, values["colleague"])
+        if choice.person is None:
+            # Nobody asks themselves for feedback: the viewer is never one of the choices.
+            others = tuple(p for p in choice.candidates if p.id != viewer.person_id)
+            choice = PersonChoice(choice.typed, None, others)
+    colleague = choice.person
+    if colleague is None:
+        errors["colleague"] = choice.problem("colleague")
     elif colleague.id == viewer.person_id:
         errors["colleague"] = "Choose someone other than yourself."
     if len(values["topic"]) > TOPIC_MAX:
         errors["topic"] = f"Keep the topic under {TOPIC_MAX} characters."
     if len(values["request_message"]) > MESSAGE_MAX:
         errors["request_message"] = f"Keep the message under {MESSAGE_MAX} characters."
-    return values, errors
+    return values, errors, choice
 
 
 async def start_feedback(request: Request) -> Response:
@@ -203,10 +212,10 @@ async def start_feedback(request: Request) -> Response:
     viewer = current_user(request)
     directory = request.state.directory
     form = await request.form()
-    values, errors = _feedback_choice(form, viewer, directory)
+    values, errors, choice = _feedback_choice(form, viewer, directory)
     if errors:
-        return await _feedback_page(request, viewer, values, errors, 422)
-    colleague = find_person(directory, values["colleague"])
+        return await _feedback_page(request, viewer, values, errors, 422, choice.candidates)
+    colleague = choice.person
     assert colleague is not None  # _feedback_choice found them
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
     # The page's form is the process's first step; submitting it here saves a second screen.

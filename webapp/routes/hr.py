@@ -56,8 +56,9 @@ from engine.workflow import runtime
 from engine.workflow.access import hr_units
 from engine.workflow.runtime import Actor
 from webapp.auth import Viewer, current_user
-from webapp.input import database_id, path_id
+from webapp.input import database_id, find_person, path_id
 from webapp.routes.cycle_pages import chart_data, chosen_cycle, distribution_chart
+from webapp.routes.people import PersonChoice, choose_person, person_summary
 from webapp.templating import flash, render
 
 log = logging.getLogger("sightline.web")
@@ -65,7 +66,10 @@ log = logging.getLogger("sightline.web")
 HR_HOME = "/hr"
 # Launches listed on the HR home.
 RECENT_LAUNCHES = 10
-KEY_SEPARATORS = re.compile(r"[\s,;]+")
+# People are listed one a line (or separated by commas or semicolons): a name has spaces.
+ENTRY_SEPARATORS = re.compile(r"[\n\r,;]+")
+# "Ada Lovelace (E300)": how the launch form lists a person it added, the ID in brackets.
+NAMED_KEY = re.compile(r"\(([^()\s]+)\)\s*$")
 REASON_MAX = 1000
 
 
@@ -105,10 +109,11 @@ class LaunchForm:
         """The chosen process id."""
         return self.choice.partition(":")[2]
 
-    @property
-    def keys(self) -> list[str]:
-        """The pasted employee ids."""
-        return [k for k in KEY_SEPARATORS.split(self.people) if k]
+    # The employee IDs the people list names (filled by `_check`).
+    keys: list[str] = field(default_factory=list)
+    # The people the "Add a person" box could mean, when what was typed fits several.
+    add_candidates: list[tuple[str, str]] = field(default_factory=list)
+    person_search: str = ""
 
     def population(self) -> Population:
         """The population the form names."""
@@ -128,10 +133,65 @@ async def _read_form(request: Request) -> LaunchForm:
         unit=text.get("unit", ""),
         include_subunits=bool(text.get("include_subunits")),
         job_family=text.get("job_family", ""),
-        people=text.get("people", ""),
+        people=str(data.get("people", "")).strip(),
+        person_search=text.get("person_search", ""),
         cycle_name=text.get("cycle_name", ""),
         due=text.get("due_on", ""),
     )
+
+
+def _entry_keys(directory: DirectorySnapshot, entry: str) -> tuple[list[str], str]:
+    """The employee IDs one line of the people list names, or why it names no one: a full
+    name, an email, an ID, "Name (ID)", or IDs pasted with spaces between them."""
+    bracketed = NAMED_KEY.search(entry)
+    if bracketed and bracketed.group(1) in directory.by_key:
+        return [bracketed.group(1)], ""
+    choice = choose_person(directory, entry)
+    if choice.person is not None:
+        return [choice.person.key], ""
+    words = entry.split()
+    if len(words) > 1 and any(word in directory.by_key for word in words):
+        keys, problems = [], []
+        for word in words:
+            found, problem = _entry_keys(directory, word)
+            keys += found
+            problems += [problem] if problem else []
+        return keys, " ".join(problems)
+    if choice.candidates:
+        shown = ", ".join(f"{p.name} ({p.key})" for p in choice.candidates)
+        return [], (f"“{entry}” could be {shown}: write the full name or the employee ID.")
+    return [], choice.problem()
+
+
+def _people_keys(form: LaunchForm, directory: DirectorySnapshot) -> str:
+    """Fill form.keys from the people list; the problems with it, in words ("" for none)."""
+    problems = []
+    form.keys = []
+    for entry in (e.strip() for e in ENTRY_SEPARATORS.split(form.people)):
+        if entry:
+            keys, problem = _entry_keys(directory, entry)
+            form.keys += keys
+            problems += [problem] if problem else []
+    return " ".join(problems)
+
+
+def _add_person(form: LaunchForm, directory: DirectorySnapshot, picked: str) -> None:
+    """The "Add" button: put the person typed in the search box (or picked from those it could
+    mean) on the people list, as "Name (ID)"."""
+    form.kind = "people"
+    person = find_person(directory, picked) if picked else None
+    choice = PersonChoice(form.person_search, person) if person else choose_person(
+        directory, form.person_search
+    )
+    if choice.person is None or not choice.person.active:
+        form.errors["person_search"] = choice.problem()
+        form.add_candidates = [(p.key, person_summary(directory, p)) for p in choice.candidates]
+        return
+    line = f"{choice.person.name} ({choice.person.key})"
+    if choice.person.key not in {k for e in ENTRY_SEPARATORS.split(form.people)
+                                 for k in _entry_keys(directory, e.strip())[0] if e.strip()}:
+        form.people = f"{form.people}\n{line}".strip()
+    form.person_search = ""
 
 
 def _check(
@@ -156,11 +216,16 @@ def _check(
     missing = {
         "unit": ("unit", form.unit, "Choose an org unit."),
         "job_family": ("job_family", form.job_family, "Choose a job family."),
-        "people": ("people", form.people, "Paste at least one employee id."),
+        "people": ("people", form.people, "Add at least one person: a name or employee ID."),
     }[form.kind]
     if not missing[1]:
         form.errors[missing[0]] = missing[2]
         return 0
+    if form.kind == "people":
+        problem = _people_keys(form, directory)
+        if problem:
+            form.errors["people"] = problem
+            return 0
     try:
         people = form.population().resolve(directory)
         cycles.check_launch_scope(actor, people, directory)
@@ -235,16 +300,44 @@ async def new_cycle(request: Request) -> Response:
     return await _form_page(request, viewer, LaunchForm())
 
 
+async def _confirm_page(
+    request: Request, form: LaunchForm, preview: cycles.LaunchPreview, changed: bool = False
+) -> Response:
+    context = {"form": form, "preview": preview, "changed": changed}
+    return render(request, "hr_launch_confirm.html", context)
+
+
 async def launch(request: Request) -> Response:
-    """POST /hr/cycles/launch: check the form, start the launch job, go to its page."""
+    """POST /hr/cycles/launch: check the form and show what the launch would start; once that
+    is confirmed (`action=launch` with the count shown), start the launch job and go to its
+    page. `action=add` puts the person typed in the search box on the list; `action=edit`
+    goes back to the form."""
     viewer = _hr_only(request)
     form = await _read_form(request)
+    posted = await request.form()
+    action = str(posted.get("action", "review"))
     directory = request.state.directory
+    if action == "add" or posted.get("add_key"):
+        _add_person(form, directory, str(posted.get("add_key", "")).strip())
+        return await _form_page(request, viewer, form, status=400 if form.errors else 200)
+    if action == "edit":
+        return await _form_page(request, viewer, form)
     offered = await cycles.launchable_processes(viewer.person_id)
     actor = Actor(viewer.person_id, f"person:{viewer.key}")
     _check(form, offered, directory, actor)
     if form.errors:
         return await _form_page(request, viewer, form, status=400)
+    try:
+        preview = await cycles.preview_launch(
+            form.process_id, form.population(), cycle_name=form.cycle_name, actor=actor,
+            pack=form.pack,
+        )
+    except EngineError as exc:
+        form.errors["process"] = str(exc)
+        return await _form_page(request, viewer, form, status=400)
+    # The count HR confirmed must still hold: someone joined or got an instance meanwhile.
+    if action != "launch" or str(posted.get("confirm_count", "")) != str(preview.count):
+        return await _confirm_page(request, form, preview, changed=action == "launch")
     try:
         job = await cycles.enqueue_launch(
             form.process_id, form.population(), cycle_name=form.cycle_name,

@@ -7,6 +7,8 @@ picker's htmx request sends the input under its own name instead, with `field` n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,14 +29,81 @@ def person_summary(directory: DirectorySnapshot, person: PersonInfo) -> str:
     return f"{person.name} — {about}" if about else person.name
 
 
+class PeopleLookup:
+    """A form's person lookup (forms.PersonDirectory): an active person's summary by employee
+    ID; a typed full name or email resolved to its one person; people matching a typed text."""
+
+    def __init__(self, directory: DirectorySnapshot):
+        self.directory = directory
+
+    def __call__(self, key: str) -> str | None:
+        person = self.directory.by_key.get(key)
+        return person_summary(self.directory, person) if person and person.active else None
+
+    def resolve(self, text: str) -> str | None:
+        """The key of the one active person `text` names exactly, else None."""
+        found = named_exactly(self.directory, text)
+        return found[0].key if len(found) == 1 else None
+
+    def find(self, text: str) -> list[tuple[str, str]]:
+        """Active people whose name, key or email contains `text`, as (key, summary)."""
+        return [(p.key, person_summary(self.directory, p))
+                for p in matching_people(self.directory, text)]
+
+
 def person_lookup(directory: DirectorySnapshot) -> PersonLookup:
-    """A form's person lookup: an active person's summary by employee ID, else None."""
+    """A form's person lookup: it also understands typed names (forms.PersonDirectory)."""
+    return PeopleLookup(directory)
 
-    def summary(key: str) -> str | None:
-        person = directory.by_key.get(key)
-        return person_summary(directory, person) if person and person.active else None
 
-    return summary
+def _canonical(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def named_exactly(directory: DirectorySnapshot, text: str) -> list[PersonInfo]:
+    """Active people whose employee ID, full name or email is `text` (ignoring case and
+    spaces); an employee ID wins over a name."""
+    wanted = _canonical(text)
+    if not wanted:
+        return []
+    by_key = directory.by_key.get(text.strip())
+    if by_key is not None and by_key.active:
+        return [by_key]
+    return sorted(
+        (p for p in directory.people.values()
+         if p.active and wanted in (_canonical(p.name), p.email.casefold(), p.key.casefold())),
+        key=lambda p: (p.name.casefold(), p.key),
+    )
+
+
+@dataclass(frozen=True)
+class PersonChoice:
+    """What a typed name or key names: one person, or several (or none) to choose from."""
+
+    typed: str
+    person: PersonInfo | None = None
+    candidates: tuple[PersonInfo, ...] = ()
+
+    def problem(self, what: str = "person") -> str:
+        """Why the text names no one person, in words ("" when it does)."""
+        if self.person is not None:
+            return ""
+        if not self.typed.strip():
+            return f"Type the {what}'s name or employee ID."
+        if not self.candidates:
+            return f"No one in the directory has the name or employee ID '{self.typed}'."
+        if len(self.candidates) == 1:
+            return (f"“{self.typed}” is not a full name: choose below if you mean "
+                    f"{self.candidates[0].name}.")
+        return f"{len(self.candidates)} people match “{self.typed}”: choose one below."
+
+
+def choose_person(directory: DirectorySnapshot, text: str) -> PersonChoice:
+    """The person a typed employee ID, full name or email names, or those it could mean."""
+    exact = named_exactly(directory, text)
+    if len(exact) == 1:
+        return PersonChoice(text, exact[0])
+    return PersonChoice(text, None, tuple(exact or matching_people(directory, text)))
 
 
 def matching_people(directory: DirectorySnapshot, text: str) -> list[PersonInfo]:
