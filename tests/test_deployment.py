@@ -112,7 +112,9 @@ async def test_two_web_processes_and_a_worker_share_one_truth(pg_url: str) -> No
             launched = await hr.post(f"{web1}/hr/cycles/launch", data={
                 "csrf_token": token, "process": "standard:objective_setting",
                 "population": "unit", "unit": "ENG", "include_subunits": "yes",
-                "cycle_name": "2027 objectives", "due_on": ""})
+                "cycle_name": "2027 objectives", "due_on": "",
+                # HR confirms the count the confirmation page showed.
+                "action": "launch", "confirm_count": "5"})
             assert launched.status_code == 303
             progress = launched.headers["location"] + "/progress"
             # ... and follows it on the second, while the worker runs it.

@@ -39,6 +39,17 @@ document.addEventListener("htmx:beforeSwap", (event) => {
     const twin = fresh.querySelector("#" + CSS.escape(person.id));
     if (twin) person.textContent = twin.textContent;
   }
+  // A typed name that fits several people: the buttons to choose one of them come and go
+  // with the verdict, right under the person's label.
+  for (const choices of target.querySelectorAll(".sl-person-choices")) choices.remove();
+  for (const choices of fresh.querySelectorAll(".sl-person-choices")) {
+    const label = choices.previousElementSibling;
+    const place = label && label.id && target.querySelector("#" + CSS.escape(label.id));
+    if (!place) continue;
+    const adopted = document.importNode(choices, true);
+    place.after(adopted);
+    if (window.htmx) window.htmx.process(adopted);
+  }
   // Not nested in one another: the total's output is taken over with its tfoot cell.
   const verdicts = ".sl-error, tfoot td";
   const old = target.querySelectorAll(verdicts);

@@ -262,3 +262,11 @@ async def test_nominating_by_picked_ids_goes_on_to_the_feedback_round(
         instance_id=instance_id, bpmn_id="give_peer_feedback", status="ready"
     ).values_list("assignee__key", flat=True)
     assert sorted(peers) == ["P1", "P2"]
+
+
+async def test_pages_without_a_label_under_the_box_get_names_with_the_id(
+    client: httpx.AsyncClient, login: Login, org: None
+) -> None:
+    await signed_in(client, login)
+    found = suggestions(await client.get("/people/search", params={"q": "pia", "as": "name"}))
+    assert found == [("Pia Adams (P1)", "Pia Adams — Account executive, Sales")]

@@ -58,7 +58,7 @@ from engine.workflow.runtime import Actor
 from webapp.auth import Viewer, current_user
 from webapp.input import database_id, find_person, path_id
 from webapp.routes.cycle_pages import chart_data, chosen_cycle, distribution_chart
-from webapp.routes.people import PersonChoice, choose_person, person_summary
+from webapp.routes.people import NAMED_KEY, PersonChoice, choose_person, person_summary
 from webapp.templating import flash, render
 
 log = logging.getLogger("sightline.web")
@@ -68,8 +68,7 @@ HR_HOME = "/hr"
 RECENT_LAUNCHES = 10
 # People are listed one a line (or separated by commas or semicolons): a name has spaces.
 ENTRY_SEPARATORS = re.compile(r"[\n\r,;]+")
-# "Ada Lovelace (E300)": how the launch form lists a person it added, the ID in brackets.
-NAMED_KEY = re.compile(r"\(([^()\s]+)\)\s*$")
+
 REASON_MAX = 1000
 
 

@@ -1,12 +1,14 @@
 """Finding people in the directory for a form's person picker.
 
 GET /people/search?q=… answers the picker's suggestions: up to ten active people whose name,
-employee ID or email contains the text, as <option>s whose value is the employee ID. The
+employee ID or email contains the text, as <option>s whose value is the employee ID (with
+`as=name`, "Name (ID)"). The
 picker's htmx request sends the input under its own name instead, with `field` naming it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -19,6 +21,8 @@ from webapp.auth import current_user
 from webapp.templating import render
 
 MAX_SUGGESTIONS = 10
+# "Ada Lovelace (E300)": a person as the pages' own pickers fill them in, the ID in brackets.
+NAMED_KEY = re.compile(r"\(([^()\s]+)\)\s*$")
 MIN_QUERY = 2
 
 
@@ -66,7 +70,9 @@ def named_exactly(directory: DirectorySnapshot, text: str) -> list[PersonInfo]:
     wanted = _canonical(text)
     if not wanted:
         return []
-    by_key = directory.by_key.get(text.strip())
+    bracketed = NAMED_KEY.search(text)
+    key = bracketed.group(1) if bracketed and bracketed.group(1) in directory.by_key else text
+    by_key = directory.by_key.get(key.strip())
     if by_key is not None and by_key.active:
         return [by_key]
     return sorted(
@@ -136,8 +142,12 @@ async def search_people(request: Request) -> Response:
     if text is None:
         text = params.get(params.get("field") or "q", "")
     directory = request.state.directory
+    # `as=name`: the value filled in reads "Ada Lovelace (E300)" (the feedback and launch
+    # pages, which show no label under the box); else the employee ID (task forms).
+    named = params.get("as") == "name"
     options = [
-        (person.key, person_summary(directory, person))
+        (f"{person.name} ({person.key})" if named else person.key,
+         person_summary(directory, person))
         for person in matching_people(directory, text)
     ]
     return render(request, "_people_options.html", {"options": options})
