@@ -6,12 +6,14 @@ would have `sightline worker` (or the web process's own worker) pick it up."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from engine.base import clock
 from engine.base.models import Cycle, HumanTask, Job, ProcessInstance
 from engine.operations.worker import drain
 from engine.packs.definitions import deploy_pack
@@ -45,6 +47,10 @@ async def org(db: str) -> None:
     await deploy_pack(STANDARD, "test", search=[ROOT / "processes"])
 
 
+# A quarter ahead of the engine's clock: a launch due in the past is refused.
+DUE = (clock.now() + timedelta(days=90)).date()
+
+
 def form(token: str, **fields: str) -> dict[str, str]:
     base = {
         "csrf_token": token,
@@ -53,7 +59,7 @@ def form(token: str, **fields: str) -> dict[str, str]:
         "unit": "ENG",
         "include_subunits": "yes",
         "cycle_name": "2026 objectives",
-        "due_on": "2026-03-31",
+        "due_on": DUE.isoformat(),
     }
     base.update(fields)
     return {k: v for k, v in base.items() if v is not None}
@@ -142,9 +148,9 @@ async def test_launch_runs_in_the_background_and_reports(client, org, login) -> 
     subjects = await ProcessInstance.all().values_list("subject__key", flat=True)
     assert sorted(subjects) == ["E200", "E300", "E310"]
     cycle = await Cycle.get(name="2026 objectives")
-    assert str(cycle.due_on) == "2026-03-31"
+    assert cycle.due_on == DUE
     home = await client.get("/hr")
-    assert "2026 objectives" in home.text and "Due 31 Mar 2026" in home.text
+    assert "2026 objectives" in home.text and f"Due {DUE:%-d %b %Y}" in home.text
     assert row_cells(home.text, "Objective setting")[:2] == ["3", "0"]
 
 
@@ -169,6 +175,17 @@ async def test_a_launch_without_sub_units_and_from_a_pasted_list(client, org, lo
         ("Engineering only", "E200"), ("Engineering only", "E310"),
         ("Pilot", "E100"), ("Pilot", "E300"),
     ]
+
+
+async def test_a_due_date_already_past_is_refused_and_nothing_starts(client, org, login) -> None:
+    await login("e400")
+    yesterday = clock.now().date() - timedelta(days=1)
+    answer = await launch(client, due_on=yesterday.isoformat())
+    assert answer.status_code == 400
+    assert "Nothing was launched" in answer.text
+    assert f"{yesterday:%-d %b %Y} has passed: give a due date from today" in answer.text
+    assert await ProcessInstance.all().count() == 0
+    assert yesterday.isoformat() in answer.text  # what was typed is kept
 
 
 async def test_mistakes_are_shown_on_the_form_and_nothing_starts(client, org, login) -> None:

@@ -210,6 +210,12 @@ def _check(
             form.due_on = date.fromisoformat(form.due)
         except ValueError:
             form.errors["due_on"] = "Give the due date as a date (YYYY-MM-DD)."
+        else:
+            today = clock.now().date()
+            if form.due_on < today:
+                form.errors["due_on"] = (
+                    f"{form.due_on:%-d %b %Y} has passed: give a due date from today "
+                    f"({today:%-d %b %Y}) on.")
     if form.kind not in ("unit", "job_family", "people"):
         form.kind = "unit"
     missing = {
