@@ -17,6 +17,7 @@ from forms.bound import (
 from forms.catalogs import Choice
 from forms.errors import FormDefinitionError
 from forms.render import STATIC_DIR, HtmlForm
+from forms.schema import private_fields
 from forms.spec import FormSpec, PostedValues, form_spec
 from forms.templating import render_instructions, render_schema_template
 
@@ -35,6 +36,7 @@ __all__ = [
     "PersonLookup",
     "PostedValues",
     "form_spec",
+    "private_fields",
     "render_instructions",
     "render_schema_template",
 ]

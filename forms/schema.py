@@ -177,6 +177,17 @@ class FieldNode:
         return self.kind in ("object", "table")
 
 
+def private_fields(uischema: Mapping[str, Any]) -> frozenset[str]:
+    """The top-level fields a UI schema marks `"ui:options": {"private": true}`: what the
+    person a process is about does not see again in what others submitted (a manager's view
+    of their potential, say)."""
+    return frozenset(
+        name for name, ui in uischema.items()
+        if isinstance(ui, Mapping) and isinstance(ui.get("ui:options"), Mapping)
+        and ui["ui:options"].get("private") is True
+    )
+
+
 def humanise(name: str) -> str:
     """`self_rating` -> `Self rating`, the label used when a schema gives no title."""
     words = re.sub(r"([a-z])([A-Z])", r"\1 \2", name).replace("_", " ").replace("-", " ")

@@ -181,8 +181,10 @@ class ReviewLine:
 # -- reading ---------------------------------------------------------------------------------
 
 
-async def instance_history(instance_id: int) -> InstanceHistory:
-    """The instance's story: header facts, open steps, timeline, highlights and BPMN XML."""
+async def instance_history(instance_id: int, viewer_id: int | None = None) -> InstanceHistory:
+    """The instance's story: header facts, open steps, timeline, highlights and BPMN XML. Told
+    to the person it is about (`viewer_id` is its subject), it leaves out the fields the forms
+    mark private."""
     row = await ProcessInstance.get_or_none(id=instance_id)
     if row is None:
         raise NotFound(f"no instance {instance_id}")
@@ -211,7 +213,8 @@ async def instance_history(instance_id: int) -> InstanceHistory:
         error_message=str(error.get("message") or "") if row.status == "error" else "",
         error_step=(error.get("task_name") or error.get("task")) if row.status == "error" else None,
         open_steps=[open_step(t, directory) for t in tasks if t.status == "ready"],
-        timeline=_timeline(events, tasks, dep, directory, subject.name if subject else ""),
+        timeline=_timeline(events, tasks, dep, directory, subject.name if subject else "",
+                           for_subject=viewer_id is not None and viewer_id == row.subject_id),
         completed_ids=completed,
         current_ids=current,
         failed_ids=failed,
@@ -389,10 +392,12 @@ def _timeline(
     dep: Deployed,
     directory: DirectorySnapshot,
     subject_name: str,
+    *,
+    for_subject: bool = False,
 ) -> list[TimelineEntry]:
     task_names = {t.id: t.name for t in tasks}
     entries = [
-        _entry(event, task_names, dep, directory, subject_name)
+        _entry(event, task_names, dep, directory, subject_name, for_subject=for_subject)
         for event in events
         if event.action != "task_draft_saved"
     ]
@@ -421,6 +426,8 @@ def _entry(
     dep: Deployed,
     directory: DirectorySnapshot,
     subject_name: str,
+    *,
+    for_subject: bool = False,
 ) -> TimelineEntry:
     who = actor_name(event.actor, directory)
     person = directory.person(event.actor) if event.actor.startswith("person:") else None
@@ -437,7 +444,7 @@ def _entry(
         bpmn_id = detail.get("bpmn_id")
         data = detail["data"] if isinstance(detail.get("data"), dict) else {}
         shown = describe_submission(dep, bpmn_id, data, signed_by=who, signed_at=event.at,
-                                    signer_id=actor_id)
+                                    signer_id=actor_id, for_subject=for_subject)
         return told(
             f"{who} completed {step}",
             summary=summarise(shown),
@@ -512,8 +519,10 @@ def describe_submission(
     signed_by: str = "",
     signed_at: datetime | None = None,
     signer_id: int | None = None,
+    for_subject: bool = False,
 ) -> list[ShownValue]:
-    """Submitted form data as labelled values, using the task's form where there is one.
+    """Submitted form data as labelled values, using the task's form where there is one;
+    `for_subject`: without the fields the form marks private (`"ui:options": {"private": true}`).
 
     A signature stored as plain `true` (the boolean signature widget) is attributed to the
     person who submitted the form, at that moment, with a sibling `comment` as its comment.
@@ -521,6 +530,10 @@ def describe_submission(
     signer = Signature(name=signed_by, signed_at=signed_at, signer_id=signer_id)
     root = _form_root(dep, bpmn_id, data)
     nodes = list(root.children) if root is not None else []
+    if for_subject:
+        private = {node.name for node in nodes if node.options.get("private") is True}
+        nodes = [node for node in nodes if node.name not in private]
+        data = {key: value for key, value in data.items() if key not in private}
     return _describe_object(nodes, data, signer)
 
 

@@ -24,6 +24,7 @@ from engine.packs.definitions import Deployed, deployed
 from engine.packs.specs import TaskInfo
 from engine.people.directory import DirectorySnapshot, PersonInfo, UnitInfo, current_directory
 from engine.workflow.offload import run_off_loop_if_slow
+from forms import private_fields
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ async def task_context(task_id: int) -> TaskContext:
         data = _task_data(instance, dep, task.spiff_task_id) if task.status == "ready" else {}
         if not data and task.submitted:
             data = dict(task.submitted)
-        earlier = [_earlier_step(row, dep, directory) for row in done]
+        for_subject = task.assignee_id is not None and task.assignee_id == instance.subject_id
+        earlier = [_earlier_step(row, dep, directory, for_subject) for row in done]
         if dep.process_settings.get("visible_to") == "participants":
             # Between the people in it (feedback, check-ins): what one wrote reaches the other
             # only as the process shows it in the instructions, not as raw earlier steps.
@@ -221,10 +223,16 @@ def _rendered_instructions(ctx: TaskContext) -> tuple[Markup, str | None]:
         return Markup(""), str(error)
 
 
-def _earlier_step(row: HumanTask, dep: Deployed, directory: DirectorySnapshot) -> EarlierStep:
+def _earlier_step(row: HumanTask, dep: Deployed, directory: DirectorySnapshot,
+                  for_subject: bool = False) -> EarlierStep:
+    """A step done before this one, as the person on this task sees it: `for_subject`, the
+    person the process is about, does not see the fields the step's form marks private."""
     submitted = row.submitted if isinstance(row.submitted, dict) else {}
     form = _form_definition(dep, task_info(dep, row))
     schema, uischema = _parsed_form(form, submitted)
+    if for_subject and uischema:
+        hidden = private_fields(uischema)
+        submitted = {key: value for key, value in submitted.items() if key not in hidden}
     return EarlierStep(
         task_id=row.id,
         bpmn_id=row.bpmn_id,

@@ -176,3 +176,27 @@ async def test_an_overdue_review_shows_the_timer_and_moves_to_the_skip_level_man
     assert "review_objectives" not in history.completed_ids | history.current_ids
     [step] = history.open_steps
     assert (step.name, step.holder) == ("Review objectives (escalated)", "Maria Okafor")
+
+
+async def test_the_person_appraised_does_not_see_what_the_form_keeps_private(org):
+    """The manager's view of potential is for HR and the manager: the appraised employee's
+    history of their own appraisal leaves it out (`"ui:options": {"private": true}`)."""
+    import json
+
+    case = json.loads((ROOT / "processes" / "standard" / "tests" /
+                       "test_year_end_appraisal.json").read_text())["agree_without_gap"]["tasks"]
+    instance = await runtime.start_process("year_end_appraisal", subject="E300",
+                                           actor=org["E400"])
+    await submit(instance.id, org["E300"], case["self_appraisal"]["data"][0])
+    await submit(instance.id, org["E200"],
+                 {**case["manager_appraisal"]["data"][0], "potential": "high"})
+
+    def shown(history: Any) -> dict[str, str]:
+        return {value.label: value.text for entry in history.timeline for value in entry.fields}
+
+    assert "High — ready for a bigger role within a year" in shown(
+        await instance_history(instance.id, org["E200"].person_id)).get("Potential", "")
+    assert "Potential" in shown(await instance_history(instance.id, org["E400"].person_id))  # HR
+    own = shown(await instance_history(instance.id, org["E300"].person_id))
+    assert "Potential" not in own
+    assert "Comments for the employee" in own  # the rest of the appraisal is hers to read

@@ -35,7 +35,7 @@ async def _visible_history(request: Request) -> InstanceHistory:
     directory = request.state.directory
     instance_id = path_id(request, "instance_id")
     row = await access.visible_instance(instance_id, viewer.person_id, viewer.groups, directory)
-    history = await instance_history(instance_id)
+    history = await instance_history(instance_id, viewer.person_id)
     if await access.participants_only(row):
         # Each person sees what they wrote; what others wrote reaches them only as the
         # process chose to show it (a shared note in their task), never here.
