@@ -83,21 +83,9 @@ async def start_process(
     return run.saved()
 
 
-def start_in_batch(
-    batch: Batch,
-    dep: Deployed,
-    subject_id: int | None,
-    actor: Actor,
-    directory: DirectorySnapshot,
-    data: dict[str, Any] | None = None,
-    cycle_id: int | None = None,
-    launch_job_id: int | None = None,
-) -> LiveInstance:
-    """Run a new instance to its first wait and add its writes to `batch` (cycles add many;
-    with `launch_job_id` the instance is staged until that launch publishes it)."""
-    return LiveInstance.begin(
-        batch, dep, subject_id, actor, directory, data, cycle_id, launch_job_id
-    )
+# Run a new instance to its first wait and add its writes to a batch (a cycle launch adds
+# many; with `launch_job_id` the instance is staged until that launch publishes it).
+start_in_batch = LiveInstance.begin
 
 
 # --- tasks ---------------------------------------------------------------------------------

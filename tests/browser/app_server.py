@@ -41,17 +41,18 @@ def _read_port(server: subprocess.Popen[str]) -> int:
 
 
 @contextmanager
-def running_app(tmp_path_factory: pytest.TempPathFactory, scenario: str) -> Iterator[str]:
-    """The real app in its own process on a fresh SQLite database prepared by live_app.py's
-    `scenario`; yields its base URL and prints the server's log afterwards."""
-    database = tmp_path_factory.mktemp(scenario) / "sightline.db"
-    log = database.with_suffix(".log")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TIMER_POLL_SECONDS": "0", "SMTP_HOST": ""}
+def serving(script: Path, args: list[str], log: Path, env: dict[str, str] | None = None
+            ) -> Iterator[str]:
+    """`python script *args`, a server that prints "PORT n" once it listens, in its own
+    process; yields its base URL, stops it afterwards and prints its log (where server-side
+    errors go) with the test's output."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "TIMER_POLL_SECONDS": "0",
+                   "SMTP_HOST": "", **(env or {})}
     with log.open("w") as errors:
         server = subprocess.Popen(
-            [sys.executable, str(LIVE_APP), str(database), scenario],
+            [sys.executable, str(script), *args],
             cwd=ROOT,
-            env=env,
+            env=environment,
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
@@ -72,7 +73,15 @@ def running_app(tmp_path_factory: pytest.TempPathFactory, scenario: str) -> Iter
                 server.wait()
             if server.stdout:
                 server.stdout.close()
-    # Server-side errors (500s) are logged to stderr: show them with a failing test's output.
     server_log = log.read_text()
     if server_log.strip():
         print(f"--- test server log ---\n{server_log}")
+
+
+@contextmanager
+def running_app(tmp_path_factory: pytest.TempPathFactory, scenario: str) -> Iterator[str]:
+    """The real app in its own process on a fresh SQLite database prepared by live_app.py's
+    `scenario`; yields its base URL and prints the server's log afterwards."""
+    database = tmp_path_factory.mktemp(scenario) / "sightline.db"
+    with serving(LIVE_APP, [str(database), scenario], database.with_suffix(".log")) as url:
+        yield url

@@ -13,11 +13,11 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from app_server import serving
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect
 
 from tests.support.org import DANA, DEE, EVE, HANA, MORGAN, org_csv
@@ -93,37 +93,9 @@ def builder_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser
     packs = work / "packs"
     shutil.copytree(ROOT / "processes" / "standard", packs / "standard")
     database = work / "sightline.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TIMER_POLL_SECONDS": "0", "SMTP_HOST": "",
-           "PACKS": str(packs)}
-    log = (work / "server.log").open("w")
-    server = subprocess.Popen([sys.executable, str(HERE), "serve", str(database)], cwd=ROOT,
-                              env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-    found: list[str] = []
-
-    def read_port() -> None:
-        assert server.stdout is not None
-        for line in server.stdout:
-            if line.startswith("PORT "):
-                found.append(line.split()[1])
-                return
-
-    reader = threading.Thread(target=read_port, daemon=True)
-    reader.start()
-    reader.join(60)
-    try:
-        if not found:
-            pytest.fail("the test server did not start:\n" + (work / "server.log").read_text())
-        yield f"http://127.0.0.1:{found[0]}", database, packs
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if server.stdout:
-            server.stdout.close()
-        log.close()
+    with serving(HERE, ["serve", str(database)], work / "server.log",
+                 {"PACKS": str(packs)}) as base_url:
+        yield base_url, database, packs
 
 
 def _login(browser: Browser, base_url: str, username: str) -> Page:
