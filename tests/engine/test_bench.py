@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.operations import bench
+from engine.operations.bench.common import asyncpg_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("SIGHTLINE_TEST_DATABASE_URL", "")
@@ -67,7 +68,7 @@ async def test_a_postgres_url_gets_a_throwaway_database_dropped_afterwards() -> 
     import asyncpg
 
     async def databases() -> set[str]:
-        admin = await asyncpg.connect(bench._asyncpg_url(PG_URL, "postgres"))
+        admin = await asyncpg.connect(asyncpg_url(PG_URL, "postgres"))
         try:
             return {r["datname"] for r in await admin.fetch("SELECT datname FROM pg_database")}
         finally:

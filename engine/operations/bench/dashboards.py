@@ -1,0 +1,178 @@
+"""The HR dashboard over a generated cycle of thousands of people (`sightline bench
+--dashboards`)."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from engine.operations.bench.common import STANDARD, bench_database, migrated
+from engine.operations.bench.engine_bench import OBJECTIVES
+
+# Where the year-end appraisals of the dashboards bench stand, by employee number modulo 20:
+# (step id, step name, who holds it, status of the instance).
+_YEAR_END_STEPS = (
+    [("self_appraisal", "Self-appraisal", "employee", "running")] * 4
+    + [("manager_appraisal", "Manager appraisal", "manager", "running")] * 3
+    + [("hr_mediation", "Mediate the appraisal", "group", "running")]
+    + [(None, "", "", "waiting")] * 2
+    + [("appraisal_discussion", "Hold the appraisal discussion", "manager", "running")] * 2
+    + [("employee_signoff", "Sign off the appraisal", "employee", "running")] * 2
+    + [("hr_final_approval", "Approve the final rating", "group", "running")]
+    + [(None, "", "", "error")]
+    + [(None, "", "", "completed")] * 4
+)
+
+
+def _dashboards_cycle(employees: int, departments: int, teams: int) -> Any:
+    """A Batch writing one cycle: the org chart, two processes per employee at various steps,
+    their task rows and final ratings (explicit ids, so rows can point at each other)."""
+    from datetime import timedelta
+
+    from engine.base import clock
+    from engine.base.models import (
+        Cycle,
+        GroupMembership,
+        HumanTask,
+        OrgUnit,
+        Person,
+        ProcessDefinition,
+        ProcessInstance,
+        Record,
+    )
+    from engine.workflow.store import Batch
+
+    rng = random.Random(2026)
+    now = clock.now()
+    batch = Batch()
+    standard = STANDARD
+    sources = {f"catalogs/{p.name}": p.read_text() for p in (standard / "catalogs").glob("*.toml")}
+    for def_id, process in ((1, "objective_setting"), (2, "year_end_appraisal")):
+        batch.insert(ProcessDefinition, {
+            "id": def_id, "pack": "standard", "process_id": process, "version": 1,
+            "content_hash": process, "title": process.replace("_", " ").capitalize(),
+            "sources": sources,
+        })
+    batch.insert(Cycle, {"id": 1, "name": "bench"})
+    batch.insert(OrgUnit, {"id": 1, "code": "ROOT", "name": "Company", "head_id": 1})
+    batch.insert(Person, {"id": 1, "key": "P1", "name": "Chief", "org_unit_id": 1})
+    batch.insert(GroupMembership, {"group": "hr", "person_id": 1})
+    next_person = 2
+    team_heads = []
+    for d in range(departments):
+        unit_id, head = 2 + d, next_person
+        batch.insert(OrgUnit, {"id": unit_id, "code": f"D{d}", "name": f"Department {d}",
+                               "parent_id": 1, "head_id": head})
+        batch.insert(Person, {"id": head, "key": f"P{head}", "name": f"Director {d}",
+                              "org_unit_id": unit_id, "manager_id": 1})
+        next_person += 1
+    for t in range(teams):
+        unit_id, head = 2 + departments + t, next_person
+        batch.insert(OrgUnit, {"id": unit_id, "code": f"T{t}", "name": f"Team {t}",
+                               "parent_id": 2 + t % departments, "head_id": head})
+        batch.insert(Person, {"id": head, "key": f"P{head}", "name": f"Lead {t}",
+                              "job_family": "people_manager", "org_unit_id": unit_id,
+                              "manager_id": 2 + t % departments})
+        team_heads.append((unit_id, head))
+        next_person += 1
+    ratings = [5] * 10 + [4] * 20 + [3] * 40 + [2] * 20 + [1] * 10
+    instance_id = task_id = 0
+    for n in range(employees - next_person + 1):
+        pid = next_person + n
+        unit_id, manager = team_heads[n % teams]
+        batch.insert(Person, {"id": pid, "key": f"P{pid}", "name": f"Employee {pid}",
+                              "job_family": "engineering" if n % 3 else "sales",
+                              "org_unit_id": unit_id, "manager_id": manager})
+        instance_id += 1
+        batch.insert(ProcessInstance, {
+            "id": instance_id, "definition_id": 1, "process_id": "objective_setting",
+            "subject_id": pid, "cycle_id": 1, "status": "completed", "state": b"",
+            "completed_at": now})
+        for bpmn_id, holder in (("draft_objectives", pid), ("review_objectives", manager),
+                                ("acknowledge_objectives", pid)):
+            task_id += 1
+            batch.insert(HumanTask, {
+                "id": task_id, "instance_id": instance_id, "spiff_task_id": str(task_id),
+                "bpmn_id": bpmn_id, "process_id": "objective_setting", "name": bpmn_id,
+                "assignee_id": holder, "subject_id_cache": pid, "status": "completed",
+                "completed_by_id": holder, "completed_at": now})
+        step, name, holder_kind, status = _YEAR_END_STEPS[n % len(_YEAR_END_STEPS)]
+        instance_id += 1
+        batch.insert(ProcessInstance, {
+            "id": instance_id, "definition_id": 2, "process_id": "year_end_appraisal",
+            "subject_id": pid, "cycle_id": 1, "status": status, "state": b"",
+            "error": {"task": "score_kpis", "task_name": "Score the KPIs",
+                      "message": "unknown measure_type"} if status == "error" else None})
+        if step is not None:
+            task_id += 1
+            batch.insert(HumanTask, {
+                "id": task_id, "instance_id": instance_id, "spiff_task_id": str(task_id),
+                "bpmn_id": step, "process_id": "year_end_appraisal", "name": name,
+                "assignee_id": {"employee": pid, "manager": manager}.get(holder_kind),
+                "candidate_group": "hr" if holder_kind == "group" else None,
+                "subject_id_cache": pid, "status": "ready",
+                "due_at": now + timedelta(days=rng.randint(-10, 14))})
+        batch.insert(Record, {"kind": "objectives", "person_id": pid, "cycle_id": 1,
+                              "instance_id": instance_id - 1, "data": OBJECTIVES})
+        if status == "completed":
+            batch.insert(Record, {"kind": "final_rating", "person_id": pid, "cycle_id": 1,
+                                  "instance_id": instance_id,
+                                  "data": {"rating": rng.choice(ratings), "kpi_score": 3.1}})
+    return batch
+
+
+async def dashboards_bench(
+    employees: int = 10_000, departments: int = 10, teams: int = 300, runs: int = 50,
+    database_url: str | None = None,
+) -> dict[str, Any]:
+    """The HR dashboard over a generated cycle of N employees: p50/p95 of its wall time and of
+    the CPU time it costs this process (the part a busy machine does not inflate)."""
+    from engine.base import db
+    from engine.base.models import HumanTask, ProcessInstance
+    from engine.people.directory import bump_directory_version, current_directory
+    from engine.performance.hr_dashboard import hr_dashboard
+    from engine.workflow.store import apply
+
+    class _Admin:
+        person_id = 1
+        groups = frozenset({"hr"})
+
+    async with bench_database(database_url, "dashboards") as (db_url, label):
+        await migrated(db_url)
+        try:
+            started = time.perf_counter()
+            await apply(_dashboards_cycle(employees, departments, teams))
+            await bump_directory_version()
+            generate_s = time.perf_counter() - started
+            await current_directory()  # a running server has the snapshot loaded
+            board = await hr_dashboard(1, _Admin())
+            times, cpu = [], []
+            for _ in range(runs):
+                started, started_cpu = time.perf_counter(), time.process_time()
+                await hr_dashboard(1, _Admin())
+                times.append((time.perf_counter() - started) * 1000)
+                # CPU time of every thread (SQLite runs on aiosqlite's): the cost without the
+                # waiting a busy machine adds to the wall clock.
+                cpu.append((time.process_time() - started_cpu) * 1000)
+            instances = await ProcessInstance.all().count()
+            tasks = await HumanTask.all().count()
+        finally:
+            await db.disconnect()
+    times.sort()
+    cpu.sort()
+    return {
+        "hr_dashboard_p50_ms": round(times[len(times) // 2], 1),
+        "hr_dashboard_p95_ms": round(times[min(len(times) - 1, int(len(times) * 0.95))], 1),
+        "hr_dashboard_cpu_p50_ms": round(cpu[len(cpu) // 2], 1),
+        "hr_dashboard_cpu_p95_ms": round(cpu[min(len(cpu) - 1, int(len(cpu) * 0.95))], 1),
+        "runs": runs,
+        "employees": employees,
+        "units": 1 + departments + teams,
+        "instances": instances,
+        "human_tasks": tasks,
+        "units_on_dashboard": len(board.units),
+        "rated": board.calibration[0].rated,
+        "generate_seconds": round(generate_s, 1),
+        "database": label,
+    }
