@@ -106,12 +106,15 @@ class TaskContext:
 
     @property
     def template_data(self) -> dict[str, Any]:
-        """What instructions and form templates see: the task data plus subject and manager."""
+        """What instructions and form templates see: the task data plus subject and manager,
+        and `rating_labels` (value → label of the pack's rating scale, so a text can say
+        "4 — Exceeds expectations" rather than a bare figure)."""
         out = dict(self.data)
         if self.subject is not None:
             out["subject"] = self.subject.as_data()
         if self.manager is not None:
             out.setdefault("manager", self.manager.as_data())
+        out.setdefault("rating_labels", rating_labels(self.catalogs))
         return out
 
     def closed_message(self) -> str:
@@ -119,6 +122,18 @@ class TaskContext:
         from engine.workflow.runtime import already_done_message
 
         return already_done_message(self.task, self.directory or DirectorySnapshot())
+
+
+def rating_labels(catalogs: Mapping[str, Any]) -> dict[int, str]:
+    """The labels of the levels of the pack's rating scale (the `rating_scale` catalog) by
+    value; empty when the pack has none."""
+    scale = catalogs.get("rating_scale")
+    levels = scale.get("levels") if isinstance(scale, Mapping) else None
+    return {
+        level["value"]: str(level["label"])
+        for level in levels or ()
+        if isinstance(level, Mapping) and isinstance(level.get("value"), int) and "label" in level
+    }
 
 
 def _json_safe(value: Any) -> Any:

@@ -11,6 +11,7 @@ Screenshots of every page land in tests/screenshots/year-end-*.png.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -41,6 +42,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> I
     """Base URL of the real app with Eve's year-end appraisal waiting for her self-appraisal."""
     with running_app(tmp_path_factory, "year-end") as url:
         yield url
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def inbox_row(page: Page) -> Locator:
@@ -208,7 +212,11 @@ def test_year_end_appraisal_to_final_approval(
     shoot(page, "year-end-13-inbox-hr")
     open_task(page, "Approve the final rating")
     instructions = page.locator(".task-instructions")
-    expect(instructions).to_contain_text(f"Final rating: {proposed}")
+    # The rating with its label from the pack's scale, not a bare figure.
+    label = next(level["label"] for level in tomllib.loads(
+        (ROOT / "processes" / "standard" / "catalogs" / "rating_scale.toml").read_text()
+    )["levels"] if level["value"] == int(proposed))
+    expect(instructions).to_contain_text(f"Final rating: {proposed} — {label}")
     expect(instructions).to_contain_text("agreed and signed")
     sign(page, re.compile("I approve this rating"), "Hana HR")
     shoot(page, "year-end-14-final-approval")
