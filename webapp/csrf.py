@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from config import settings
+from webapp.request_body import BodyTooLarge, read_body, replaying
 
 SESSION_KEY = "csrf_token"
 FIELD = "csrf_token"
@@ -57,45 +57,6 @@ def template_input(context: Any) -> Markup:
     return Markup(f'<input type="hidden" name="{FIELD}" value="{escape(token)}">')
 
 
-class _TooLarge(Exception):
-    pass
-
-
-def _body_limit() -> int:
-    # The largest thing people post is a pack upload; leave room for the other form fields.
-    return settings.MAX_PACK_UPLOAD_BYTES + 1024 * 1024
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The whole request body, and whether the client went away while sending it."""
-    chunks: list[bytes] = []
-    size, limit = 0, _body_limit()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks), True
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), False
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
 async def _submitted_token(scope: Scope, headers: Headers, body: bytes) -> str:
     content_type = headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
@@ -104,7 +65,7 @@ async def _submitted_token(scope: Scope, headers: Headers, body: bytes) -> str:
                 return value
         return ""
     if content_type.startswith("multipart/form-data"):
-        request = Request(scope, _replaying(body, _never_called))
+        request = Request(scope, replaying(body, _never_called))
         try:
             form = await request.form()
         except Exception:  # a malformed upload is refused like a missing token
@@ -136,14 +97,14 @@ class CSRFMiddleware:
         submitted = headers.get(HEADER, "")
         if not submitted:
             try:
-                body, gone = await _read_body(receive)
-            except _TooLarge:
+                body, gone = await read_body(receive)
+            except BodyTooLarge:
                 response = self.refuse(Request(scope), 413)
                 await response(scope, receive, send)
                 return
             if gone:
                 return
-            receive = _replaying(body, receive)
+            receive = replaying(body, receive)
             submitted = await _submitted_token(scope, headers, body)
         if expected and submitted and secrets.compare_digest(expected.encode(), submitted.encode()):
             await self.app(scope, receive, send)

@@ -25,9 +25,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from config import settings
 from engine.people.directory import DirectorySnapshot, PersonInfo
 from forms.text import describe_character, first_control_character
+from webapp.request_body import BodyTooLarge, read_body, replaying
 
 log = logging.getLogger("sightline.web")
 
@@ -91,45 +91,6 @@ def find_person(directory: DirectorySnapshot, ref: str) -> PersonInfo | None:
     return directory.person(found) if found is not None else None
 
 
-class _TooLarge(Exception):
-    pass
-
-
-def _body_limit() -> int:
-    # As the CSRF check's: a pack upload is the largest thing people post.
-    return settings.MAX_PACK_UPLOAD_BYTES + 1024 * 1024
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The whole request body, and whether the client went away while sending it."""
-    chunks: list[bytes] = []
-    size, limit = 0, _body_limit()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks), True
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), False
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
 def _unstorable(text: str, *, multiline: bool = True) -> str | None:
     found = first_control_character(text, multiline=multiline)
     return describe_character(found) if found is not None else None
@@ -159,7 +120,7 @@ async def _body_problem(scope: Scope, headers: Headers, body: bytes) -> str | No
 
 
 async def _multipart_problem(scope: Scope, body: bytes) -> str | None:
-    request = Request(scope, _replaying(body, _disconnected))
+    request = Request(scope, replaying(body, _disconnected))
     try:
         form = await request.form()
     except Exception:  # malformed: the handler's own parse refuses it the same way (400)
@@ -197,13 +158,13 @@ class InputMiddleware:
         if problem is None and scope["method"] not in BODYLESS_METHODS:
             headers = Headers(scope=scope)
             try:
-                body, gone = await _read_body(receive)
-            except _TooLarge:
+                body, gone = await read_body(receive)
+            except BodyTooLarge:
                 await self._refuse(scope, receive, send, 413, None)
                 return
             if gone:
                 return
-            receive = _replaying(body, receive)
+            receive = replaying(body, receive)
             if body:
                 problem = await _body_problem(scope, headers, body)
         if problem is None:
