@@ -433,6 +433,17 @@ class OrgGoal(Model):
     parent_id: int | None
     # The goal's share among its siblings when the organisation's goal progress is summed up.
     weight = fields.FloatField(default=1.0)
+    # How the goal is measured ("Net revenue growth"), in what unit ("%"), and the value to
+    # reach by the end of its period.
+    measure = fields.CharField(max_length=255, default="")
+    unit = fields.CharField(max_length=32, default="")
+    target = fields.FloatField(null=True)
+    period_start = fields.DateField(null=True)
+    period_end = fields.DateField(null=True)
+    # A retired goal stays for history (objectives that pointed at it still name it) but no
+    # longer takes new objectives or counts in its parent's progress.
+    retired_at = fields.DatetimeField(null=True)
+    retired_by = fields.CharField(max_length=128, default="")
     created_by = fields.CharField(max_length=128, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -440,6 +451,164 @@ class OrgGoal(Model):
     class Meta:
         table = "org_goal"
         indexes = (("cycle_id", "org_unit_id"),)
+
+
+class ObjectiveStatus(Model):
+    """The latest in-year progress of one objective: what the roll-ups and dashboards read
+    (engine.performance.progress). Every update is also kept as a KpiUpdate."""
+
+    id = fields.IntField(primary_key=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="objective_statuses", on_delete=fields.CASCADE
+    )
+    person_id: int
+    cycle: fields.ForeignKeyRelation[Cycle] = fields.ForeignKeyField(
+        "models.Cycle", related_name="objective_statuses", on_delete=fields.CASCADE
+    )
+    cycle_id: int
+    # The objective's stable key within the person's objectives of the cycle.
+    objective_key = fields.CharField(max_length=64)
+    title = fields.CharField(max_length=255, default="")
+    actual = fields.FloatField(null=True)
+    # on_track, at_risk, off_track (or "" before the first update that set one).
+    status = fields.CharField(max_length=16, default="")
+    comment = fields.TextField(default="")
+    updates = fields.IntField(default=0)
+    updated_at = fields.DatetimeField()
+    updated_by = fields.CharField(max_length=128, default="")
+
+    class Meta:
+        table = "objective_status"
+        unique_together = (("person_id", "cycle_id", "objective_key"),)
+        indexes = (("cycle_id", "status"),)
+
+
+class KpiUpdate(Model):
+    """One in-year update of an objective's KPI actual and status, as it was made."""
+
+    id = fields.IntField(primary_key=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="kpi_updates", on_delete=fields.CASCADE
+    )
+    person_id: int
+    cycle: fields.ForeignKeyRelation[Cycle] = fields.ForeignKeyField(
+        "models.Cycle", related_name="kpi_updates", on_delete=fields.CASCADE
+    )
+    cycle_id: int
+    objective_key = fields.CharField(max_length=64)
+    actual = fields.FloatField(null=True)
+    status = fields.CharField(max_length=16, default="")
+    comment = fields.TextField(default="")
+    # web, import or api: where the update came from.
+    source = fields.CharField(max_length=16, default="web")
+    created_at = fields.DatetimeField()
+    created_by = fields.CharField(max_length=128, default="")
+
+    class Meta:
+        table = "kpi_update"
+        indexes = (("person_id", "cycle_id", "objective_key", "created_at"),)
+
+
+class OneOnOneSeries(Model):
+    """A recurring 1:1 between a manager and a report (engine.performance.one_on_ones)."""
+
+    id = fields.IntField(primary_key=True)
+    manager: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="one_on_ones_led", on_delete=fields.CASCADE
+    )
+    manager_id: int
+    report: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="one_on_ones", on_delete=fields.CASCADE
+    )
+    report_id: int
+    # weekly, fortnightly or monthly (the pack's [features.one_on_ones] cadences).
+    cadence = fields.CharField(max_length=16)
+    duration_minutes = fields.IntField(default=30)
+    first_at = fields.DatetimeField()
+    # The process instance that keeps the series' schedule and reminders, if the pack has one.
+    instance_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField()
+    created_by = fields.CharField(max_length=128, default="")
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "one_on_one_series"
+        indexes = (("manager_id",), ("report_id",))
+
+
+class OneOnOneMeeting(Model):
+    """One meeting of a 1:1 series: its time, shared notes and the objectives discussed."""
+
+    id = fields.IntField(primary_key=True)
+    series: fields.ForeignKeyRelation[OneOnOneSeries] = fields.ForeignKeyField(
+        "models.OneOnOneSeries", related_name="meetings", on_delete=fields.CASCADE
+    )
+    series_id: int
+    scheduled_at = fields.DatetimeField()
+    # scheduled, held or skipped.
+    status = fields.CharField(max_length=16, default="scheduled")
+    held_at = fields.DatetimeField(null=True)
+    shared_notes = fields.TextField(default="")
+    objective_keys: Any = fields.JSONField(default=list)
+    reminded_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "one_on_one_meeting"
+        indexes = (("series_id", "scheduled_at"), ("status", "scheduled_at"))
+
+
+class OneOnOneItem(Model):
+    """An agenda item or an action item of a 1:1. Action items carry over from meeting to
+    meeting until done."""
+
+    id = fields.IntField(primary_key=True)
+    series: fields.ForeignKeyRelation[OneOnOneSeries] = fields.ForeignKeyField(
+        "models.OneOnOneSeries", related_name="items", on_delete=fields.CASCADE
+    )
+    series_id: int
+    meeting: fields.ForeignKeyRelation[OneOnOneMeeting] = fields.ForeignKeyField(
+        "models.OneOnOneMeeting", related_name="items", on_delete=fields.CASCADE
+    )
+    meeting_id: int
+    # agenda or action.
+    kind = fields.CharField(max_length=8)
+    author: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="one_on_one_items", on_delete=fields.CASCADE
+    )
+    author_id: int
+    owner: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="one_on_one_actions", null=True, on_delete=fields.SET_NULL
+    )
+    owner_id: int | None
+    text = fields.TextField()
+    objective_key = fields.CharField(max_length=64, default="")
+    done_at = fields.DatetimeField(null=True)
+    done_meeting_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "one_on_one_item"
+        indexes = (("series_id", "kind", "done_at"), ("meeting_id",))
+
+
+class OneOnOneNote(Model):
+    """One participant's private notes on a 1:1 meeting: only the author reads them."""
+
+    id = fields.IntField(primary_key=True)
+    meeting: fields.ForeignKeyRelation[OneOnOneMeeting] = fields.ForeignKeyField(
+        "models.OneOnOneMeeting", related_name="private_notes", on_delete=fields.CASCADE
+    )
+    meeting_id: int
+    author: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="one_on_one_notes", on_delete=fields.CASCADE
+    )
+    author_id: int
+    text = fields.TextField(default="")
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "one_on_one_note"
+        unique_together = (("meeting_id", "author_id"),)
 
 
 class Job(Model):
