@@ -114,6 +114,10 @@ def _entry_choice(entry: Any, where: str) -> Choice:
         return Choice(entry, entry)
     if isinstance(entry, Mapping):
         name = next((entry[k] for k in _ENTRY_NAMES if isinstance(entry.get(k), str)), None)
+        value = entry.get("value")
+        if isinstance(value, str) and value:
+            # A value stored apart from what the option says (a goal's "goal:<id>").
+            return Choice(value, name or value, str(entry.get("description", "")))
         if name:
             return Choice(name, name, str(entry.get("description", "")))
     raise FormDefinitionError(f"{where}: every entry needs a name (a string or a table with name)")
@@ -123,7 +127,7 @@ def catalog_choices(catalogs: Mapping[str, Any], references: Any) -> tuple[Choic
     """The entries a picker offers (`ui:options.catalog`): the first reference of a list that
     names something in the catalogs (so a templated reference may fall back), as choices whose
     value is each entry's name (a list of strings, or of tables with `name`/`title`/`label`;
-    a table of such tables counts its values)."""
+    a table of such tables counts its values), or its `value` when it has one."""
     wanted = references if isinstance(references, list) else [references]
     if not wanted or not all(isinstance(r, str) and r for r in wanted):
         raise FormDefinitionError(

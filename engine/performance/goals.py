@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from engine.base import clock
 from engine.base.errors import EngineError, NotAllowed, NotFound
 from engine.base.models import Cycle, OrgGoal, OrgUnit, Person, Record
 from engine.packs.loading import RecordsFeature
 from engine.people.directory import DirectorySnapshot, current_directory
 from engine.performance.deployed_pack import cycle_pack
+from engine.performance.latest_progress import with_latest_progress
 from engine.scripts.context import ScriptError
 from engine.scripts.scoring import kpi_achievement
 from engine.workflow.access import HR_GROUP, SeesSubjects, partnered_units, visible_subject_ids
@@ -38,7 +40,12 @@ def objective_kinds(records: RecordsFeature) -> tuple[str, ...]:
     """The record kinds that carry objectives in a pack with these record kinds."""
     return (*OBJECTIVE_KINDS, records.kpi_results)
 
-EDITABLE = ("title", "description", "org_unit_id", "owner_id", "parent_id", "weight")
+EDITABLE = (
+    "title", "description", "org_unit_id", "owner_id", "parent_id", "weight",
+    "measure", "unit", "target", "period_start", "period_end",
+)
+MEASURE_MAX = 255  # OrgGoal.measure's column
+UNIT_MAX = 32  # OrgGoal.unit's column
 
 
 class GoalError(EngineError):
@@ -59,6 +66,23 @@ class Goal:
     weight: float
     created_by: str
     created_at: datetime | None
+    measure: str = ""
+    unit: str = ""
+    target: float | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    retired_at: datetime | None = None
+    retired_by: str = ""
+
+    @property
+    def retired(self) -> bool:
+        """Whether the goal is retired: kept for history, closed to new objectives."""
+        return self.retired_at is not None
+
+    @property
+    def ref(self) -> str:
+        """How an objective's `aligned_goal` names this goal ("goal:<id>")."""
+        return f"{GOAL_REF}{self.id}"
 
 
 def _goal(row: OrgGoal) -> Goal:
@@ -73,6 +97,13 @@ def _goal(row: OrgGoal) -> Goal:
         weight=row.weight,
         created_by=row.created_by,
         created_at=row.created_at,
+        measure=row.measure,
+        unit=row.unit,
+        target=row.target,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        retired_at=row.retired_at,
+        retired_by=row.retired_by,
     )
 
 
@@ -138,17 +169,68 @@ def _may_see(goal: Goal, visible_units: set[int] | None) -> bool:
     return goal.org_unit_id is None or visible_units is None or goal.org_unit_id in visible_units
 
 
-# --- create, edit, list ----------------------------------------------------------------------
+# --- create, edit, retire, list ----------------------------------------------------------------
+
+
+def _target(value: Any) -> float | None:
+    """A goal's target: a finite number, or None for a goal without one."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    number = None if isinstance(value, bool) else _number(value)
+    if number is None:
+        raise GoalError(f"a goal's target must be a number, not {value!r}")
+    return number
+
+
+def _day(value: Any, name: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise GoalError(f"a goal's {name} must be a date (YYYY-MM-DD), not {value!r}") from None
+
+
+def _cleaned(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values as stored: trimmed texts, a float weight and target, dates."""
+    out = dict(values)
+    for name in ("title", "measure", "unit"):
+        if name in out:
+            out[name] = " ".join(str(out[name] or "").split())
+    if "description" in out:
+        out["description"] = str(out["description"] or "").strip()
+    if "target" in out:
+        out["target"] = _target(out["target"])
+    for name, label in (("period_start", "period start"), ("period_end", "period end")):
+        if name in out:
+            out[name] = _day(out[name], label)
+    if "weight" in out:
+        weight = out["weight"]
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or not weight >= 0:
+            raise GoalError(f"a goal's weight must be a number of 0 or more, not {weight!r}")
+        out["weight"] = float(weight)
+    return out
 
 
 async def _check_fields(
-    cycle_id: int, values: Mapping[str, Any], directory: DirectorySnapshot, goal_id: int | None
+    cycle_id: int, values: Mapping[str, Any], directory: DirectorySnapshot,
+    current: OrgGoal | None,
 ) -> None:
-    if "title" in values and not str(values["title"] or "").strip():
+    """Refuse values no goal may have; `values` are cleaned, `current` is the goal changed."""
+    if "title" in values and not values["title"]:
         raise GoalError("a goal needs a title")
-    weight = values.get("weight", 1.0)
-    if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
-        raise GoalError(f"a goal's weight must be a number of 0 or more, not {weight!r}")
+    if len(values.get("measure") or "") > MEASURE_MAX:
+        raise GoalError(f"keep a goal's measure under {MEASURE_MAX} characters")
+    if len(values.get("unit") or "") > UNIT_MAX:
+        raise GoalError(f"keep a goal's unit of measure under {UNIT_MAX} characters")
+    start = values.get("period_start", current.period_start if current else None)
+    end = values.get("period_end", current.period_end if current else None)
+    if start is not None and end is not None and end < start:
+        raise GoalError(f"a goal's period cannot end ({end}) before it starts ({start})")
     unit_id = values.get("org_unit_id")
     if unit_id is not None and not await OrgUnit.exists(id=unit_id):
         raise NotFound(f"no org unit {unit_id}")
@@ -157,17 +239,29 @@ async def _check_fields(
         if not await Person.exists(id=owner_id):
             raise NotFound(f"no person {owner_id}")
     parent_id = values.get("parent_id")
-    seen = {goal_id} if goal_id is not None else set()
+    if parent_id is None:
+        return
+    first = await OrgGoal.get_or_none(id=parent_id)
+    if first is None:
+        raise NotFound(f"no goal {parent_id}")
+    if first.retired_at is not None and (current is None or current.parent_id != parent_id):
+        raise GoalError(f"“{first.title}” is retired: choose an open goal to support")
+    seen = {current.id} if current is not None else set()
     while parent_id is not None:
         if parent_id in seen:
-            raise GoalError("a goal cannot sit below itself")
+            raise GoalError("a goal cannot support itself or a goal below it")
         seen.add(parent_id)
-        parent = await OrgGoal.get_or_none(id=parent_id)
+        parent = first if parent_id == first.id else await OrgGoal.get_or_none(id=parent_id)
         if parent is None:
-            raise NotFound(f"no goal {parent_id}")
+            break
         if parent.cycle_id != cycle_id:
-            raise GoalError("a goal's parent must belong to the same cycle")
+            raise GoalError("a goal can only support a goal of the same cycle")
         parent_id = parent.parent_id
+
+
+def _signature(viewer: SeesSubjects, directory: DirectorySnapshot) -> str:
+    me = directory.people.get(viewer.person_id)
+    return me.key if me else str(viewer.person_id)
 
 
 async def create_goal(
@@ -180,6 +274,11 @@ async def create_goal(
     description: str = "",
     parent_id: int | None = None,
     weight: float = 1.0,
+    measure: str = "",
+    unit: str = "",
+    target: float | str | None = None,
+    period_start: date | str | None = None,
+    period_end: date | str | None = None,
 ) -> Goal:
     """Store a goal of the organisation (org_unit_id None) or of a unit for the cycle."""
     directory = await current_directory()
@@ -187,64 +286,78 @@ async def create_goal(
         raise NotFound(f"no cycle {cycle_id}")
     if not may_manage_goals(viewer, org_unit_id, directory):
         raise NotAllowed("you may not set goals for this unit")
-    values = {
-        "title": title,
-        "description": description or "",
-        "org_unit_id": org_unit_id,
-        "owner_id": owner_id,
-        "parent_id": parent_id,
-        "weight": weight,
-    }
+    values = _cleaned({
+        "title": title, "description": description, "org_unit_id": org_unit_id,
+        "owner_id": owner_id, "parent_id": parent_id, "weight": weight, "measure": measure,
+        "unit": unit, "target": target, "period_start": period_start, "period_end": period_end,
+    })
     await _check_fields(cycle_id, values, directory, None)
-    me = directory.people.get(viewer.person_id)
+    now = clock.now()
     row = await OrgGoal.create(
-        cycle_id=cycle_id,
-        title=title.strip(),
-        description=description or "",
-        org_unit_id=org_unit_id,
-        owner_id=owner_id,
-        parent_id=parent_id,
-        weight=float(weight),
-        created_by=me.key if me else str(viewer.person_id),
+        cycle_id=cycle_id, created_by=_signature(viewer, directory), created_at=now,
+        updated_at=now, **values,
     )
     return _goal(row)
 
 
-async def update_goal(goal_id: int, viewer: SeesSubjects, **changes: Any) -> Goal:
-    """Change a goal's title, description, unit, owner, parent or weight."""
-    unknown = set(changes) - set(EDITABLE)
-    if unknown:
-        raise GoalError(f"cannot change {', '.join(sorted(unknown))} of a goal")
-    directory = await current_directory()
-    row = await OrgGoal.get_or_none(id=goal_id)
-    if row is None or not _may_see(_goal(row), goal_units_visible(viewer, directory)):
-        raise NotFound(f"no goal {goal_id}")
-    current_unit = row.org_unit_id
-    new_unit = changes.get("org_unit_id", current_unit)
-    if not (
-        may_manage_goals(viewer, current_unit, directory)
-        and may_manage_goals(viewer, new_unit, directory)
-    ):
-        raise NotAllowed("you may not change the goals of this unit")
-    await _check_fields(row.cycle_id, changes, directory, row.id)
-    for name, value in changes.items():
-        if name == "title":
-            value = str(value).strip()
-        elif name == "weight":
-            value = float(value)
-        setattr(row, name, value)
-    await row.save()
-    return _goal(row)
-
-
-async def delete_goal(goal_id: int, viewer: SeesSubjects) -> None:
-    """Remove a goal; its sub-goals become top-level goals."""
+async def _managed_row(goal_id: int, viewer: SeesSubjects) -> tuple[OrgGoal, DirectorySnapshot]:
+    """The goal, if the viewer may change it: NotFound when they cannot see it, NotAllowed
+    when they see it but it is not theirs to change."""
     directory = await current_directory()
     row = await OrgGoal.get_or_none(id=goal_id)
     if row is None or not _may_see(_goal(row), goal_units_visible(viewer, directory)):
         raise NotFound(f"no goal {goal_id}")
     if not may_manage_goals(viewer, row.org_unit_id, directory):
         raise NotAllowed("you may not change the goals of this unit")
+    return row, directory
+
+
+async def update_goal(goal_id: int, viewer: SeesSubjects, **changes: Any) -> Goal:
+    """Change a goal's title, description, unit, owner, parent, weight, measure, target or
+    period (re-weighting is a change of weight)."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise GoalError(f"cannot change {', '.join(sorted(unknown))} of a goal")
+    row, directory = await _managed_row(goal_id, viewer)
+    new_unit = changes.get("org_unit_id", row.org_unit_id)
+    if not may_manage_goals(viewer, new_unit, directory):
+        raise NotAllowed("you may not move a goal to a unit you do not manage")
+    values = _cleaned(changes)
+    await _check_fields(row.cycle_id, values, directory, row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at = clock.now()
+    await row.save()
+    return _goal(row)
+
+
+async def retire_goal(goal_id: int, viewer: SeesSubjects) -> Goal:
+    """Retire a goal: it stays listed (as retired) for history, takes no new objectives and no
+    longer counts in its parent's progress. Retiring twice changes nothing."""
+    row, directory = await _managed_row(goal_id, viewer)
+    if row.retired_at is None:
+        row.retired_at = clock.now()
+        row.retired_by = _signature(viewer, directory)
+        row.updated_at = row.retired_at
+        await row.save()
+    return _goal(row)
+
+
+async def restore_goal(goal_id: int, viewer: SeesSubjects) -> Goal:
+    """Bring a retired goal back: open to objectives and counted in its parent again."""
+    row, _ = await _managed_row(goal_id, viewer)
+    if row.retired_at is not None:
+        row.retired_at = None
+        row.retired_by = ""
+        row.updated_at = clock.now()
+        await row.save()
+    return _goal(row)
+
+
+async def delete_goal(goal_id: int, viewer: SeesSubjects) -> None:
+    """Remove a goal; its sub-goals become top-level goals. (Pages retire goals instead, so
+    the objectives that named one keep naming it.)"""
+    row, _ = await _managed_row(goal_id, viewer)
     await row.delete()
 
 
@@ -346,8 +459,19 @@ class PersonNode:
 
 
 @dataclass
+class Contributor:
+    """Someone whose objective supports a goal directly: who, which objective, how far."""
+
+    person_id: int
+    name: str
+    objective: str
+    achievement: float | None
+
+
+@dataclass
 class GoalNode:
-    """A goal with the progress of the objectives linked to it and to its sub-goals."""
+    """A goal with the progress of the objectives linked to it and to its open sub-goals (a
+    retired sub-goal keeps its own figures but no longer counts here)."""
 
     goal: Goal
     progress: float | None = None
@@ -355,6 +479,8 @@ class GoalNode:
     with_actuals: int = 0
     people: int = 0
     children: list[GoalNode] = field(default_factory=list)
+    # The objectives linked to this goal itself, by person name.
+    contributors: list[Contributor] = field(default_factory=list)
 
 
 @dataclass
@@ -394,11 +520,15 @@ async def current_objectives(
     if person_ids is not None:
         query = query.filter(person_id__in=list(person_ids))
     found: dict[int, list[dict[str, Any]]] = {}
-    for person_id, data in await query.order_by("id").values_list("person_id", "data"):
+    written: dict[int, datetime] = {}
+    rows = await query.order_by("id").values_list("person_id", "data", "created_at")
+    for person_id, data, created_at in rows:
         objectives = data.get("objectives") if isinstance(data, dict) else None
         if isinstance(objectives, list):
             found[person_id] = [o for o in objectives if isinstance(o, dict)]
-    return found
+            written[person_id] = created_at
+    # In-year updates newer than the record move the roll-ups at once (ObjectiveStatus rows).
+    return await with_latest_progress(cycle_id, found, written)
 
 
 def person_node(
@@ -454,7 +584,10 @@ def _sum_up(node: UnitNode) -> None:
     node.progress = mean_progress(p.progress for p in everyone)
 
 
-def _goal_nodes(goals: list[Goal], items: list[ObjectiveProgress]) -> list[GoalNode]:
+def _goal_nodes(
+    goals: list[Goal], items: list[ObjectiveProgress], names: Mapping[int, str] | None = None
+) -> list[GoalNode]:
+    names = names or {}
     nodes = {g.id: GoalNode(goal=g) for g in goals}
     roots: list[GoalNode] = []
     for g in goals:
@@ -466,9 +599,17 @@ def _goal_nodes(goals: list[Goal], items: list[ObjectiveProgress]) -> list[GoalN
             by_goal.setdefault(item.goal_id, []).append(item)
 
     def fill(node: GoalNode) -> list[ObjectiveProgress]:
-        linked = list(by_goal.get(node.goal.id, []))
+        own = by_goal.get(node.goal.id, [])
+        node.contributors = sorted(
+            (Contributor(i.person_id, names.get(i.person_id, f"#{i.person_id}"), i.title,
+                         i.achievement) for i in own),
+            key=lambda c: (c.name.casefold(), c.person_id, c.objective),
+        )
+        linked = list(own)
         for child in node.children:
-            linked += fill(child)
+            below = fill(child)
+            if not child.goal.retired:
+                linked += below
         node.objectives_linked = len(linked)
         node.with_actuals = sum(1 for i in linked if i.achievement is not None)
         node.people = len({i.person_id for i in linked})
@@ -512,13 +653,16 @@ async def goal_tree(cycle_id: int, viewer: SeesSubjects) -> GoalTree:
         if child is not None:
             organisation.children.append(child)
     _sum_up(organisation)
-    roots = _goal_nodes(goals, items)
+    names = {n.person_id: n.name for nodes in people_by_unit.values() for n in nodes}
+    roots = _goal_nodes(goals, items, names)
     _attach_goals(organisation, roots)
     return GoalTree(
         cycle_id=cycle_id,
         organisation=organisation,
         goals=roots,
-        goals_progress=weighted_progress((r.progress, r.goal.weight) for r in roots),
+        goals_progress=weighted_progress(
+            (r.progress, r.goal.weight) for r in roots if not r.goal.retired
+        ),
         objectives_unlinked=sum(1 for i in items if i.goal_id is None),
     )
 

@@ -23,6 +23,7 @@ from engine.base.serialization import load_state
 from engine.packs.definitions import Deployed, deployed
 from engine.packs.specs import TaskInfo
 from engine.people.directory import DirectorySnapshot, PersonInfo, UnitInfo, current_directory
+from engine.workflow.goal_catalog import CATALOG, goals_catalog, with_typed_goals
 from engine.workflow.offload import run_off_loop_if_slow
 from forms import private_fields
 
@@ -184,6 +185,8 @@ async def task_context(task_id: int) -> TaskContext:
         cycle = await Cycle.get_or_none(id=instance.cycle_id)
         cycle_name = cycle.name if cycle else None
     subject = directory.person(instance.subject_id)
+    # The cycle's goals the subject may align to, for an `aligned_goal` picker (goals.open).
+    catalogs = {**dep.catalogs, CATALOG: await goals_catalog(instance.cycle_id, subject, directory)}
     info = task_info(dep, task)
     form = _form_definition(dep, info)
     done = (
@@ -198,6 +201,7 @@ async def task_context(task_id: int) -> TaskContext:
         data = _task_data(instance, dep, task.spiff_task_id) if task.status == "ready" else {}
         if not data and task.submitted:
             data = dict(task.submitted)
+        catalogs[CATALOG] = with_typed_goals(catalogs[CATALOG], data)
         for_subject = task.assignee_id is not None and task.assignee_id == instance.subject_id
         earlier = [_earlier_step(row, dep, directory, for_subject) for row in done]
         if dep.process_settings.get("visible_to") == "participants":
@@ -215,7 +219,7 @@ async def task_context(task_id: int) -> TaskContext:
             data=data,
             form=form,
             instructions=info.instructions if info else None,
-            catalogs=dep.catalogs,
+            catalogs=catalogs,
             draft=task.draft if isinstance(task.draft, dict) else None,
             earlier=earlier,
             directory=directory,
