@@ -1,0 +1,376 @@
+"""HR's trends across cycles: completion, on-time steps and the rating distribution against the
+guideline over the last N cycles, for the viewer's population and per org unit.
+
+The one-cycle HR dashboard answers "where does this cycle stand"; this answers "are we getting
+better": the same completion rate as the dashboard's (completed instances of started ones), the
+share of steps done by their due date, and how final ratings spread against the rating
+scale's guideline, cycle after cycle.
+
+Four GROUP BY queries cover every chosen cycle at once — people per (cycle, unit), instances
+per (cycle, unit, status), completed steps per (cycle, unit) with those done in time, newest
+final ratings per (cycle, unit, kind, rating) — so the work does not grow with the number of
+people times cycles, only the rows read; unit roll-ups and the maths run in Python on those
+counts (pure functions below, tested directly). docs/dashboards.md has the definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from engine.base.db import Params
+from engine.base.errors import EngineError, NotFound
+from engine.base.models import Cycle
+from engine.people.directory import DirectorySnapshot, current_directory
+from engine.performance.deployed_pack import cycle_pack
+from engine.performance.distribution import Distribution, rating_distribution
+from engine.performance.exports import Table
+from engine.performance.hr_dashboard import _in, _rating_sql
+from engine.performance.populations import hr_scope, unit_order
+from engine.workflow.access import SeesSubjects
+
+DEFAULT_CYCLES = 4
+MAX_CYCLES = 12
+# Units listed in the by-unit table: the tops of the scope and one level below them.
+UNIT_DEPTH = 1
+
+
+class BadTrendRequest(EngineError):
+    """A trend asked for something it cannot show (N out of range, not a number)."""
+
+
+# -- the maths ----------------------------------------------------------------------------------
+
+
+def rate(part: int, whole: int) -> float | None:
+    """`part` as a percent of `whole`, one decimal; None when there is no whole to speak of."""
+    return round(part * 100 / whole, 1) if whole else None
+
+
+def mean_rating(counts: Mapping[int, int], levels: Iterable[int]) -> float | None:
+    """The mean of the ratings on the scale's levels (two decimals); None when nobody is rated.
+    Ratings off the scale are left out, as the distribution leaves them out."""
+    on_scale = {level: counts.get(level, 0) for level in levels}
+    rated = sum(on_scale.values())
+    if not rated:
+        return None
+    return round(sum(level * n for level, n in on_scale.items()) / rated, 2)
+
+
+def cycle_count(wanted: Any) -> int:
+    """The N of "the last N cycles" from what a user typed (None or blank: the default);
+    BadTrendRequest naming the allowed range for anything else."""
+    if wanted is None or (isinstance(wanted, str) and not wanted.strip()):
+        return DEFAULT_CYCLES
+    text = str(wanted).strip()
+    if isinstance(wanted, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_CYCLES:
+        raise BadTrendRequest(
+            f"choose between 1 and {MAX_CYCLES} cycles (got {str(wanted)[:20]!r})"
+        )
+    return int(text)
+
+
+def start_order(cycles: Iterable[tuple[int, date | None, date]]) -> list[int]:
+    """Cycle ids in start order from (id, starts_on, created on) rows: a cycle without a start
+    date starts the day it was created; equal days keep the order of creation (id)."""
+    return [cid for cid, _, _ in sorted(
+        cycles, key=lambda c: (c[1] if c[1] is not None else c[2], c[0])
+    )]
+
+
+# -- what the page shows ------------------------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    """One population (the whole scope, or a unit with its sub-units) in one cycle."""
+
+    people: int = 0  # people with a process in the cycle
+    started: int = 0  # process instances, whatever their status
+    completed: int = 0
+    steps_done: int = 0  # completed steps that had a due date
+    steps_on_time: int = 0  # … completed by it
+    ratings: dict[int, int] = field(default_factory=dict)  # final rating → people
+
+    @property
+    def completion_rate(self) -> float | None:
+        """Completed instances as a percent of the started ones (the HR dashboard's rate)."""
+        return rate(self.completed, self.started)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """Steps completed by their due date as a percent of the completed steps with one."""
+        return rate(self.steps_on_time, self.steps_done)
+
+    def add(self, other: Counts) -> None:
+        """Add another population's counts (a sub-unit into its parent)."""
+        self.people += other.people
+        self.started += other.started
+        self.completed += other.completed
+        self.steps_done += other.steps_done
+        self.steps_on_time += other.steps_on_time
+        for level, n in other.ratings.items():
+            self.ratings[level] = self.ratings.get(level, 0) + n
+
+
+@dataclass
+class CycleTrend:
+    """One cycle of the trend for the whole population shown."""
+
+    cycle_id: int
+    name: str
+    starts_on: date
+    counts: Counts
+    distribution: Distribution  # final ratings against the guideline of the cycle's pack
+    mean_rating: float | None
+
+
+@dataclass
+class UnitCycle:
+    """One unit in one cycle (the by-unit table's cell)."""
+
+    counts: Counts
+    rated: int
+    mean_rating: float | None
+
+
+@dataclass
+class UnitTrend:
+    """One org unit (its sub-units included) across the cycles, oldest first."""
+
+    unit_id: int
+    code: str
+    name: str
+    depth: int
+    cycles: list[UnitCycle]
+
+
+@dataclass
+class Trends:
+    """HR's trend over the last cycles of the population shown."""
+
+    scope: str  # "organisation", the partnered units' names, or the chosen unit's name
+    unit_id: int | None  # the unit chosen, None: the viewer's whole scope
+    asked: int  # the N asked for; `cycles` may hold fewer
+    cycles: list[CycleTrend]  # oldest first
+    units: list[UnitTrend]
+    # The scale's levels best first as (value, label, short), from the newest cycle's pack.
+    levels: list[tuple[int, str, str]]
+    # Units the viewer may choose from, in tree order: (id, name, depth).
+    unit_choices: list[tuple[int, str, int]]
+
+
+# -- reading the database -----------------------------------------------------------------------
+
+
+def _owners(
+    directory: DirectorySnapshot, in_scope: set[int]
+) -> Callable[[int | None], list[int]]:
+    """A unit id → the unit and every ancestor within `in_scope` (a row counts for each)."""
+    chains: dict[int | None, list[int]] = {}
+
+    def owners(unit_id: int | None) -> list[int]:
+        found = chains.get(unit_id)
+        if found is None:
+            found = []
+            current = unit_id
+            while current is not None and current in in_scope and current not in found:
+                found.append(current)
+                current = directory.units[current].parent_id
+            chains[unit_id] = found
+        return found
+
+    return owners
+
+
+async def cycle_trends(
+    viewer: SeesSubjects, cycles: Any = None, unit_id: int | None = None
+) -> Trends:
+    """The last `cycles` cycles (default 4, at most 12) that concern the viewer's population —
+    or the chosen unit's, within it — in start order, with their numbers for the population
+    and for each unit of the top two levels shown.
+
+    NotAllowed for anyone outside HR, NotFound for a unit outside the viewer's scope,
+    BadTrendRequest for an N that is not a whole number from 1 to 12.
+    """
+    wanted = cycle_count(cycles)
+    directory = await current_directory()
+    scope = hr_scope(viewer, directory)
+    order = unit_order(directory, scope)
+    unit_choices = [(uid, directory.units[uid].name, depth) for uid, depth in order]
+    if unit_id is not None:
+        if unit_id not in directory.units or (scope is not None and unit_id not in scope):
+            raise NotFound(f"no unit {unit_id}")
+        shown: set[int] | None = set(directory.unit_and_descendants(unit_id))
+        name = directory.units[unit_id].name
+    else:
+        shown = scope
+        name = "organisation" if scope is None else ", ".join(
+            directory.units[u].name for u, depth in order if depth == 0
+        )
+    shown_order = unit_order(directory, shown)
+    owners = _owners(directory, {uid for uid, _ in shown_order})
+
+    # People per (cycle, unit), over every cycle: which cycles concern the population.
+    p = Params()
+    people_rows = await p.rows(
+        "SELECT i.cycle_id AS cycle, p.org_unit_id AS unit, "
+        "COUNT(DISTINCT i.subject_id) AS n FROM process_instance i "
+        "JOIN person p ON p.id = i.subject_id "
+        f"WHERE i.cycle_id IS NOT NULL{_in('p.org_unit_id', shown, p)} "
+        "GROUP BY i.cycle_id, p.org_unit_id"
+    )
+    concerned = {int(row["cycle"]) for row in people_rows if row["n"]}
+    cycle_rows = await Cycle.filter(id__in=sorted(concerned)).values_list(
+        "id", "name", "starts_on", "created_at"
+    )
+    named = {int(cid): (str(cname), starts or created.date())
+             for cid, cname, starts, created in cycle_rows}
+    chosen = start_order(
+        (int(cid), starts, created.date()) for cid, _, starts, created in cycle_rows
+    )[-wanted:]
+
+    totals: dict[int, Counts] = {cid: Counts() for cid in chosen}
+    per_unit: dict[tuple[int, int], Counts] = {}
+
+    def add(cycle_id: int, unit: int | None, apply: Callable[[Counts], None]) -> None:
+        if cycle_id not in totals:
+            return
+        apply(totals[cycle_id])
+        for owner in owners(unit):
+            apply(per_unit.setdefault((cycle_id, owner), Counts()))
+
+    def adder(attribute: str, n: int) -> Callable[[Counts], None]:
+        return lambda c: setattr(c, attribute, getattr(c, attribute) + n)
+
+    for row in people_rows:
+        add(int(row["cycle"]), row["unit"], adder("people", int(row["n"])))
+    if chosen:
+        p = Params()
+        for row in await p.rows(
+            "SELECT i.cycle_id AS cycle, p.org_unit_id AS unit, i.status AS status, "
+            "COUNT(*) AS n FROM process_instance i JOIN person p ON p.id = i.subject_id "
+            f"WHERE i.cycle_id IN ({p.many(chosen)}){_in('p.org_unit_id', shown, p)} "
+            "GROUP BY i.cycle_id, p.org_unit_id, i.status"
+        ):
+            add(int(row["cycle"]), row["unit"], adder("started", int(row["n"])))
+            if row["status"] == "completed":
+                add(int(row["cycle"]), row["unit"], adder("completed", int(row["n"])))
+        p = Params()
+        for row in await p.rows(
+            "SELECT i.cycle_id AS cycle, p.org_unit_id AS unit, COUNT(*) AS done, "
+            "SUM(CASE WHEN t.completed_at <= t.due_at THEN 1 ELSE 0 END) AS on_time "
+            "FROM process_instance i JOIN human_task t ON t.instance_id = i.id "
+            "JOIN person p ON p.id = i.subject_id "
+            f"WHERE i.cycle_id IN ({p.many(chosen)}) AND t.status = 'completed' "
+            "AND t.due_at IS NOT NULL AND t.completed_at IS NOT NULL"
+            f"{_in('p.org_unit_id', shown, p)} GROUP BY i.cycle_id, p.org_unit_id"
+        ):
+            add(int(row["cycle"]), row["unit"], adder("steps_done", int(row["done"])))
+            add(int(row["cycle"]), row["unit"], adder("steps_on_time", int(row["on_time"] or 0)))
+
+    packs = {cid: await cycle_pack(cid) for cid in chosen}
+    if chosen:
+        kinds = {cid: pack.features.records.final_rating for cid, pack in packs.items()}
+        p = Params()
+        cycle_marks, kind_marks = p.many(chosen), p.many(sorted(set(kinds.values())))
+        for row in await p.rows(
+            f"SELECT r.cycle_id AS cycle, r.kind AS kind, p.org_unit_id AS unit, "
+            f"{_rating_sql()} AS rating, COUNT(*) AS n FROM record r "
+            "JOIN person p ON p.id = r.person_id WHERE r.id IN (SELECT MAX(id) FROM record "
+            f"WHERE cycle_id IN ({cycle_marks}) AND kind IN ({kind_marks}) "
+            f"GROUP BY cycle_id, kind, person_id){_in('p.org_unit_id', shown, p)} "
+            "GROUP BY r.cycle_id, r.kind, p.org_unit_id, rating"
+        ):
+            cycle_id, level = int(row["cycle"]), row["rating"]
+            if level is None or kinds.get(cycle_id) != row["kind"]:
+                continue
+
+            def rated(c: Counts, level: int = int(level), n: int = int(row["n"])) -> None:
+                c.ratings[level] = c.ratings.get(level, 0) + n
+
+            add(cycle_id, row["unit"], rated)
+
+    trend: list[CycleTrend] = []
+    scales: dict[int, Mapping[str, Any]] = {}
+    for cid in chosen:
+        scale = scales[cid] = packs[cid].catalogs.get("rating_scale", {})
+        counts = totals[cid]
+        trend.append(CycleTrend(
+            cycle_id=cid,
+            name=named[cid][0],
+            starts_on=named[cid][1],
+            counts=counts,
+            distribution=rating_distribution(counts.ratings, scale, name, "all"),
+            mean_rating=mean_rating(counts.ratings, _levels(scale)),
+        ))
+
+    units: list[UnitTrend] = []
+    for uid, depth in shown_order:
+        if depth > UNIT_DEPTH:
+            continue
+        cells = []
+        for cid in chosen:
+            counts = per_unit.get((cid, uid), Counts())
+            levels = _levels(scales[cid])
+            cells.append(UnitCycle(
+                counts=counts,
+                rated=sum(counts.ratings.get(level, 0) for level in levels),
+                mean_rating=mean_rating(counts.ratings, levels),
+            ))
+        unit = directory.units[uid]
+        units.append(UnitTrend(uid, unit.code, unit.name, depth, cells))
+
+    newest = scales[chosen[-1]] if chosen else (await cycle_pack(None)).catalogs.get(
+        "rating_scale", {}
+    )
+    levels = [
+        (int(lv["value"]), str(lv.get("label", lv["value"])), str(lv.get("short", lv["value"])))
+        for lv in sorted(newest.get("levels", []), key=lambda lv: -int(lv["value"]))
+    ]
+    return Trends(
+        scope=name,
+        unit_id=unit_id,
+        asked=wanted,
+        cycles=trend,
+        units=units,
+        levels=levels,
+        unit_choices=unit_choices,
+    )
+
+
+def _levels(scale: Mapping[str, Any]) -> list[int]:
+    return [int(level["value"]) for level in scale.get("levels", [])]
+
+
+# -- exports ------------------------------------------------------------------------------------
+
+
+def trend_tables(trends: Trends) -> list[Table]:
+    """The trend as the tables the page shows, for CSV and XLSX (engine.performance.exports
+    writes them): the cycles with their rates, the rating distribution per cycle against the
+    guideline, and the units per cycle."""
+    cycles = Table("Cycles", ["Cycle", "Starts", "People", "Started", "Completed",
+                              "Completion %", "Steps done", "Steps on time", "On-time %",
+                              "Rated", "Mean rating"])
+    ratings = Table("Ratings", ["Cycle", "Level", "Label", "Count", "Share %", "Guideline %",
+                                "Gap (pts)"])
+    for cycle in trends.cycles:
+        c = cycle.counts
+        cycles.rows.append([cycle.name, cycle.starts_on.isoformat(), c.people, c.started,
+                            c.completed, c.completion_rate, c.steps_done, c.steps_on_time,
+                            c.on_time_rate, cycle.distribution.rated, cycle.mean_rating])
+        for level in cycle.distribution.levels:
+            ratings.rows.append([cycle.name, level.value, level.label, level.count, level.share,
+                                 level.guideline_share,
+                                 round(level.share - level.guideline_share, 1)])
+    units = Table("Units", ["Unit code", "Unit", "Cycle", "People", "Started", "Completed",
+                            "Completion %", "Rated", "Mean rating"])
+    for unit in trends.units:
+        for cycle, cell in zip(trends.cycles, unit.cycles, strict=True):
+            c = cell.counts
+            units.rows.append([unit.code, unit.name, cycle.name, c.people, c.started,
+                               c.completed, c.completion_rate, cell.rated, cell.mean_rating])
+    return [cycles, ratings, units]
