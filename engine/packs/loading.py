@@ -52,6 +52,29 @@ class FeedbackFeature:
     write_task: str = "write_feedback"
     # The colleague's step when feedback was asked for (listed as open requests).
     requested_task: str = "write_requested_feedback"
+    # The receiver's step to acknowledge or reply (feedback they may read); the feedback page
+    # completes it with its own Acknowledge and Reply buttons.
+    respond_task: str = "respond_feedback"
+
+
+@dataclass(frozen=True)
+class RecognitionFeature:
+    """The process the recognition page starts to praise a colleague, and its one step."""
+
+    process: str = "recognition"
+    # The first and only user task: the page's own form (colleague, message, tag,
+    # visibility) completes it.
+    give_task: str = "give_recognition"
+
+
+@dataclass(frozen=True)
+class YearContextFeature:
+    """The user tasks whose page shows "the year so far" for the subject: feedback,
+    check-ins and praise of the cycle's period, each as the viewer may read it."""
+
+    tasks: tuple[str, ...] = (
+        "self_appraisal", "manager_appraisal", "hr_mediation", "appraisal_discussion",
+    )
 
 
 @dataclass(frozen=True)
@@ -85,6 +108,12 @@ class RecordsFeature:
     kpi_results: str = "kpi_results"
     development_plan: str = "development_plan"
     feedback: str = "feedback"
+    # The receiver's acknowledgement or reply, written by the feedback process's instance.
+    feedback_response: str = "feedback_response"
+    # Praise for a colleague (`from_id`, `about_id`, `message`, `tag`, `visibility`).
+    recognition: str = "recognition"
+    # A check-in between cycles (`by_id`, `with_id`, `topics`, `next_steps` …).
+    checkin: str = "checkin"
     # A field of the final rating record, or of a completed task's answers.
     potential_field: str = "potential"
 
@@ -183,6 +212,8 @@ _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "calibration": CalibrationFeature,
     "records": RecordsFeature,
     "review": ReviewFeature,
+    "recognition": RecognitionFeature,
+    "year_context": YearContextFeature,
 }
 
 
@@ -196,6 +227,8 @@ class Features:
     calibration: CalibrationFeature = field(default_factory=CalibrationFeature)
     records: RecordsFeature = field(default_factory=RecordsFeature)
     review: ReviewFeature = field(default_factory=ReviewFeature)
+    recognition: RecognitionFeature = field(default_factory=RecognitionFeature)
+    year_context: YearContextFeature = field(default_factory=YearContextFeature)
     # Keys the pack declared ("feedback.process" ...): validation checks only these.
     declared: frozenset[str] = frozenset()
 
@@ -230,6 +263,16 @@ class Features:
                     errors.extend((f"{section}.{key}", problem) for problem in problems)
                     if not problems:
                         chosen[key] = steps
+                        declared.add(f"{section}.{key}")
+                elif section == "year_context":
+                    # A list of user task ids.
+                    if not isinstance(value, list) or not all(
+                        isinstance(v, str) and v.strip() for v in value
+                    ):
+                        errors.append((f"{section}.{key}", f"features.{section}.{key} must be "
+                                       "an array of user task ids"))
+                    else:
+                        chosen[key] = tuple(v.strip() for v in value)
                         declared.add(f"{section}.{key}")
                 elif not isinstance(value, str) or not value.strip():
                     errors.append((f"{section}.{key}",

@@ -167,6 +167,8 @@ class _PackCheck:
         "feedback.choose_task": "feedback.process",
         "feedback.write_task": "feedback.process",
         "feedback.requested_task": "feedback.process",
+        "feedback.respond_task": "feedback.process",
+        "recognition.give_task": "recognition.process",
         "development.agree_task": "development.plan_process",
         "development.action_task": "development.plan_process",
         "development.checkin_task": "development.checkin_process",
@@ -188,7 +190,7 @@ class _PackCheck:
 
         checked_processes: dict[str, bool] = {}
         for key in ("feedback.process", "development.plan_process",
-                    "development.checkin_process"):
+                    "development.checkin_process", "recognition.process"):
             needed = key in declared or any(
                 task in declared for task, process in self._FEATURE_TASKS.items()
                 if process == key
@@ -220,6 +222,13 @@ class _PackCheck:
                                   f"(features.{process_key})")
         if "review.steps" in declared:
             self.check_review_steps(add)
+        if "year_context.tasks" in declared:
+            user_tasks = {t.get("id") for _, process in self.processes.values()
+                          for t in process.iterfind(".//bpmn:userTask", NSMAP)}
+            for task_id in features.year_context.tasks:
+                if task_id not in user_tasks:
+                    add("year_context.tasks", task_id,
+                        f"no user task {task_id!r} in any process of the pack")
         if "calibration.release_signal" in declared:
             signal = features.calibration.release_signal
             if not self.signal_caught(signal):
