@@ -19,6 +19,7 @@ from engine.packs.loading import RecordsFeature
 from engine.people.directory import DirectorySnapshot, current_directory
 from engine.performance.deployed_pack import cycle_pack
 from engine.performance.goals import objective_achievement, objective_kinds
+from engine.performance.latest_progress import latest_progress, overlay
 from engine.scripts.scoring import kpi_score, weighted_score
 from engine.workflow.access import HR_GROUP, SeesSubjects, can_view_subject
 
@@ -293,7 +294,13 @@ async def scorecard(person_id: int, cycle_id: int | None, viewer: SeesSubjects) 
         None,
     )
     if source is not None:
-        objectives = [o for o in source["data"]["objectives"] if isinstance(o, Mapping)]
+        # Newer in-year updates show at once (engine.performance.progress).
+        objectives = overlay(
+            person_id,
+            [o for o in source["data"]["objectives"] if isinstance(o, Mapping)],
+            await latest_progress(source["cycle_id"], [person_id]),
+            source["created_at"],
+        )
         card.objectives = [objective_line(o) for o in objectives]
         card.objectives_source = source["kind"]
         card.weighted_total = weighted_score(objectives)
