@@ -171,6 +171,7 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     manager has reviews waiting and HR a review the CEO has nobody to send to.
     """
     from engine.base.errors import NotFound
+    from engine.operations.demo_history import seed_history
     from engine.packs.definitions import deploy_pack
     from engine.packs.loading import discover_packs
     from engine.people.org_import import import_org
@@ -186,6 +187,7 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     if DEMO_PACK not in packs:
         raise RuntimeError(f"the {DEMO_PACK} pack is not in {', '.join(map(str, pack_folders))}")
     await deploy_pack(Path(packs[DEMO_PACK]), "demo", search=pack_folders)
+    await seed_history()  # earlier closed year-ends, so HR's trends across cycles have a past
     hr = await runtime.actor_for("E1003")
     today = clock.now().date()
     everyone = Population.of_unit("EXEC")

@@ -326,7 +326,7 @@ async def cycle_trends(
     newest = scales[chosen[-1]] if chosen else (await cycle_pack(None)).catalogs.get(
         "rating_scale", {}
     )
-    levels = [
+    scale_levels = [
         (int(lv["value"]), str(lv.get("label", lv["value"])), str(lv.get("short", lv["value"])))
         for lv in sorted(newest.get("levels", []), key=lambda lv: -int(lv["value"]))
     ]
@@ -336,7 +336,7 @@ async def cycle_trends(
         asked=wanted,
         cycles=trend,
         units=units,
-        levels=levels,
+        levels=scale_levels,
         unit_choices=unit_choices,
     )
 

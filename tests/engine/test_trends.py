@@ -177,3 +177,19 @@ async def test_the_tables_carry_the_page_numbers(org: Org) -> None:
     assert [(row[1], row[3]) for row in first] == [(5, 1), (4, 1), (3, 2), (2, 0), (1, 0)]
     eng = next(row for row in units.rows if row[1] == "Engineering" and row[2] == "2025 year-end")
     assert eng[3:] == [3, 3, 2, 66.7, 2, 4.0]
+
+
+async def test_the_demo_history_gives_the_trend_a_past(org: Org) -> None:
+    from engine.operations.demo_history import seed_history
+
+    lines = await seed_history()
+    assert len(lines) == 3
+    assert await seed_history() == []  # seeding again adds nothing
+    trends = await cycle_trends(org.viewer("HA"))
+    year = clock.now().year
+    assert [c.name for c in trends.cycles] == [f"{year - n} year-end" for n in (3, 2, 1)]
+    for cycle in trends.cycles:
+        counts = cycle.counts
+        assert counts.people == 8 and counts.started == 8
+        assert cycle.distribution.rated == counts.completed > 0
+        assert counts.on_time_rate is not None and 0 < counts.on_time_rate <= 100
