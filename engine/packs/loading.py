@@ -118,6 +118,47 @@ class RecordsFeature:
     potential_field: str = "potential"
 
 
+# The cadences a recurring 1:1 may have, and how each one steps to the next meeting.
+ONE_ON_ONE_CADENCES = ("weekly", "fortnightly", "monthly")
+
+
+@dataclass(frozen=True)
+class OneOnOnesFeature:
+    """Recurring 1:1s: the process that drives each meeting (its reminder and the manager's
+    "Hold the 1:1" task), the signal that cancels a meeting's instance when it is skipped or
+    its series ends, the record kind a held meeting writes, the cadences a series may have and
+    how long before a meeting both people are reminded (an ISO 8601 duration)."""
+
+    process: str = "one_on_one"
+    hold_task: str = "hold_one_on_one"
+    cancel_signal: str = "one_on_one_cancelled"
+    record: str = "one_on_one"
+    cadences: tuple[str, ...] = ONE_ON_ONE_CADENCES
+    reminder: str = "P1D"
+
+
+_ISO_DURATION = re.compile(
+    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
+)
+
+
+def _one_on_one_value(key: str, value: Any) -> tuple[Any, str]:
+    """A `[features.one_on_ones]` cadences or reminder value checked: (value, error)."""
+    where = f"features.one_on_ones.{key}"
+    if key == "cadences":
+        if (not isinstance(value, list) or not value
+                or not all(isinstance(v, str) for v in value)):
+            return None, f"{where} must be a non-empty array such as [\"weekly\", \"monthly\"]"
+        unknown = [v for v in value if v not in ONE_ON_ONE_CADENCES]
+        if unknown:
+            return None, (f"{where}: {unknown[0]!r} is not a cadence "
+                          f"(known: {', '.join(ONE_ON_ONE_CADENCES)})")
+        return tuple(dict.fromkeys(value)), ""
+    if not isinstance(value, str) or not _ISO_DURATION.match(value.strip().upper()):
+        return None, f"{where} must be an ISO 8601 duration such as \"P1D\", not {value!r}"
+    return value.strip().upper(), ""
+
+
 @dataclass(frozen=True)
 class ReviewStep:
     """One step of a person's review as the "My review" tracker shows it: a label, the
@@ -214,6 +255,7 @@ _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "review": ReviewFeature,
     "recognition": RecognitionFeature,
     "year_context": YearContextFeature,
+    "one_on_ones": OneOnOnesFeature,
 }
 
 
@@ -229,6 +271,7 @@ class Features:
     review: ReviewFeature = field(default_factory=ReviewFeature)
     recognition: RecognitionFeature = field(default_factory=RecognitionFeature)
     year_context: YearContextFeature = field(default_factory=YearContextFeature)
+    one_on_ones: OneOnOnesFeature = field(default_factory=OneOnOnesFeature)
     # Keys the pack declared ("feedback.process" ...): validation checks only these.
     declared: frozenset[str] = frozenset()
 
@@ -263,6 +306,13 @@ class Features:
                     errors.extend((f"{section}.{key}", problem) for problem in problems)
                     if not problems:
                         chosen[key] = steps
+                        declared.add(f"{section}.{key}")
+                elif section == "one_on_ones" and key in ("cadences", "reminder"):
+                    checked, problem = _one_on_one_value(key, value)
+                    if problem:
+                        errors.append((f"{section}.{key}", problem))
+                    else:
+                        chosen[key] = checked
                         declared.add(f"{section}.{key}")
                 elif section == "year_context":
                     # A list of user task ids.

@@ -172,6 +172,7 @@ class _PackCheck:
         "development.agree_task": "development.plan_process",
         "development.action_task": "development.plan_process",
         "development.checkin_task": "development.checkin_process",
+        "one_on_ones.hold_task": "one_on_ones.process",
     }
 
     def check_features(self) -> None:
@@ -190,7 +191,8 @@ class _PackCheck:
 
         checked_processes: dict[str, bool] = {}
         for key in ("feedback.process", "development.plan_process",
-                    "development.checkin_process", "recognition.process"):
+                    "development.checkin_process", "one_on_ones.process",
+                    "recognition.process"):
             needed = key in declared or any(
                 task in declared for task, process in self._FEATURE_TASKS.items()
                 if process == key
@@ -229,6 +231,11 @@ class _PackCheck:
                 if task_id not in user_tasks:
                     add("year_context.tasks", task_id,
                         f"no user task {task_id!r} in any process of the pack")
+        if "one_on_ones.cancel_signal" in declared:
+            signal = features.one_on_ones.cancel_signal
+            if not self.signal_caught(signal):
+                add("one_on_ones.cancel_signal", signal,
+                    f"no event of the pack catches the signal {signal!r}")
         if "calibration.release_signal" in declared:
             signal = features.calibration.release_signal
             if not self.signal_caught(signal):
