@@ -54,6 +54,7 @@ from webapp.routes import outbox as outbox_routes
 from webapp.routes import people as people_routes
 from webapp.routes import reviews as review_routes
 from webapp.routes import tasks as task_routes
+from webapp.routes import trends as trend_routes
 from webapp.sessions import PROBE_PATHS, DatabaseSessionMiddleware, require_secret_key
 from webapp.templating import STATIC_DIR, VENDOR_DIRS
 
@@ -83,6 +84,7 @@ ROUTE_MODULES: list[AreaModule] = [
     outbox_routes,
     designer_routes,
     hr_routes,
+    trend_routes,
     dashboard_routes,
     development_routes,
 ]
