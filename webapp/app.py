@@ -45,6 +45,7 @@ from webapp.routes import auth as auth_routes
 from webapp.routes import dashboards as dashboard_routes
 from webapp.routes import designer as designer_routes
 from webapp.routes import development as development_routes
+from webapp.routes import goals as goal_routes
 from webapp.routes import health as health_routes
 from webapp.routes import hr as hr_routes
 from webapp.routes import inbox as inbox_routes
@@ -52,6 +53,7 @@ from webapp.routes import instances as instance_routes
 from webapp.routes import metrics as metrics_routes
 from webapp.routes import outbox as outbox_routes
 from webapp.routes import people as people_routes
+from webapp.routes import recognition as recognition_routes
 from webapp.routes import reviews as review_routes
 from webapp.routes import tasks as task_routes
 from webapp.routes import trends as trend_routes
@@ -86,7 +88,9 @@ ROUTE_MODULES: list[AreaModule] = [
     hr_routes,
     trend_routes,
     dashboard_routes,
+    goal_routes,
     development_routes,
+    recognition_routes,
 ]
 
 HOME = "/inbox"

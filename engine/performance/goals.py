@@ -361,6 +361,15 @@ async def delete_goal(goal_id: int, viewer: SeesSubjects) -> None:
     await row.delete()
 
 
+async def get_goal(goal_id: int, viewer: SeesSubjects) -> Goal:
+    """One goal the viewer may see; NotFound otherwise."""
+    row = await OrgGoal.get_or_none(id=goal_id)
+    directory = await current_directory()
+    if row is None or not _may_see(_goal(row), goal_units_visible(viewer, directory)):
+        raise NotFound(f"no goal {goal_id}")
+    return _goal(row)
+
+
 async def list_goals(cycle_id: int, viewer: SeesSubjects) -> list[Goal]:
     """The cycle's goals the viewer may see, organisation goals first, then by unit and title."""
     directory = await current_directory()
@@ -682,3 +691,40 @@ def _attach_goals(organisation: UnitNode, roots: list[GoalNode]) -> None:
         if holder is not None:
             holder.goals.append(goal)
         queue.extend(goal.children)
+
+
+# --- line of sight ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """One goal on an objective's way up: the goal and whose it is."""
+
+    goal: Goal
+    level: str  # "Organisation" or the unit's name
+
+
+def goal_chain(
+    goal_id: int | None, goals: Iterable[Goal], directory: DirectorySnapshot
+) -> list[ChainLink]:
+    """The goal and the goals it supports, up to the top (the organisation's, usually)."""
+    by_id = {g.id: g for g in goals}
+    chain: list[ChainLink] = []
+    while goal_id is not None and goal_id in by_id and all(c.goal.id != goal_id for c in chain):
+        goal = by_id[goal_id]
+        unit = directory.unit(goal.org_unit_id)
+        chain.append(ChainLink(goal, unit.name if unit else "Organisation"))
+        goal_id = goal.parent_id
+    return chain
+
+
+async def objective_chains(cycle_id: int | None, aligned: Iterable[Any]) -> list[list[ChainLink]]:
+    """For each objective's `aligned_goal`, its line of sight: the goal it supports, then that
+    goal's parent and so on up ([] for an objective linked to no goal of the cycle). Shown on
+    the score card of someone the viewer may already see, so every goal of the cycle counts."""
+    values = list(aligned)
+    if cycle_id is None:
+        return [[] for _ in values]
+    directory = await current_directory()
+    goals = [_goal(row) for row in await OrgGoal.filter(cycle_id=cycle_id).order_by("id")]
+    return [goal_chain(linked_goal_id(v, goals), goals, directory) for v in values]

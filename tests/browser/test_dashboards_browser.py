@@ -83,7 +83,7 @@ def test_hr_sees_the_hr_dashboard(open_page: Opener, log_in: LogIn, shoot: Shoot
     shoot(page, "dashboards-hr")
     page.goto("/goals?cycle=1")
     expect(page.get_by_role("heading", level=1, name="Goals")).to_be_visible()
-    expect(page.locator("#goal-table")).to_contain_text("Launch Sightline 1.0")
+    expect(page.locator("#goal-tree")).to_contain_text("Launch Sightline 1.0")
     shoot(page, "dashboards-goals-hr")
 
 

@@ -360,7 +360,7 @@ async def test_hr_adds_a_goal_and_everyone_sees_its_progress(
     assert added.status_code == 303
     page = await client.get(added.headers["location"])
     assert "Goal “Launch Sightline 1.0” added." in page.text
-    assert 'id="goal-table"' in page.text and "100 %" in page.text
+    assert 'id="goal-tree"' in page.text and "100 %" in page.text
     blank = await client.post(f"/goals?cycle={org.id}", data={"csrf_token": token, "title": " "})
     assert blank.status_code == 422 and "Give the goal a title." in blank.text
 

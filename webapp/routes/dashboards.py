@@ -1,4 +1,4 @@
-"""A person's own pages: score cards, the team dashboard, goals, feedback.
+"""A person's own pages: score cards, the team dashboard, feedback (goals: webapp/routes/goals.py).
 
 Every page authorizes through engine.workflow.access (via the engine functions it calls): a person
 sees their own, managers their reports, HR its populations; anything else is 404. Pages take
@@ -9,7 +9,6 @@ calibration, exports) are in webapp/routes/hr.py.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -21,129 +20,19 @@ from starlette.routing import BaseRoute, Route
 from engine.base.errors import NotFound
 from engine.people.directory import DirectorySnapshot, PersonInfo
 from engine.performance import feedback as feedback_engine
-from engine.performance import goals as goal_engine
 from engine.performance.cycle_choice import cycles_newest_first, scorecard_cycle, team_cycle
 from engine.performance.scorecard import scorecard
 from engine.performance.team_status import team_status
 from engine.workflow import runtime
-from forms.text import storable_number
 from webapp.auth import Viewer, current_user
-from webapp.input import database_id, find_person
-from webapp.routes.cycle_pages import chart_data, chosen_cycle, cycle_param, distribution_chart
+from webapp.input import find_person
+from webapp.routes.cycle_pages import chart_data, cycle_param, distribution_chart
 from webapp.routes.people import PersonChoice, choose_person, person_summary
 from webapp.templating import flash, render
 
 FEEDBACK_MODES = {"give": "Give feedback", "request": "Ask for feedback"}
 TOPIC_MAX = 200
 MESSAGE_MAX = 2000
-GOAL_TITLE_MAX = 255  # OrgGoal.title's column
-
-
-# --- goals -----------------------------------------------------------------------------------
-
-
-def _goal_form_choices(viewer: Viewer, directory: DirectorySnapshot) -> dict[str, Any]:
-    """The units a viewer may add goals to (None in the list: the whole organisation)."""
-    managed = goal_engine.managed_units(viewer, directory)
-    if managed is None:
-        units = [(None, "Whole organisation")] + sorted(
-            ((u.id, u.name) for u in directory.units.values()), key=lambda u: u[1]
-        )
-    else:
-        units = sorted(
-            ((uid, directory.units[uid].name) for uid in managed if uid in directory.units),
-            key=lambda u: u[1],
-        )
-    return {"units": units, "may_add": bool(units)}
-
-
-async def _goals_context(request: Request, viewer: Viewer) -> dict[str, Any]:
-    cycles = await cycles_newest_first()
-    cycle = chosen_cycle(request, cycles)
-    directory = request.state.directory
-    tree = await goal_engine.goal_tree(cycle.id, viewer) if cycle else None
-    goals = await goal_engine.list_goals(cycle.id, viewer) if cycle else []
-    return {
-        "cycles": cycles,
-        "cycle": cycle,
-        "tree": tree,
-        "goal_list": goals,
-        **_goal_form_choices(viewer, directory),
-        "form": {},
-        "errors": {},
-    }
-
-
-async def goals_page(request: Request) -> Response:
-    """GET /goals: the goal tree and organisation → unit → person progress for a cycle."""
-    viewer = current_user(request)
-    return render(request, "goals.html", await _goals_context(request, viewer))
-
-
-def _optional_id(value: str) -> int | None:
-    """A row id chosen from a list ("" for none); ValueError for anything no row can have."""
-    if not value.strip():
-        return None
-    found = database_id(value)
-    if found is None:
-        raise ValueError(value)
-    return found
-
-
-def _goal_weight(text: str) -> float | None:
-    """The weight typed for a goal, or None when it is no storable number of 0 or more."""
-    try:
-        weight = Decimal(text.strip() or "1")
-    except ArithmeticError:
-        return None
-    if weight.is_nan() or weight < 0 or not storable_number(weight):
-        return None
-    return float(weight)
-
-
-async def add_goal(request: Request) -> Response:
-    """POST /goals: HR and unit heads add a goal to the chosen cycle."""
-    viewer = current_user(request)
-    form = await request.form()
-    context = await _goals_context(request, viewer)
-    cycle = context["cycle"]
-    if cycle is None or not context["may_add"]:
-        raise HTTPException(404)
-    errors: dict[str, str] = {}
-    # One line, as the input shows it: tabs or line breaks pasted in become spaces.
-    title = " ".join(str(form.get("title", "")).split())
-    if not title:
-        errors["title"] = "Give the goal a title."
-    elif len(title) > GOAL_TITLE_MAX:
-        errors["title"] = f"Keep the title under {GOAL_TITLE_MAX} characters."
-    try:
-        unit_id = _optional_id(str(form.get("org_unit_id", "")))
-        parent_id = _optional_id(str(form.get("parent_id", "")))
-    except ValueError:
-        raise HTTPException(400, "Choose a unit and a parent goal from the lists.") from None
-    weight = _goal_weight(str(form.get("weight", "")))
-    if weight is None:
-        errors["weight"] = (
-            "The weight is a number of 0 or more, with at most 15 digits before the point."
-        )
-    if not errors and weight is not None:
-        try:
-            await goal_engine.create_goal(
-                cycle.id,
-                title,
-                viewer,
-                org_unit_id=unit_id,
-                parent_id=parent_id,
-                description=str(form.get("description", "")).strip(),
-                weight=weight,
-            )
-        except goal_engine.GoalError as error:
-            errors["title"] = str(error).capitalize() + "."
-        else:
-            flash(request, f"Goal “{title}” added.", "success")
-            return RedirectResponse(f"/goals?cycle={cycle.id}", status_code=303)
-    context.update(form=dict(form), errors=errors)
-    return render(request, "goals.html", context, status=422)
 
 
 # --- feedback --------------------------------------------------------------------------------
@@ -316,8 +205,6 @@ routes: list[BaseRoute] = [
     Route("/scorecard", my_scorecard, methods=["GET"], name="scorecard"),
     Route("/scorecard/{person_key}", person_scorecard, methods=["GET"], name="person_scorecard"),
     Route("/team", team_page, methods=["GET"], name="team"),
-    Route("/goals", goals_page, methods=["GET"], name="goals"),
-    Route("/goals", add_goal, methods=["POST"], name="goals_add"),
     Route("/feedback", feedback_page, methods=["GET"], name="feedback"),
     Route("/feedback", start_feedback, methods=["POST"], name="feedback_start"),
 ]
