@@ -1,0 +1,76 @@
+"""HR's multi-cycle trend in a real browser, on the demo's data (three closed year-ends and
+this year's two cycles): a laptop and a phone, with screenshots and the axe-core check."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from app_server import running_app
+from playwright.sync_api import Browser, Page, expect
+from test_accessibility_browser import AXE, axe_problems, hidden_columns, too_wide
+
+pytestmark = pytest.mark.browser
+
+Opener = Callable[..., Page]
+Shoot = Callable[..., Path]
+LogIn = Callable[..., None]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
+    """The demo organisation, with its history of earlier year-end cycles."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (make does)")
+    with running_app(tmp_path_factory, "demo") as url:
+        yield url
+
+
+def test_hr_compares_the_last_cycles_on_a_laptop(
+    open_page: Opener, log_in: LogIn, shoot: Shoot
+) -> None:
+    page = open_page(1366, 800)
+    log_in(page, "hradmin")
+    page.goto("/hr")
+    page.get_by_role("link", name="Trends across cycles").click()
+    expect(page.get_by_role("heading", level=1, name="Trends across cycles")).to_be_visible()
+    rates = page.get_by_role("img", name="Completion and on-time rate per cycle")
+    expect(rates).to_be_visible()
+    expect(page.get_by_role("img", name="Final ratings per cycle against the guideline")) \
+        .to_be_visible()
+    rows = page.locator("#trend-cycles tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.first).to_contain_text("year-end")
+    # The chart's points carry the table's numbers.
+    completion = rows.first.locator("td").nth(3).inner_text().replace(" %", "")
+    expect(page.locator("#rates-chart text.trend-value").first).to_have_text(completion)
+    assert axe_problems(page) == []
+    assert hidden_columns(page) == []
+    shoot(page, "trends-hr-laptop")
+
+    # Narrow to the last three cycles of one department: the address and the tables follow.
+    page.get_by_label("Cycles").select_option(label="last 3")
+    page.get_by_label("Unit").select_option(label=re.compile("Engineering"))
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"cycles=3&unit=\d+"))
+    expect(page.locator("#trend-cycles tbody tr")).to_have_count(3)
+    expect(page.locator("hgroup p")).to_contain_text("Engineering")
+
+    # A download carries the same rows.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    text = Path(download.value.path()).read_text()
+    assert text.startswith("Cycle,Starts,People")
+    assert len(text.strip().splitlines()) == 4
+
+
+def test_hr_reads_the_trend_on_a_phone(open_page: Opener, log_in: LogIn, shoot: Shoot) -> None:
+    page = open_page(390, 844)
+    log_in(page, "hradmin")
+    page.goto("/hr/trends")
+    expect(page.get_by_role("img", name="Completion and on-time rate per cycle")).to_be_visible()
+    assert too_wide(page, 390) is None
+    assert axe_problems(page) == []
+    shoot(page, "trends-hr-phone")
