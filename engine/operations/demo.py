@@ -196,6 +196,10 @@ async def seed(pack_folders: list[Path]) -> list[str]:
         due_on=today + timedelta(days=30), actor=hr,
     )
     lines = [" ".join(objectives.summary_lines()[:2])]
+    # A goal tree the demo objectives support (engine/operations/demo_goals.py).
+    from engine.operations.demo_goals import record_demo_actuals, seed_goal_tree
+
+    await seed_goal_tree(objectives.cycle_id)
     # Three of the manager's reports and the CEO have drafted: their reviews are waiting (the
     # CEO's with HR, having no manager). Everyone else agreed theirs, so the year-end's
     # self-appraisals start from agreed objectives.
@@ -205,6 +209,7 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     for person in await Person.all().order_by("key"):
         if person.key not in waiting:
             await _agree_objectives(person.key, person.name, hr)
+    await record_demo_actuals(objectives.cycle_id)
     try:
         await latest("year_end_appraisal")
     except NotFound:
@@ -227,7 +232,10 @@ async def _submit_draft(key: str) -> None:
     )
     if task is None:
         return
-    await runtime.complete_task(task.id, actor, {"objectives": DEMO_OBJECTIVES, "comments": ""})
+    from engine.operations.demo_goals import objectives_for
+
+    mine = await objectives_for(key, DEMO_OBJECTIVES)
+    await runtime.complete_task(task.id, actor, {"objectives": mine, "comments": ""})
 
 
 async def _agree_objectives(key: str, name: str, hr: Any) -> None:
@@ -243,7 +251,12 @@ async def _agree_objectives(key: str, name: str, hr: Any) -> None:
             return
         holder = (await runtime.actor_for(task.assignee_id)
                   if task.assignee_id is not None else hr)
-        await runtime.complete_task(task.id, holder, _objective_step(task.bpmn_id, holder, name))
+        step = _objective_step(task.bpmn_id, holder, name)
+        if task.bpmn_id == "draft_objectives":
+            from engine.operations.demo_goals import objectives_for
+
+            step["objectives"] = await objectives_for(key, DEMO_OBJECTIVES)
+        await runtime.complete_task(task.id, holder, step)
 
 
 def _objective_step(bpmn_id: str, holder: Any, name: str) -> dict[str, Any]:

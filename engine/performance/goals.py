@@ -361,6 +361,11 @@ async def delete_goal(goal_id: int, viewer: SeesSubjects) -> None:
     await row.delete()
 
 
+async def cycles_with_goals() -> set[int]:
+    """The cycles that have goals (the Goals page opens on the newest of them)."""
+    return set(await OrgGoal.all().distinct().values_list("cycle_id", flat=True))
+
+
 async def get_goal(goal_id: int, viewer: SeesSubjects) -> Goal:
     """One goal the viewer may see; NotFound otherwise."""
     row = await OrgGoal.get_or_none(id=goal_id)

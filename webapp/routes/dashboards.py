@@ -20,7 +20,9 @@ from starlette.routing import BaseRoute, Route
 from engine.base.errors import NotFound
 from engine.people.directory import DirectorySnapshot, PersonInfo
 from engine.performance import feedback as feedback_engine
+from engine.performance import goals as goal_engine
 from engine.performance.cycle_choice import cycles_newest_first, scorecard_cycle, team_cycle
+from engine.performance.recognition import praise_counts
 from engine.performance.scorecard import scorecard
 from engine.performance.team_status import team_status
 from engine.workflow import runtime
@@ -28,6 +30,7 @@ from webapp.auth import Viewer, current_user
 from webapp.input import find_person
 from webapp.routes.cycle_pages import chart_data, cycle_param, distribution_chart
 from webapp.routes.people import PersonChoice, choose_person, person_summary
+from webapp.routes.progress import at_risk_context, progress_context
 from webapp.templating import flash, render
 
 FEEDBACK_MODES = {"give": "Give feedback", "request": "Ask for feedback"}
@@ -149,6 +152,14 @@ async def _scorecard_page(request: Request, person_id: int) -> Response:
         if card.cycle_id else None,
         "is_self": person_id == viewer.person_id,
         "trend_chart": chart_data(trend_chart) if len(card.trend) > 0 else None,
+        # In-year progress: updates, sparklines, the change process (_progress_block.html).
+        **(await progress_context(viewer, person_id, card.cycle_id)),
+        # The praise the person received and gave, as the viewer may see it.
+        "praise_counts": await praise_counts(person_id, viewer, request.state.directory),
+        # Line of sight: each objective's goal and the goals above it (scorecard.html).
+        "goal_chains": await goal_engine.objective_chains(
+            card.cycle_id, [o.aligned_goal for o in card.objectives]
+        ),
     }
     return render(request, "scorecard.html", context)
 
@@ -194,6 +205,10 @@ async def team_page(request: Request) -> Response:
         "cycles": cycles,
         "cycle": next((c for c in cycles if team and c.id == team.cycle_id), None),
         "indirect": indirect,
+        # Objectives at risk or off track, with their latest comment (_team_at_risk.html).
+        "at_risk": await at_risk_context(
+            viewer, team.cycle_id, [r.person_id for r in team.reports]
+        ) if team else [],
         "chart": chart_data(distribution_chart("team-distribution", team.distribution))
         if team and team.distribution.rated
         else None,

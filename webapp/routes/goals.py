@@ -64,7 +64,11 @@ async def _context(
     request: Request, viewer: Viewer, cycle_id: int | None = None
 ) -> dict[str, Any]:
     cycles = await cycles_newest_first()
-    if cycle_id is None:
+    if cycle_id is None and not request.query_params.get("cycle", "").strip():
+        # The newest cycle that has goals: a year-end launched later has none of its own.
+        with_goals = await goal_engine.cycles_with_goals()
+        cycle = next((c for c in cycles if c.id in with_goals), cycles[0] if cycles else None)
+    elif cycle_id is None:
         cycle = chosen_cycle(request, cycles)
     else:
         cycle = next((c for c in cycles if c.id == cycle_id), None)
