@@ -363,7 +363,8 @@ async def delete_goal(goal_id: int, viewer: SeesSubjects) -> None:
 
 async def cycles_with_goals() -> set[int]:
     """The cycles that have goals (the Goals page opens on the newest of them)."""
-    return set(await OrgGoal.all().distinct().values_list("cycle_id", flat=True))
+    rows = await OrgGoal.all().distinct().values("cycle_id")
+    return {int(row["cycle_id"]) for row in rows}
 
 
 async def get_goal(goal_id: int, viewer: SeesSubjects) -> Goal:
