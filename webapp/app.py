@@ -53,6 +53,7 @@ from webapp.routes import instances as instance_routes
 from webapp.routes import metrics as metrics_routes
 from webapp.routes import outbox as outbox_routes
 from webapp.routes import people as people_routes
+from webapp.routes import progress as progress_routes
 from webapp.routes import recognition as recognition_routes
 from webapp.routes import reviews as review_routes
 from webapp.routes import tasks as task_routes
@@ -90,6 +91,7 @@ ROUTE_MODULES: list[AreaModule] = [
     dashboard_routes,
     goal_routes,
     development_routes,
+    progress_routes,
     recognition_routes,
 ]
 

@@ -118,6 +118,15 @@ class RecordsFeature:
     potential_field: str = "potential"
 
 
+@dataclass(frozen=True)
+class ProgressFeature:
+    """In-year progress: the process through which a person's objectives change during the
+    year (the score card links to it), and its first step, opened right after starting it."""
+
+    change_process: str = "objective_change"
+    propose_task: str = "propose_change"
+
+
 # The cadences a recurring 1:1 may have, and how each one steps to the next meeting.
 ONE_ON_ONE_CADENCES = ("weekly", "fortnightly", "monthly")
 
@@ -253,6 +262,7 @@ _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "calibration": CalibrationFeature,
     "records": RecordsFeature,
     "review": ReviewFeature,
+    "progress": ProgressFeature,
     "recognition": RecognitionFeature,
     "year_context": YearContextFeature,
     "one_on_ones": OneOnOnesFeature,
@@ -269,6 +279,7 @@ class Features:
     calibration: CalibrationFeature = field(default_factory=CalibrationFeature)
     records: RecordsFeature = field(default_factory=RecordsFeature)
     review: ReviewFeature = field(default_factory=ReviewFeature)
+    progress: ProgressFeature = field(default_factory=ProgressFeature)
     recognition: RecognitionFeature = field(default_factory=RecognitionFeature)
     year_context: YearContextFeature = field(default_factory=YearContextFeature)
     one_on_ones: OneOnOnesFeature = field(default_factory=OneOnOnesFeature)
@@ -709,7 +720,8 @@ def _add_spiff_primary(pack: Pack, root: Path) -> None:
     pack.processes[primary] = ProcessSettings(title=title, start="self")
 
 
-_RECORD_SOURCE = re.compile(r"record:([a-z0-9_]+)((?:\.[A-Za-z0-9_]+)*)")
+# `progress:` is `record:` with each objective's latest in-year actual and status merged in.
+_RECORD_SOURCE = re.compile(r"(record|progress):([a-z0-9_]+)((?:\.[A-Za-z0-9_]+)*)")
 
 
 @dataclass(frozen=True)
@@ -718,6 +730,8 @@ class RecordSource:
 
     kind: str
     path: tuple[str, ...]
+    # progress:<kind>.<path>: the objectives there, each with its latest in-year progress.
+    with_progress: bool = False
 
 
 def parse_start_data(table: Any) -> dict[str, RecordSource]:
@@ -732,9 +746,10 @@ def parse_start_data(table: Any) -> dict[str, RecordSource]:
         if match is None:
             raise ValueError(
                 f"start_data.{key}: {text!r} is not of the form \"record:<kind>.<path>\""
+                " (or \"progress:<kind>.<path>\")"
             )
-        path = tuple(p for p in match.group(2).split(".") if p)
-        sources[key] = RecordSource(match.group(1), path)
+        path = tuple(p for p in match.group(3).split(".") if p)
+        sources[key] = RecordSource(match.group(2), path, match.group(1) == "progress")
     return sources
 
 

@@ -42,6 +42,7 @@ from engine.workflow.access import describe_hr_scope, outside_hr_scope
 from engine.workflow.audit import instance_stream
 from engine.workflow.inbox import process_titles
 from engine.workflow.records import start_data_for
+from engine.performance.latest_progress import merge_for_start
 from engine.workflow.store import Batch, apply
 
 # Instances written per transaction: each commit holds the database's write lock briefly (on
@@ -434,7 +435,7 @@ async def _carried_data(dep: Deployed, people: list[PersonInfo]) -> dict[int, di
     # A query per few thousand people keeps under the databases' limits on parameters.
     for first in range(0, len(people), RECORD_QUERY_SIZE):
         ids = [p.id for p in people[first:first + RECORD_QUERY_SIZE]]
-        carried.update(await start_data_for(ids, sources))
+        carried.update(await start_data_for(ids, sources, merge_for_start))
     return carried
 
 

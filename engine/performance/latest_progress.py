@@ -95,3 +95,24 @@ async def with_latest_progress(
     latest = await latest_progress(cycle_id, objectives.keys())
     stamps = written_at or {}
     return {pid: overlay(pid, rows, latest, stamps.get(pid)) for pid, rows in objectives.items()}
+
+
+async def merge_for_start(
+    items: list[tuple[int, int | None, datetime | None, Any]],
+) -> list[Any]:
+    """Start data from a `progress:` source (engine.workflow.records): each list of objectives
+    with its person's latest in-year progress laid over, one query per cycle."""
+    cycles = {cycle_id for _, cycle_id, _, value in items
+              if cycle_id is not None and isinstance(value, list)}
+    latest: dict[int, dict[tuple[int, str], LatestProgress]] = {}
+    for cycle in cycles:
+        people = {pid for pid, c, _, _ in items if c == cycle}
+        latest[cycle] = await latest_progress(cycle, people)
+    merged: list[Any] = []
+    for pid, cycle_id, written_at, value in items:
+        if cycle_id is None or not isinstance(value, list):
+            merged.append(value)
+            continue
+        rows = [row for row in value if isinstance(row, Mapping)]
+        merged.append(overlay(pid, rows, latest[cycle_id], written_at))
+    return merged

@@ -26,12 +26,19 @@ from tortoise.transactions import in_transaction
 
 from engine.base import clock
 from engine.base.errors import EngineError, NotAllowed, NotFound
-from engine.base.models import KpiUpdate, ObjectiveStatus, Record
+from engine.base.models import HumanTask, KpiUpdate, ObjectiveStatus, Record
 from engine.people.directory import DirectorySnapshot, current_directory
 from engine.performance.deployed_pack import cycle_pack
 from engine.performance.goals import current_objectives
-from engine.performance.latest_progress import MANY_PEOPLE, LatestProgress, latest_progress
+from engine.performance.latest_progress import (
+    COMMENT_FIELD,
+    MANY_PEOPLE,
+    STATUS_FIELD,
+    LatestProgress,
+    latest_progress,
+)
 from engine.performance.objectives import objective_key
+from engine.workflow import runtime
 from engine.workflow.access import SeesSubjects, visible_subject_ids
 
 STATUSES = ("on_track", "at_risk", "off_track")
@@ -434,3 +441,40 @@ def parse_or_none(value: Any) -> float | None:
         return parse_actual(value)
     except ProgressError:
         return None
+
+
+# --- changing objectives during the year ------------------------------------------------------
+
+# What an objective gains from its progress: not part of the objectives someone proposes.
+_PROGRESS_FIELDS = ("actual", STATUS_FIELD, COMMENT_FIELD)
+
+
+async def start_objective_change(actor: runtime.Actor, person_id: int, cycle_id: int) -> int:
+    """Start the pack's objectives change process for the person (prefilled with their current
+    objectives, keys kept) and return its first step — or the step of the proposal already
+    open, rather than a second one."""
+    features = (await cycle_pack(cycle_id)).features.progress
+    if actor.person_id != person_id:
+        raise NotAllowed("only the person may propose a change to their objectives")
+    open_step = await HumanTask.filter(
+        process_id=features.change_process, bpmn_id=features.propose_task,
+        assignee_id=person_id, status="ready",
+    ).order_by("-id").first()
+    if open_step is not None:
+        return open_step.id
+    rows = (await current_objectives(cycle_id, [person_id])).get(person_id)
+    if not rows:
+        raise ProgressError("there are no objectives in this cycle to change yet")
+    if await _closed_people(cycle_id, [person_id]):
+        raise ProgressError("the cycle is closed: the final rating is recorded")
+    proposal = [{k: v for k, v in row.items() if k not in _PROGRESS_FIELDS} for row in rows]
+    instance = await runtime.start_process(
+        features.change_process, subject=person_id, actor=actor, cycle_id=cycle_id,
+        data={"objectives": proposal},
+    )
+    step = await HumanTask.get_or_none(
+        instance_id=instance.id, bpmn_id=features.propose_task, status="ready"
+    )
+    if step is None:
+        raise EngineError("the objectives change process did not start as expected")
+    return step.id
