@@ -37,12 +37,12 @@ from engine.packs.definitions import Deployed, deployed, latest
 from engine.packs.loading import parse_start_data
 from engine.people.directory import DirectorySnapshot, PersonInfo, current_directory
 from engine.performance import launch_pool
+from engine.performance.latest_progress import merge_for_start
 from engine.workflow import jobs, runtime
 from engine.workflow.access import describe_hr_scope, outside_hr_scope
 from engine.workflow.audit import instance_stream
 from engine.workflow.inbox import process_titles
 from engine.workflow.records import start_data_for
-from engine.performance.latest_progress import merge_for_start
 from engine.workflow.store import Batch, apply
 
 # Instances written per transaction: each commit holds the database's write lock briefly (on
