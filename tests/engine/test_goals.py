@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import pytest
 
 from engine.base.errors import NotAllowed, NotFound
@@ -13,10 +16,16 @@ from engine.performance.goals import (
     goal_tree,
     linked_goal_id,
     list_goals,
+    objective_chains,
     person_node,
+    restore_goal,
+    retire_goal,
     update_goal,
     weighted_progress,
 )
+from engine.packs.loading import load_pack
+from engine.people.directory import current_directory
+from engine.workflow.goal_catalog import goals_catalog, with_typed_goals
 from tests.engine.test_dashboards import Org, build_org, new_cycle, record
 
 
@@ -224,3 +233,156 @@ async def test_an_employee_sees_only_their_own_numbers_in_the_tree(org):
     assert admin_tree.goals[0].progress == 50.0
     with pytest.raises(NotFound):
         await goal_tree(cycle + 5, org.viewer("HA"))
+
+
+# --- measure, target, period, retirement ------------------------------------------------------
+
+
+async def test_a_goal_has_an_owner_a_measure_a_target_and_a_period(org):
+    cycle = await new_cycle()
+    goal = await create_goal(
+        cycle, "  Grow   revenue ", org.viewer("HA"), owner_id=org.ids["CEO"],
+        measure=" Net revenue growth ", unit="%", target="12.5",
+        period_start="2026-01-01", period_end=date(2026, 12, 31),
+    )
+    assert (goal.title, goal.measure, goal.unit, goal.target) == (
+        "Grow revenue", "Net revenue growth", "%", 12.5)
+    assert (goal.period_start, goal.period_end, goal.owner_id) == (
+        date(2026, 1, 1), date(2026, 12, 31), org.ids["CEO"])
+    moved = await update_goal(goal.id, org.viewer("HA"), target=15, period_end="2027-03-31")
+    assert (moved.target, moved.period_end) == (15.0, date(2027, 3, 31))
+    (stored,) = await list_goals(cycle, org.viewer("D1"))
+    assert (stored.target, stored.measure) == (15.0, "Net revenue growth")
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"target": "a lot"}, "target must be a number"),
+    ({"target": float("nan")}, "target must be a number"),
+    ({"period_start": "2026-06-01", "period_end": "2026-05-31"}, "cannot end"),
+    ({"period_end": "31/12/2026"}, "must be a date"),
+    ({"weight": -0.5}, "weight must be a number of 0 or more"),
+    ({"title": " "}, "needs a title"),
+    ({"unit": "x" * 40}, "under 32 characters"),
+])
+async def test_bad_goal_values_are_refused_with_the_reason_and_change_nothing(
+    org, changes, message
+):
+    cycle = await new_cycle()
+    goal = await create_goal(cycle, "Grow", org.viewer("HA"), target=10, weight=1)
+    with pytest.raises(GoalError, match=message):
+        await update_goal(goal.id, org.viewer("HA"), **changes)
+    (kept,) = await list_goals(cycle, org.viewer("HA"))
+    assert (kept.title, kept.target, kept.weight, kept.period_end) == ("Grow", 10.0, 1.0, None)
+
+
+async def test_a_retired_goal_stays_for_history_but_leaves_its_parents_roll_up(org):
+    cycle = await new_cycle()
+    admin = org.viewer("HA")
+    top = await create_goal(cycle, "Grow revenue", admin)
+    kept = await create_goal(cycle, "Sell more", admin, org_unit_id=org.units["SALES"],
+                             parent_id=top.id)
+    dropped = await create_goal(cycle, "Old platform", admin, org_unit_id=org.units["ENG"],
+                                parent_id=top.id)
+    await record(org, cycle, "R1", "objectives", {"objectives": [
+        objective("Bookings", 100, 80, goal=f"goal:{kept.id}")]})
+    await record(org, cycle, "D1", "objectives", {"objectives": [
+        objective("Migrate", 100, 20, goal=f"goal:{dropped.id}")]})
+    assert (await goal_tree(cycle, admin)).goals[0].progress == 50.0
+
+    retired = await retire_goal(dropped.id, org.viewer("EM"))
+    assert retired.retired and retired.retired_by == "EM"
+    tree = await goal_tree(cycle, admin)
+    (root,) = tree.goals
+    assert root.progress == 80.0 and root.people == 1
+    old = next(c for c in root.children if c.goal.id == dropped.id)
+    # Still listed, with its own figures and contributors, marked retired.
+    assert old.goal.retired and old.progress == 20.0
+    assert [(c.name, c.objective) for c in old.contributors] == [("Dora Dev", "Migrate")]
+    with pytest.raises(GoalError, match="retired"):
+        await create_goal(cycle, "Below the old one", admin, parent_id=dropped.id)
+    with pytest.raises(NotFound):  # Sales' goal is not the engineering manager's to see
+        await retire_goal(kept.id, org.viewer("EM"))
+    with pytest.raises(NotAllowed):  # an engineer sees it, but may not retire it
+        await restore_goal(dropped.id, org.viewer("D1"))
+
+    await restore_goal(dropped.id, org.viewer("EM"))
+    assert (await goal_tree(cycle, admin)).goals[0].progress == 50.0
+
+
+async def test_who_contributes_names_the_people_and_objectives_the_viewer_may_see(org):
+    cycle = await new_cycle()
+    goal = await create_goal(cycle, "Grow revenue", org.viewer("HA"))
+    await record(org, cycle, "D1", "objectives", {"objectives": [
+        objective("Launch API", 100, 90, goal=f"goal:{goal.id}")]})
+    await record(org, cycle, "R1", "objectives", {"objectives": [
+        objective("Bookings", 100, None, goal="grow revenue")]})
+    (node,) = (await goal_tree(cycle, org.viewer("HA"))).goals
+    assert [(c.name, c.objective, c.achievement) for c in node.contributors] == [
+        ("Dora Dev", "Launch API", 90.0), ("Rita Rep", "Bookings", None)]
+    (mine,) = (await goal_tree(cycle, org.viewer("D1"))).goals
+    assert [c.name for c in mine.contributors] == ["Dora Dev"]
+
+
+async def test_the_chain_runs_from_an_objective_up_to_the_organisations_goal(org):
+    cycle = await new_cycle()
+    admin = org.viewer("HA")
+    top = await create_goal(cycle, "Grow revenue", admin)
+    unit = await create_goal(cycle, "Ship the platform", admin, org_unit_id=org.units["ENG"],
+                             parent_id=top.id)
+    team = await create_goal(cycle, "Faster builds", admin, org_unit_id=org.units["PLAT"],
+                             parent_id=unit.id)
+    chains = await objective_chains(cycle, [f"goal:{team.id}", "ship the platform", "", "Nope"])
+    assert [[(link.level, link.goal.title) for link in chain] for chain in chains] == [
+        [("Platform", "Faster builds"), ("Engineering", "Ship the platform"),
+         ("Organisation", "Grow revenue")],
+        [("Engineering", "Ship the platform"), ("Organisation", "Grow revenue")],
+        [], [],
+    ]
+
+
+async def test_the_goal_picker_offers_the_open_goals_of_the_subjects_unit_chain(org):
+    cycle = await new_cycle()
+    admin = org.viewer("HA")
+    top = await create_goal(cycle, "Grow revenue", admin)
+    await create_goal(cycle, "Ship the platform", admin, org_unit_id=org.units["ENG"],
+                      parent_id=top.id)
+    team = await create_goal(cycle, "Faster builds", admin, org_unit_id=org.units["PLAT"])
+    await create_goal(cycle, "Sell more", admin, org_unit_id=org.units["SALES"])
+    old = await create_goal(cycle, "Old goal", admin)
+    await retire_goal(old.id, admin)
+    directory = await current_directory()
+    dan = directory.people[org.ids["D2"]]
+    catalog = await goals_catalog(cycle, dan, directory)
+    assert [(e["value"], e["label"]) for e in catalog["open"]] == [
+        (f"goal:{top.id}", "Grow revenue (Organisation)"),
+        (f"goal:{top.id + 1}", "Ship the platform (Engineering)"),
+        (f"goal:{team.id}", "Faster builds (Platform)"),
+    ]
+    # An objective typed before the picker keeps its text as a choice of its own.
+    kept = with_typed_goals(catalog, {"objectives": [{"aligned_goal": "Grow revenue"},
+                                                     {"aligned_goal": f"goal:{team.id}"}]})
+    assert kept["open"][-1] == {"value": "Grow revenue", "label": "Grow revenue (as set before)"}
+    assert len(kept["open"]) == 4
+    assert await goals_catalog(None, dan, directory) == {"open": []}
+
+
+async def test_the_objective_form_picks_goals_and_kras_from_their_catalogs():
+    """The standard pack's objective forms compile with the goals and KRA pickers."""
+    from forms import form_spec, render_schema_template
+
+    root = Path(__file__).resolve().parents[2] / "processes" / "standard"
+    pack = load_pack(root)
+    catalogs = {**pack.catalogs(), "goals": {"open": [
+        {"value": "goal:7", "label": "Grow revenue (Organisation)"}]}}
+    for name in ("objectives", "midyear-revise", "midyear-actuals"):
+        data = {"subject": {"job_family": "engineering"}}
+        schema = render_schema_template((root / "forms" / f"{name}-schema.json").read_text(), data)
+        uischema = render_schema_template(
+            (root / "forms" / f"{name}-uischema.json").read_text(), data)
+        spec = form_spec(schema, uischema, catalogs)
+        row = next(n for n in spec.root.children if n.name == "objectives")
+        goal = next(n for n in row.children if n.name == "aligned_goal")
+        kra = next(n for n in row.children if n.name == "kra")
+        assert [(c.value, c.label) for c in goal.choices] == [
+            ("goal:7", "Grow revenue (Organisation)")], name
+        assert len(kra.suggestions) >= 3, name
