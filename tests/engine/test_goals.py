@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.base.errors import NotAllowed, NotFound
+from engine.packs.loading import load_pack
+from engine.people.directory import current_directory
 from engine.performance.goals import (
     Goal,
     GoalError,
@@ -23,8 +25,6 @@ from engine.performance.goals import (
     update_goal,
     weighted_progress,
 )
-from engine.packs.loading import load_pack
-from engine.people.directory import current_directory
 from engine.workflow.goal_catalog import goals_catalog, with_typed_goals
 from tests.engine.test_dashboards import Org, build_org, new_cycle, record
 
