@@ -168,6 +168,22 @@ def cmd_org_import(args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(work))
 
 
+def cmd_kpi_import(args: argparse.Namespace) -> int:
+    from engine.performance.progress import import_actuals
+
+    path = Path(args.file)
+    if not path.exists():
+        raise CommandError(f"no file '{path}'")
+
+    async def work() -> int:
+        report = await import_actuals(path.read_text(encoding="utf-8-sig"),
+                                      dry_run=args.dry_run)
+        print(report)
+        return 1 if report.errors else 0
+
+    return asyncio.run(_with_db(work))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from engine.operations import demo
 
@@ -563,6 +579,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = org.add_parser("import", help="import or update people and units from a CSV file")
     p.add_argument("file")
     p.set_defaults(func=cmd_org_import)
+
+    kpi = sub.add_parser("kpi", help="in-year KPI progress").add_subparsers(dest="kpi",
+                                                                           required=True)
+    p = kpi.add_parser("import", help="load KPI actuals from a CSV file (all rows or none)")
+    p.add_argument("file", help="columns: employee, objective, actual[, status, comment, cycle]")
+    p.add_argument("--dry-run", action="store_true", help="check every row, record nothing")
+    p.set_defaults(func=cmd_kpi_import)
 
     p = sub.add_parser("demo", help="seed a demo organisation, logins and the standard pack")
     p.add_argument("--if-empty", action="store_true", help="do nothing if people exist")

@@ -14,9 +14,11 @@ year-end the actuals are the appraisal's).
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -26,7 +28,7 @@ from tortoise.transactions import in_transaction
 
 from engine.base import clock
 from engine.base.errors import EngineError, NotAllowed, NotFound
-from engine.base.models import HumanTask, KpiUpdate, ObjectiveStatus, Record
+from engine.base.models import Cycle, HumanTask, KpiUpdate, ObjectiveStatus, Record
 from engine.people.directory import DirectorySnapshot, current_directory
 from engine.performance.deployed_pack import cycle_pack
 from engine.performance.goals import current_objectives
@@ -478,3 +480,88 @@ async def start_objective_change(actor: runtime.Actor, person_id: int, cycle_id:
     if step is None:
         raise EngineError("the objectives change process did not start as expected")
     return step.id
+
+
+# --- importing actuals from other systems -------------------------------------------------------
+
+IMPORT_COLUMNS = ("employee", "objective", "actual", "status", "comment", "cycle")
+
+
+@dataclass
+class ImportReport:
+    """What an import did: updates recorded (or that would be, on a dry run), errors by line."""
+
+    recorded: int = 0
+    dry_run: bool = False
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if self.errors:
+            lines = [f"line {n}: {message}" for n, message in self.errors]
+            return "\n".join([*lines, f"{len(self.errors)} bad rows: nothing imported"])
+        verb = "would record" if self.dry_run else "recorded"
+        return f"{verb} {self.recorded} progress update{'s' if self.recorded != 1 else ''}"
+
+
+async def _default_cycles(person_ids: set[int]) -> dict[int, int]:
+    """Per person, the newest cycle in which they have objectives (the open one)."""
+    kinds = ("objectives", "midyear_checkin", "kpi_results")
+    rows = await Record.filter(
+        person_id__in=list(person_ids), kind__in=kinds, cycle_id__not_isnull=True
+    ).values_list("person_id", "cycle_id")
+    found: dict[int, int] = {}
+    for pid, cycle_id in rows:
+        found[pid] = max(found.get(pid, 0), cycle_id)
+    return found
+
+
+async def import_actuals(text: str, *, dry_run: bool = False, by: str = "import") -> ImportReport:
+    """Load KPI actuals from CSV (employee, objective, actual[, status, comment, cycle]):
+    every row is checked as a web update is; any bad row and nothing is imported."""
+    report = ImportReport(dry_run=dry_run)
+    reader = csv.DictReader(io.StringIO(text))
+    columns = [c.strip().lower() for c in reader.fieldnames or []]
+    missing = [c for c in ("employee", "objective", "actual") if c not in columns]
+    if missing:
+        report.errors.append((1, f"the header lacks {', '.join(missing)} (columns: "
+                                 f"{', '.join(IMPORT_COLUMNS)})"))
+        return report
+    directory = await current_directory()
+    cycles = {c.name.casefold(): c.id for c in await Cycle.all()}
+    rows: list[tuple[int, dict[str, str]]] = []
+    for n, raw in enumerate(reader, start=2):
+        row = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        if any(row.values()):
+            rows.append((n, row))
+    people = {n: directory.person(row.get("employee", "")) for n, row in rows}
+    defaults = await _default_cycles({p.id for p in people.values() if p is not None})
+    requests: list[UpdateRequest] = []
+    lines: list[int] = []
+    for n, row in rows:
+        person = people[n]
+        if person is None:
+            report.errors.append((n, f"no employee “{row.get('employee', '')}”"))
+            continue
+        named = row.get("cycle", "")
+        cycle_id = (cycles.get(named.casefold()) or (int(named) if named.isdigit() else None)
+                    if named else defaults.get(person.id))
+        if cycle_id is None:
+            report.errors.append((n, f"no cycle “{named}”" if named
+                                  else f"{person.name} has no objectives in any cycle"))
+            continue
+        if not row.get("actual"):
+            report.errors.append((n, "the actual is missing"))
+            continue
+        requests.append(UpdateRequest(person.id, cycle_id, row.get("objective", ""),
+                                      row["actual"], row.get("status", ""),
+                                      row.get("comment", "")))
+        lines.append(n)
+    checked, errors = await check_updates(requests)
+    report.errors.extend((lines[i], message) for i, message in errors)
+    report.errors.sort()
+    if report.errors:
+        return report
+    report.recorded = len(checked)
+    if not dry_run:
+        await record_updates(checked, by, "import")
+    return report
