@@ -21,6 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import WorkflowException
@@ -139,7 +140,10 @@ class LiveInstance:
                 log.exception("instance %s failed", self.row.id)
                 self.error = {"task": None, "task_name": None, "message": str(exc), "data": {}}
             self.records.extend(ctx.records)
-            self.events.extend(self.workflow.get_events())
+            # Only messages and signals leave the instance: a terminate end event is caught
+            # by the instance itself (it ends every branch) and names nothing to deliver.
+            self.events.extend(e for e in self.workflow.get_events()
+                               if not isinstance(e.event_definition, TerminateEventDefinition))
 
     @classmethod
     async def act(

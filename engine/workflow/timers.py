@@ -52,8 +52,10 @@ def _fire_timers(run: LiveInstance, now: datetime, reminded: list[str]) -> None:
 
 def _attached_open_tasks(timer_task: Any) -> list[str]:
     """Ids of the READY user/manual tasks a non-interrupting boundary timer is attached to."""
-    if timer_task.task_spec.cancel_activity:
-        return []  # an interrupting timer is an escalation, not a reminder
+    # An interrupting timer is an escalation, not a reminder; an intermediate timer event
+    # (no cancel_activity) waits on its own branch and reminds nobody.
+    if getattr(timer_task.task_spec, "cancel_activity", True):
+        return []
     parent = timer_task.parent
     if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
         return []
