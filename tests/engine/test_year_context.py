@@ -13,7 +13,11 @@ from engine.packs.loading import Features
 from engine.people.directory import current_directory
 from engine.performance import feedback, recognition
 from engine.performance.year_context import (
-    SECTIONS, YearContext, cycle_period, task_year_context, year_so_far,
+    SECTIONS,
+    YearContext,
+    cycle_period,
+    task_year_context,
+    year_so_far,
 )
 from engine.workflow import runtime
 
