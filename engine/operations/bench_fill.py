@@ -103,3 +103,39 @@ async def fill_task_table(
         step += 1
     await HumanTask.bulk_create(tasks, batch_size=5000)
     return {"task_rows": len(tasks), "open_task_rows": open_rows, "instances": len(saved)}
+
+
+def progress_year(
+    people: list[tuple[int, int]], cycle_id: int, keys: tuple[str, ...], *, weeks: int = 52,
+    seed: int = 2027,
+) -> Any:
+    """A Batch with a year of weekly progress for each (person id, manager id): one KpiUpdate
+    per objective and week, and each objective's latest state (ObjectiveStatus) — written in
+    bulk, as `sightline bench --dashboards` needs it, not through engine.performance.progress.
+    About one objective in six ends the year at risk, one in twenty off track."""
+    from engine.base.models import KpiUpdate, ObjectiveStatus
+    from engine.workflow.store import Batch
+
+    rng = random.Random(seed)
+    start = clock.now() - timedelta(weeks=weeks)
+    batch = Batch()
+    for pid, _manager in people:
+        for key in keys:
+            actual, status = 0.0, "on_track"
+            for week in range(weeks):
+                actual = round(actual + rng.uniform(-0.02, 0.06), 3)
+                roll = rng.random()
+                status = "off_track" if roll < 0.05 else "at_risk" if roll < 0.17 else "on_track"
+                batch.insert(KpiUpdate, {
+                    "person_id": pid, "cycle_id": cycle_id, "objective_key": key,
+                    "actual": actual, "status": status, "comment": f"Week {week + 1}",
+                    "source": "import", "created_at": start + timedelta(weeks=week),
+                    "created_by": f"P{pid}",
+                })
+            batch.insert(ObjectiveStatus, {
+                "person_id": pid, "cycle_id": cycle_id, "objective_key": key, "title": key,
+                "actual": actual, "status": status, "comment": f"Week {weeks}",
+                "updates": weeks, "updated_at": start + timedelta(weeks=weeks - 1),
+                "updated_by": f"P{pid}",
+            })
+    return batch

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine.operations.bench.common import STANDARD, bench_database, migrated
 from engine.operations.bench.engine_bench import OBJECTIVES
+from engine.performance.objectives import objective_key
 
 # Where the year-end appraisals of the dashboards bench stand, by employee number modulo 20:
 # (step id, step name, who holds it, status of the instance).
@@ -155,6 +157,7 @@ async def dashboards_bench(
                 # CPU time of every thread (SQLite runs on aiosqlite's): the cost without the
                 # waiting a busy machine adds to the wall clock.
                 cpu.append((time.process_time() - started_cpu) * 1000)
+            progress = await _progress_pages(employees, teams, runs)
             instances = await ProcessInstance.all().count()
             tasks = await HumanTask.all().count()
         finally:
@@ -174,5 +177,72 @@ async def dashboards_bench(
         "units_on_dashboard": len(board.units),
         "rated": board.calibration[0].rated,
         "generate_seconds": round(generate_s, 1),
+        **progress,
         "database": label,
     }
+
+
+def _percentiles(name: str, times: list[float]) -> dict[str, float]:
+    times = sorted(times)
+    return {
+        f"{name}_p50_ms": round(times[len(times) // 2], 1),
+        f"{name}_p95_ms": round(times[min(len(times) - 1, int(len(times) * 0.95))], 1),
+    }
+
+
+async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, Any]:
+    """A year of weekly progress updates for everyone (bulk-written), then the pages that read
+    progress: an employee's score card with its history, a team lead's at-risk list, and the
+    goal tree as a team lead and as HR see it."""
+    from engine.base.models import KpiUpdate, Person
+    from engine.operations.bench_fill import progress_year
+    from engine.performance.goals import goal_tree
+    from engine.performance.progress import progress_card, team_at_risk
+    from engine.performance.scorecard import scorecard
+    from engine.workflow.store import apply
+
+    class _Viewer:
+        def __init__(self, person_id: int, groups: frozenset[str] = frozenset()) -> None:
+            self.person_id, self.groups = person_id, groups
+
+    keys = tuple(objective_key(o) for o in OBJECTIVES["objectives"])  # type: ignore[arg-type]
+    people = await Person.filter(key__startswith="P", manager_id__not_isnull=True).values_list(
+        "id", "manager_id")
+    employees_only = [(pid, m) for pid, m in people if pid > 1 + teams + 10]
+    started = time.perf_counter()
+    for first in range(0, len(employees_only), 500):
+        await apply(progress_year(employees_only[first:first + 500], 1, keys))
+    fill_s = time.perf_counter() - started
+    employee, lead = employees_only[len(employees_only) // 2]
+    team = [p for p, m in employees_only if m == lead]
+
+    async def card() -> None:
+        await scorecard(employee, 1, _Viewer(employee))
+        await progress_card(employee, 1, _Viewer(employee))
+
+    async def at_risk() -> None:
+        await team_at_risk(_Viewer(lead), 1, team)
+
+    async def goals_lead() -> None:
+        await goal_tree(1, _Viewer(lead))
+
+    async def goals_hr() -> None:
+        await goal_tree(1, _Viewer(1, frozenset({"hr"})))
+
+    pages: dict[str, Callable[[], Awaitable[None]]] = {
+        "progress_scorecard": card, "team_at_risk": at_risk,
+        "goals_team_lead": goals_lead, "goals_hr": goals_hr,
+    }
+    found: dict[str, Any] = {
+        "progress_updates": await KpiUpdate.all().count(),
+        "progress_fill_seconds": round(fill_s, 1),
+    }
+    for name, page in pages.items():
+        await page()  # warm
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            await page()
+            times.append((time.perf_counter() - started) * 1000)
+        found.update(_percentiles(name, times))
+    return found
