@@ -51,6 +51,7 @@ from webapp.routes import hr as hr_routes
 from webapp.routes import inbox as inbox_routes
 from webapp.routes import instances as instance_routes
 from webapp.routes import metrics as metrics_routes
+from webapp.routes import one_on_ones as one_on_one_routes
 from webapp.routes import outbox as outbox_routes
 from webapp.routes import people as people_routes
 from webapp.routes import progress as progress_routes
@@ -93,6 +94,7 @@ ROUTE_MODULES: list[AreaModule] = [
     development_routes,
     progress_routes,
     recognition_routes,
+    one_on_one_routes,
 ]
 
 HOME = "/inbox"
