@@ -210,6 +210,10 @@ async def seed(pack_folders: list[Path]) -> list[str]:
         if person.key not in waiting:
             await _agree_objectives(person.key, person.name, hr)
     await record_demo_actuals(objectives.cycle_id)
+    # A few weeks of in-year progress for the manager's team, one objective at risk.
+    from engine.performance.progress import seed_demo_progress
+
+    await seed_demo_progress(objectives.cycle_id, "E1009", "E1021")
     try:
         await latest("year_end_appraisal")
     except NotFound:

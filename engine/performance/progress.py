@@ -565,3 +565,44 @@ async def import_actuals(text: str, *, dry_run: bool = False, by: str = "import"
     if not dry_run:
         await record_updates(checked, by, "import")
     return report
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+
+async def seed_demo_progress(
+    cycle_id: int, manager_key: str, at_risk_key: str, weeks: int = 4
+) -> int:
+    """A few weeks of progress for the manager's reports (the demo): steady progress towards
+    each target, and one person's second objective slipping to at risk. The newest update is
+    now, so it is newer than the objectives it updates. Returns the updates written."""
+    directory = await current_directory()
+    manager = directory.person(manager_key)
+    if manager is None:
+        return 0
+    reports = directory.reports_of(manager.id)
+    objectives = await current_objectives(cycle_id, reports)
+    now = clock.now()
+    written = 0
+    async with in_transaction():
+        for pid, rows in objectives.items():
+            person = directory.people[pid]
+            for n, row in enumerate(rows):
+                target = parse_or_none(row.get("target")) or 1.0
+                baseline = parse_or_none(row.get("baseline")) or 0.0
+                slipping = person.key == at_risk_key and n == 1
+                for week in range(weeks):
+                    share = (week + 1) / (weeks * 2) * (0.5 if slipping else 1.0)
+                    late = slipping and week >= weeks - 2
+                    update = CheckedUpdate(
+                        person_id=pid, cycle_id=cycle_id, objective_key=objective_key(row),
+                        title=str(row.get("title") or "")[:255],
+                        actual=round(baseline + (target - baseline) * share, 2),
+                        status="at_risk" if late else "on_track",
+                        comment="Waiting on the vendor's API; asked for help in our 1:1."
+                        if late and week == weeks - 1 else "",
+                    )
+                    when = now - timedelta(weeks=weeks - 1 - week) + timedelta(microseconds=n)
+                    await _write(update, person.key, "web", when)
+                    written += 1
+    return written

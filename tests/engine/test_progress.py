@@ -182,3 +182,17 @@ async def test_latest_actuals_for_many_people_in_one_call(org, cycle):
     found = await progress.latest_actuals(cycle, [org.ids["D1"], org.ids["D2"]])
     assert {k: v.actual for k, v in found.items()} == {
         (org.ids["D1"], "ship-api"): 4.0, (org.ids["D2"], "ship-api"): 7.0}
+
+
+async def test_the_demo_seeds_weeks_of_progress_with_one_objective_at_risk(db: str) -> None:
+    from pathlib import Path
+
+    from engine.operations import demo
+    from engine.people.directory import current_directory
+
+    await demo.seed([Path(__file__).resolve().parents[2] / "processes"])
+    assert await KpiUpdate.all().count() >= 8
+    at_risk = await ObjectiveStatus.filter(status="at_risk")
+    directory = await current_directory()
+    assert [directory.people[s.person_id].key for s in at_risk] == ["E1021"]
+    assert "vendor" in at_risk[0].comment
