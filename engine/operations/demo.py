@@ -214,6 +214,10 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     from engine.performance.progress import seed_demo_progress
 
     await seed_demo_progress(objectives.cycle_id, "E1009", "E1021")
+    # A weekly 1:1 between the manager and a report: two meetings held, an action carried over.
+    from engine.performance.one_on_ones import seed_demo as seed_demo_one_on_one
+
+    await seed_demo_one_on_one("E1009", "E1021")
     try:
         await latest("year_end_appraisal")
     except NotFound:

@@ -838,3 +838,48 @@ async def set_objectives(meeting_id: int, viewer_id: int, keys: Iterable[str]) -
     if unknown:
         raise OneOnOneError(f"'{unknown[0]}' is not one of the objectives of this 1:1.")
     await OneOnOneMeeting.filter(id=meeting.id).update(objective_keys=chosen)
+
+
+# --- the demo ----------------------------------------------------------------------------------
+
+
+async def seed_demo(manager_key: str, report_key: str) -> int | None:
+    """A weekly 1:1 between a demo manager and their report: two meetings held with notes,
+    one action done and one carried over, and the next meeting tomorrow. Earlier meetings are
+    written at their own times on the engine's clock. Returns the next meeting's id (None
+    when the two people are not manager and report)."""
+    directory = await current_directory()
+    manager, report = directory.person(manager_key), directory.person(report_key)
+    if manager is None or report is None or report.manager_id != manager.id:
+        return None
+    actor = await runtime.actor_for(manager.id)
+    now = clock.now()
+    first = datetime.combine(now.date() - timedelta(days=13), datetime.min.time(), UTC)
+    first = first.replace(hour=10)
+    _, objectives = await report_objectives(report.id)
+    keys = [o["key"] for o in objectives[:2]]
+    with clock.frozen_at(first - timedelta(days=2)):
+        meeting = await schedule_series(actor, report.id, "weekly", first, 30)
+        await add_item(meeting, report.id, "agenda", "How the release went")
+        await add_item(meeting, manager.id, "agenda", "Training budget for next quarter")
+        course = await add_item(meeting, manager.id, "action", "Book the data-modelling course",
+                                owner_id=manager.id)
+        await add_item(meeting, report.id, "action", "Write up the on-call runbook",
+                       owner_id=report.id)
+        await save_private_notes(meeting, manager.id, "Seems stretched; check the workload.")
+    with clock.frozen_at(first + timedelta(minutes=20)):
+        await save_shared_notes(meeting, manager.id,
+                                "Release went out on time. Agreed the course and a runbook.")
+        if keys:
+            await set_objectives(meeting, manager.id, keys[:1])
+        second = await mark_held(meeting, actor)
+    with clock.frozen_at(first + timedelta(days=6)):
+        await add_item(second, report.id, "agenda", "Feedback on the runbook draft")
+        await set_item_done(course, manager.id, True, second)
+    with clock.frozen_at(first + timedelta(days=7, minutes=25)):
+        await save_shared_notes(
+            second, report.id,
+            "Course booked for next month. Runbook half done; review next week.")
+        if keys:
+            await set_objectives(second, report.id, keys)
+        return await mark_held(second, actor)

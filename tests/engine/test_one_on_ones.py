@@ -353,3 +353,20 @@ async def test_objectives_discussed_name_the_reports_objectives_by_key(standard:
     assert entry.objectives == ["Ship the release"] and entry.shared_notes == "On track."
     # A window that ends before the meeting holds nothing.
     assert await oo.one_on_one_history(people["E1"], None, NOW, Viewer(people["M1"])) == []
+
+
+async def test_the_demo_has_two_meetings_held_and_an_action_carried_over(standard: None) -> None:
+    people = await ids()
+    with clock.frozen_at(NOW):
+        next_id = await oo.seed_demo("M1", "E1")
+    assert next_id is not None
+    view = await oo.meeting_view(next_id, people["E1"])
+    assert view.meeting.scheduled_at.date() == (NOW + timedelta(days=1)).date()
+    assert [a.text for a in view.carried_actions] == ["Write up the on-call runbook"]
+    assert [p.status for p in view.past] == ["held", "held"]
+    assert await Record.filter(kind="one_on_one").count() == 2
+    # Morgan's private note is his alone.
+    first = view.past[-1].id
+    assert (await oo.meeting_view(first, people["E1"])).private_notes == ""
+    assert "workload" in (await oo.meeting_view(first, people["M1"])).private_notes
+    assert await oo.seed_demo("E1", "M1") is None  # not manager and report
