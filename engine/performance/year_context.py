@@ -1,13 +1,13 @@
 """The year so far: what an appraisal's subject received and discussed during the cycle —
-feedback (with the receiver's responses), check-ins and praise — for the person working one of
-the appraisal's tasks, each piece only as that person may read it.
+feedback (with the receiver's responses), check-ins, praise and 1:1s held — for the person
+working one of the appraisal's tasks, each piece only as that person may read it.
 
 Which tasks show it is the pack's `[features.year_context] tasks`. The period is the cycle's:
 from its start day (else a year before its end) to its due day (else today).
 
 The panel is a list of sections, each read by one function of `SECTIONS` from a `YearQuery`
-(subject, period, viewer). Another kind of history — the 1:1s — joins the panel by adding its
-reader there; the page shows every section the same way (`YearItem`s), so it needs no change.
+(subject, period, viewer). Another kind of history joins the panel by adding its reader there,
+as the 1:1s did; the page shows every section the same way (`YearItem`s), so it needs no change.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from engine.people.assignment import may_act
 from engine.people.directory import DirectorySnapshot, PersonInfo, current_directory
 from engine.performance.deployed_pack import cycle_pack
 from engine.performance.feedback import responses_of
+from engine.performance.one_on_ones import one_on_one_history
 from engine.performance.recognition import praise_received
 from engine.performance.scorecard import may_read_feedback
 from engine.workflow.access import SeesSubjects
@@ -187,8 +188,40 @@ async def praise_section(query: YearQuery) -> YearSection:
     return YearSection("praise", "Praise", items, "No praise in this period.")
 
 
-# The panel's sections, in order. A reader for another kind of history (1:1s) is added here.
-SECTIONS: tuple[SectionReader, ...] = (feedback_section, checkin_section, praise_section)
+async def one_on_one_section(query: YearQuery) -> YearSection:
+    """The subject's 1:1s held in the period: shared notes, objectives discussed and actions
+    (never anyone's private notes), for the two people and the subject's manager only."""
+    zone = clock.now().tzinfo
+    entries = await one_on_one_history(
+        query.subject_id,
+        datetime.combine(query.since, time.min, zone),
+        datetime.combine(query.until + timedelta(days=1), time.min, zone),
+        query.viewer,
+    )
+    items = []
+    for entry in reversed(entries):
+        text = entry.shared_notes
+        if entry.objectives:
+            discussed = "Objectives discussed: " + ", ".join(entry.objectives)
+            text = f"{text}\n\n{discussed}" if text else discussed
+        actions = "; ".join(
+            f"{a.text} ({a.owner + ', ' if a.owner else ''}{'done' if a.done else 'open'})"
+            for a in entry.actions
+        )
+        items.append(YearItem(
+            headline=f"1:1 with {entry.manager}" if entry.manager else "1:1",
+            text=text,
+            when=entry.held_at,
+            note_label="Actions" if actions else "",
+            note=actions,
+        ))
+    return YearSection("one_on_ones", "1:1s", items, "No 1:1s held in this period.")
+
+
+# The panel's sections, in order. A reader for another kind of history is added here.
+SECTIONS: tuple[SectionReader, ...] = (
+    feedback_section, checkin_section, praise_section, one_on_one_section,
+)
 
 
 def cycle_period(cycle: Cycle | None, today: date) -> tuple[date, date]:

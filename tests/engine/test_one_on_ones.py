@@ -370,3 +370,29 @@ async def test_the_demo_has_two_meetings_held_and_an_action_carried_over(standar
     assert (await oo.meeting_view(first, people["E1"])).private_notes == ""
     assert "workload" in (await oo.meeting_view(first, people["M1"])).private_notes
     assert await oo.seed_demo("E1", "M1") is None  # not manager and report
+
+
+async def test_the_year_so_far_shows_held_1_1s_to_the_manager_not_to_hr(standard: None) -> None:
+    from engine.packs.loading import Features
+    from engine.people.directory import current_directory
+    from engine.performance.year_context import year_so_far
+
+    first, people = await scheduled()
+    with clock.frozen_at(NOW):
+        await oo.add_item(first, people["E1"], "action", "Draft the scope", owner_id=people["E1"])
+        await oo.save_shared_notes(first, people["M1"], "Scope agreed.")
+        await oo.save_private_notes(first, people["M1"], "Private thought.")
+    with clock.frozen_at(FIRST):
+        await oo.mark_held(first, await runtime.actor_for("M1"))
+    directory = await current_directory()
+    with clock.frozen_at(FIRST + timedelta(days=30)):
+        year = await year_so_far(people["E1"], None, Viewer(people["M1"]), Features(), directory)
+        hr = await year_so_far(people["E1"], None, Viewer(people["H1"], frozenset({"hr"})),
+                               Features(), directory)
+    [section] = [s for s in year.sections if s.key == "one_on_ones"]
+    [item] = section.items
+    assert item.headline == "1:1 with Morgan Manager" and item.text == "Scope agreed."
+    assert item.note == "Draft the scope (Eve Employee, open)"
+    assert "Private thought" not in str(year.sections)
+    [hr_section] = [s for s in hr.sections if s.key == "one_on_ones"]
+    assert hr_section.items == []

@@ -76,7 +76,7 @@ async def test_each_viewer_sees_only_what_they_may_read() -> None:
     assert _texts(hr, "feedback") == ["Clear design review."]
     assert _texts(hr, "praise") == ["Saved the launch."]
     # The sections are the extension point, in order.
-    assert [s.key for s in own.sections] == ["feedback", "checkins", "praise"]
+    assert [s.key for s in own.sections] == ["feedback", "checkins", "praise", "one_on_ones"]
     assert len(SECTIONS) == len(own.sections)
 
 
