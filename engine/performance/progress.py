@@ -18,7 +18,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -424,8 +424,9 @@ async def progress_card(person_id: int, cycle_id: int, viewer: SeesSubjects) -> 
             status_label=status_label(now.status) if now else "",
             comment=now.comment if now else "",
             updated_at=now.updated_at if now else None,
-            updated_by=now.updated_by if now else "",
-            history=past.get(key, []),
+            updated_by=_name(directory, now.updated_by) if now else "",
+            history=[replace(p, created_by=_name(directory, p.created_by))
+                     for p in past.get(key, [])],
         ))
     return ProgressCard(
         person_id=person_id,
@@ -435,6 +436,12 @@ async def progress_card(person_id: int, cycle_id: int, viewer: SeesSubjects) -> 
         closed=closed,
         objectives=items,
     )
+
+
+def _name(directory: DirectorySnapshot, key: str) -> str:
+    """Who made an update, by name (their key when they left the directory)."""
+    person = directory.person(key) if key else None
+    return person.name if person else key
 
 
 def parse_or_none(value: Any) -> float | None:
