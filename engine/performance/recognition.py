@@ -5,8 +5,10 @@ Praise is a record the pack's recognition process writes about the colleague (th
 record kind come from `[features.recognition]` and `[features.records]`). Who may see one:
 
 - public praise: everyone;
-- private praise: the colleague praised, the person who gave it, and the colleague's managers
-  (direct and above) — as feedback shared with someone reaches them and their managers.
+- private praise: the colleague praised, the person who gave it, the colleague's managers
+  (direct and above) and HR — the readers of feedback shared with its subject
+  (`may_read_feedback`, visibility "shared"): praise that reaches the colleague is no more
+  hidden from HR than feedback that does.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ from typing import Any
 from engine.base import clock
 from engine.base.errors import EngineError
 from engine.base.models import HumanTask, ProcessInstance, Record
-from engine.people.directory import DirectorySnapshot
+from engine.people.directory import DirectorySnapshot, current_directory
 from engine.performance.deployed_pack import current_features, newest_pack
+from engine.performance.scorecard import may_read_feedback
 from engine.workflow import runtime
 from engine.workflow.access import SeesSubjects
 
 VISIBILITIES = ("public", "private")
 MESSAGE_MAX = 2000
-# How much of the newest praise the feed reads before filtering what the viewer may see.
-FEED_WINDOW = 400
+# The feed reads praise in batches of this many, newest first, until it has a page of what
+# the viewer may see: private praise they may not see never crowds older public praise out.
+FEED_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -67,17 +71,26 @@ class PraiseCounts:
     by_tag: list[tuple[str, int]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class FeedPage:
+    """One page of the feed, newest first, and where the next (older) page starts: the id
+    to pass as `before`, None when there is no older praise the viewer may see."""
+
+    praise: list[Praise]
+    older_before: int | None
+
+
 def may_see_praise(
     data: Mapping[str, Any], viewer: SeesSubjects, directory: DirectorySnapshot
 ) -> bool:
-    """Public praise: everyone. Private: the colleague, the giver and the colleague's
-    managers."""
+    """Public praise: everyone. Private: whoever reads feedback shared with the colleague —
+    the giver, the colleague, their managers (direct and above) and HR."""
     if data.get("visibility") == "public":
         return True
     about = data.get("about_id")
-    if viewer.person_id in (about, data.get("from_id")):
-        return True
-    return isinstance(about, int) and directory.is_manager_of(viewer.person_id, about)
+    if not isinstance(about, int):
+        return False
+    return may_read_feedback({**data, "visibility": "shared"}, about, viewer, directory)
 
 
 def _praise(row: Record) -> Praise:
@@ -108,12 +121,31 @@ async def _kind() -> str:
 
 
 async def recognition_feed(
-    viewer: SeesSubjects, directory: DirectorySnapshot, limit: int = 50
-) -> list[Praise]:
-    """The newest praise the viewer may see, newest first: everyone's public praise, and the
-    private praise they gave, received or that is about someone they manage."""
-    rows = await Record.filter(kind=await _kind()).order_by("-id").limit(FEED_WINDOW)
-    return _visible(list(rows), viewer, directory)[:limit]
+    viewer: SeesSubjects,
+    directory: DirectorySnapshot,
+    limit: int = 50,
+    before: int | None = None,
+) -> FeedPage:
+    """The newest `limit` pieces of praise the viewer may see (older than the praise with id
+    `before`, when given), newest first: everyone's public praise, and the private praise
+    they may read. Reads batch after batch until the page is full, so however much private
+    praise the viewer may not see is newer, they still get a full page."""
+    if limit < 1:
+        raise ValueError("a feed page holds at least one piece of praise")
+    kind = await _kind()
+    found: list[Praise] = []
+    cursor = before
+    while len(found) <= limit:
+        query = Record.filter(kind=kind)
+        if cursor is not None:
+            query = query.filter(id__lt=cursor)
+        rows = list(await query.order_by("-id").limit(FEED_BATCH))
+        found += _visible(rows, viewer, directory)
+        if len(rows) < FEED_BATCH:
+            break
+        cursor = rows[-1].id
+    page = found[:limit]
+    return FeedPage(page, page[-1].id if len(found) > limit else None)
 
 
 def _period_filter(since: date | None, until: date | None) -> dict[str, datetime]:
@@ -200,9 +232,42 @@ async def current_tag_groups() -> list[TagGroup]:
     return tag_groups((await newest_pack()).catalogs)
 
 
+class PraiseError(EngineError):
+    """Praise that cannot be recorded as given (no message, an unknown tag, …): nothing
+    started, nothing recorded."""
+
+
+async def checked_praise(actor: runtime.Actor, praise: Mapping[str, Any]) -> dict[str, Any]:
+    """The praise step's data, or PraiseError saying what is wrong: the colleague is an active
+    person other than the giver, the message is there and not too long, the tag is one of the
+    pack's and the visibility public or private."""
+    directory = await current_directory()
+    colleague = directory.person(str(praise.get("colleague") or "").strip())
+    message = str(praise.get("message") or "").strip()
+    tag = str(praise.get("tag") or "").strip()
+    visibility = praise.get("visibility")
+    tags = {name for group in await current_tag_groups() for name, _ in group.tags}
+    if colleague is None or not colleague.active:
+        raise PraiseError(f"no colleague {praise.get('colleague')!r} to praise")
+    if colleague.id == actor.person_id:
+        raise PraiseError("praise is for someone else")
+    if not message:
+        raise PraiseError("praise needs a message: what they did and why it mattered")
+    if len(message) > MESSAGE_MAX:
+        raise PraiseError(f"the message is over {MESSAGE_MAX} characters")
+    if tag not in tags:
+        raise PraiseError(f"{tag!r} is none of the pack's values or competencies")
+    if visibility not in VISIBILITIES:
+        raise PraiseError(f"visibility must be one of {', '.join(VISIBILITIES)}")
+    return {"colleague": colleague.key, "message": message, "tag": tag,
+            "visibility": visibility}
+
+
 async def praise_colleague(actor: runtime.Actor, praise: dict[str, Any]) -> None:
     """Start the recognition process for the actor and complete its step with `praise`
-    (colleague key, message, tag, visibility): the process records it about the colleague."""
+    (colleague key, message, tag, visibility): the process records it about the colleague.
+    PraiseError, before anything starts, when the praise is not fit to record."""
+    praise = await checked_praise(actor, praise)
     features = (await current_features()).recognition
     instance = await runtime.start_process(
         features.process, subject=actor.person_id, actor=actor

@@ -263,11 +263,20 @@ async def task_year_context(task_id: int, viewer: SeesSubjects) -> YearContext |
     ):
         raise NotFound(f"no task {task_id}")
     instance = await ProcessInstance.get(id=task.instance_id)
-    if instance.subject_id is None:
+    if not await shows_year_context(task, instance):
         return None
     pack = await cycle_pack(instance.cycle_id)
-    if task.bpmn_id not in pack.features.year_context.tasks:
-        return None
+    assert instance.subject_id is not None  # shows_year_context checked
     return await year_so_far(
         instance.subject_id, instance.cycle_id, viewer, pack.features, directory
     )
+
+
+async def shows_year_context(task: HumanTask, instance: ProcessInstance) -> bool:
+    """Whether the task's page has the year-so-far panel: a task of a cycle, about someone,
+    that the cycle's pack names in `[features.year_context] tasks`. The task page asks before
+    it makes room for the panel, so other tasks carry no link to an empty one."""
+    if instance.subject_id is None or instance.cycle_id is None:
+        return False
+    pack = await cycle_pack(instance.cycle_id)
+    return task.bpmn_id in pack.features.year_context.tasks

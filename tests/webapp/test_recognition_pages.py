@@ -55,12 +55,13 @@ async def test_praise_goes_to_the_feed_and_private_praise_only_to_whom_it_concer
     assert "You stayed until the export worked." in feed.text
     assert "Thanks for pairing with the new joiner." in feed.text
 
-    # HR sees the public praise only; Ada sees both, with her counts.
+    # HR reads private praise as it reads feedback shared with its subject; Ada sees both,
+    # with her counts.
     client.cookies.clear()
     await login(standard["hr"])
     hr_feed = await client.get("/recognition")
     assert "You stayed until the export worked." in hr_feed.text
-    assert "Thanks for pairing with the new joiner." not in hr_feed.text
+    assert "Thanks for pairing with the new joiner." in hr_feed.text
     client.cookies.clear()
     await login(standard["employee"])
     mine = await client.get("/recognition")
@@ -157,3 +158,70 @@ async def test_nobody_else_completes_the_receivers_step(
     })
     assert stolen.status_code == 404
     assert (await HumanTask.get(id=step.id)).status == "ready"
+
+
+async def test_the_feed_goes_back_a_page_at_a_time_past_praise_the_viewer_may_not_see(
+    client: httpx.AsyncClient, login: LoginHelper, standard: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine.performance import recognition
+    from engine.workflow import runtime
+    from webapp.routes import recognition as recognition_pages
+
+    monkeypatch.setattr(recognition_pages, "FEED_PAGE", 2)
+    monkeypatch.setattr(recognition, "FEED_BATCH", 2)
+    director = await runtime.actor_for("E100")
+    for n in range(3):
+        await recognition.praise_colleague(director, {
+            "colleague": "E300", "message": f"Public thanks {n}.", "tag": "Own it",
+            "visibility": "public"})
+    # Newer private praise of the manager: not the employee's to see.
+    for n in range(5):
+        await recognition.praise_colleague(director, {
+            "colleague": "E200", "message": f"Private note {n}.", "tag": "Own it",
+            "visibility": "private"})
+    await login(standard["employee"])
+    first = await client.get("/recognition")
+    assert "Public thanks 2." in first.text and "Public thanks 1." in first.text
+    assert "Private note" not in first.text and "Public thanks 0." not in first.text
+    older = first.text.split('href="/recognition?before=')[1].split('"')[0]
+    second = await client.get("/recognition?before=" + older.replace("&amp;", "&"))
+    assert second.status_code == 200 and "Earlier praise" in second.text
+    assert "Public thanks 0." in second.text and "Public thanks 1." not in second.text
+    assert "Older praise" not in second.text and "Newest praise" in second.text
+    # A page that is not one: a clear error, not the wrong praise.
+    for bad in ("abc", "-3", ""):
+        refused = await client.get(f"/recognition?before={bad}")
+        assert refused.status_code == 400, bad
+        assert "That page of the feed does not exist" in refused.text
+
+
+async def test_only_the_tasks_the_pack_names_make_room_for_the_year_so_far(
+    client: httpx.AsyncClient, login: LoginHelper, standard: dict[str, str]
+) -> None:
+    from engine.base.models import Cycle
+    from engine.workflow import runtime
+
+    hr = await runtime.actor_for("E400")
+    cycle = await Cycle.create(name="2026")
+    objectives = [{"kra": "Delivery", "title": "Ship it", "kpi": "Modules", "weight": 100,
+                   "measure_type": "higher_is_better", "baseline": 0, "target": 4}]
+    await runtime.start_process("objective_setting", subject="E300", actor=hr,
+                                cycle_id=cycle.id)
+    await runtime.start_process("year_end_appraisal", subject="E300", actor=hr,
+                                cycle_id=cycle.id, data={"objectives": objectives})
+    ada = (await runtime.actor_for("E300")).person_id
+    draft = await HumanTask.get(assignee_id=ada, bpmn_id="draft_objectives", status="ready")
+    own = await HumanTask.get(assignee_id=ada, bpmn_id="self_appraisal", status="ready")
+    await login(standard["employee"])
+    # Drafting objectives is not among [features.year_context] tasks: no panel, no link.
+    drafting = await client.get(f"/tasks/{draft.id}")
+    assert drafting.status_code == 200
+    assert "year-context" not in drafting.text and "The year so far" not in drafting.text
+    assert (await client.get(f"/tasks/{draft.id}/year-context")).status_code == 404
+    # The self-appraisal is: the page loads the panel, and without JavaScript links to it.
+    appraising = await client.get(f"/tasks/{own.id}")
+    assert f'hx-get="/tasks/{own.id}/year-context"' in appraising.text
+    assert f'<a href="/tasks/{own.id}/year-context">The year so far</a>' in appraising.text
+    panel = await client.get(f"/tasks/{own.id}/year-context")
+    assert panel.status_code == 200 and "The year so far" in panel.text

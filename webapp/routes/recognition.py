@@ -28,9 +28,12 @@ from webapp.input import database_id, find_person
 from webapp.routes.people import PersonChoice, choose_person, person_summary
 from webapp.templating import flash, is_htmx, render
 
+# Pieces of praise per page of the feed; "Older praise" opens the next.
+FEED_PAGE = 30
+
 VISIBILITY_LABELS = {
     "public": "Everyone (the recognition feed)",
-    "private": "Only them and their managers",
+    "private": "Only them, their managers and HR",
 }
 
 
@@ -39,16 +42,19 @@ VISIBILITY_LABELS = {
 
 async def _recognition_page(
     request: Request, viewer: Viewer, form: dict[str, Any], errors: dict[str, str], status: int,
-    candidates: tuple[PersonInfo, ...] = (),
+    candidates: tuple[PersonInfo, ...] = (), before: int | None = None,
 ) -> Response:
     directory = request.state.directory
+    feed = await recognition_engine.recognition_feed(viewer, directory, FEED_PAGE, before)
     context = {
         "form": form,
         "errors": errors,
         "candidates": [(p.key, person_summary(directory, p)) for p in candidates],
         "tag_groups": await recognition_engine.current_tag_groups(),
         "visibility_labels": VISIBILITY_LABELS,
-        "feed": await recognition_engine.recognition_feed(viewer, directory),
+        "feed": feed.praise,
+        "older_before": feed.older_before,
+        "is_older_page": before is not None,
         "praise_counts": await recognition_engine.praise_counts(
             viewer.person_id, viewer, directory
         ),
@@ -57,9 +63,18 @@ async def _recognition_page(
 
 
 async def recognition_page(request: Request) -> Response:
-    """GET /recognition: praise a colleague; the praise the viewer may see, newest first."""
+    """GET /recognition[?before=<id>]: praise a colleague; the praise the viewer may see,
+    newest first, a page at a time (`before`: the older page starts after that praise)."""
     viewer = current_user(request)
-    return await _recognition_page(request, viewer, {"visibility": "public"}, {}, 200)
+    before = None
+    if "before" in request.query_params:
+        before = database_id(request.query_params["before"])
+        if before is None:
+            raise HTTPException(400, "That page of the feed does not exist: "
+                                     "start again from the newest praise.")
+    return await _recognition_page(
+        request, viewer, {"visibility": "public"}, {}, 200, before=before
+    )
 
 
 def _praise_choice(
@@ -112,7 +127,12 @@ async def give_praise(request: Request) -> Response:
     colleague = choice.person
     assert colleague is not None  # _praise_choice found them
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
-    await recognition_engine.praise_colleague(actor, {**values, "colleague": colleague.key})
+    try:
+        await recognition_engine.praise_colleague(actor, {**values, "colleague": colleague.key})
+    except recognition_engine.PraiseError as error:
+        # Checked above; the directory or the pack changed meanwhile. Nothing was recorded.
+        errors = {"message": f"Your praise was not recorded: {error}."}
+        return await _recognition_page(request, viewer, values, errors, 422)
     shown = "in the feed" if values["visibility"] == "public" else "privately"
     flash(request, f"Your praise for {colleague.name} was recorded {shown}.", "success")
     return RedirectResponse("/recognition", status_code=303)

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from engine.base import clock, metrics
 from engine.base.errors import Conflict
 from engine.people.assignment import may_act
+from engine.performance.year_context import shows_year_context
 from engine.workflow import runtime, worklist
 from engine.workflow.task_context import TaskContext, parsed_form, summarize, task_context
 from forms import (
@@ -69,6 +70,8 @@ async def _visible_task(request: Request) -> tuple[Viewer, TaskContext]:
     )
     if not allowed and task.completed_by_id != viewer.person_id:
         raise HTTPException(404)
+    # Whether the page makes room for the year-so-far panel (the pack's year_context tasks).
+    request.state.year_context = await shows_year_context(task, ctx.instance)
     return viewer, ctx
 
 
