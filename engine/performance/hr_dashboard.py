@@ -27,8 +27,9 @@ from engine.workflow.access import SeesSubjects
 from engine.workflow.inbox import process_titles
 
 
-def _rating_sql() -> str:
-    # Only numeric ratings count; a malformed one must not break the whole dashboard.
+def rating_sql() -> str:
+    """The SQL of a record's numeric `rating` as an integer (aliased `r`), NULL otherwise: a
+    malformed rating must not break a whole dashboard."""
     if is_postgres():
         return ("CASE WHEN jsonb_typeof(r.data->'rating') = 'number' "
                 "THEN CAST(ROUND(CAST(r.data->>'rating' AS NUMERIC)) AS INTEGER) END")
@@ -36,7 +37,7 @@ def _rating_sql() -> str:
             "THEN CAST(ROUND(json_extract(r.data, '$.rating')) AS INTEGER) END")
 
 
-def _in(column: str, values: Collection[int] | None, p: Params) -> str:
+def sql_in(column: str, values: Collection[int] | None, p: Params) -> str:
     """` AND column IN (…)` for a scope (None: everyone, no condition)."""
     if values is None:
         return ""
@@ -161,7 +162,7 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
     status_rows = await p.rows(
         "SELECT p.org_unit_id AS unit, i.process_id AS process, i.status AS status, "
         "COUNT(*) AS n FROM process_instance i LEFT JOIN person p ON p.id = i.subject_id "
-        f"WHERE i.cycle_id = {p(cycle_id)}{_in('p.org_unit_id', scope, p)} "
+        f"WHERE i.cycle_id = {p(cycle_id)}{sql_in('p.org_unit_id', scope, p)} "
         "GROUP BY p.org_unit_id, i.process_id, i.status"
     )
     p = Params()
@@ -173,29 +174,29 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
         "FROM process_instance i JOIN human_task t ON t.instance_id = i.id "
         "LEFT JOIN person p ON p.id = i.subject_id "
         f"WHERE i.cycle_id = {p(cycle_id)} AND t.status = 'ready'"
-        f"{_in('p.org_unit_id', scope, p)} "
+        f"{sql_in('p.org_unit_id', scope, p)} "
         "GROUP BY p.org_unit_id, i.process_id, t.bpmn_id"
     )
     p = Params()
     rating_rows = await p.rows(
-        f"SELECT p.org_unit_id AS unit, p.job_family AS family, {_rating_sql()} AS rating, "
+        f"SELECT p.org_unit_id AS unit, p.job_family AS family, {rating_sql()} AS rating, "
         "COUNT(*) AS n FROM record r JOIN person p ON p.id = r.person_id "
         f"WHERE r.id IN (SELECT MAX(id) FROM record WHERE cycle_id = {p(cycle_id)} "
         f"AND kind = {p(kinds.final_rating)} GROUP BY person_id)"
-        f"{_in('p.org_unit_id', scope, p)} GROUP BY p.org_unit_id, p.job_family, rating"
+        f"{sql_in('p.org_unit_id', scope, p)} GROUP BY p.org_unit_id, p.job_family, rating"
     )
     # Appraisals waiting for the release, each with its newest proposal (rating NULL: none).
     p = Params()
     signal = pack.features.calibration.release_signal
     proposed_rows = await p.rows(
-        f"SELECT p.org_unit_id AS unit, p.job_family AS family, {_rating_sql()} AS rating, "
+        f"SELECT p.org_unit_id AS unit, p.job_family AS family, {rating_sql()} AS rating, "
         "COUNT(DISTINCT i.subject_id) AS n FROM process_instance i "
         "JOIN person p ON p.id = i.subject_id "
         f"LEFT JOIN (SELECT person_id, MAX(id) AS id FROM record WHERE cycle_id = {p(cycle_id)} "
         f"AND kind = {p(kinds.proposed_rating)} GROUP BY person_id) latest "
         "ON latest.person_id = i.subject_id LEFT JOIN record r ON r.id = latest.id "
         f"WHERE i.cycle_id = {p(cycle_id)} AND i.status = 'running' "
-        f"AND i.waiting_for LIKE {p(f'%|{signal}|%')}{_in('p.org_unit_id', scope, p)} "
+        f"AND i.waiting_for LIKE {p(f'%|{signal}|%')}{sql_in('p.org_unit_id', scope, p)} "
         "GROUP BY p.org_unit_id, p.job_family, rating"
     )
 

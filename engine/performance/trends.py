@@ -6,7 +6,12 @@ better": the same completion rate as the dashboard's (completed instances of sta
 share of steps done by their due date, and how final ratings spread against the rating
 scale's guideline, cycle after cycle.
 
-Four GROUP BY queries cover every chosen cycle at once — people per (cycle, unit), instances
+Cycles are compared like with like: the cycles of one kind, the ones running the same process
+(year-end appraisals, objective setting …), named by the pack's process titles; final ratings
+only for the cycles whose process writes them. A cycle still running is marked in progress.
+
+Five GROUP BY queries cover every cycle at once — instances per (cycle, process) with the open
+ones, to know each cycle's kind; then for the chosen cycles people per (cycle, unit), instances
 per (cycle, unit, status), completed steps per (cycle, unit) with those done in time, newest
 final ratings per (cycle, unit, kind, rating) — so the work does not grow with the number of
 people times cycles, only the rows read; unit roll-ups and the maths run in Python on those
@@ -15,21 +20,25 @@ counts (pure functions below, tested directly). docs/dashboards.md has the defin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.base.db import Params
+from engine.base import clock
+from engine.base.db import Params, clears_on_connect
 from engine.base.errors import EngineError, NotFound
-from engine.base.models import Cycle
+from engine.base.models import Cycle, ProcessDefinition
+from engine.packs.loading import Features
 from engine.people.directory import DirectorySnapshot, current_directory
 from engine.performance.deployed_pack import cycle_pack
 from engine.performance.distribution import Distribution, rating_distribution
 from engine.performance.exports import Table
-from engine.performance.hr_dashboard import _in, _rating_sql
+from engine.performance.hr_dashboard import rating_sql, sql_in
 from engine.performance.populations import hr_scope, unit_order
 from engine.workflow.access import SeesSubjects
+from engine.workflow.inbox import process_titles
 
 DEFAULT_CYCLES = 4
 MAX_CYCLES = 12
@@ -38,7 +47,8 @@ UNIT_DEPTH = 1
 
 
 class BadTrendRequest(EngineError):
-    """A trend asked for something it cannot show (N out of range, not a number)."""
+    """A trend asked for something it cannot show (N out of range or not a number, a kind of
+    cycle the population never had)."""
 
 
 # -- the maths ----------------------------------------------------------------------------------
@@ -124,7 +134,23 @@ class CycleTrend:
     starts_on: date
     counts: Counts
     distribution: Distribution  # final ratings against the guideline of the cycle's pack
-    mean_rating: float | None
+    mean_rating: float | None  # None too when the cycle's process writes no final ratings
+    due_on: date | None = None
+    open: int = 0  # its process instances still running (or stopped on an error)
+    # Still running: an open instance, or a due date not passed. Its completion so far is no
+    # fall from the cycle before.
+    in_progress: bool = False
+    rates: bool = True  # its process writes final ratings: its distribution means something
+
+
+@dataclass(frozen=True)
+class CycleKind:
+    """A kind of cycle HR compares: the cycles running one process, named by its title."""
+
+    process: str
+    title: str
+    cycles: int  # how many cycles of this kind the population has had
+    rates: bool  # its newest cycle's process writes final ratings
 
 
 @dataclass
@@ -160,15 +186,70 @@ class Trends:
     levels: list[tuple[int, str, str]]
     # Units the viewer may choose from, in tree order: (id, name, depth).
     unit_choices: list[tuple[int, str, int]]
+    process: str | None = None  # the kind compared: the process its cycles run
+    kinds: list[CycleKind] = field(default_factory=list)  # the kinds there are, by title
+
+    @property
+    def kind(self) -> CycleKind | None:
+        """The kind of cycle compared."""
+        return next((k for k in self.kinds if k.process == self.process), None)
+
+    @property
+    def rating_cycles(self) -> list[CycleTrend]:
+        """The cycles shown whose process writes final ratings, oldest first."""
+        return [c for c in self.cycles if c.rates]
 
 
 # -- reading the database -----------------------------------------------------------------------
 
 
+# A process instance still open: its cycle is in progress whatever its due date.
+OPEN_STATUSES = ("running", "launching", "error")
+# Definition rows never change: whether a version writes final ratings is kept per id.
+_writes_ratings: dict[int, bool] = {}
+clears_on_connect(_writes_ratings.clear)
+
+
+def writes_record(sources: Mapping[str, Any], kind: str) -> bool:
+    """Whether a process version's BPMN scripts call `write_record` with this record kind as
+    a literal (quoted plainly or XML-escaped)."""
+    quote = r"(?:[\"']|&quot;|&apos;|&#34;|&#39;)"
+    call = re.compile(rf"write_record\(\s*{quote}{re.escape(kind)}{quote}")
+    return any(
+        isinstance(text, str) and call.search(text) is not None
+        for name, text in sources.items() if str(name).endswith(".bpmn")
+    )
+
+
+async def rating_definitions(definition_ids: Iterable[int]) -> set[int]:
+    """Of these deployed versions, those whose process writes final ratings: the record kind
+    their pack names in `[features.records] final_rating`. One query for the versions not
+    seen yet."""
+    wanted = set(definition_ids)
+    unseen = sorted(wanted - set(_writes_ratings))
+    if unseen:
+        for row in await ProcessDefinition.filter(id__in=unseen).values(
+            "id", "settings", "sources"
+        ):
+            settings = row["settings"] if isinstance(row["settings"], dict) else {}
+            features, _ = Features.from_table(settings.get("features"))
+            sources = row["sources"] if isinstance(row["sources"], dict) else {}
+            _writes_ratings[int(row["id"])] = writes_record(
+                sources, features.records.final_rating
+            )
+    return {d for d in wanted if _writes_ratings.get(d, False)}
+
+
+def cycle_kind(processes: Mapping[str, int]) -> str:
+    """The process a cycle runs, from its instances per process: the one most of them run
+    (a cycle launches one process; ties go to the first id)."""
+    return min(processes, key=lambda process: (-processes[process], process))
+
+
 def _owners(
-    directory: DirectorySnapshot, in_scope: set[int]
+    directory: DirectorySnapshot, in_scope_units: set[int]
 ) -> Callable[[int | None], list[int]]:
-    """A unit id → the unit and every ancestor within `in_scope` (a row counts for each)."""
+    """A unit id → the unit and every ancestor within `in_scope_units` (a row counts for each)."""
     chains: dict[int | None, list[int]] = {}
 
     def owners(unit_id: int | None) -> list[int]:
@@ -176,7 +257,7 @@ def _owners(
         if found is None:
             found = []
             current = unit_id
-            while current is not None and current in in_scope and current not in found:
+            while current is not None and current in in_scope_units and current not in found:
                 found.append(current)
                 current = directory.units[current].parent_id
             chains[unit_id] = found
@@ -186,14 +267,20 @@ def _owners(
 
 
 async def cycle_trends(
-    viewer: SeesSubjects, cycles: Any = None, unit_id: int | None = None
+    viewer: SeesSubjects, cycles: Any = None, unit_id: int | None = None,
+    process: str | None = None,
 ) -> Trends:
-    """The last `cycles` cycles (default 4, at most 12) that concern the viewer's population —
-    or the chosen unit's, within it — in start order, with their numbers for the population
-    and for each unit of the top two levels shown.
+    """The last `cycles` cycles (default 4, at most 12) of one kind — cycles running the same
+    `process` — that concern the viewer's population, or the chosen unit's within it, in start
+    order, with their numbers for the population and for each unit of the top two levels.
+
+    Without a process, the kind of the newest cycle whose process writes final ratings (the
+    year-end appraisal), else of the newest cycle. A cycle is in progress while any of its
+    processes is open or its due date has not passed (the engine's clock).
 
     NotAllowed for anyone outside HR, NotFound for a unit outside the viewer's scope,
-    BadTrendRequest for an N that is not a whole number from 1 to 12.
+    BadTrendRequest for an N that is not a whole number from 1 to 12 or a process no cycle of
+    the population runs.
     """
     wanted = cycle_count(cycles)
     directory = await current_directory()
@@ -213,24 +300,53 @@ async def cycle_trends(
     shown_order = unit_order(directory, shown)
     owners = _owners(directory, {uid for uid, _ in shown_order})
 
-    # People per (cycle, unit), over every cycle: which cycles concern the population.
+    # Every cycle of the population with its instances per process: its kind, and whether
+    # any is still open.
     p = Params()
-    people_rows = await p.rows(
-        "SELECT i.cycle_id AS cycle, p.org_unit_id AS unit, "
-        "COUNT(DISTINCT i.subject_id) AS n FROM process_instance i "
-        "JOIN person p ON p.id = i.subject_id "
-        f"WHERE i.cycle_id IS NOT NULL{_in('p.org_unit_id', shown, p)} "
-        "GROUP BY i.cycle_id, p.org_unit_id"
+    kind_rows = await p.rows(
+        "SELECT i.cycle_id AS cycle, i.process_id AS process, "
+        "MAX(i.definition_id) AS definition, COUNT(*) AS n, "
+        f"SUM(CASE WHEN i.status IN ({p.many(OPEN_STATUSES)}) THEN 1 ELSE 0 END) AS open "
+        "FROM process_instance i JOIN person p ON p.id = i.subject_id "
+        f"WHERE i.cycle_id IS NOT NULL{sql_in('p.org_unit_id', shown, p)} "
+        "GROUP BY i.cycle_id, i.process_id"
     )
-    concerned = {int(row["cycle"]) for row in people_rows if row["n"]}
-    cycle_rows = await Cycle.filter(id__in=sorted(concerned)).values_list(
-        "id", "name", "starts_on", "created_at"
+    per_process: dict[int, dict[str, int]] = {}
+    definition: dict[tuple[int, str], int] = {}
+    still_open: dict[int, int] = {}
+    for row in kind_rows:
+        cid, proc = int(row["cycle"]), str(row["process"])
+        per_process.setdefault(cid, {})[proc] = int(row["n"])
+        definition[cid, proc] = int(row["definition"])
+        still_open[cid] = still_open.get(cid, 0) + int(row["open"] or 0)
+    kind_of = {cid: cycle_kind(procs) for cid, procs in per_process.items()}
+    cycle_rows = await Cycle.filter(id__in=sorted(kind_of)).values_list(
+        "id", "name", "starts_on", "due_on", "created_at"
     )
-    named = {int(cid): (str(cname), starts or created.date())
-             for cid, cname, starts, created in cycle_rows}
-    chosen = start_order(
-        (int(cid), starts, created.date()) for cid, _, starts, created in cycle_rows
-    )[-wanted:]
+    named = {int(cid): (str(cname), starts or created.date(), due)
+             for cid, cname, starts, due, created in cycle_rows}
+    in_order = start_order(
+        (int(cid), starts, created.date()) for cid, _, starts, _, created in cycle_rows
+    )
+    rating_versions = await rating_definitions(definition.values())
+    rates = {cid: definition[cid, kind_of[cid]] in rating_versions for cid in in_order}
+    titles = await process_titles(set(kind_of.values()))
+    kinds = _kinds(in_order, kind_of, rates, titles)
+
+    if process is None or not process.strip():
+        rating_cycles = [cid for cid in in_order if rates[cid]]
+        newest = (rating_cycles or in_order)[-1:]
+        chosen_kind = kind_of[newest[0]] if newest else None
+    elif process.strip() in titles:
+        chosen_kind = process.strip()
+    else:
+        offered = ", ".join(k.title for k in kinds) or "none yet"
+        raise BadTrendRequest(
+            f"no cycle runs the process {process.strip()[:40]!r} here (kinds of cycle: "
+            f"{offered})"
+        )
+    chosen = [cid for cid in in_order if kind_of[cid] == chosen_kind][-wanted:]
+    today = clock.now().date()
 
     totals: dict[int, Counts] = {cid: Counts() for cid in chosen}
     per_unit: dict[tuple[int, int], Counts] = {}
@@ -245,14 +361,23 @@ async def cycle_trends(
     def adder(attribute: str, n: int) -> Callable[[Counts], None]:
         return lambda c: setattr(c, attribute, getattr(c, attribute) + n)
 
-    for row in people_rows:
-        add(int(row["cycle"]), row["unit"], adder("people", int(row["n"])))
     if chosen:
+        # The chosen cycles' instances of the chosen process only: like with like.
+        p = Params()
+        for row in await p.rows(
+            "SELECT i.cycle_id AS cycle, p.org_unit_id AS unit, "
+            "COUNT(DISTINCT i.subject_id) AS n FROM process_instance i "
+            "JOIN person p ON p.id = i.subject_id "
+            f"WHERE i.cycle_id IN ({p.many(chosen)}) AND i.process_id = {p(chosen_kind)}"
+            f"{sql_in('p.org_unit_id', shown, p)} GROUP BY i.cycle_id, p.org_unit_id"
+        ):
+            add(int(row["cycle"]), row["unit"], adder("people", int(row["n"])))
         p = Params()
         for row in await p.rows(
             "SELECT i.cycle_id AS cycle, p.org_unit_id AS unit, i.status AS status, "
             "COUNT(*) AS n FROM process_instance i JOIN person p ON p.id = i.subject_id "
-            f"WHERE i.cycle_id IN ({p.many(chosen)}){_in('p.org_unit_id', shown, p)} "
+            f"WHERE i.cycle_id IN ({p.many(chosen)}) AND i.process_id = {p(chosen_kind)}"
+            f"{sql_in('p.org_unit_id', shown, p)} "
             "GROUP BY i.cycle_id, p.org_unit_id, i.status"
         ):
             add(int(row["cycle"]), row["unit"], adder("started", int(row["n"])))
@@ -264,28 +389,32 @@ async def cycle_trends(
             "SUM(CASE WHEN t.completed_at <= t.due_at THEN 1 ELSE 0 END) AS on_time "
             "FROM process_instance i JOIN human_task t ON t.instance_id = i.id "
             "JOIN person p ON p.id = i.subject_id "
-            f"WHERE i.cycle_id IN ({p.many(chosen)}) AND t.status = 'completed' "
-            "AND t.due_at IS NOT NULL AND t.completed_at IS NOT NULL"
-            f"{_in('p.org_unit_id', shown, p)} GROUP BY i.cycle_id, p.org_unit_id"
+            f"WHERE i.cycle_id IN ({p.many(chosen)}) AND i.process_id = {p(chosen_kind)} "
+            "AND t.status = 'completed' AND t.due_at IS NOT NULL AND t.completed_at IS NOT NULL"
+            f"{sql_in('p.org_unit_id', shown, p)} GROUP BY i.cycle_id, p.org_unit_id"
         ):
             add(int(row["cycle"]), row["unit"], adder("steps_done", int(row["done"])))
             add(int(row["cycle"]), row["unit"], adder("steps_on_time", int(row["on_time"] or 0)))
 
     packs = {cid: await cycle_pack(cid) for cid in chosen}
-    if chosen:
-        kinds = {cid: pack.features.records.final_rating for cid, pack in packs.items()}
+    # Final ratings only of the cycles whose process writes them: a rating recorded in an
+    # objective-setting cycle says nothing about how that cycle rated people.
+    rated_cycles = [cid for cid in chosen if rates[cid]]
+    if rated_cycles:
+        record_kinds = {cid: packs[cid].features.records.final_rating for cid in rated_cycles}
         p = Params()
-        cycle_marks, kind_marks = p.many(chosen), p.many(sorted(set(kinds.values())))
+        cycle_marks = p.many(rated_cycles)
+        kind_marks = p.many(sorted(set(record_kinds.values())))
         for row in await p.rows(
             f"SELECT r.cycle_id AS cycle, r.kind AS kind, p.org_unit_id AS unit, "
-            f"{_rating_sql()} AS rating, COUNT(*) AS n FROM record r "
+            f"{rating_sql()} AS rating, COUNT(*) AS n FROM record r "
             "JOIN person p ON p.id = r.person_id WHERE r.id IN (SELECT MAX(id) FROM record "
             f"WHERE cycle_id IN ({cycle_marks}) AND kind IN ({kind_marks}) "
-            f"GROUP BY cycle_id, kind, person_id){_in('p.org_unit_id', shown, p)} "
+            f"GROUP BY cycle_id, kind, person_id){sql_in('p.org_unit_id', shown, p)} "
             "GROUP BY r.cycle_id, r.kind, p.org_unit_id, rating"
         ):
             cycle_id, level = int(row["cycle"]), row["rating"]
-            if level is None or kinds.get(cycle_id) != row["kind"]:
+            if level is None or record_kinds.get(cycle_id) != row["kind"]:
                 continue
 
             def rated(c: Counts, level: int = int(level), n: int = int(row["n"])) -> None:
@@ -298,13 +427,18 @@ async def cycle_trends(
     for cid in chosen:
         scale = scales[cid] = packs[cid].catalogs.get("rating_scale", {})
         counts = totals[cid]
+        due = named[cid][2]
         trend.append(CycleTrend(
             cycle_id=cid,
             name=named[cid][0],
             starts_on=named[cid][1],
             counts=counts,
             distribution=rating_distribution(counts.ratings, scale, name, "all"),
-            mean_rating=mean_rating(counts.ratings, _levels(scale)),
+            mean_rating=mean_rating(counts.ratings, _levels(scale)) if rates[cid] else None,
+            due_on=due,
+            open=still_open.get(cid, 0),
+            in_progress=still_open.get(cid, 0) > 0 or (due is not None and due >= today),
+            rates=rates[cid],
         ))
 
     units: list[UnitTrend] = []
@@ -318,17 +452,18 @@ async def cycle_trends(
             cells.append(UnitCycle(
                 counts=counts,
                 rated=sum(counts.ratings.get(level, 0) for level in levels),
-                mean_rating=mean_rating(counts.ratings, levels),
+                mean_rating=mean_rating(counts.ratings, levels) if rates[cid] else None,
             ))
         unit = directory.units[uid]
         units.append(UnitTrend(uid, unit.code, unit.name, depth, cells))
 
-    newest = scales[chosen[-1]] if chosen else (await cycle_pack(None)).catalogs.get(
-        "rating_scale", {}
+    newest_scale = (
+        scales[rated_cycles[-1]] if rated_cycles else scales[chosen[-1]] if chosen
+        else (await cycle_pack(None)).catalogs.get("rating_scale", {})
     )
     scale_levels = [
         (int(lv["value"]), str(lv.get("label", lv["value"])), str(lv.get("short", lv["value"])))
-        for lv in sorted(newest.get("levels", []), key=lambda lv: -int(lv["value"]))
+        for lv in sorted(newest_scale.get("levels", []), key=lambda lv: -int(lv["value"]))
     ]
     return Trends(
         scope=name,
@@ -338,7 +473,26 @@ async def cycle_trends(
         units=units,
         levels=scale_levels,
         unit_choices=unit_choices,
+        process=chosen_kind,
+        kinds=kinds,
     )
+
+
+def _kinds(
+    in_order: list[int], kind_of: Mapping[int, str], rates: Mapping[int, bool],
+    titles: Mapping[str, str],
+) -> list[CycleKind]:
+    """The kinds of cycle the population has had, by title: how many cycles each, and whether
+    its newest cycle writes final ratings."""
+    found: dict[str, CycleKind] = {}
+    for cid in in_order:
+        process = kind_of[cid]
+        before = found.get(process)
+        found[process] = CycleKind(
+            process=process, title=titles.get(process, process),
+            cycles=(before.cycles if before else 0) + 1, rates=rates[cid],
+        )
+    return sorted(found.values(), key=lambda k: k.title.casefold())
 
 
 def _levels(scale: Mapping[str, Any]) -> list[int]:
@@ -351,17 +505,22 @@ def _levels(scale: Mapping[str, Any]) -> list[int]:
 def trend_tables(trends: Trends) -> list[Table]:
     """The trend as the tables the page shows, for CSV and XLSX (engine.performance.exports
     writes them): the cycles with their rates, the rating distribution per cycle against the
-    guideline, and the units per cycle."""
+    guideline (the cycles whose process writes final ratings), and the units per cycle. A cycle
+    still running says "in progress" in its Status; rated and mean stay empty for a cycle that
+    rates nobody."""
     cycles = Table("Cycles", ["Cycle", "Starts", "People", "Started", "Completed",
                               "Completion %", "Steps done", "Steps on time", "On-time %",
-                              "Rated", "Mean rating"])
+                              "Rated", "Mean rating", "Status"])
     ratings = Table("Ratings", ["Cycle", "Level", "Label", "Count", "Share %", "Guideline %",
                                 "Gap (pts)"])
     for cycle in trends.cycles:
         c = cycle.counts
         cycles.rows.append([cycle.name, cycle.starts_on.isoformat(), c.people, c.started,
                             c.completed, c.completion_rate, c.steps_done, c.steps_on_time,
-                            c.on_time_rate, cycle.distribution.rated, cycle.mean_rating])
+                            c.on_time_rate, cycle.distribution.rated if cycle.rates else None,
+                            cycle.mean_rating, _status(cycle)])
+        if not cycle.rates:
+            continue
         for level in cycle.distribution.levels:
             ratings.rows.append([cycle.name, level.value, level.label, level.count, level.share,
                                  level.guideline_share,
@@ -372,5 +531,10 @@ def trend_tables(trends: Trends) -> list[Table]:
         for cycle, cell in zip(trends.cycles, unit.cycles, strict=True):
             c = cell.counts
             units.rows.append([unit.code, unit.name, cycle.name, c.people, c.started,
-                               c.completed, c.completion_rate, cell.rated, cell.mean_rating])
+                               c.completed, c.completion_rate,
+                               cell.rated if cycle.rates else None, cell.mean_rating])
     return [cycles, ratings, units]
+
+
+def _status(cycle: CycleTrend) -> str:
+    return "in progress" if cycle.in_progress else "closed"

@@ -8,7 +8,7 @@ import pytest
 
 from engine.base import clock
 from engine.base.errors import NotAllowed, NotFound
-from engine.base.models import Cycle, HumanTask
+from engine.base.models import Cycle, HumanTask, ProcessDefinition
 from engine.performance.trends import (
     MAX_CYCLES,
     BadTrendRequest,
@@ -18,14 +18,24 @@ from engine.performance.trends import (
     rate,
     start_order,
     trend_tables,
+    writes_record,
 )
-from tests.engine.test_dashboards import Org, build_org, record, start
+from tests.engine.test_dashboards import STANDARD, Org, build_org, record, start
 
 
 @pytest.fixture
 async def org(db: str) -> Org:
-    """The dashboards' org chart: Engineering (with Platform) partnered by HP, and Sales."""
-    return await build_org()
+    """The dashboards' org chart: Engineering (with Platform) partnered by HP, and Sales; the
+    year-end appraisal's version carries its BPMN (which writes the final rating), objective
+    setting's its own (which writes none)."""
+    built = await build_org()
+    for process, definition_id in built.definitions.items():
+        row = await ProcessDefinition.get(id=definition_id)
+        bpmn = (STANDARD / f"{process}.bpmn").read_text()
+        await ProcessDefinition.filter(id=definition_id).update(
+            sources={**row.sources, f"{process}.bpmn": bpmn}
+        )
+    return built
 
 
 # Per cycle: (name, starts on, {person: (status, rating or None, steps done late?)}).
@@ -193,3 +203,77 @@ async def test_the_demo_history_gives_the_trend_a_past(org: Org) -> None:
         assert counts.people == 8 and counts.started == 8
         assert cycle.distribution.rated == counts.completed > 0
         assert counts.on_time_rate is not None and 0 < counts.on_time_rate <= 100
+
+
+def test_a_process_writes_final_ratings_when_a_script_writes_that_record_kind() -> None:
+    year_end = (STANDARD / "year_end_appraisal.bpmn").read_text()
+    assert writes_record({"year_end_appraisal.bpmn": year_end}, "final_rating")
+    assert not writes_record({"year_end_appraisal.bpmn": year_end}, "final_verdict")
+    objectives = (STANDARD / "objective_setting.bpmn").read_text()
+    assert not writes_record({"objective_setting.bpmn": objectives}, "final_rating")
+    # As an editor may write it in XML; a form or a catalog mentioning it does not count.
+    assert writes_record({"a.bpmn": "<script>write_record(&quot;final_rating&quot;, {})"},
+                         "final_rating")
+    assert not writes_record({"forms/a.json": 'write_record("final_rating", {})'},
+                             "final_rating")
+
+
+async def _newest_objectives(org: Org) -> int:
+    """A 2026 objectives cycle, the newest, everyone done, with one stray rating."""
+    cycle = await Cycle.create(name="2026 objectives", starts_on=date(2025, 12, 1),
+                               due_on=date(2026, 1, 31), created_at=clock.now())
+    for key in ("EM", "D1", "D2", "SM", "R1"):
+        await start(org, cycle.id, key, process="objective_setting", status="completed")
+    await record(org, cycle.id, "EM", "final_rating", {"rating": 4})
+    return cycle.id
+
+
+async def test_cycles_are_compared_with_cycles_of_the_same_kind(org: Org) -> None:
+    await _three_cycles(org)
+    await _newest_objectives(org)
+
+    # By default the year-end appraisals, though objective setting started last: the kind of
+    # the newest cycle that rates people.
+    trends = await cycle_trends(org.viewer("HA"))
+    assert trends.process == "year_end_appraisal"
+    assert [c.name for c in trends.cycles] == ["2023 year-end", "2024 year-end", "2025 year-end"]
+    assert [(k.title, k.cycles, k.rates) for k in trends.kinds] == [
+        ("Objective setting", 1, False), ("Year-end appraisal", 3, True)]
+    assert trends.kind is not None and trends.kind.title == "Year-end appraisal"
+    assert [c.name for c in trends.rating_cycles] == [c.name for c in trends.cycles]
+
+    # HR chooses objective setting: its cycle alone, and no rating spread for it — the stray
+    # rating recorded in it is no distribution of that cycle.
+    objectives = await cycle_trends(org.viewer("HA"), process="objective_setting")
+    assert [c.name for c in objectives.cycles] == ["2026 objectives"]
+    only = objectives.cycles[0]
+    assert only.counts.completion_rate == 100.0
+    assert not only.rates and only.counts.ratings == {} and only.mean_rating is None
+    assert objectives.rating_cycles == []
+    cycles_table, ratings_table, units_table = trend_tables(objectives)
+    assert cycles_table.rows[0][9:11] == [None, None] and ratings_table.rows == []
+    assert all(row[7] is None for row in units_table.rows)
+
+    with pytest.raises(BadTrendRequest, match="Objective setting, Year-end appraisal"):
+        await cycle_trends(org.viewer("HA"), process="mid_year_review")
+
+
+async def test_a_running_cycle_is_in_progress_until_done_and_due(org: Org) -> None:
+    ids = await _three_cycles(org)
+    trends = await cycle_trends(org.viewer("HA"))
+    # 2025 still has three appraisals running; the earlier two are done and have no due date.
+    assert [c.in_progress for c in trends.cycles] == [False, False, True]
+    assert trends.cycles[2].open == 3
+    cycles_table = trend_tables(trends)[0]
+    assert [row[-1] for row in cycles_table.rows] == ["closed", "closed", "in progress"]
+
+    # Every appraisal of 2024 done, but its due date is still ahead on the engine's clock: in
+    # progress until that day has passed — years later, closed.
+    await Cycle.filter(id=ids["2024 year-end"]).update(
+        due_on=clock.now().date() + timedelta(days=10)
+    )
+    assert [c.in_progress for c in (await cycle_trends(org.viewer("HA"))).cycles] == [
+        False, True, True]
+    with clock.frozen_at(clock.now() + timedelta(days=3 * 365)):
+        later = await cycle_trends(org.viewer("HA"))
+    assert [c.in_progress for c in later.cycles] == [False, False, True]
