@@ -396,3 +396,17 @@ async def test_the_year_so_far_shows_held_1_1s_to_the_manager_not_to_hr(standard
     assert "Private thought" not in str(year.sections)
     [hr_section] = [s for s in hr.sections if s.key == "one_on_ones"]
     assert hr_section.items == []
+
+
+def test_each_pack_chooses_its_cadences() -> None:
+    from pathlib import Path
+
+    from engine.packs.loading import discover_packs, load_pack
+
+    processes = Path(__file__).resolve().parents[2] / "processes"
+    standard = load_pack(processes / "standard").features.one_on_ones
+    acme = load_pack(processes / "acme", discover_packs([processes])).features.one_on_ones
+    assert standard.cadences == ("weekly", "fortnightly", "monthly")
+    assert acme.cadences == ("weekly", "fortnightly")
+    # The rest ACME inherits key by key.
+    assert (acme.process, acme.reminder) == ("one_on_one", "P1D")
