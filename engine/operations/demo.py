@@ -218,6 +218,10 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     from engine.performance.one_on_ones import seed_demo as seed_demo_one_on_one
 
     await seed_demo_one_on_one("E1009", "E1021")
+    # Praise in the recognition feed, and feedback for the employee: one answered, one waiting.
+    from engine.operations.demo_recognition import seed_demo_recognition
+
+    await seed_demo_recognition()
     try:
         await latest("year_end_appraisal")
     except NotFound:

@@ -173,3 +173,42 @@ def test_tags_are_the_values_then_the_competencies_of_the_pack() -> None:
         ("Competencies", (("Communication", ""),)),
     ]
     assert recognition.tag_groups({}) == []
+
+
+async def test_the_demo_praise_and_feedback_go_through_the_packs_processes(db: str) -> None:
+    """`make run`: a lively feed, and feedback the demo employee answered and one to answer."""
+    from pathlib import Path
+
+    from engine.operations import demo
+    from engine.operations.demo_recognition import DEMO_PRAISE
+    from engine.performance import feedback
+
+    await demo.seed([Path(__file__).resolve().parents[2] / "processes"])
+    directory = await current_directory()
+    employee, manager, peer = (directory.by_key[k] for k in ("E1021", "E1009", "E1020"))
+    # Every piece is a finished instance of the recognition process, none in error.
+    assert await ProcessInstance.filter(process_id="recognition",
+                                        status="completed").count() == len(DEMO_PRAISE)
+    assert not await ProcessInstance.filter(status="error").exists()
+    own = await recognition.recognition_feed(Viewer(employee.id), directory)
+    messages = [p.message for p in own.praise]
+    assert any("customer portal release" in m for m in messages)
+    assert any(p.is_private and p.about_id == employee.id for p in own.praise)
+    # A colleague from another team sees the public praise only.
+    outsider = directory.by_key["E1060"]
+    seen = await recognition.recognition_feed(Viewer(outsider.id), directory)
+    assert seen.praise and not any(p.is_private for p in seen.praise)
+    counts = await recognition.praise_counts(employee.id, Viewer(employee.id), directory)
+    assert counts.received == 3 and counts.given == 2
+    assert {tag for tag, _ in counts.by_tag} == {"Own it", "Customers first", "Better together"}
+    # Feedback: the peer's is answered with a reply, the manager's waits for her.
+    lists = await feedback.feedback_lists(Viewer(employee.id), directory)
+    by_giver = {e.data["from_id"]: e for e in lists.received}
+    assert set(by_giver) == {peer.id, manager.id}
+    answered, waiting = by_giver[peer.id], by_giver[manager.id]
+    assert answered.response is not None and answered.response.is_reply
+    assert "checklist" in answered.response.text and answered.respond_task_id is None
+    assert waiting.response is None and waiting.respond_task_id is not None
+    # The giver sees the reply under the feedback they gave.
+    [given] = (await feedback.feedback_lists(Viewer(peer.id), directory)).given
+    assert given.response is not None and "checklist" in given.response.text
