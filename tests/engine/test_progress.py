@@ -196,3 +196,31 @@ async def test_the_demo_seeds_weeks_of_progress_with_one_objective_at_risk(db: s
     directory = await current_directory()
     assert [directory.people[s.person_id].key for s in at_risk] == ["E1021"]
     assert "vendor" in at_risk[0].comment
+
+
+async def test_a_mid_year_launch_starts_from_the_latest_actuals(org, cycle) -> None:
+    from pathlib import Path
+
+    from engine.base.models import ProcessInstance
+    from engine.base.serialization import load_state
+    from engine.packs.definitions import deploy_pack, latest
+    from engine.performance.cycles import Population, launch_cycle
+    from engine.workflow import runtime
+
+    processes = Path(__file__).resolve().parents[2] / "processes"
+    await deploy_pack(processes / "standard", "test", search=[processes])
+    with clock.frozen_at(JAN):
+        await progress.record_update(org.viewer("D1"), org.ids["D1"], cycle, "ship-api",
+                                     actual=6, status="at_risk", comment="Auth slipped")
+    with clock.frozen_at(JAN + timedelta(days=1)):
+        await launch_cycle("mid_year_review", Population.of_people(["D1"]),
+                           cycle_name="2026 mid-year", due_on=None,
+                           actor=await runtime.actor_for("HA"))
+    instance = await ProcessInstance.get(process_id="mid_year_review")
+    dep = await latest("mid_year_review")
+    workflow = load_state(instance.state, dep.built.spec, dep.built.subprocess_specs, None)
+    data = workflow.task_tree.data  # type: ignore[union-attr]
+    api, defects = data["objectives"]
+    assert (api["key"], api["actual"], api["progress_status"]) == ("ship-api", 6.0, "at_risk")
+    assert api["progress_comment"] == "Auth slipped"
+    assert defects["key"] == "cut-defects" and "actual" not in defects
