@@ -45,12 +45,20 @@ def test_hr_compares_the_last_cycles_on_a_laptop(
     expect(rates).to_be_visible()
     expect(page.get_by_role("img", name="Final ratings per cycle against the guideline")) \
         .to_be_visible()
+    # Year-end appraisals compared with year-end appraisals: this year's objectives are left
+    # out, and this year's appraisal, just launched, is in progress rather than a fall to 0 %.
+    expect(page.get_by_label("Kind of cycle")).to_have_value("year_end_appraisal")
     rows = page.locator("#trend-cycles tbody tr")
     expect(rows).to_have_count(4)
-    expect(rows.first).to_contain_text("year-end")
+    expect(page.locator("#trend-cycles")).not_to_contain_text("objectives")
+    expect(rows.last.locator("th")).to_contain_text("in progress")
+    expect(page.locator("#rates-chart .trend-progress-label")).to_have_text(["in progress"])
+    expect(page.locator("#rates-chart circle.trend-in-progress").first).to_be_visible()
     # The chart's points carry the table's numbers.
     completion = rows.first.locator("td").nth(3).inner_text().replace(" %", "")
-    expect(page.locator("#rates-chart text.trend-value").first).to_have_text(completion)
+    expect(page.locator("#rates-chart text.trend-value-completion").first) \
+        .to_have_text(completion)
+    assert overlapping_labels(page, "#rates-chart") == []
     assert axe_problems(page) == []
     assert hidden_columns(page) == []
     shoot(page, "trends-hr-laptop")
@@ -70,12 +78,47 @@ def test_hr_compares_the_last_cycles_on_a_laptop(
     assert text.startswith("Cycle,Starts,People")
     assert len(text.strip().splitlines()) == 4
 
+    # Objective setting has no rating spread to compare: the page says so.
+    page.get_by_label("Kind of cycle").select_option(label="Objective setting (1)")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#trend-cycles tbody tr")).to_have_count(1)
+    expect(page.locator("#no-ratings")).to_contain_text("record no final ratings")
+    assert axe_problems(page) == []
+    shoot(page, "trends-hr-objectives")
+
+
+def overlapping_labels(page: Page, chart: str) -> list[str]:
+    """The chart's value labels whose boxes overlap another's (none should)."""
+    boxes = page.eval_on_selector_all(
+        f"{chart} text.trend-value",
+        "els => els.map(e => { const b = e.getBBox(); "
+        "return {t: e.textContent, x: b.x, y: b.y, w: b.width, h: b.height}; })",
+    )
+    found = []
+    for n, a in enumerate(boxes):
+        for b in boxes[n + 1:]:
+            if (a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
+                    and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]):
+                found.append(f"{a['t']} / {b['t']}")
+    return found
+
 
 def test_hr_reads_the_trend_on_a_phone(open_page: Opener, log_in: LogIn, shoot: Shoot) -> None:
     page = open_page(390, 844)
     log_in(page, "hradmin")
     page.goto("/hr/trends")
     expect(page.get_by_role("img", name="Completion and on-time rate per cycle")).to_be_visible()
+    expect(page.locator("#rates-chart-phone")).to_be_visible()
+    expect(page.locator("#rates-chart")).to_be_hidden()
     assert too_wide(page, 390) is None
+    assert overlapping_labels(page, "#rates-chart-phone") == []
+    # The chart's words read at about the size of the page's small print, not half of it.
+    smallest = page.eval_on_selector_all(
+        "#rates-chart-phone text", "els => Math.min(...els.map(e => e.getBoundingClientRect()"
+        ".height))")
+    assert smallest >= 11, smallest
+    page.locator("#rates-heading").scroll_into_view_if_needed()
+    page.evaluate("document.getElementById('rates-heading').scrollIntoView()")
+    shoot(page, "trends-hr-phone-chart", full_page=False)
     assert axe_problems(page) == []
     shoot(page, "trends-hr-phone")

@@ -76,7 +76,7 @@ async def test_page_csv_and_xlsx_carry_the_same_numbers(
     page = await client.get("/hr/trends")
     assert page.status_code == 200
     assert "Trends across cycles" in page.text
-    assert 'role="img"' in page.text and "<title id=\"rates-title\">" in page.text
+    assert 'role="img"' in page.text and "<title id=\"rates-title-wide\">" in page.text
     rows = _cells(page.text, "trend-cycles")
     assert len(rows) == 3
 
@@ -130,7 +130,7 @@ async def test_hr_only_and_bad_input_is_explained(
     page = await client.get("/hr/trends?cycles=many")
     assert page.status_code == 422
     assert "Choose between 1 and 12 cycles" in page.text
-    assert "showing the last 4 instead" in page.text
+    assert "showing the last 4 year-end appraisal cycles instead" in page.text
     assert len(_cells(page.text, "trend-cycles")) == 3  # the page still shows the trend
     assert (await client.get("/hr/trends.csv?cycles=0")).status_code == 400
     assert (await client.get("/hr/trends?unit=abc")).status_code == 404
@@ -149,7 +149,7 @@ async def test_empty_states(client: httpx.AsyncClient, login: LoginHelper, db: s
 
     await _team_cycle_of_one()
     page = await client.get("/hr/trends")
-    assert "Only one cycle so far" in page.text
+    assert "Only one objective setting cycle so far" in page.text
     assert len(_cells(page.text, "trend-cycles")) == 1
 
 
@@ -159,3 +159,70 @@ async def _team_cycle_of_one() -> None:
     cycle = await Cycle.create(name="2026 objectives")
     await runtime.start_process("objective_setting", subject="E1",
                                 actor=await runtime.actor_for("H1"), cycle_id=cycle.id)
+
+
+async def _this_years_cycles() -> None:
+    """This year's objectives and year-end appraisals launched for the team, both running."""
+    from datetime import timedelta
+
+    from engine.base import clock
+    from engine.performance.cycles import Population, launch_cycle
+    from engine.workflow import runtime
+
+    hr = await runtime.actor_for("H1")
+    today = clock.now().date()
+    for process, name in (("objective_setting", "objectives"), ("year_end_appraisal", "year-end")):
+        await launch_cycle(process, Population.of_people(["E1", "E2", "M1"]),
+                           cycle_name=f"{today.year} {name}", due_on=today + timedelta(days=30),
+                           actor=hr)
+
+
+async def test_hr_compares_cycles_of_one_kind_and_sees_the_running_one(
+    client: httpx.AsyncClient, login: LoginHelper, three_years: None
+) -> None:
+    from engine.base import clock
+
+    await _this_years_cycles()
+    year = clock.now().year
+    await _as(client, login, "h1")
+
+    # Year-end appraisals by default, this year's marked in progress, not a fall to 0 %.
+    page = await client.get("/hr/trends")
+    assert page.status_code == 200
+    assert re.search(r'<option value="year_end_appraisal" selected>Year-end appraisal \(4\)',
+                     page.text)
+    assert '<option value="objective_setting">Objective setting (1)' in page.text
+    rows = _cells(page.text, "trend-cycles")
+    assert [row[0].split()[0] for row in rows] == [str(year - n) for n in (3, 2, 1, 0)]
+    assert "in progress" not in " ".join(rows[0]) and rows[-1][0].endswith("in progress")
+    assert rows[-1][4] == "0.0 % so far"
+    # Its completion so far as a hollow point (no step done yet: no on-time point), per layout.
+    assert page.text.count('class="trend-in-progress"') == 2
+    assert page.text.count('class="trend-progress-label">in progress') >= 2
+    # The closed cycles' completion is a line; the running one is off it.
+    wide = page.text.split('id="rates-chart"', 1)[1].split("</svg>", 1)[0]
+    completion_line = re.findall(r'<polyline points="([^"]+)" fill="none" stroke="#1565c0" '
+                                 r'stroke-width="3"/>', wide)
+    assert [len(line.split()) for line in completion_line] == [3]
+    answer = await client.get("/hr/trends.csv")
+    statuses = [line[-1] for line in csv.reader(io.StringIO(answer.text))][1:]
+    assert statuses == ["closed", "closed", "closed", "in progress"]
+
+    # Objective setting: its one cycle, no rating spread, a way to the cycles that rate.
+    page = await client.get("/hr/trends?process=objective_setting&cycles=4")
+    assert page.status_code == 200
+    assert [row[0].split()[:2] for row in _cells(page.text, "trend-cycles")] == [
+        [str(year), "objectives"]]
+    assert 'id="trend-ratings"' not in page.text and 'id="ratings-chart"' not in page.text
+    assert "Objective setting cycles record no final ratings" in page.text
+    assert 'href="/hr/trends?cycles=4&amp;process=year_end_appraisal"' in page.text
+    assert "Mean final rating" not in page.text
+    book = load_workbook(io.BytesIO((await client.get(
+        "/hr/trends.xlsx?process=objective_setting")).content))
+    assert list(book["Ratings"].iter_rows(min_row=2)) == []
+
+    # A kind the team never had is explained, and the default shown.
+    page = await client.get("/hr/trends?process=rewards")
+    assert page.status_code == 422
+    assert "No cycle runs the process" in page.text and "Year-end appraisal" in page.text
+    assert (await client.get("/hr/trends.csv?process=rewards")).status_code == 400

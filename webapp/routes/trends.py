@@ -1,15 +1,20 @@
 """HR's trends across cycles: GET /hr/trends compares the last N cycles (`?cycles=N`, default
-4) of the viewer's population, or of one unit (`?unit=<id>`): completion and on-time rates,
+4) of one kind (`?process=<the process the cycles run>`, default the kind of the newest cycle
+that rates people) of the viewer's population, or of one unit (`?unit=<id>`): completion and
+on-time rates,
 final ratings against the guideline, and the units cycle by cycle — charts with the same
 numbers in tables, and the tables as CSV (`/hr/trends.csv`, the cycles) and XLSX
 (`/hr/trends.xlsx`, a sheet per table).
 
 HR only (404 for everyone else, like every HR page); an HR partner sees the units they look
-after. A bad N shows the page again with the message and the default N; a unit outside the
-viewer's scope is 404. The numbers come from engine.performance.trends.
+after. A bad N or a kind of cycle the population never had shows the page again with the
+message and the defaults; a unit outside the viewer's scope is 404. The numbers come from
+engine.performance.trends.
 """
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -28,7 +33,7 @@ from engine.performance.trends import (
 )
 from webapp.auth import current_user
 from webapp.input import database_id
-from webapp.routes.trend_charts import LEVEL_COLOURS, distribution_chart, rates_chart
+from webapp.routes.trend_charts import LAYOUTS, LEVEL_COLOURS, distribution_chart, rates_chart
 from webapp.templating import render
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -45,14 +50,15 @@ async def _trends(request: Request, *, forgiving: bool) -> tuple[Trends, str]:
     unit_id = database_id(unit_text) if unit_text else None
     if unit_text and unit_id is None:
         raise HTTPException(404)
+    process = request.query_params.get("process", "")
     problem = ""
     try:
         try:
-            trends = await cycle_trends(viewer, wanted, unit_id)
+            trends = await cycle_trends(viewer, wanted, unit_id, process)
         except BadTrendRequest as exc:
             if not forgiving:
                 raise HTTPException(400, str(exc)) from None
-            problem = str(exc).capitalize()
+            problem = str(exc)[:1].upper() + str(exc)[1:]
             trends = await cycle_trends(viewer, None, unit_id)
     except (NotAllowed, NotFound):
         raise HTTPException(404) from None
@@ -61,6 +67,8 @@ async def _trends(request: Request, *, forgiving: bool) -> tuple[Trends, str]:
 
 def _query(trends: Trends) -> str:
     query = f"cycles={trends.asked}"
+    if trends.process is not None:
+        query += f"&process={quote(trends.process)}"
     return query + (f"&unit={trends.unit_id}" if trends.unit_id is not None else "")
 
 
@@ -70,12 +78,12 @@ async def trends_page(request: Request) -> Response:
     context = {
         "trends": trends,
         "problem": problem,
-        "typed": request.query_params.get("cycles", "") if problem else "",
+        "typed": bool(problem),
         "choices": sorted({2, 3, DEFAULT_CYCLES, 6, 8, MAX_CYCLES, trends.asked}),
         "max_cycles": MAX_CYCLES,
         "query": _query(trends),
-        "rates": rates_chart(trends),
-        "ratings": distribution_chart(trends),
+        "rates": [rates_chart(trends, layout) for layout in LAYOUTS],
+        "ratings": [distribution_chart(trends, layout) for layout in LAYOUTS],
         "colours": LEVEL_COLOURS,
     }
     return render(request, "hr_trends.html", context, status=422 if problem else 200)
