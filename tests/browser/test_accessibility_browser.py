@@ -47,8 +47,8 @@ PAGES = {
                  "/account/password"],
     "manager": ["/inbox", "/team", "/reviews", "/scorecard", "/feedback", "/development",
                 "/goals"],
-    "hradmin": ["/hr", "/hr/cycles/new", "/hr/dashboard", "/hr/calibration", "/admin/outbox",
-                "/admin/sessions", "/inbox", "/goals"],
+    "hradmin": ["/hr", "/hr/cycles/new", "/hr/dashboard", "/hr/trends", "/hr/calibration",
+                "/admin/outbox", "/admin/sessions", "/inbox", "/goals"],
     "designer": ["/designer", "/designer/import"],
 }
 
