@@ -148,6 +148,7 @@ def pages_of(page: Page, role: str) -> list[str]:
     paths = list(PAGES[role])
     if role in ("employee", "manager", "hradmin"):
         paths += linked_pages(page, "/inbox", r"/tasks/\d+", 8)
+        paths += ["/recognition", "/feedback", *year_so_far_pages(page)]
     if role in ("employee", "manager"):
         found = linked_pages(page, "/reviews", r"/(instances|reviews)/\d+(/[^/]+)?", 3)
         instances = [p for p in found if re.fullmatch(r"/instances/\d+", p)]
@@ -165,6 +166,15 @@ def pages_of(page: Page, role: str) -> list[str]:
         paths = [*PAGES[role], *(p for p in editors.values() if p not in PAGES[role])]
         paths += linked_pages(page, "/designer", r"/designer/[^/]+/validate", 1)
     return list(dict.fromkeys(paths))
+
+
+def year_so_far_pages(page: Page) -> list[str]:
+    """The first task in the inbox that shows the year-so-far panel, and the panel's own page
+    (what a browser without JavaScript opens)."""
+    for path in linked_pages(page, "/inbox", r"/tasks/\d+", 30):
+        if page.request.get(f"{path}/year-context").status == 200:
+            return [path, f"{path}/year-context"]
+    return []
 
 
 def name_of(path: str) -> str:
@@ -215,6 +225,8 @@ def test_every_page_of_a_role_passes_axe(
     log_in(page, role)
     paths = pages_of(page, role)
     assert any(p.startswith("/tasks/") for p in paths) or role == "designer", paths
+    if role in ("employee", "manager"):
+        assert any(p.endswith("/year-context") for p in paths), paths
     problems: list[str] = []
     for path in paths:
         problems += check(page, path, size, shoot, role)
