@@ -24,6 +24,7 @@ Sightline's optional case keys:
   name (`"ratings_released"`) or `{"name": ..., "payload": ...}`, as `runtime.send_signal`
   delivers HR's release to chosen instances.
 - `"expected_path"`: bpmn ids of the user/manual tasks in the order they must be completed.
+  When several tasks are ready at once, the runner completes the one the path names next.
 """
 
 from __future__ import annotations
@@ -294,7 +295,7 @@ def _run_case(
             ready = workflow.get_tasks(state=TaskState.READY, manual=True)
             if not ready:
                 break
-            task = ready[0]
+            task = _next_ready(ready, case.get("expected_path"), len(result.path))
             entry = feeder.next_entry(task)
             result.task = task.task_spec.bpmn_id
             result.path.append(task.task_spec.bpmn_id)
@@ -305,6 +306,16 @@ def _run_case(
         result.records = list(ctx.records)
     result.task = None
     _check_outcome(workflow, case, timers, signals, result)
+
+
+def _next_ready(ready: list[Task], expected_path: Any, done: int) -> Task:
+    """The ready task to complete next: when several are ready at once (a manager's and a
+    report's step in parallel), the one `expected_path` names next; else the first."""
+    if isinstance(expected_path, list) and done < len(expected_path):
+        for task in ready:
+            if task.task_spec.bpmn_id == expected_path[done]:
+                return task
+    return ready[0]
 
 
 def _check_outcome(
