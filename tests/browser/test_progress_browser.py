@@ -60,7 +60,7 @@ def test_an_employee_updates_progress_and_the_goal_tree_moves(
     item = page.locator(".progress-item").first
     expect(item.get_by_role("status")).to_contain_text("Saved")
     expect(item).to_contain_text("Module three is in review.")
-    expect(item.locator(".progress-badge")).to_have_text("On track")
+    expect(item.locator(".progress-current")).to_have_text("On track")
     assert _axe(page) == []
     shoot(page, "progress-scorecard-updated")
 
