@@ -86,3 +86,22 @@ async def test_my_reviews_needs_a_login(client, people):
     response = await client.get("/reviews")
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/reviews"
+
+
+async def test_everyday_processes_fold_below_the_cycles_reviews(client, login, deployed_pack):
+    """Feedback Ada started herself is hers too, but it must not bury her appraisal: the
+    cycle's processes lead, everyday ones are folded below with their count."""
+    cycle = await Cycle.create(name="2026 objectives")
+    ada = await runtime.actor_for("E300")
+    with clock.frozen_at(START):
+        review = await runtime.start_process(
+            "objective_setting", subject="E300", actor=deployed_pack, cycle_id=cycle.id
+        )
+    feedback = await runtime.start_process("feedback", subject="E300", actor=ada)
+    await login("e300")
+    html = (await client.get("/reviews")).text
+    table, folded = html.split('<details class="reviews-everyday">')
+    assert f'href="/instances/{review.id}"' in table
+    assert f'href="/instances/{feedback.id}"' not in table
+    assert f'href="/instances/{feedback.id}"' in folded
+    assert "outside the cycles (1)" in folded

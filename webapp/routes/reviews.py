@@ -78,10 +78,16 @@ async def person_review(request: Request) -> Response:
 
 
 async def my_reviews(request: Request) -> Response:
-    """GET /reviews: every process about the viewer, newest first, each linking to its page."""
+    """GET /reviews: every process about the viewer, newest first, each linking to its page:
+    those of cycles in the table, everyday ones (outside any cycle) folded below."""
     viewer = current_user(request)
     reviews = await reviews_of(viewer.person_id)
-    return render(request, "reviews.html", {"reviews": reviews})
+    # The cycle's processes first; everyday ones (feedback, praise, 1:1s) would bury them.
+    return render(request, "reviews.html", {
+        "reviews": reviews,
+        "in_cycles": [r for r in reviews if r.cycle_name],
+        "everyday": [r for r in reviews if not r.cycle_name],
+    })
 
 
 routes: list[BaseRoute] = [
