@@ -527,9 +527,10 @@ class GoalTree:
 
 
 async def current_objectives(
-    cycle_id: int, person_ids: Iterable[int] | None
+    cycle_id: int, person_ids: Iterable[int] | None, *, actuals_only: bool = False
 ) -> dict[int, list[dict[str, Any]]]:
-    """Per person, the objectives of their newest objectives-bearing record in the cycle."""
+    """Per person, the objectives of their newest objectives-bearing record in the cycle
+    (`actuals_only`: with the latest actuals laid over but not the status and comment)."""
     kinds = objective_kinds((await cycle_pack(cycle_id)).features.records)
     query = Record.filter(cycle_id=cycle_id, kind__in=kinds)
     if person_ids is not None:
@@ -543,7 +544,7 @@ async def current_objectives(
             found[person_id] = [o for o in objectives if isinstance(o, dict)]
             written[person_id] = created_at
     # In-year updates newer than the record move the roll-ups at once (ObjectiveStatus rows).
-    return await with_latest_progress(cycle_id, found, written)
+    return await with_latest_progress(cycle_id, found, written, actuals_only=actuals_only)
 
 
 def person_node(
@@ -642,7 +643,7 @@ async def goal_tree(cycle_id: int, viewer: SeesSubjects) -> GoalTree:
         raise NotFound(f"no cycle {cycle_id}")
     directory = await current_directory()
     visible = visible_subject_ids(viewer, directory)
-    objectives = await current_objectives(cycle_id, visible)
+    objectives = await current_objectives(cycle_id, visible, actuals_only=True)
     goals = await list_goals(cycle_id, viewer)
     people_ids = set(objectives) | {
         p.id for p in directory.people.values()

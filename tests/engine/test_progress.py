@@ -89,6 +89,21 @@ async def test_a_record_written_after_the_update_wins(org, cycle):
     assert objectives[0]["actual"] == 6
 
 
+async def test_the_goal_tree_takes_the_check_in_then_a_later_update(org, cycle):
+    await create_goal(cycle, "Grow revenue", org.viewer("HA"))
+    with clock.frozen_at(JAN):
+        await progress.record_update(org.viewer("D1"), org.ids["D1"], cycle, "ship-api",
+                                     actual=3, status="on_track")
+    checked_in = [{**OBJECTIVES[0], "actual": 6}, OBJECTIVES[1]]
+    with clock.frozen_at(JAN + timedelta(days=30)):
+        await record(org, cycle, "D1", "midyear_checkin", {"objectives": checked_in})
+    assert (await goal_tree(cycle, org.viewer("HA"))).goals[0].progress == 60.0
+    with clock.frozen_at(JAN + timedelta(days=37)):
+        await progress.record_update(org.viewer("D1"), org.ids["D1"], cycle, "ship-api",
+                                     actual=9)
+    assert (await goal_tree(cycle, org.viewer("HA"))).goals[0].progress == 90.0
+
+
 async def test_a_manager_may_update_for_a_report_but_a_colleague_may_not(org, cycle):
     with clock.frozen_at(JAN):
         latest = await progress.record_update(org.viewer("EM"), org.ids["D1"], cycle,

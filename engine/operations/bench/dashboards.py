@@ -193,8 +193,9 @@ def _percentiles(name: str, times: list[float]) -> dict[str, float]:
 async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, Any]:
     """A year of weekly progress updates for everyone (bulk-written), then the pages that read
     progress: an employee's score card with its history, a team lead's at-risk list, and the
-    goal tree as a team lead and as HR see it."""
-    from engine.base.models import KpiUpdate, Person
+    goal tree as a team lead and as HR see it; each also as a ratio against a reference read in
+    the same run (the cycle's latest actuals, nothing computed)."""
+    from engine.base.models import KpiUpdate, ObjectiveStatus, Person
     from engine.operations.bench_fill import progress_year
     from engine.performance.goals import goal_tree
     from engine.performance.progress import progress_card, team_at_risk
@@ -229,7 +230,13 @@ async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, An
     async def goals_hr() -> None:
         await goal_tree(1, _Viewer(1, frozenset({"hr"})))
 
+    async def reference() -> None:
+        # The floor of any org-wide roll-up: the cycle's latest actuals read, nothing computed.
+        await ObjectiveStatus.filter(cycle_id=1).values_list("person_id", "objective_key",
+                                                            "actual")
+
     pages: dict[str, Callable[[], Awaitable[None]]] = {
+        "progress_reference": reference,
         "progress_scorecard": card, "team_at_risk": at_risk,
         "goals_team_lead": goals_lead, "goals_hr": goals_hr,
     }
@@ -245,4 +252,10 @@ async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, An
             await page()
             times.append((time.perf_counter() - started) * 1000)
         found.update(_percentiles(name, times))
+    # Each page against the reference measured in the same run: what a busy machine does to
+    # both cancels out of the ratio.
+    floor = max(found["progress_reference_p50_ms"], 0.1)
+    for name in pages:
+        if name != "progress_reference":
+            found[f"{name}_ratio"] = round(found[f"{name}_p50_ms"] / floor, 1)
     return found
