@@ -221,6 +221,8 @@ class Person(Model):
     manager_id: int | None
     active = fields.BooleanField(default=True)
     attributes: Any = fields.JSONField(default=dict)
+    # The identity provider's id for the person (SCIM externalId), when provisioned by one.
+    external_id = fields.CharField(max_length=255, null=True, db_index=True)
 
     class Meta:
         table = "person"
@@ -264,6 +266,10 @@ class User(Model):
     failed_logins = fields.IntField(default=0)
     locked_until = fields.DatetimeField(null=True)
     last_login_at = fields.DatetimeField(null=True)
+    # The user's language ("de", "fr" …; "" follows the browser) and whether task emails are
+    # gathered into one daily digest instead of one email each.
+    language = fields.CharField(max_length=16, default="")
+    daily_digest = fields.BooleanField(default=False)
 
     class Meta:
         table = "user"
@@ -362,6 +368,10 @@ class OutboxEmail(Model):
     last_error = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    # The HTML alternative of the body (the plain text is always kept) and a calendar
+    # invitation (text/calendar) to attach, when the email has them.
+    html = fields.TextField(null=True)
+    calendar = fields.TextField(null=True)
 
     class Meta:
         table = "outbox_email"
@@ -690,3 +700,161 @@ class LoginThrottle(Model):
 
     class Meta:
         table = "login_throttle"
+
+
+class DirectoryGroup(Model):
+    """A named group as an identity provider sees it (SCIM Groups): members are the
+    GroupMembership rows with its name."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    external_id = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "directory_group"
+
+
+class ApiToken(Model):
+    """A bearer token for the REST API or SCIM. Only its SHA-256 is kept, the token itself is
+    shown once, when made."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=128)
+    # personal: acts as its user, with the user's rights; service: acts for a system with
+    # only its scopes.
+    kind = fields.CharField(max_length=16, default="personal")
+    scopes: Any = fields.JSONField(default=list)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    # The first characters of the token, so people recognise it in a list.
+    prefix = fields.CharField(max_length=16)
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="api_tokens", null=True, on_delete=fields.CASCADE
+    )
+    user_id: int | None
+    created_by = fields.CharField(max_length=128, default="")
+    created_at = fields.DatetimeField()
+    last_used_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_token"
+
+
+class ApiRateWindow(Model):
+    """Requests one token made in one rate-limit window, counted by one atomic statement."""
+
+    id = fields.IntField(primary_key=True)
+    token_id = fields.IntField()
+    window_start = fields.DatetimeField()
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "api_rate_window"
+        unique_together = (("token_id", "window_start"),)
+
+
+class IdempotentRequest(Model):
+    """A write made with an Idempotency-Key: the same key again returns the stored answer
+    instead of doing the write twice."""
+
+    id = fields.IntField(primary_key=True)
+    token_id = fields.IntField()
+    key = fields.CharField(max_length=128)
+    method = fields.CharField(max_length=8)
+    path = fields.CharField(max_length=255)
+    request_hash = fields.CharField(max_length=64)
+    status_code = fields.IntField()
+    response_body = fields.TextField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "api_idempotency"
+        unique_together = (("token_id", "key"),)
+
+
+class ExternalIdentity(Model):
+    """A sign-in identity at an OpenID Connect provider linked to a login."""
+
+    id = fields.IntField(primary_key=True)
+    provider = fields.CharField(max_length=64)
+    issuer = fields.CharField(max_length=255)
+    subject = fields.CharField(max_length=255)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="external_identities", on_delete=fields.CASCADE
+    )
+    user_id: int
+    email = fields.CharField(max_length=255, default="")
+    created_at = fields.DatetimeField()
+    last_login_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "external_identity"
+        unique_together = (("issuer", "subject"),)
+
+
+class Webhook(Model):
+    """An HTTP endpoint of another system that is told of events (task created/completed,
+    instance finished, record written) with signed payloads."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=128)
+    url = fields.CharField(max_length=1000)
+    secret = fields.CharField(max_length=128)
+    events: Any = fields.JSONField(default=list)
+    active = fields.BooleanField(default=True)
+    created_by = fields.CharField(max_length=128, default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "webhook"
+
+
+class ChatChannel(Model):
+    """A Slack or Microsoft Teams incoming webhook: the organisation's (no person) or one
+    person's own."""
+
+    id = fields.IntField(primary_key=True)
+    # slack or teams.
+    kind = fields.CharField(max_length=16)
+    url = fields.CharField(max_length=1000)
+    person: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="chat_channels", null=True, on_delete=fields.CASCADE
+    )
+    person_id: int | None
+    active = fields.BooleanField(default=True)
+    created_by = fields.CharField(max_length=128, default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "chat_channel"
+
+
+class HttpDelivery(Model):
+    """One HTTP POST to another system (a webhook event, a chat message), written in the
+    transaction of what caused it and sent by the worker with retries and backoff; the rows
+    are the delivery log."""
+
+    id = fields.IntField(primary_key=True)
+    # webhook, slack or teams.
+    kind = fields.CharField(max_length=16)
+    webhook_id = fields.IntField(null=True, db_index=True)
+    channel_id = fields.IntField(null=True, db_index=True)
+    event = fields.CharField(max_length=64, default="")
+    url = fields.CharField(max_length=1000)
+    body = fields.TextField()
+    headers: Any = fields.JSONField(default=dict)
+    # queued | sent | failed
+    status = fields.CharField(max_length=16, default="queued")
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True)
+    last_status_code = fields.IntField(null=True)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    delivered_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "http_delivery"
+        indexes = (("status", "next_attempt_at"),)

@@ -129,3 +129,42 @@ async def test_a_fresh_database_migrates_to_the_models(database_url: str) -> Non
             )
     finally:
         await engine_db.disconnect()
+
+
+async def test_a_database_with_goals_logins_and_emails_gains_the_new_columns(
+    database_url: str,
+) -> None:
+    """A deployment upgraded after issue-sized releases keeps its rows: columns added to tables
+    that hold data (a goal, a login, a sent email) get their defaults instead of failing."""
+    await migrate(config=engine_db.tortoise_config(database_url),
+                  target="models.0006_packs_in_the_database")
+    await engine_db.disconnect()
+    await engine_db.connect(database_url)
+    now = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    await insert("person", {"id": 1, "key": "E1", "name": "Eve", "email": "", "title": "",
+                            "job_family": "", "active": True, "attributes": "{}"})
+    await insert("user", {"id": 1, "username": "eve", "password_hash": "x", "person_id": 1,
+                          "failed_logins": 0})
+    await insert("cycle", {"id": 1, "name": "2026", "created_at": now})
+    await insert("org_goal", {"id": 1, "cycle_id": 1, "title": "Grow", "description": "",
+                              "weight": 1.0, "created_by": "", "created_at": now,
+                              "updated_at": now})
+    await insert("outbox_email", {"id": 1, "to": "eve@example.com", "subject": "s",
+                                  "body": "b", "status": "sent", "attempts": 0,
+                                  "created_at": now})
+    await engine_db.disconnect()
+    await engine_db.upgrade(database_url)
+    await engine_db.connect(database_url)
+    try:
+        client = connections.get("default")
+        user = (await client.execute_query_dict('SELECT "language", "daily_digest" FROM "user"'))
+        goal = await client.execute_query_dict(
+            'SELECT "title", "measure", "unit", "retired_by", "retired_at" FROM "org_goal"')
+        email = await client.execute_query_dict('SELECT "body", "html" FROM "outbox_email"')
+        assert user == [{"language": "", "daily_digest": False}] or user == [
+            {"language": "", "daily_digest": 0}]
+        assert goal == [{"title": "Grow", "measure": "", "unit": "", "retired_by": "",
+                         "retired_at": None}]
+        assert email == [{"body": "b", "html": None}]
+    finally:
+        await engine_db.disconnect()

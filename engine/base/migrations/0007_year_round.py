@@ -119,7 +119,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='OrgGoal',
             name='measure',
-            field=fields.CharField(default='', max_length=255),
+            field=fields.CharField(default='', db_default='', max_length=255),
         ),
         ops.AddField(
             model_name='OrgGoal',
@@ -139,7 +139,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='OrgGoal',
             name='retired_by',
-            field=fields.CharField(default='', max_length=128),
+            field=fields.CharField(default='', db_default='', max_length=128),
         ),
         ops.AddField(
             model_name='OrgGoal',
@@ -149,7 +149,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='OrgGoal',
             name='unit',
-            field=fields.CharField(default='', max_length=32),
+            field=fields.CharField(default='', db_default='', max_length=32),
         ),
         ops.AlterModelOptions(
             name='PackDraftFile',
