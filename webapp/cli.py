@@ -429,6 +429,75 @@ def cmd_cycle_list(args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(work))
 
 
+# --- tokens --------------------------------------------------------------------------------
+
+
+def _scopes_from(values: list[str]) -> list[str]:
+    return [scope for value in values for scope in value.split(",") if scope.strip()]
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from engine.people import tokens
+
+    if args.days is not None and args.days < 1:
+        raise CommandError("--days must be at least 1")
+
+    async def work() -> int:
+        now = tokens.wall_clock()
+        expires = now + timedelta(days=args.days) if args.days else None
+        scopes = _scopes_from(args.scope)
+        if args.as_:
+            made = await tokens.make_token_for_username(
+                args.name, args.as_, scopes, created_by="cli", expires_at=expires, now=now
+            )
+        else:
+            made = await tokens.make_token(
+                args.name, kind=tokens.SERVICE, scopes=scopes, created_by="cli",
+                expires_at=expires, now=now,
+            )
+        info = made.info
+        who = f"acts as {info.username}" if info.username else "service token"
+        until = f", expires {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else ""
+        print(f"token {info.id} '{info.name}' ({who}; scopes {' '.join(info.scopes)}{until}) "
+              "— shown once, store it now:", file=sys.stderr)
+        print(made.token)  # the last line: what scripts read
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from engine.people import tokens
+
+    async def work() -> int:
+        found = await tokens.list_tokens(include_revoked=args.all)
+        if not found:
+            print("no tokens")
+            return 0
+        now = tokens.wall_clock()
+        for info in found:
+            who = info.username or "service"
+            used = f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "never used"
+            print(f"{info.id}\t{info.prefix}…\t{info.name}\t{who}\t{' '.join(info.scopes)}\t"
+                  f"{info.status(now)}\t{used}")
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from engine.people import tokens
+
+    async def work() -> int:
+        info = await tokens.revoke_token(args.id)
+        print(f"token {info.id} '{info.name}' revoked")
+        return 0
+
+    return asyncio.run(_with_db(work))
+
+
 # --- designer: migration, pack archives ----------------------------------------------------
 
 
@@ -644,6 +713,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cycle_launch)
     p = cycle.add_parser("list", help="cycles with instance counts per process")
     p.set_defaults(func=cmd_cycle_list)
+
+    token = sub.add_parser("token", help="API and SCIM tokens").add_subparsers(
+        dest="token", required=True
+    )
+    p = token.add_parser(
+        "create", help="make a token; prints it on the last line (shown once)",
+        description="Make a bearer token. With --as it is a personal token acting as that "
+        "login (with the person's rights); without, a service token with only its scopes "
+        "(an identity provider's SCIM client, a BI tool). The token is the last line printed.",
+    )
+    p.add_argument("--name", required=True, help="what the token is for")
+    p.add_argument("--scope", action="append", required=True, metavar="SCOPE",
+                   help="api, api:read or scim (repeat, or separate with commas)")
+    p.add_argument("--as", dest="as_", metavar="USERNAME",
+                   help="a personal token of this login (default: a service token)")
+    p.add_argument("--days", type=int, help="expires after this many days (default: never)")
+    p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("list", help="tokens: id, prefix, name, login, scopes, status")
+    p.add_argument("--all", action="store_true", help="revoked tokens too")
+    p.set_defaults(func=cmd_token_list)
+    p = token.add_parser("revoke", help="revoke a token at once")
+    p.add_argument("id", type=int, help="the token's id (from `sightline token list`)")
+    p.set_defaults(func=cmd_token_revoke)
 
     p = sub.add_parser("migrate", help="move running instances to another version")
     p.add_argument("instance", type=int, nargs="?", help="the instance id")
