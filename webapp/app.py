@@ -58,6 +58,7 @@ from webapp.routes import progress as progress_routes
 from webapp.routes import recognition as recognition_routes
 from webapp.routes import reviews as review_routes
 from webapp.routes import tasks as task_routes
+from webapp.routes import tokens as token_routes
 from webapp.routes import trends as trend_routes
 from webapp.sessions import PROBE_PATHS, DatabaseSessionMiddleware, require_secret_key
 from webapp.templating import STATIC_DIR, VENDOR_DIRS
@@ -80,6 +81,7 @@ ROUTE_MODULES: list[AreaModule] = [
     health_routes,
     metrics_routes,
     auth_routes,
+    token_routes,
     inbox_routes,
     task_routes,
     people_routes,
