@@ -49,7 +49,7 @@ from engine.performance.deployed_pack import current_features, newest_pack
 from engine.performance.goals import objective_kinds
 from engine.performance.objectives import with_keys
 from engine.performance.progress import status_label
-from engine.workflow import runtime
+from engine.workflow import calendar_invites, runtime
 from engine.workflow.access import SeesSubjects
 
 # The meeting's page as the web app serves it: the process's task links to it.
@@ -577,6 +577,8 @@ async def _cancel_meeting_process(series: OneOnOneSeries, actor: runtime.Actor) 
 async def _new_meeting(series: OneOnOneSeries, when: datetime, actor: runtime.Actor) -> int:
     meeting = await OneOnOneMeeting.create(series_id=series.id, scheduled_at=when,
                                            status="scheduled", objective_keys=[])
+    await calendar_invites.one_on_one_invitation(
+        meeting.id, when, series.duration_minutes, series.manager_id, series.report_id)
     series.instance_id = await _start_meeting_process(series, meeting, actor)
     await OneOnOneSeries.filter(id=series.id).update(instance_id=series.instance_id)
     return meeting.id
@@ -708,6 +710,9 @@ async def skip_meeting(meeting_id: int, actor: runtime.Actor) -> int:
     won = await OneOnOneMeeting.filter(id=meeting.id, status="scheduled").update(
         status="skipped")
     if won:
+        await calendar_invites.one_on_one_invitation(
+            meeting.id, meeting.scheduled_at, series.duration_minutes, series.manager_id,
+            series.report_id, calendar_invites.CANCEL)
         after = max(meeting.scheduled_at, clock.now())
         await _new_meeting(series, next_occurrence(series.first_at, series.cadence, after), actor)
     return await current_meeting_id(series.id, actor.person_id or 0)
@@ -723,6 +728,9 @@ async def reschedule(meeting_id: int, actor: runtime.Actor, when: datetime) -> N
     await _cancel_meeting_process(series, actor)
     meeting.scheduled_at = when
     await meeting.save(update_fields=["scheduled_at"])
+    await calendar_invites.one_on_one_invitation(
+        meeting.id, when, series.duration_minutes, series.manager_id, series.report_id,
+        moved=True)
     series.instance_id = await _start_meeting_process(series, meeting, actor)
     await OneOnOneSeries.filter(id=series.id).update(instance_id=series.instance_id)
 
@@ -739,8 +747,13 @@ async def end_series(series_id: int, actor: runtime.Actor) -> None:
         raise OneOnOneError("This 1:1 series has already ended.")
     await _settle(series)
     await _cancel_meeting_process(series, actor)
+    waiting = await OneOnOneMeeting.filter(series_id=series.id, status="scheduled")
     await OneOnOneMeeting.filter(series_id=series.id, status="scheduled").update(
         status="skipped")
+    for meeting in waiting:
+        await calendar_invites.one_on_one_invitation(
+            meeting.id, meeting.scheduled_at, series.duration_minutes, series.manager_id,
+            series.report_id, calendar_invites.CANCEL)
     await OneOnOneSeries.filter(id=series.id).update(ended_at=clock.now(), instance_id=None)
 
 

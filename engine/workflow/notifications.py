@@ -17,16 +17,18 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
 from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from engine.base import clock
 from engine.base.errors import Conflict, NotFound
-from engine.base.models import HumanTask, OutboxEmail, Person
-from engine.people.directory import DirectorySnapshot, PersonInfo
+from engine.base.models import HumanTask, OutboxEmail, Person, User
+from engine.people.directory import DirectorySnapshot, PersonInfo, current_directory
+from engine.workflow import calendar_invites, email_templates
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,9 @@ CLAIM_LEASE = timedelta(minutes=5)
 BASE_URL_PLACEHOLDER = "{base_url}"
 TASK_ID_PLACEHOLDER = "{task_id}"
 STATUSES = ("queued", "sent", "failed")
+# A task email set aside for its reader's daily digest, and once gathered into one.
+DIGEST = "digest"
+DIGESTED = "digested"
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,10 @@ def _due_sentence(due_at: datetime | None) -> str:
     return f" It was due on {on} and is {-days} day{'s' if days < -1 else ''} overdue."
 
 
+def _due_date(due_at: datetime | None) -> str:
+    return f"{due_at:%A} {due_at.day} {due_at:%B %Y}" if due_at else ""
+
+
 def _emails(
     row: HumanTask,
     directory: DirectorySnapshot,
@@ -117,14 +126,23 @@ def _emails(
     emails = []
     for person in _recipients(row, directory):
         about = _about(row, person, directory)
+        said = sentence.format(name=row.name, about=f" for {about}" if about else "")
         emails.append(
             {
                 "to": _address(person),
                 "subject": f"{subject}: {row.name}" + (f" — {about}" if about else ""),
                 "body": (
                     f"{_greeting(person)}\n\n"
-                    + sentence.format(name=row.name, about=f" for {about}" if about else "")
+                    + said
                     + f"{_due_sentence(row.due_at)}{extra}\n\nOpen it: {_task_link()}\n"
+                ),
+                "html": email_templates.html_email(
+                    title=f"{subject}: {row.name}",
+                    greeting=_greeting(person),
+                    paragraphs=[said + _due_sentence(row.due_at), *extra.strip().split("\n\n")],
+                    button=("Open the task", _task_link()),
+                    facts=[("Task", row.name), ("About", about),
+                           ("Due", _due_date(row.due_at))],
                 ),
                 "next_attempt_at": clock.now(),
                 "task_id": row.id,
@@ -177,8 +195,23 @@ def shown_email(email: OutboxEmail, base_url: str) -> ShownEmail:
     return ShownEmail(email, body_for_display(email, base_url))
 
 
+def _completed(text: str, email: OutboxEmail, base_url: str) -> str:
+    text = text.replace(BASE_URL_PLACEHOLDER, base_url.rstrip("/"))
+    return text.replace(TASK_ID_PLACEHOLDER, str(email.task_id or ""))
+
+
+def calendar_for_display(email: OutboxEmail, base_url: str) -> str:
+    """The invitation as sent: links completed on the unfolded lines, then folded again (a
+    placeholder may straddle a fold)."""
+    lines = calendar_invites.unfold(email.calendar or "")
+    return "".join(calendar_invites.fold(_completed(line, email, base_url)) + "\r\n"
+                   for line in lines)
+
+
 def message_for(email: OutboxEmail, smtp: SmtpSettings) -> EmailMessage:
-    """The MIME message that goes out for an outbox email."""
+    """The MIME message that goes out for an outbox email: the plain text, its HTML
+    alternative when it has one, and a calendar invitation — inline, where calendar clients
+    act on it, and as an .ics file for the others."""
     msg = EmailMessage()
     msg["From"] = smtp.sender
     msg["To"] = email.to
@@ -186,6 +219,14 @@ def message_for(email: OutboxEmail, smtp: SmtpSettings) -> EmailMessage:
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(idstring=f"outbox-{email.id}")
     msg.set_content(body_for_display(email, smtp.base_url))
+    if email.html:
+        msg.add_alternative(_completed(email.html, email, smtp.base_url), subtype="html")
+    if email.calendar:
+        ics = calendar_for_display(email, smtp.base_url)
+        method = calendar_invites.method_of(ics)
+        msg.add_alternative(ics, subtype="calendar", params={"method": method})
+        msg.add_attachment(ics.encode("utf-8"), maintype="application", subtype="ics",
+                           filename="invite.ics" if method != "CANCEL" else "cancel.ics")
     return msg
 
 
@@ -235,7 +276,13 @@ async def send_due(smtp: SmtpSettings, limit: int = 50) -> tuple[int, int]:
         .limit(limit)
     )
     sent = failed = 0
+    digest_readers = await _digest_readers()
     for email in due:
+        if email.task_id is not None and _reader(email) in digest_readers:
+            # This person reads their task emails once a day, gathered (queue_digests).
+            await OutboxEmail.filter(id=email.id, status="queued").update(
+                status=DIGEST, next_attempt_at=now)
+            continue
         if not await _claim(email, now):
             continue
         try:
@@ -259,6 +306,95 @@ async def send_due(smtp: SmtpSettings, limit: int = 50) -> tuple[int, int]:
             sent += 1
             await _record_sent(email, now)
     return sent, failed
+
+
+# --- the daily digest -----------------------------------------------------------------------
+
+
+def _reader(email: OutboxEmail) -> str:
+    return parseaddr(email.to)[1].lower()
+
+
+async def _digest_readers() -> dict[str, int]:
+    """Email address → person id of everyone who chose the daily digest."""
+    rows = await User.filter(daily_digest=True).values_list("person__email", "person_id")
+    return {str(address).lower(): int(pid) for address, pid in rows if address}
+
+
+def digest_time(now: datetime, hour: int) -> datetime:
+    """Today's digest moment in the engine clock's time zone."""
+    return now.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+async def queue_digests(hour: int) -> int:
+    """Once the day's digest hour has passed, gather each digest reader's task emails set
+    aside before it into one email listing the tasks still open; returns how many digests
+    were queued. Emails set aside after the hour wait for tomorrow's, so a person gets at most
+    one a day; a digest whose tasks were all done meanwhile is not sent at all."""
+    now = clock.now()
+    cut = digest_time(now, hour)
+    if now < cut:
+        return 0
+    waiting = await OutboxEmail.filter(status=DIGEST, next_attempt_at__lt=cut).order_by("id")
+    by_reader: dict[str, list[OutboxEmail]] = {}
+    for email in waiting:
+        by_reader.setdefault(_reader(email), []).append(email)
+    if not by_reader:
+        return 0
+    readers = await _digest_readers()
+    directory = await current_directory()
+    queued = 0
+    for address, emails in by_reader.items():
+        task_ids = list(dict.fromkeys(e.task_id for e in emails if e.task_id is not None))
+        tasks = await HumanTask.filter(id__in=task_ids, status="ready").order_by("due_at", "id")
+        reader = directory.person(readers.get(address, 0))
+        try:
+            async with in_transaction():
+                taken = await OutboxEmail.filter(
+                    id__in=[e.id for e in emails], status=DIGEST).update(
+                    status=DIGESTED, sent_at=now, next_attempt_at=None)
+                if taken != len(emails):
+                    raise Conflict("another worker gathered this digest")
+                if tasks:
+                    await OutboxEmail.create(**_digest_email(emails[-1].to, reader, tasks,
+                                                             directory, now))
+                    queued += 1
+        except Conflict:
+            continue
+    return queued
+
+
+def _digest_email(to: str, reader: PersonInfo | None, tasks: list[HumanTask],
+                  directory: DirectorySnapshot, now: datetime) -> dict[str, Any]:
+    """The outbox row of one person's digest: every open task, with whom it is about, when it
+    is due and its link."""
+    greeting = _greeting(reader) if reader else "Hello,"
+    count = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+    items = []
+    for task in tasks:
+        about = _about(task, reader, directory) if reader else ""
+        name = task.name + (f" — {about}" if about else "")
+        due = _due_date(task.due_at)
+        items.append((name, f"Due {due}" if due else "",
+                      f"{BASE_URL_PLACEHOLDER}/tasks/{task.id}"))
+    text = f"{greeting}\n\n{count} wait{'s' if len(tasks) == 1 else ''} for you:\n\n" + "".join(
+        f"- {name}" + (f" ({due})" if due else "") + f"\n  {url}\n" for name, due, url in items
+    )
+    day = f"{now:%A} {now.day} {now:%B %Y}"
+    return {
+        "to": to,
+        "subject": f"Your tasks for {day}: {count}",
+        "body": text,
+        "html": email_templates.html_email(
+            title=f"Your tasks for {day}",
+            greeting=greeting,
+            paragraphs=[f"{count} wait{'s' if len(tasks) == 1 else ''} for you."],
+            sections=[email_templates.task_list(items)],
+            button=("Open your inbox", f"{BASE_URL_PLACEHOLDER}/inbox"),
+        ),
+        "next_attempt_at": now,
+        "task_id": None,
+    }
 
 
 # --- the outbox as HR sees it ------------------------------------------------------------------

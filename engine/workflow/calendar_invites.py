@@ -1,0 +1,224 @@
+"""Calendar invitations (RFC 5545 iCalendar, RFC 5546 iTIP) for meetings the engine schedules.
+
+A 1:1 meeting scheduled, moved or cancelled, and an appraisal discussion given its time, send
+both people an email with a `text/calendar; method=REQUEST` (or `CANCEL`) part, so the meeting
+lands in the calendar they already use. The text is written here rather than by a library:
+the subset needed is small, and its rules (CRLF line ends, lines folded at 75 octets, text
+escaped) are exactly what the tests check.
+
+A meeting keeps one UID for its whole life, so a calendar replaces the event when it moves
+(a higher SEQUENCE) and removes it when it is cancelled. The sequence is counted from the
+invitations already in the outbox for that UID and recipient: the database is the memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from engine.base import clock
+from engine.base.models import OutboxEmail
+from engine.people.directory import PersonInfo, current_directory
+from engine.workflow import email_templates
+
+PRODID = "-//Sightline//Sightline performance management//EN"
+UID_DOMAIN = "sightline"
+REQUEST = "REQUEST"
+CANCEL = "CANCEL"
+# RFC 5545 3.1: content lines are folded at 75 octets, not counting the line break.
+FOLD_OCTETS = 75
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """A meeting as an invitation describes it."""
+
+    uid: str
+    summary: str
+    start: datetime
+    duration: timedelta
+    organizer: PersonInfo
+    attendees: tuple[PersonInfo, ...]
+    description: str = ""
+    # An absolute link (base URL included) or a path the sender completes.
+    url: str = ""
+
+
+def meeting_uid(kind: str, key: int | str) -> str:
+    """The UID of a meeting: stable for its life, so an update replaces the event."""
+    return f"{kind}-{key}@{UID_DOMAIN}"
+
+
+def escape_text(value: str) -> str:
+    """A TEXT value escaped per RFC 5545 3.3.11 (backslash, semicolon, comma, newline)."""
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return value.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+
+
+def fold(line: str) -> str:
+    """One content line folded into CRLF-separated pieces of at most 75 octets, never
+    splitting a UTF-8 character; continuation lines start with a space (RFC 5545 3.1)."""
+    pieces: list[str] = []
+    current, size, limit = "", 0, FOLD_OCTETS
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if size + width > limit:
+            pieces.append(current)
+            # A continuation line's leading space counts towards its 75 octets.
+            current, size, limit = " ", 1, FOLD_OCTETS
+        current += char
+        size += width
+    pieces.append(current)
+    return "\r\n".join(pieces)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _cal_address(person: PersonInfo, role: str = "") -> str:
+    name = person.name.replace('"', "'")
+    params = f';CN="{name}"' + (f";ROLE={role}" if role else "")
+    return f"{params}:mailto:{person.email}"
+
+
+def calendar_text(meeting: Meeting, method: str, sequence: int) -> str:
+    """The VCALENDAR of an invitation (REQUEST) or a cancellation (CANCEL), CRLF line ends."""
+    if method not in (REQUEST, CANCEL):
+        raise ValueError(f"'{method}' is not an invitation method (REQUEST or CANCEL)")
+    description = meeting.description + (f"\n\n{meeting.url}" if meeting.url else "")
+    lines = [
+        "BEGIN:VCALENDAR",
+        f"PRODID:{PRODID}",
+        "VERSION:2.0",
+        "CALSCALE:GREGORIAN",
+        f"METHOD:{method}",
+        "BEGIN:VEVENT",
+        f"UID:{meeting.uid}",
+        f"SEQUENCE:{sequence}",
+        f"DTSTAMP:{_stamp(clock.now())}",
+        f"DTSTART:{_stamp(meeting.start)}",
+        f"DTEND:{_stamp(meeting.start + meeting.duration)}",
+        f"SUMMARY:{escape_text(meeting.summary)}",
+        f"DESCRIPTION:{escape_text(description)}",
+    ]
+    if meeting.url:
+        lines.append(f"URL:{meeting.url}")
+    lines.append("ORGANIZER" + _cal_address(meeting.organizer))
+    for person in meeting.attendees:
+        lines.append("ATTENDEE" + _cal_address(person, "REQ-PARTICIPANT")
+                     .replace(":mailto:", ";PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:", 1))
+    lines += [
+        f"STATUS:{'CANCELLED' if method == CANCEL else 'CONFIRMED'}",
+        "TRANSP:OPAQUE",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return "".join(fold(line) + "\r\n" for line in lines)
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%A} {moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+
+
+def _texts(meeting: Meeting, method: str, reader: PersonInfo, moved: bool) -> tuple[str, str,
+                                                                                     str]:
+    """(subject, plain text, HTML) of the email that carries the invitation to `reader`."""
+    first = reader.name.split()[0] if reader.name else "there"
+    when = _when(meeting.start)
+    if method == CANCEL:
+        subject = f"Cancelled: {meeting.summary}"
+        sentence = f"'{meeting.summary}' on {when} is cancelled."
+    elif moved:
+        subject = f"Moved: {meeting.summary}"
+        sentence = f"'{meeting.summary}' moved to {when}."
+    else:
+        subject = f"Invitation: {meeting.summary}"
+        sentence = f"'{meeting.summary}' is on {when}."
+    tail = "The invitation is attached: your calendar takes it as it comes."
+    text = f"Hello {first},\n\n{sentence}\n{tail}\n" + (
+        f"\nOpen it: {meeting.url}\n" if meeting.url else "")
+    body = email_templates.html_email(
+        title=subject,
+        greeting=f"Hello {first},",
+        paragraphs=[sentence, tail],
+        button=("Open the meeting", meeting.url) if meeting.url else None,
+        facts=[("When", when), ("With", ", ".join(p.name for p in meeting.attendees
+                                                   if p.id != reader.id))],
+    )
+    return subject, text, body
+
+
+async def _sequence(uid: str, address: str) -> int:
+    """How many invitations for this meeting `address` already has in the outbox."""
+    return await OutboxEmail.filter(to=address, calendar__contains=f"UID:{uid}\r\n").count()
+
+
+async def queue_invitations(meeting: Meeting, method: str = REQUEST,
+                            moved: bool = False) -> list[int]:
+    """Queue one email with the invitation (or cancellation) for each attendee with an email
+    address; returns the outbox ids. Call it in the transaction that changes the meeting."""
+    ids = []
+    for person in meeting.attendees:
+        if not person.email or not person.active:
+            continue
+        address = f"{person.name} <{person.email}>"
+        sequence = await _sequence(meeting.uid, address)
+        subject, text, body = _texts(meeting, method, person, moved)
+        row = await OutboxEmail.create(
+            to=address, subject=subject[:255], body=text, html=body,
+            calendar=calendar_text(meeting, method, sequence),
+            next_attempt_at=clock.now(), task_id=None,
+        )
+        ids.append(row.id)
+    return ids
+
+
+def unfold(text: str) -> list[str]:
+    """The content lines of an iCalendar text, unfolded (for readers and tests)."""
+    return text.replace("\r\n ", "").replace("\r\n\t", "").split("\r\n")[:-1]
+
+
+def method_of(text: str) -> str:
+    """The iTIP method of an invitation (REQUEST when it names none)."""
+    for line in unfold(text):
+        if line.startswith("METHOD:"):
+            return line.partition(":")[2]
+    return REQUEST
+
+
+def properties(text: str) -> dict[str, Any]:
+    """The VEVENT's properties by name (value only, parameters dropped), and METHOD."""
+    found: dict[str, Any] = {}
+    for line in unfold(text):
+        name_params, _, value = line.partition(":")
+        name = name_params.split(";", 1)[0]
+        if name == "ATTENDEE":
+            found.setdefault(name, []).append(value)
+        else:
+            found.setdefault(name, value)
+    return found
+
+
+async def one_on_one_invitation(
+    meeting_id: int, start: datetime, duration_minutes: int, manager_id: int, report_id: int,
+    method: str = REQUEST, moved: bool = False,
+) -> list[int]:
+    """Queue the invitation (or cancellation) of a 1:1 meeting for the manager, who organises
+    it, and the report. The link opens the meeting's page."""
+    directory = await current_directory()
+    manager, report = directory.person(manager_id), directory.person(report_id)
+    if manager is None or report is None:
+        return []
+    meeting = Meeting(
+        uid=meeting_uid("one-on-one", meeting_id),
+        summary=f"1:1 {manager.name} and {report.name}",
+        start=start,
+        duration=timedelta(minutes=duration_minutes),
+        organizer=manager,
+        attendees=(manager, report),
+        description="Your recurring 1:1. The agenda, actions and notes are on its page.",
+        url=f"{{base_url}}/one-on-ones/meetings/{meeting_id}",
+    )
+    return await queue_invitations(meeting, method, moved)
