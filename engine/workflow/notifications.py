@@ -321,6 +321,18 @@ async def _digest_readers() -> dict[str, int]:
     return {str(address).lower(): int(pid) for address, pid in rows if address}
 
 
+async def daily_digest_of(user_id: int) -> bool:
+    """Whether a login reads its task emails as one daily digest."""
+    found = await User.filter(id=user_id).values_list("daily_digest", flat=True)
+    return bool(found[0]) if found else False
+
+
+async def set_daily_digest(user_id: int, on: bool) -> None:
+    """Choose one daily digest (True) or an email per task (False) for a login. Emails already
+    set aside for a digest go out in it; from now on the choice decides."""
+    await User.filter(id=user_id).update(daily_digest=on)
+
+
 def digest_time(now: datetime, hour: int) -> datetime:
     """Today's digest moment in the engine clock's time zone."""
     return now.replace(hour=hour, minute=0, second=0, microsecond=0)
