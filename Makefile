@@ -7,7 +7,7 @@ PORT ?= 8000
 # `make run` is for people at a terminal; deployments keep the JSON default (docs/deploy.md).
 LOG_FORMAT ?= text
 
-.PHONY: run test test-clock setup lint bench lock clean
+.PHONY: run test test-clock setup lint bench lock clean translations
 
 # Installs are re-run only when their manifests change (stamp files). Every package comes at
 # the exact version and hash requirements.lock names; the project itself adds nothing to it.
@@ -64,6 +64,20 @@ lint: setup
 	$(BIN)/ruff check engine forms webapp config tests
 	$(BIN)/lint-imports
 	$(BIN)/mypy engine forms webapp
+
+# Extract the texts to translate and update every language's catalog (webapp: the pages, forms:
+# the forms' chrome); translators then edit the .po files. Catalogs are
+# compiled in memory when the app starts (engine/base/i18n.py): no .mo files to build.
+translations: setup
+	for room in webapp forms; do \
+		$(BIN)/pybabel -q extract -F babel.cfg --no-location --omit-header -k _ -k gettext \
+			-k ngettext:1,2 -o $$room/translations/messages.pot $$room || exit 1; \
+		for po in $$room/translations/*/LC_MESSAGES/messages.po; do \
+			[ -f "$$po" ] || continue; \
+			$(BIN)/pybabel -q update --no-fuzzy-matching -i $$room/translations/messages.pot \
+				-o $$po -l $$(basename $$(dirname $$(dirname $$po))); \
+		done; \
+	done
 
 bench: setup
 	$(BIN)/sightline bench

@@ -15,6 +15,7 @@ from wtforms.fields import Field
 
 from forms.catalogs import choice_token
 from forms.fields import TEXT_KINDS, format_day, format_number, json_value, row_limit
+from forms.i18n import gettext as _
 from forms.schema import Condition, FieldNode
 from forms.text import control_character_message, first_control_character
 
@@ -218,11 +219,14 @@ class BoundForm:
                 self._check_signature(child, field, label, child.required)
             elif self._is_blank(child, field):
                 if child.required:
-                    self._complain(field, label, "Required.", anchor)
+                    self._complain(field, label, _("Required."), anchor)
                 elif child.name in because:
                     reason = because[child.name]
                     self._complain(
-                        field, label, f"Required when {reason}." if reason else "Required.", anchor
+                        field,
+                        label,
+                        _("Required when %(reason)s.", reason=reason) if reason else _("Required."),
+                        anchor,
                     )
             elif not field.validate(self.form):
                 for message in field.errors:
@@ -238,7 +242,10 @@ class BoundForm:
         typed = str(field.data)
         directory = self.person_lookup
         if not isinstance(directory, PersonDirectory):
-            self._complain(field, label, f"No one in the directory has the employee ID '{typed}'.")
+            self._complain(
+                field, label,
+                _("No one in the directory has the employee ID '%(typed)s'.", typed=typed),
+            )
             return
         key = directory.resolve(typed)
         if key is not None and directory(key):
@@ -248,14 +255,20 @@ class BoundForm:
         if not found:
             self._complain(
                 field, label,
-                f"No one in the directory has the name or employee ID '{typed}'.",
+                _("No one in the directory has the name or employee ID '%(typed)s'.", typed=typed),
             )
             return
         self.person_choices[field.name] = found
         if len(found) == 1:
-            message = f"“{typed}” is not a full name: choose {found[0][1]} below if you mean them."
+            message = _(
+                "“%(typed)s” is not a full name: choose %(name)s below if you mean them.",
+                typed=typed, name=found[0][1],
+            )
         else:
-            message = f"{len(found)} people match “{typed}”: choose one below."
+            message = _(
+                "%(count)s people match “%(typed)s”: choose one below.",
+                count=len(found), typed=typed,
+            )
         self._complain(field, label, message)
 
     def date_range(self, node: FieldNode) -> tuple[dt.date | None, dt.date | None]:
@@ -282,15 +295,15 @@ class BoundForm:
             if message:
                 return str(message)
             if node.not_before.is_today:
-                return "This date is in the past: enter today or a later date."
-            return f"Enter a date on or after {format_day(earliest)}."
+                return _("This date is in the past: enter today or a later date.")
+            return _("Enter a date on or after %(day)s.", day=format_day(earliest))
         if latest is not None and day > latest:
             assert node.not_after is not None
             if message:
                 return str(message)
             if node.not_after.is_today:
-                return "This date is in the future: enter today or an earlier date."
-            return f"Enter a date on or before {format_day(latest)}."
+                return _("This date is in the future: enter today or an earlier date.")
+            return _("Enter a date on or before %(day)s.", day=format_day(latest))
         return None
 
     def person_label(self, field: Field) -> str | None:
@@ -323,14 +336,23 @@ class BoundForm:
         anchor = f"{field.id}-add"
         if node.min_items and count < node.min_items:
             self._complain(
-                field, label, f"Add at least {node.min_items} rows; there are {count}.", anchor
+                field,
+                label,
+                _(
+                    "Add at least %(least)s rows; there are %(count)s.",
+                    least=node.min_items, count=count,
+                ),
+                anchor,
             )
         elif required and count == 0:
-            self._complain(field, label, "Add at least one row.", anchor)
+            self._complain(field, label, _("Add at least one row."), anchor)
         posted = max(count, getattr(field, "posted_rows", 0))
         if posted > row_limit(node):
             self._complain(
-                field, label, f"Keep at most {row_limit(node)} rows; there are {posted}.", anchor
+                field, label, _(
+                    "Keep at most %(most)s rows; there are %(count)s.",
+                    most=row_limit(node), count=posted,
+                ), anchor
             )
         rule = node.total
         if rule is None or count == 0:
@@ -373,26 +395,26 @@ class BoundForm:
                 self._complain(
                     field,
                     label,
-                    "Tick the box and type your full name to sign.",
+                    _("Tick the box and type your full name to sign."),
                     parts.acknowledged.id,
                 )
             return
         if not ticked:
-            self._complain(field, label, "Tick the box to confirm.", parts.acknowledged.id)
+            self._complain(field, label, _("Tick the box to confirm."), parts.acknowledged.id)
         for part, multiline in ((parts["name"], False), (parts.comment, True)):
             control = first_control_character(part.data or "", multiline=multiline)
             if control is not None:
                 self._complain(field, label, control_character_message(control), part.id)
                 return
         if not typed:
-            self._complain(field, label, "Type your full name to sign.", parts["name"].id)
+            self._complain(field, label, _("Type your full name to sign."), parts["name"].id)
         elif self.signer is None:
-            self._complain(field, label, "Only a signed-in person can sign.", parts["name"].id)
+            self._complain(field, label, _("Only a signed-in person can sign."), parts["name"].id)
         elif not signer_name_matches(typed, str(self.signer.get("name", ""))):
             self._complain(
                 field,
                 label,
-                f"The name does not match yours; type “{self.signer.get('name')}”.",
+                _("The name does not match yours; type “%(name)s”.", name=self.signer.get("name")),
                 parts["name"].id,
             )
 

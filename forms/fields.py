@@ -25,6 +25,7 @@ from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
 
 from forms.catalogs import Choice
+from forms.i18n import gettext as _
 from forms.schema import FieldNode
 from forms.text import control_character_message, first_control_character, storable_number
 
@@ -73,7 +74,7 @@ class ChoiceField(Field):
         found = next((c for c in self.choices if c.token == valuelist[0]), None)
         self.data = found.value if found else None
         if found is None:
-            raise ValueError("Choose one of the listed options.")
+            raise ValueError(_("Choose one of the listed options."))
 
     def selected_tokens(self) -> list[str]:
         """The tokens to show as chosen: what was posted, else the current value."""
@@ -94,7 +95,7 @@ class MultiChoiceField(ChoiceField):
         tokens = set(valuelist)
         self.data = [c.value for c in self.choices if c.token in tokens]
         if tokens - {c.token for c in self.choices}:
-            raise ValueError("Choose only from the listed options.")
+            raise ValueError(_("Choose only from the listed options."))
 
     def selected_tokens(self) -> list[str]:
         """The tokens to show as chosen: what was posted, else the current values."""
@@ -126,16 +127,19 @@ class _TextRules:
         if control is not None:
             raise ValidationError(control_character_message(control))
         if node.min_length is not None and len(text) < node.min_length:
-            raise ValidationError(f"Use at least {node.min_length} characters.")
+            raise ValidationError(_("Use at least %(count)s characters.", count=node.min_length))
         if node.max_length is not None and len(text) > node.max_length:
-            raise ValidationError(f"Use at most {node.max_length} characters.")
+            raise ValidationError(_("Use at most %(count)s characters.", count=node.max_length))
         # JSON Schema patterns match anywhere unless anchored, hence search().
         if self.pattern and not self.pattern.search(text):
             raise ValidationError(
-                str(node.options.get("patternMessage") or "This does not have the expected form.")
+                str(
+                    node.options.get("patternMessage")
+                    or _("This does not have the expected form.")
+                )
             )
         if node.kind == "email" and not _EMAIL.match(text):
-            raise ValidationError("Enter an email address like name@example.com.")
+            raise ValidationError(_("Enter an email address like name@example.com."))
 
 
 def format_number(value: Any) -> str:
@@ -174,14 +178,21 @@ def range_problem(node: FieldNode, value: Any) -> str | None:
     too_high = high is not None and value > high
     if too_low or too_high:
         if low is not None and high is not None:
-            return f"Enter a number from {format_number(low)} to {format_number(high)}."
+            return _(
+                "Enter a number from %(low)s to %(high)s.",
+                low=format_number(low), high=format_number(high),
+            )
         if too_low:
-            return f"Enter a number of at least {format_number(low)}."
-        return f"Enter a number of at most {format_number(high)}."
+            return _("Enter a number of at least %(low)s.", low=format_number(low))
+        return _("Enter a number of at most %(high)s.", high=format_number(high))
     if node.exclusive_minimum is not None and value <= node.exclusive_minimum:
-        return f"Enter a number greater than {format_number(node.exclusive_minimum)}."
+        return _(
+            "Enter a number greater than %(low)s.", low=format_number(node.exclusive_minimum)
+        )
     if node.exclusive_maximum is not None and value >= node.exclusive_maximum:
-        return f"Enter a number less than {format_number(node.exclusive_maximum)}."
+        return _(
+            "Enter a number less than %(high)s.", high=format_number(node.exclusive_maximum)
+        )
     return None
 
 
@@ -213,18 +224,28 @@ def parse_number(text: str, node: FieldNode) -> int | Decimal:
         raise ValueError(problem)
     if not storable_number(value):
         if value.is_infinite() or abs(value) >= 1:
-            digits = "" if whole else " before the decimal point"
-            raise ValueError(f"This number is too large to store; use at most 15 digits{digits}.")
-        raise ValueError("This number is too close to zero to store; use fewer decimal places.")
+            raise ValueError(
+                _("This number is too large to store; use at most 15 digits.")
+                if whole
+                else _(
+                    "This number is too large to store; use at most 15 digits before the "
+                    "decimal point."
+                )
+            )
+        raise ValueError(
+            _("This number is too close to zero to store; use fewer decimal places.")
+        )
     if whole:
         if value != value.to_integral_value():
-            raise ValueError("Enter a whole number, such as 42.")
+            raise ValueError(_("Enter a whole number, such as 42."))
         return int(value)
     return value
 
 
 def _not_a_number(whole: bool) -> str:
-    return "Enter a whole number, such as 42." if whole else "Enter a number, such as 42 or 3.5."
+    return (
+        _("Enter a whole number, such as 42.") if whole else _("Enter a number, such as 42 or 3.5.")
+    )
 
 
 class NumberField(DecimalField):

@@ -12,8 +12,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from wtforms.fields import Field
 
+from forms import i18n
 from forms.bound import ACTION_KEY, FIELD_KEY, BoundForm, FormButton
 from forms.fields import format_number, readable_date, row_limit
+from forms.i18n import gettext as _
 from forms.schema import FieldNode
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -62,8 +64,17 @@ _env = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
 _env.filters["attrs"] = html_attributes
+# The chrome speaks the reader's language (forms.i18n: set per request, never global).
+# Jinja fills the %(name)s slots itself (escaping them), so the callables only translate.
+_env.install_gettext_callables(  # type: ignore[attr-defined]
+    lambda message: i18n.translations().gettext(message),
+    lambda singular, plural, n: i18n.translations().ngettext(singular, plural, n),
+    newstyle=True,
+)
+_env.globals["Markup"] = Markup
 
 
 class FormView:
@@ -200,9 +211,9 @@ class FormView:
             attrs["pattern"] = NUMBER_PATTERN
             attrs["autocomplete"] = "off"
             attrs["title"] = (
-                "Enter a whole number, such as 42."
+                _("Enter a whole number, such as 42.")
                 if kind == "integer"
-                else "Enter a number, such as 42 or 3.5."
+                else _("Enter a number, such as 42 or 3.5.")
             )
         if kind == "textarea":
             attrs["rows"] = node.options.get("rows", 2 if label else 4)

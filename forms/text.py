@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from forms.i18n import gettext as _
+
 # Whitespace that multi-line text keeps (textarea): tab, line feed, carriage return.
 MULTILINE_WHITESPACE = frozenset("\t\n\r")
 # The largest magnitude of a stored number: 15 digits, exact as a double (< 2**53).
@@ -42,10 +44,13 @@ def describe_character(char: str) -> str:
 def control_character_message(char: str) -> str:
     """The field error for text holding a control character."""
     if char in MULTILINE_WHITESPACE:
-        return "Keep this on one line: remove the tabs and line breaks."
+        return _("Keep this on one line: remove the tabs and line breaks.")
     return (
-        f"This text contains an invisible control character ({describe_character(char)}) "
-        "that cannot be stored; remove it."
+        _(
+            "This text contains an invisible control character (%(character)s) that cannot be "
+            "stored; remove it.",
+            character=describe_character(char),
+        )
     )
 
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import babel.dates
+import babel.numbers
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from engine.base import clock
-from webapp import csrf
+from webapp import csrf, i18n
+from webapp.i18n import DEFAULT_LANGUAGE
 
 WEBAPP_DIR = Path(__file__).resolve().parent
 ROOT = WEBAPP_DIR.parent
@@ -62,38 +67,94 @@ def vendor_url(name: str) -> str:
     return _versioned(f"/vendor/{name}", folder / rest)
 
 
-def format_date(value: date | datetime | None, fmt: str = "%-d %b %Y") -> str:
-    """A date the way people write it: 12 Mar 2026."""
+DEFAULT_DATE = "%-d %b %Y"
+DEFAULT_DATETIME = "%-d %b %Y, %H:%M"
+# strftime's codes as CLDR patterns, so a template's format reads right in every language.
+_CLDR_CODES = {
+    "%-d": "d", "%d": "dd", "%b": "MMM", "%B": "MMMM", "%Y": "y", "%m": "MM", "%-m": "M",
+    "%H": "HH", "%M": "mm", "%a": "EEE", "%A": "EEEE",
+}
+
+
+# Languages that write a day number with a full stop: "7. Dez." in German.
+_DAY_STOP = frozenset({"de"})
+
+
+def _cldr_pattern(fmt: str, language: str) -> str:
+    if language in _DAY_STOP:
+        fmt = fmt.replace("%-d %", "%-d. %").replace("%d %", "%d. %")
+    pattern, rest = "", fmt
+    while rest:
+        code = next((c for c in _CLDR_CODES if rest.startswith(c)), None)
+        if code is not None:
+            pattern, rest = pattern + _CLDR_CODES[code], rest[len(code):]
+        elif rest[0].isalpha() or rest[0] == "'":
+            pattern, rest = pattern + ("''" if rest[0] == "'" else f"'{rest[0]}'"), rest[1:]
+        else:
+            pattern, rest = pattern + rest[0], rest[1:]
+    return pattern
+
+
+def format_date(value: date | datetime | None, fmt: str = DEFAULT_DATE) -> str:
+    """A date the way people write it: 12 Mar 2026 (in German: 12. März 2026)."""
     if value is None:
         return ""
-    return value.strftime(fmt)
+    language = i18n.language()
+    if language == DEFAULT_LANGUAGE:
+        return value.strftime(fmt)
+    day = value.date() if isinstance(value, datetime) else value
+    if fmt == DEFAULT_DATE:
+        return babel.dates.format_date(day, "long", locale=language)
+    if isinstance(value, datetime):
+        return babel.dates.format_datetime(value, _cldr_pattern(fmt, language), locale=language)
+    return babel.dates.format_date(day, _cldr_pattern(fmt, language), locale=language)
 
 
-def format_datetime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
-    """A moment in UTC: 12 Mar 2026, 14:05."""
+def format_datetime(value: datetime | None, fmt: str = DEFAULT_DATETIME) -> str:
+    """A moment in UTC: 12 Mar 2026, 14:05 (in German: 12. März 2026, 14:05)."""
     if value is None:
         return ""
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
-    return value.strftime(fmt)
+    language = i18n.language()
+    if language == DEFAULT_LANGUAGE:
+        return value.strftime(fmt)
+    if fmt == DEFAULT_DATETIME:
+        day = babel.dates.format_date(value.date(), "long", locale=language)
+        return f"{day}, {value:%H:%M}"
+    return babel.dates.format_datetime(
+        value, _cldr_pattern(fmt, language), tzinfo=UTC, locale=language
+    )
+
+
+def format_number(value: float | int | Decimal | None, digits: int | None = None) -> str:
+    """A number as the reader writes it: 1,234.5 (in German: 1.234,5); `digits` fixes the
+    decimals shown."""
+    if value is None:
+        return ""
+    if digits is not None:
+        fraction = "0" * digits
+        pattern = f"#,##0.{fraction}" if digits else "#,##0"
+        return babel.numbers.format_decimal(value, pattern, locale=i18n.language())
+    return babel.numbers.format_decimal(value, locale=i18n.language())
 
 
 def relative_due(value: date | datetime | None, today: date | None = None) -> str:
     """How a deadline reads in an inbox: "due today", "due in 3 days", "2 days overdue"."""
+    _ = i18n.gettext
     if value is None:
-        return "no due date"
+        return _("no due date")
     if today is None:
         today = clock.now().date()
     due = value.date() if isinstance(value, datetime) else value
     days = (due - today).days
     if days == 0:
-        return "due today"
+        return _("due today")
     if days == 1:
-        return "due tomorrow"
+        return _("due tomorrow")
     if days > 1:
-        return f"due in {days} days"
-    late = -days
-    return f"{late} day overdue" if late == 1 else f"{late} days overdue"
+        return i18n.ngettext("due in %(num)s day", "due in %(num)s days", days)
+    return i18n.ngettext("%(num)s day overdue", "%(num)s days overdue", -days)
 
 
 @jinja2.pass_context
@@ -144,6 +205,11 @@ def _build_environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # The request's language (webapp.i18n, set per request): Jinja fills the slots itself.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.raw_gettext, i18n.raw_ngettext, newstyle=True
     )
     env.globals.update(
         csrf_token=csrf.template_token,
@@ -152,11 +218,14 @@ def _build_environment() -> jinja2.Environment:
         vendor_url=vendor_url,
         now=clock.now,
         pop_flashes=pop_flashes,
+        current_language=i18n.language,
+        Markup=Markup,
     )
     env.filters.update(
         date=format_date,
         datetime=format_datetime,
         relative_due=relative_due,
+        number=format_number,
         person_name=person_name,
     )
     return env

@@ -9,6 +9,7 @@ layer's), never the engine's simulated one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.expressions import Q
 
+from engine.base import i18n
 from engine.base.db import Params
 from engine.base.models import LoginThrottle, User, UserSession
 
@@ -78,6 +80,29 @@ async def note_login(user_id: int, at: datetime, *, new_password_hash: str | Non
 async def set_password_hash(user_id: int, password_hash: str) -> None:
     """Store the hash of a login's new password."""
     await User.filter(id=user_id).update(password_hash=password_hash)
+
+
+async def language_of(user_id: int) -> str:
+    """The language a login chose ("de"), or "" to follow the browser."""
+    found = await User.filter(id=user_id).values_list("language", flat=True)
+    return str(found[0]) if found else ""
+
+
+async def set_language(user_id: int, language: str) -> None:
+    """Store a login's language ("" follows the browser); only the shipped languages count."""
+    chosen = i18n.supported(language) or ""
+    await User.filter(id=user_id).update(language=chosen)
+
+
+async def languages_of_people(person_ids: Iterable[int]) -> dict[int, str]:
+    """The chosen language of each person with a login and a choice (person id -> "de")."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return {}
+    rows = await User.filter(person_id__in=ids).exclude(language="").values_list(
+        "person_id", "language"
+    )
+    return {int(person_id): str(language) for person_id, language in rows}
 
 
 # -- sessions ---------------------------------------------------------------------------------

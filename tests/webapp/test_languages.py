@@ -1,0 +1,120 @@
+"""Several languages: a German user reads German pages; the browser decides for someone without
+a choice; unknown languages fall back to English; dates and numbers follow the language; every
+text the templates mark for translation has a German translation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
+
+import httpx
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from engine.people import logins
+from webapp import i18n
+from webapp.templating import format_date, format_datetime, format_number, relative_due
+
+ROOT = Path(__file__).resolve().parents[2]
+Login = Callable[..., Awaitable[httpx.Response]]
+
+
+async def _choose(client: httpx.AsyncClient, language: str) -> httpx.Response:
+    page = await client.get("/account/password")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, (page.status_code, page.headers, page.text[:500])
+    return await client.post(
+        "/account/language", data={"csrf_token": token.group(1), "language": language}
+    )
+
+
+async def test_a_german_user_reads_german_pages(
+    client: httpx.AsyncClient, people: dict[str, str], login: Login
+) -> None:
+    await login(people["employee"])
+    answer = await _choose(client, "de")
+    assert answer.status_code == 303
+    inbox = await client.get("/inbox")
+    assert "Ihre Sprache wurde gespeichert." in inbox.text
+    assert '<html lang="de"' in inbox.text
+    assert "Posteingang" in inbox.text and "Nichts wartet auf Sie" in inbox.text
+    assert "Abmelden" in inbox.text and "Log out" not in inbox.text
+    account = await client.get("/account/password")
+    assert "Passwort und Sitzungen" in account.text
+    # Back to the browser's choice: English again for an English browser.
+    await _choose(client, "")
+    inbox = await client.get("/inbox", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "Nothing waits on you" in inbox.text
+
+
+async def test_the_browser_decides_for_someone_without_a_choice(
+    client: httpx.AsyncClient, people: dict[str, str], login: Login
+) -> None:
+    await login(people["manager"])
+    german = await client.get("/inbox", headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    assert "Posteingang" in german.text
+    unknown = await client.get("/inbox", headers={"Accept-Language": "tlh,xx;q=0.8"})
+    assert "Nothing waits on you" in unknown.text and 'lang="en"' in unknown.text
+    preferred = await client.get("/inbox", headers={"Accept-Language": "en;q=0.9,de;q=0.4"})
+    assert "Nothing waits on you" in preferred.text
+
+
+async def test_a_login_choice_beats_the_browser(
+    client: httpx.AsyncClient, people: dict[str, str], login: Login
+) -> None:
+    await login(people["director"])
+    user = await logins.login_named("e100")
+    assert user is not None
+    await logins.set_language(user.id, "de")
+    page = await client.get("/inbox", headers={"Accept-Language": "en"})
+    assert "Posteingang" in page.text
+    await logins.set_language(user.id, "klingon")
+    assert await logins.language_of(user.id) == ""
+
+
+async def test_german_forms_chrome_on_a_failed_password_change(
+    client: httpx.AsyncClient, people: dict[str, str], login: Login
+) -> None:
+    await login(people["employee"])
+    await _choose(client, "de")
+    page = await client.get("/account/password")
+    assert "Mindestens" in page.text and "Meine anderen Sitzungen beenden" in page.text
+
+
+def test_dates_and_numbers_follow_the_language() -> None:
+    day = date(2026, 12, 7)
+    moment = datetime(2026, 12, 7, 14, 5)
+    assert format_date(day) == "7 Dec 2026"
+    assert format_number(1234.5) == "1,234.5"
+    with i18n.speaking("de"):
+        assert format_date(day) == "7. Dezember 2026"
+        assert format_datetime(moment) == "7. Dezember 2026, 14:05"
+        assert format_datetime(moment, "%a %-d %b %Y, %H:%M").startswith("Mo. 7. Dez.")
+        assert format_number(1234.5) == "1.234,5"
+        assert format_number(3.456, 1) == "3,5"
+        assert relative_due(day, today=date(2026, 12, 4)) == "fällig in 3 Tagen"
+        assert relative_due(day, today=date(2026, 12, 8)) == "1 Tag überfällig"
+    assert relative_due(day, today=date(2026, 12, 4)) == "due in 3 days"
+
+
+def test_every_marked_text_has_a_german_translation() -> None:
+    """A new text wrapped for translation but not translated fails here, with file and line."""
+    untranslated = []
+    for room in ("webapp", "forms"):
+        po = ROOT / room / "translations" / "de" / "LC_MESSAGES" / "messages.po"
+        with po.open("rb") as source:
+            german = {m.id if isinstance(m.id, str) else m.id[0]: m for m in read_po(source)}
+        method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+        options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n",
+                                            "trim_blocks": "true", "lstrip_blocks": "true"}}
+        keywords = {"_": None, "gettext": None, "ngettext": (1, 2)}
+        for filename, line, message, _comments, _context in extract_from_dir(
+            str(ROOT / room), method_map, options, keywords=keywords
+        ):
+            key = message if isinstance(message, str) else message[0]
+            found = german.get(key)
+            if found is None or not found.string or found.fuzzy:
+                untranslated.append(f"{room}/{filename}:{line}: {key!r}")
+    assert not untranslated, "texts without a German translation:\n" + "\n".join(untranslated)
