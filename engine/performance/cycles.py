@@ -38,7 +38,7 @@ from engine.packs.loading import parse_start_data
 from engine.people.directory import DirectorySnapshot, PersonInfo, current_directory
 from engine.performance import launch_pool
 from engine.performance.latest_progress import merge_for_start
-from engine.workflow import jobs, runtime
+from engine.workflow import deliveries, jobs, runtime
 from engine.workflow.access import describe_hr_scope, outside_hr_scope
 from engine.workflow.audit import instance_stream
 from engine.workflow.inbox import process_titles
@@ -497,6 +497,8 @@ async def _publish(job: Job, report: LaunchReport, started: float) -> None:
             ids = [row["id"] for row in await conn.execute_query_dict(chunk, p.values)]
             if not ids:
                 break
+            # Webhooks and chat hear of the tasks as they go live, in the same transaction.
+            await deliveries.announce_published(conn, job.id, ids[-1])
             for statement, values in _publish_statements(job.id, ids[-1]):
                 await conn.execute_query(statement, values)
     rows = await ProcessInstance.filter(launch_job_id=job.id).order_by("id").values(

@@ -46,6 +46,9 @@ from engine.packs.definitions import Deployed, deployed
 from engine.people import assignment
 from engine.people.directory import DirectorySnapshot, current_directory
 from engine.scripts import sandbox
+
+# Registers itself with the store: every batch's events become webhook and chat deliveries.
+from engine.workflow import deliveries as _deliveries  # noqa: F401
 from engine.workflow import notifications, offload
 from engine.workflow.store import Batch, Ref
 from forms import limits

@@ -22,7 +22,7 @@ Invariant: a batch never updates or deletes a row it inserts itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,14 @@ class Ref:
     """The id of a row this batch inserts, known once the batch is applied."""
 
     value: int | None = None
+
+
+@dataclass(eq=False)
+class Computed:
+    """A value worked out when its row is written, once the ids of the batch's new rows are
+    known (a webhook payload naming the task the same batch creates)."""
+
+    make: Callable[[], Any]
 
 
 @dataclass
@@ -133,6 +141,32 @@ class Batch:
         the batch conflicts if another writer moved it meanwhile."""
         self.heads[instance] = (seq, head)
 
+    def inserts_of(self, model: type[Model]) -> list[tuple[dict[str, Any], Ref]]:
+        """(values, ref) of each row of `model` the batch inserts."""
+        return [(s.values, s.ref) for s in self.steps
+                if isinstance(s, _Insert) and s.model is model]
+
+    def updates_of(self, model: type[Model]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(where, values) of each update of `model` rows in the batch."""
+        return [(s.where, s.values) for s in self.steps
+                if isinstance(s, _Update) and s.model is model]
+
+    def audited(self) -> list[tuple[str, dict[str, Any]]]:
+        """(action, detail) of each audit event of the batch."""
+        return [(s.action, s.detail) for s in self.steps if isinstance(s, _Audit)]
+
+
+# Run by `apply` before a batch is written, to add the writes its own writes imply (the
+# deliveries of events to other systems: engine.workflow.deliveries registers itself).
+BatchHook = Callable[[Batch], Awaitable[None]]
+_before_apply: list[BatchHook] = []
+
+
+def before_apply(hook: BatchHook) -> None:
+    """Have `hook` look at every batch before it is written (once per hook)."""
+    if hook not in _before_apply:
+        _before_apply.append(hook)
+
 
 async def record_event(
     actor: str,
@@ -186,6 +220,8 @@ class _Table:
     def value(self, name: str, value: Any) -> Any:
         if isinstance(value, Ref):
             value = value.value
+        elif isinstance(value, Computed):
+            value = value.make()
         if value is None:
             return None
         convert = self.converters.get(name)
@@ -660,6 +696,10 @@ def _fits_one_statement(batch: Batch) -> bool:
     chains of existing instances whose heads the action read."""
     if len(batch.steps) > ONE_STATEMENT_STEPS or internals.in_transaction():
         return False
+    # A computed value needs the new rows' ids before the statement is written.
+    if any(isinstance(step, _Insert) and any(isinstance(v, Computed) for v in step.values.values())
+           for step in batch.steps):
+        return False
     return all(_read_ahead(batch, step) for step in batch.steps if isinstance(step, _Audit))
 
 
@@ -756,6 +796,8 @@ async def apply(batch: Batch) -> None:
     """Write the batch atomically; a failed conditional update raises Conflict, writing nothing."""
     if not batch.steps:
         return
+    for hook in _before_apply:
+        await hook(batch)
     if is_postgres():
         if _fits_one_statement(batch):
             await _apply_postgres_at_once(batch)
