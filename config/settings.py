@@ -98,6 +98,11 @@ SESSION_IDLE_SECONDS: int = config("SESSION_IDLE_SECONDS", cast=int, default=2 *
 SESSION_MAX_SECONDS: int = config("SESSION_MAX_SECONDS", cast=int, default=12 * 60 * 60)
 # Shortest password a person may choose on /account/password.
 PASSWORD_MIN_LENGTH: int = config("PASSWORD_MIN_LENGTH", cast=int, default=12)
+# Single sign-on: OpenID Connect providers as a JSON list, each {"name", "label", "issuer",
+# "client_id", "client_secret", optional "scopes", "claim", "match"} (webapp.oidc reads it;
+# docs/deploy.md, "Single sign-on"). LOCAL_PASSWORDS=false switches password logins off.
+OIDC_PROVIDERS: str = config("SIGHTLINE_OIDC_PROVIDERS", default="")
+LOCAL_PASSWORDS: bool = config("LOCAL_PASSWORDS", cast=bool, default=True)
 
 # Pack uploads (designer import).
 MAX_PACK_UPLOAD_BYTES: int = config("MAX_PACK_UPLOAD_BYTES", cast=int, default=10 * 1024 * 1024)

@@ -51,6 +51,7 @@ from webapp.routes import hr as hr_routes
 from webapp.routes import inbox as inbox_routes
 from webapp.routes import instances as instance_routes
 from webapp.routes import metrics as metrics_routes
+from webapp.routes import oidc as oidc_routes
 from webapp.routes import one_on_ones as one_on_one_routes
 from webapp.routes import outbox as outbox_routes
 from webapp.routes import people as people_routes
@@ -81,6 +82,7 @@ ROUTE_MODULES: list[AreaModule] = [
     health_routes,
     metrics_routes,
     auth_routes,
+    oidc_routes,
     token_routes,
     inbox_routes,
     task_routes,

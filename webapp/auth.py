@@ -32,6 +32,8 @@ LOGIN_PATH = "/login"
 # its own token).
 PUBLIC_PATHS = frozenset({LOGIN_PATH, "/favicon.ico"}) | PROBE_PATHS
 PUBLIC_PREFIXES = STATIC_PREFIXES
+# Signing in at an OpenID provider and coming back from it (webapp.routes.oidc).
+SIGN_IN_PREFIX = "/login/oidc/"
 LOGIN_REFUSED = "Wrong username or password, or too many attempts — try again later"
 SESSION_USER = sessions.USER_KEY
 SESSION_PERSON = "person_id"
@@ -92,7 +94,7 @@ def optional_user(request: Request) -> Viewer | None:
 
 def is_public(path: str) -> bool:
     """Paths anyone may fetch without logging in."""
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+    return path in PUBLIC_PATHS or path.startswith((*PUBLIC_PREFIXES, SIGN_IN_PREFIX))
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

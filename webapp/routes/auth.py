@@ -17,7 +17,7 @@ from starlette.routing import Route
 from config import settings
 from engine.people import logins
 from engine.workflow.store import record_event
-from webapp import auth, sessions
+from webapp import auth, oidc, sessions
 from webapp.auth import Viewer, current_user
 from webapp.templating import flash, render
 
@@ -25,6 +25,7 @@ ACCOUNT_PASSWORD = "/account/password"
 ADMIN_SESSIONS = "/admin/sessions"
 # argon2 takes any length; this only keeps a pasted novel from costing the server.
 PASSWORD_MAX_LENGTH = 1024
+PASSWORDS_OFF = "Passwords are switched off here: sign in with your organisation's account."
 CURRENT_PASSWORD_REFUSED = (
     "That is not your current password, or there were too many attempts — try again later"
 )
@@ -35,26 +36,41 @@ async def login_page(request: Request) -> Response:
     next_path = auth.safe_next(request.query_params.get("next"))
     if auth.optional_user(request) is not None:
         return RedirectResponse(next_path, status_code=303)
-    return render(request, "login.html", {"next": next_path, "username": ""})
+    context = {"next": next_path, "username": "", **_sign_in_choices()}
+    return render(request, "login.html", context)
+
+
+def _sign_in_choices() -> dict[str, Any]:
+    """The login page's single sign-on buttons, and whether it shows the password form."""
+    return {"providers": oidc.providers(), "local_passwords": settings.LOCAL_PASSWORDS}
 
 
 async def login(request: Request) -> Response:
     """POST /login: check the password; one message for every kind of refusal."""
+    if not settings.LOCAL_PASSWORDS:
+        context = {"next": "/", "username": "", "error": PASSWORDS_OFF, **_sign_in_choices()}
+        return render(request, "login.html", context, status=403)
     form = await request.form()
     username = str(form.get("username", ""))
     password = str(form.get("password", ""))
     next_path = auth.safe_next(str(form.get("next", "")))
     user = await auth.authenticate(username, password, auth.client_address(request))
     if user is None:
-        context = {"next": next_path, "username": username, "error": auth.LOGIN_REFUSED}
+        context = {"next": next_path, "username": username, "error": auth.LOGIN_REFUSED,
+                   **_sign_in_choices()}
         return render(request, "login.html", context, status=400)
     await auth.log_in(request, user)
     return RedirectResponse(next_path, status_code=303)
 
 
 async def logout(request: Request) -> Response:
-    """POST /logout: end the session."""
+    """POST /logout: end the session; after a single sign-on, at the provider too."""
+    signed_in = request.session.get(oidc.SIGNED_IN_KEY)
     await auth.log_out(request)
+    if isinstance(signed_in, dict):
+        elsewhere = await oidc.logout_url(request, signed_in["provider"], signed_in["id_token"])
+        if elsewhere is not None:
+            return RedirectResponse(elsewhere, status_code=303)
     flash(request, "You have logged out.", "info")
     return RedirectResponse(auth.LOGIN_PATH, status_code=303)
 
