@@ -154,14 +154,15 @@ def cmd_pack_test(args: argparse.Namespace) -> int:
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
-    from engine.people.org_import import import_org
+    from engine.workflow.directory_changes import import_org_chart
 
     path = Path(args.file)
     if not path.exists():
         raise CommandError(f"no file '{path}'")
 
     async def work() -> int:
-        report = await import_org(path.read_text(encoding="utf-8-sig"))
+        # Leavers' open tasks are re-routed by their lanes, as SCIM deactivation does.
+        report = await import_org_chart(path.read_text(encoding="utf-8-sig"), "cli:org-import")
         print(report)
         return 1 if report.errors else 0
 

@@ -25,6 +25,9 @@ SESSION_KEY = "csrf_token"
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Areas whose requests authenticate with a bearer token instead of a session (SCIM): they skip
+# the session (webapp.auth) and CSRF entirely, and their routes check the token themselves.
+BEARER_PREFIXES = ("/scim/",)
 EXPIRED_MESSAGE = "The form expired — reload the page and try again"
 # (request, status, message) -> the error page sent instead of the request's own response.
 Refusal = Callable[..., Response]
@@ -89,7 +92,12 @@ class CSRFMiddleware:
         self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in SAFE_METHODS
+            # Bearer-token areas (SCIM) carry no session: a browser never sends their token.
+            or scope.get("path", "").startswith(BEARER_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         expected = scope.get("session", {}).get(SESSION_KEY, "")

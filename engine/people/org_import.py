@@ -24,6 +24,7 @@ The file has a header row; column names are case-insensitive and may come in any
 | unit.<attribute>     | optional; sets an org-unit attribute, e.g. `unit.hr_partner` holding |
 |                      | a person key or "group:x" for the lane `subject.org_unit.hr_partner` |
 | person.<attribute>   | optional; sets a free attribute on the person                      |
+| external_id          | optional; the identity provider's id for the person (SCIM)         |
 
 Re-importing updates people by employee_id and units by org_unit_code, in place. A column that
 is absent from the header leaves that field untouched for existing people; a present column with
@@ -34,6 +35,11 @@ yes`.
 Every row is validated before anything is written; if any row is bad, every problem is
 reported as `line N: message` and nothing is written. Otherwise the whole file is written in one
 transaction with bulk statements, and the directory version is bumped.
+
+`import_rows` is the same import for rows that come from elsewhere than a file (SCIM
+provisioning hands in one row per user): one implementation of "apply these directory changes".
+The report names the leavers (people the import made inactive) so that the caller re-routes
+their open tasks (engine.workflow.directory_changes does, for the CLI and SCIM alike).
 """
 
 from __future__ import annotations
@@ -63,10 +69,13 @@ COLUMNS = (
     "groups",
     "active",
     "unit_head",
+    "external_id",
 )
 REQUIRED = ("employee_id", "name")
 # Person fields a re-import compares and writes (column -> model source field).
-PERSON_FIELDS = ("name", "email", "title", "job_family", "org_unit_id", "manager_id", "active")
+PERSON_FIELDS = (
+    "name", "email", "title", "job_family", "org_unit_id", "manager_id", "active", "external_id"
+)
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -85,6 +94,8 @@ class ImportReport:
     units_created: int = 0
     units_updated: int = 0
     errors: list[str] = field(default_factory=list)
+    # Ids of the people this import made inactive (their open tasks need re-routing).
+    leavers: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -139,8 +150,12 @@ def _flag(value: str, column: str, line: int, errors: list[str], default: bool) 
     return default
 
 
-def _read_rows(csv_text: str, errors: list[str]) -> tuple[list[str], list[_Row]]:
-    """Parse and check each row on its own; cross-row checks come later."""
+# A row as it came: its line number (for messages) and its cells in the header's order.
+RawRow = tuple[int, list[str]]
+
+
+def _parse_csv(csv_text: str, errors: list[str]) -> tuple[list[str], int, list[RawRow]]:
+    """The header, its line and the non-blank rows of a CSV file."""
     reader = csv.reader(io.StringIO(csv_text.lstrip("\ufeff")))
     header: list[str] = []
     for raw in reader:
@@ -149,8 +164,16 @@ def _read_rows(csv_text: str, errors: list[str]) -> tuple[list[str], list[_Row]]
             break
     if not header:
         errors.append("line 1: the file has no header row")
-        return [], []
+        return [], 1, []
     header_line = reader.line_num
+    rows = [(reader.line_num, raw) for raw in reader if any(cell.strip() for cell in raw)]
+    return header, header_line, rows
+
+
+def _read_rows(
+    header: list[str], header_line: int, raw_rows: Iterable[RawRow], errors: list[str]
+) -> list[_Row]:
+    """Check the header and each row on its own; cross-row checks come later."""
     for column in header:
         if column not in COLUMNS and not column.startswith(("unit.", "person.")):
             errors.append(f"line {header_line}: unknown column {column!r}")
@@ -160,14 +183,11 @@ def _read_rows(csv_text: str, errors: list[str]) -> tuple[list[str], list[_Row]]
     if len(set(header)) != len(header):
         errors.append(f"line {header_line}: a column is named twice")
     if errors:
-        return header, []
+        return []
 
     rows: list[_Row] = []
     first_line: dict[str, int] = {}
-    for raw in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in raw):
-            continue
+    for line, raw in raw_rows:
         if len(raw) > len(header):
             errors.append(f"line {line}: {len(raw)} cells but the header has {len(header)}")
             continue
@@ -214,7 +234,7 @@ def _read_rows(csv_text: str, errors: list[str]) -> tuple[list[str], list[_Row]]
             elif value and column.startswith("person."):
                 row.person_attributes[column.removeprefix("person.")] = value
         rows.append(row)
-    return header, rows
+    return rows
 
 
 def _plan_units(rows: Iterable[_Row], errors: list[str]) -> dict[str, _UnitPlan]:
@@ -346,8 +366,21 @@ def _line_of(error: str) -> int:
 
 async def import_org(csv_text: str) -> ImportReport:
     """Validate the whole org-chart CSV, then create or update people, units and groups."""
+    errors: list[str] = []
+    header, header_line, raw_rows = _parse_csv(csv_text, errors)
+    if errors:
+        return ImportReport(errors=errors)
+    return await import_rows(header, raw_rows, header_line=header_line)
+
+
+async def import_rows(
+    header: list[str], raw_rows: Iterable[RawRow], *, header_line: int = 1
+) -> ImportReport:
+    """The org import of rows given as cells under `header` (lower-case column names): the
+    same checks, the same writes, all or nothing."""
     report = ImportReport()
-    header, rows = _read_rows(csv_text, report.errors)
+    header = [column.strip().lower() for column in header]
+    rows = _read_rows(header, header_line, raw_rows, report.errors)
     if report.errors and not rows:  # the header itself is unusable
         return report
     plans = _plan_units(rows, report.errors)
@@ -414,6 +447,8 @@ async def _write(
                 new_managers.append(Person(id=person_ids[row.key], manager_id=wanted["manager_id"]))
             continue
         changed = any(before[f] != v for f, v in wanted.items())
+        if before["active"] and not wanted["active"]:
+            report.leavers.append(person_ids[row.key])
         if changed:
             changed_people.append(Person(id=person_ids[row.key], key=row.key, **wanted))
         if changed or person_ids[row.key] in groups_changed:
@@ -473,6 +508,10 @@ def _person_fields(
         wanted["manager_id"] = person_ids.get(manager) if manager else None
     else:
         wanted["manager_id"] = before["manager_id"] if before else None
+    if "external_id" in header:
+        wanted["external_id"] = values["external_id"] or None
+    else:
+        wanted["external_id"] = before["external_id"] if before else None
     wanted["active"] = row.active if "active" in header or before is None else before["active"]
     wanted["attributes"] = {**(before["attributes"] if before else {}), **row.person_attributes}
     return wanted
