@@ -493,6 +493,59 @@ class ObjectiveStatus(Model):
         indexes = (("cycle_id", "status"),)
 
 
+class ObjectiveIndex(Model):
+    """One objective of a person's current objectives, as the goal roll-ups read it: the goal
+    it names and its achievement with the latest actual laid over, so the Goals page sums rows
+    instead of decoding every objectives record (engine.performance.objective_index)."""
+
+    id = fields.IntField(primary_key=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="objective_index", on_delete=fields.CASCADE
+    )
+    person_id: int
+    cycle: fields.ForeignKeyRelation[Cycle] = fields.ForeignKeyField(
+        "models.Cycle", related_name="objective_index", on_delete=fields.CASCADE
+    )
+    cycle_id: int
+    objective_key = fields.CharField(max_length=64)
+    # The objective's aligned_goal as written (trimmed): "goal:<id>", a goal's title, or "".
+    aligned = fields.CharField(max_length=300, default="")
+    weight = fields.FloatField(null=True)
+    # Percent of target met (capped), None without an actual or a target.
+    achievement = fields.FloatField(null=True)
+    title = fields.CharField(max_length=255, default="")
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "objective_index"
+        unique_together = (("person_id", "cycle_id", "objective_key"),)
+        indexes = (("cycle_id", "aligned"),)
+
+
+class ObjectiveIndexSource(Model):
+    """Which objectives record a person's ObjectiveIndex rows were built from: the newest
+    objectives-bearing record id seen, so a newer record (or a removed one) shows the rows are
+    stale and they are rebuilt on the next read."""
+
+    id = fields.IntField(primary_key=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="objective_index_sources", on_delete=fields.CASCADE
+    )
+    person_id: int
+    cycle: fields.ForeignKeyRelation[Cycle] = fields.ForeignKeyField(
+        "models.Cycle", related_name="objective_index_sources", on_delete=fields.CASCADE
+    )
+    cycle_id: int
+    record_id = fields.IntField()
+    # How many objectives the person's current record holds (None: no record holds a list).
+    objectives = fields.IntField(null=True)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "objective_index_source"
+        unique_together = (("person_id", "cycle_id"),)
+
+
 class KpiUpdate(Model):
     """One in-year update of an objective's KPI actual and status, as it was made."""
 
