@@ -83,6 +83,10 @@ SMTP_USER: str = config("SMTP_USER", default="")
 SMTP_PASSWORD: Secret = config("SMTP_PASSWORD", cast=_secret, default="")
 SMTP_STARTTLS: bool = config("SMTP_STARTTLS", cast=bool, default=False)
 MAIL_FROM: str = config("MAIL_FROM", default="Sightline <sightline@localhost>")
+# The hour (0–23, the engine clock's UTC) at which people who chose a daily digest get it.
+DIGEST_HOUR: int = config("DIGEST_HOUR", cast=int, default=7)
+if not 0 <= DIGEST_HOUR <= 23:
+    raise ValueError(f"DIGEST_HOUR must be an hour from 0 to 23, not {DIGEST_HOUR}")
 
 # Login throttling: within a window of LOGIN_WINDOW_SECONDS, an account name gets this many
 # password checks, and one client address this many failed ones (across names; an office

@@ -134,6 +134,7 @@ def worker_settings() -> WorkerSettings:
         message_poll=settings.MESSAGE_POLL_SECONDS,
         anchor_every=settings.AUDIT_ANCHOR_SECONDS,
         smtp=smtp,
+        digest_hour=settings.DIGEST_HOUR,
     )
 
 

@@ -58,6 +58,8 @@ class WorkerSettings:
     heartbeat_every: float = 5.0
     # None: emails wait in the outbox, where HR reads them.
     smtp: notifications.SmtpSettings | None = None
+    # The hour (engine clock) at which people who chose it get their daily digest.
+    digest_hour: int = 7
 
 
 @dataclass
@@ -104,9 +106,11 @@ class Worker:
         return ran
 
     async def send_emails(self) -> int:
-        """Send due outbox emails over SMTP (when SMTP is configured)."""
+        """Send due outbox emails over SMTP (when SMTP is configured), the day's digests
+        gathered first once their hour has come."""
         if self.settings.smtp is None:
             return 0
+        await notifications.queue_digests(self.settings.digest_hour)
         sent, _ = await notifications.send_due(self.settings.smtp)
         return sent
 

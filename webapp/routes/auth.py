@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from config import settings
 from engine.people import logins
+from engine.workflow import notifications
 from engine.workflow.store import record_event
 from webapp import auth, oidc, sessions
 from webapp.auth import Viewer, current_user
@@ -83,6 +84,7 @@ async def _account_page(
 ) -> Response:
     context: dict[str, Any] = {
         "errors": errors or {},
+        "daily_digest": await notifications.daily_digest_of(viewer.user_id),
         "min_length": settings.PASSWORD_MIN_LENGTH,
         "other_sessions": await sessions.other_sessions_of(viewer.user_id, request),
     }
@@ -123,6 +125,17 @@ async def change_password(request: Request) -> Response:
     await sessions.renew(request)
     await _record_sessions_ended(viewer, viewer, ended, "password_changed")
     flash(request, _password_changed_message(ended), "success")
+    return RedirectResponse(ACCOUNT_PASSWORD, status_code=303)
+
+
+async def change_digest(request: Request) -> Response:
+    """POST /account/digest: task emails one by one, or gathered into one email a day."""
+    viewer = current_user(request)
+    form = await request.form()
+    on = form.get("daily_digest") == "on"
+    await notifications.set_daily_digest(viewer.user_id, on)
+    flash(request, "You will get one email a day listing your open tasks." if on
+          else "You will get an email for each new task.", "success")
     return RedirectResponse(ACCOUNT_PASSWORD, status_code=303)
 
 
@@ -202,6 +215,7 @@ routes = [
     Route("/logout", logout, methods=["POST"], name="logout"),
     Route(ACCOUNT_PASSWORD, password_page, methods=["GET"], name="password_page"),
     Route(ACCOUNT_PASSWORD, change_password, methods=["POST"], name="change_password"),
+    Route("/account/digest", change_digest, methods=["POST"], name="change_digest"),
     Route("/account/sessions/end-others", end_other_sessions, methods=["POST"],
           name="end_other_sessions"),
     Route(ADMIN_SESSIONS, sessions_page, methods=["GET"], name="admin_sessions"),
