@@ -110,3 +110,10 @@ LOCAL_PASSWORDS: bool = config("LOCAL_PASSWORDS", cast=bool, default=True)
 
 # Pack uploads (designer import).
 MAX_PACK_UPLOAD_BYTES: int = config("MAX_PACK_UPLOAD_BYTES", cast=int, default=10 * 1024 * 1024)
+
+# The REST API (docs/api.md): each token may make API_RATE_LIMIT requests per window of
+# API_RATE_WINDOW_SECONDS, then gets 429 with Retry-After until the next window; the answer to
+# a write sent with an Idempotency-Key is replayed for that key for API_IDEMPOTENCY_HOURS.
+API_RATE_LIMIT: int = config("API_RATE_LIMIT", cast=int, default=600)
+API_RATE_WINDOW_SECONDS: int = config("API_RATE_WINDOW_SECONDS", cast=int, default=60)
+API_IDEMPOTENCY_HOURS: int = config("API_IDEMPOTENCY_HOURS", cast=int, default=24)

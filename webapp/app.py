@@ -36,7 +36,7 @@ from engine.performance import launch_pool
 from engine.workflow import audit, jobs
 from engine.workflow.notifications import SmtpSettings
 from forms import limits
-from webapp import metrics
+from webapp import api, metrics
 from webapp.auth import AuthMiddleware
 from webapp.csrf import CSRFMiddleware
 from webapp.errors import REQUEST_ID_HEADER, error_response, exception_handlers
@@ -221,6 +221,24 @@ def _log_access(scope: Scope, status: int, seconds: float, request_id: str) -> N
     )
 
 
+class TokenApps:
+    """Hand requests under a prefix (the REST API's /api/) to an app of their own, before
+    sessions, logins and CSRF: there a token authenticates every call, and a browser's cookie
+    is never even read, so no cookie session can reach them (and CSRF has nothing to guard)."""
+
+    def __init__(self, app: ASGIApp, apps: dict[str, ASGIApp]) -> None:
+        self.app = app
+        self.apps = apps
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for prefix, target in self.apps.items():
+                if scope["path"].startswith(prefix):
+                    await target(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 class CachedStaticFiles(StaticFiles):
     """Static files with cache headers: a year for fingerprinted URLs (?v=), an hour otherwise."""
 
@@ -308,6 +326,7 @@ def create_app(database_url: str | None = None, *, start_workers: bool = True) -
     require_secret_key()
     middleware = [
         Middleware(RequestIdMiddleware),
+        Middleware(TokenApps, apps={api.PREFIX: api.api_app()}),
         Middleware(DatabaseSessionMiddleware),
         Middleware(AuthMiddleware),
         Middleware(CSRFMiddleware, refuse=error_response),

@@ -22,8 +22,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise import connections
+from tortoise.exceptions import IntegrityError
+
+from engine.base.db import Params
 from engine.base.errors import EngineError, NotFound
-from engine.base.models import ApiToken, User
+from engine.base.models import ApiRateWindow, ApiToken, IdempotentRequest, User
 
 PERSONAL = "personal"
 SERVICE = "service"
@@ -300,3 +304,79 @@ async def revoke_token(
             revoked_at=now or wall_clock()
         )
     return await token_info(row.id)
+
+
+# -- rate limits ------------------------------------------------------------------------------
+
+
+async def count_request(token_id: int, window_start: datetime) -> int:
+    """Count one request of a token in the rate-limit window that began at `window_start`;
+    returns the window's count so far, this request included (one atomic statement, so
+    concurrent requests on several web processes each get their own number)."""
+    p = Params()
+    sql = (
+        'INSERT INTO "api_rate_window" ("token_id", "window_start", "count") '
+        f"VALUES ({p(token_id)}, {p(window_start)}, 1) "
+        'ON CONFLICT ("token_id", "window_start") DO UPDATE SET '
+        '"count" = "api_rate_window"."count" + 1 RETURNING "count"'
+    )
+    rows = await connections.get("default").execute_query_dict(sql, p.values)
+    return int(rows[0]["count"])
+
+
+async def remove_stale_windows(before: datetime) -> int:
+    """Delete the counters of windows that began before `before`; returns how many."""
+    return await ApiRateWindow.filter(window_start__lt=before).delete()
+
+
+# -- idempotent writes ------------------------------------------------------------------------
+
+IN_PROGRESS = 0  # the status of a key whose first request has not answered yet
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """What a write made with an Idempotency-Key answered (status 0: still running)."""
+
+    method: str
+    path: str
+    request_hash: str
+    status_code: int
+    body: str
+
+
+async def claim_idempotency_key(
+    token_id: int, key: str, method: str, path: str, request_hash: str, now: datetime
+) -> StoredAnswer | None:
+    """Claim a key for a write about to run: None when this request is the first with the key
+    (it runs, then `store_answer`), else what the first one stored (maybe still running)."""
+    try:
+        await IdempotentRequest.create(
+            token_id=token_id, key=key, method=method, path=path[:255],
+            request_hash=request_hash, status_code=IN_PROGRESS, response_body="",
+            created_at=now,
+        )
+        return None
+    except IntegrityError:
+        row = await IdempotentRequest.get_or_none(token_id=token_id, key=key)
+        if row is None:  # removed meanwhile (its request failed): this one may go ahead
+            return await claim_idempotency_key(token_id, key, method, path, request_hash, now)
+        return StoredAnswer(row.method, row.path, row.request_hash, row.status_code,
+                            row.response_body)
+
+
+async def store_answer(token_id: int, key: str, status_code: int, body: str) -> None:
+    """Keep what the write answered, for a retry with the same key."""
+    await IdempotentRequest.filter(token_id=token_id, key=key).update(
+        status_code=status_code, response_body=body
+    )
+
+
+async def release_idempotency_key(token_id: int, key: str) -> None:
+    """Forget a claimed key whose write failed unexpectedly: a retry runs it again."""
+    await IdempotentRequest.filter(token_id=token_id, key=key, status_code=IN_PROGRESS).delete()
+
+
+async def remove_old_answers(before: datetime) -> int:
+    """Delete stored answers made before `before`; returns how many."""
+    return await IdempotentRequest.filter(created_at__lt=before).delete()
