@@ -41,6 +41,7 @@ from webapp import sessions
 
 PENDING_KEY = "oidc_pending"  # the session's sign-in in progress
 SIGNED_IN_KEY = "oidc"  # the session's provider and ID token (for logging out there too)
+LOGOUT_KEY = "oidc_logout"  # after logging out: the provider's logout URL, for the next page
 LEEWAY_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 10.0
 # Asymmetric algorithms only: "none" and HMAC (keyed with the client secret) are refused.
@@ -233,7 +234,12 @@ async def verify_id_token(
     provider: Provider, metadata: dict[str, Any], id_token: str, nonce: str
 ) -> dict[str, Any]:
     """The claims of a genuine ID token for us and this sign-in; SignInRefused otherwise."""
-    keys = KeySet.import_key_set(await _get_json(str(metadata["jwks_uri"])))
+    jwks: Any = await _get_json(str(metadata["jwks_uri"]))
+    try:
+        keys = KeySet.import_key_set(jwks)
+    except (JoseError, KeyError, TypeError, ValueError):
+        raise SignInRefused("The provider's signing keys could not be read.",
+                            "bad_jwks") from None
     try:
         token = jwt.decode(id_token, keys, algorithms=list(ALGORITHMS))
     except BadSignatureError:
@@ -302,6 +308,11 @@ async def logout_url(request: Request, provider_name: str, id_token: str) -> str
     return f"{endpoint}?{query}"
 
 
+def logout_page(provider_name: str) -> str:
+    """Our page that sends the browser on to the provider's logout."""
+    return f"/login/oidc/{provider_name}/logout"
+
+
 async def _exchange(
     provider: Provider, metadata: dict[str, Any], code: str, pending: dict[str, Any]
 ) -> dict[str, Any]:
@@ -312,10 +323,10 @@ async def _exchange(
         "code_verifier": str(pending["verifier"]),
     }
     methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-    auth: tuple[str, str] | None = (provider.client_id, provider.client_secret)
+    auth: httpx.Auth = httpx.BasicAuth(provider.client_id, provider.client_secret)
     if "client_secret_basic" not in methods and "client_secret_post" in methods:
         form |= {"client_id": provider.client_id, "client_secret": provider.client_secret}
-        auth = None
+        auth = httpx.Auth()  # (the base class adds nothing)
     try:
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as client:
             response = await client.post(str(metadata["token_endpoint"]), data=form, auth=auth)

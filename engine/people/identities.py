@@ -64,10 +64,9 @@ async def sign_in(
             f"No active person in Sightline has the {_what(match)} {value!r} your sign-in "
             "gave. Ask HR to check your record in the directory."
         ) if value else f"Your sign-in gave no {_what(match)} to find you in Sightline by.")
-    user = await User.get_or_none(person_id=person.id)
-    if user is None:
-        user = await User.create(username=await _free_username(person.key), person_id=person.id,
-                                 password_hash="")
+    found = await User.get_or_none(person_id=person.id)
+    user = found if found is not None else await User.create(
+        username=await _free_username(person.key), person_id=person.id, password_hash="")
     await ExternalIdentity.create(provider=provider, issuer=issuer, subject=subject, user=user,
                                   email=email[:255], created_at=at, last_login_at=at)
     await User.filter(id=user.id).update(last_login_at=at)

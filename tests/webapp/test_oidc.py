@@ -191,7 +191,12 @@ async def test_log_out_ends_the_session_and_signs_out_at_the_provider(sso):
     out = await sso.post("/logout", data={"csrf_token": token.group(1)})
 
     assert out.status_code == 303
-    location = urlsplit(out.headers["location"])
+    assert await _signed_in_as(sso) is None
+    onward = await sso.get(out.headers["location"])
+    assert "You have logged out" in onward.text
+    found = re.search(r'<a href="([^"]+)" role="button">Continue</a>', onward.text)
+    assert found
+    location = urlsplit(unescape(found.group(1)))
     assert location.path == "/session/end"
     query = parse_qs(location.query)
     assert query["post_logout_redirect_uri"] == [f"{APP}/login"]

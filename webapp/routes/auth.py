@@ -71,7 +71,9 @@ async def logout(request: Request) -> Response:
     if isinstance(signed_in, dict):
         elsewhere = await oidc.logout_url(request, signed_in["provider"], signed_in["id_token"])
         if elsewhere is not None:
-            return RedirectResponse(elsewhere, status_code=303)
+            # On via a page of ours: the form's own redirect may not leave the site (CSP).
+            request.session[oidc.LOGOUT_KEY] = elsewhere
+            return RedirectResponse(oidc.logout_page(signed_in["provider"]), status_code=303)
     flash(request, "You have logged out.", "info")
     return RedirectResponse(auth.LOGIN_PATH, status_code=303)
 

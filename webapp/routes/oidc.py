@@ -82,7 +82,18 @@ async def callback(request: Request) -> Response:
     return RedirectResponse(identity.next_path, status_code=303)
 
 
+async def provider_logout(request: Request) -> Response:
+    """GET /login/oidc/{provider}/logout: logged out of Sightline; on to the provider's logout
+    (a form's redirect may not leave the site, a page's refresh may)."""
+    provider = _provider(request)
+    url = request.session.pop(oidc.LOGOUT_KEY, None)
+    if not isinstance(url, str):
+        return RedirectResponse(auth.LOGIN_PATH, status_code=303)
+    return render(request, "logout_provider.html", {"url": url, "provider": provider})
+
+
 routes = [
     Route("/login/oidc/{provider}", start, methods=["GET"], name="oidc_start"),
     Route("/login/oidc/{provider}/callback", callback, methods=["GET"], name="oidc_callback"),
+    Route("/login/oidc/{provider}/logout", provider_logout, methods=["GET"], name="oidc_logout"),
 ]
