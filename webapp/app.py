@@ -61,6 +61,7 @@ from webapp.routes import reviews as review_routes
 from webapp.routes import tasks as task_routes
 from webapp.routes import tokens as token_routes
 from webapp.routes import trends as trend_routes
+from webapp.routes import webhooks as webhook_routes
 from webapp.sessions import PROBE_PATHS, DatabaseSessionMiddleware, require_secret_key
 from webapp.templating import STATIC_DIR, VENDOR_DIRS
 
@@ -90,6 +91,7 @@ ROUTE_MODULES: list[AreaModule] = [
     instance_routes,
     review_routes,
     outbox_routes,
+    webhook_routes,
     designer_routes,
     hr_routes,
     trend_routes,
@@ -134,6 +136,7 @@ def worker_settings() -> WorkerSettings:
         message_poll=settings.MESSAGE_POLL_SECONDS,
         anchor_every=settings.AUDIT_ANCHOR_SECONDS,
         smtp=smtp,
+        base_url=settings.BASE_URL,
         digest_hour=settings.DIGEST_HOUR,
     )
 

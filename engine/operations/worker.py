@@ -25,7 +25,7 @@ from typing import Any
 from engine.base import clock
 from engine.base.models import AuditEvent, Job, WorkerHeartbeat
 from engine.performance import cycles
-from engine.workflow import audit, jobs, notifications, runtime
+from engine.workflow import audit, deliveries, jobs, notifications, runtime
 from engine.workflow.store import record_event
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ class WorkerSettings:
     heartbeat_every: float = 5.0
     # None: emails wait in the outbox, where HR reads them.
     smtp: notifications.SmtpSettings | None = None
+    # Webhooks and Slack / Teams messages; their links point at base_url.
+    delivery_poll: float = 2.0
+    base_url: str = "http://127.0.0.1:8000"
     # The hour (engine clock) at which people who chose it get their daily digest.
     digest_hour: int = 7
 
@@ -114,6 +117,10 @@ class Worker:
         sent, _ = await notifications.send_due(self.settings.smtp)
         return sent
 
+    async def send_deliveries(self) -> int:
+        """POST due webhook and chat deliveries (engine.workflow.deliveries)."""
+        return await deliveries.send_due(self.settings.base_url)
+
     async def anchor_audit(self) -> int:
         """Anchor the audit chains that moved since the last anchor."""
         detail = await audit.anchor_detail()
@@ -137,6 +144,7 @@ class Worker:
             ("messages", s.message_poll, self.deliver_messages),
             ("jobs", s.job_poll, self.run_jobs),
             ("emails", s.outbox_poll if s.smtp else 0, self.send_emails),
+            ("deliveries", s.delivery_poll, self.send_deliveries),
             ("anchors", s.anchor_every, self.anchor_audit),
         ]
         return [duty for duty in listed if duty[1] > 0]

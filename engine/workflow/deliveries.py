@@ -179,18 +179,22 @@ class _Enqueue:
         return person.key if person else None
 
     def webhooks(self, event: str, data: dict[str, Any]) -> None:
-        event_id = uuid.uuid4().hex
+        event_id, now = uuid.uuid4().hex, self.now
+
+        def body() -> str:
+            return webhook_body(event_id, event, data, now)
+
         for webhook_id, url in self.found.hooks_for(event):
-            self.batch.insert(HttpDelivery, self.row(
-                "webhook", url, event,
-                Computed(lambda d=data, e=event, i=event_id: webhook_body(i, e, d, self.now)),
-                webhook_id=webhook_id))
+            self.batch.insert(HttpDelivery, self.row("webhook", url, event, Computed(body),
+                                                     webhook_id=webhook_id))
 
     def chat(self, channels: list[tuple[int, str, str]], event: str,
              text: str, link: Callable[[], str] | None) -> None:
+        def body(kind: str) -> Computed:
+            return Computed(lambda: chat_body(kind, text, link() if link else None))
+
         for channel_id, kind, url in channels:
-            body = Computed(lambda k=kind: chat_body(k, text, link() if link else None))
-            self.batch.insert(HttpDelivery, self.row(kind, url, event, body,
+            self.batch.insert(HttpDelivery, self.row(kind, url, event, body(kind),
                                                      channel_id=channel_id))
 
     def row(self, kind: str, url: str, event: str, body: Any, **ids: int) -> dict[str, Any]:
@@ -302,7 +306,7 @@ async def announce_published(conn: Any, job_id: int, last_id: int) -> int:
 
 def backoff(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt, with jitter."""
-    wait = BACKOFF_BASE * (2 ** min(attempts - 1, 12))
+    wait: timedelta = BACKOFF_BASE * (2 ** min(attempts - 1, 12))
     return wait * (1 + random.uniform(0, JITTER))
 
 
@@ -375,6 +379,9 @@ async def send_one(client: httpx.AsyncClient, delivery_id: int, base_url: str) -
 
 async def send_due(base_url: str, limit: int = 50, timeout: float = TIMEOUT) -> int:
     """Send every delivery that is due; returns how many were accepted."""
+    # A read first: most rounds find nothing, and a read takes no write lock (SQLite).
+    if not await HttpDelivery.filter(status="queued", next_attempt_at__lte=clock.now()).exists():
+        return 0
     sent = 0
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
         while True:
