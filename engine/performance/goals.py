@@ -20,25 +20,20 @@ from typing import Any
 
 from engine.base import clock
 from engine.base.errors import EngineError, NotAllowed, NotFound
-from engine.base.models import Cycle, OrgGoal, OrgUnit, Person, Record
-from engine.packs.loading import RecordsFeature
+from engine.base.models import Cycle, OrgGoal, OrgUnit, Person
 from engine.people.directory import DirectorySnapshot, current_directory
-from engine.performance.deployed_pack import cycle_pack
+from engine.performance import objective_index
 from engine.performance.latest_progress import with_latest_progress
-from engine.scripts.context import ScriptError
-from engine.scripts.scoring import kpi_achievement
+from engine.performance.objective_index import GOAL_REF as GOAL_REF
+from engine.performance.objective_index import OBJECTIVE_KINDS as OBJECTIVE_KINDS
+from engine.performance.objective_index import Sums
+from engine.performance.objective_index import number as _number
+from engine.performance.objective_index import objective_achievement as objective_achievement
+from engine.performance.objective_index import objective_kinds as objective_kinds
 from engine.workflow.access import HR_GROUP, SeesSubjects, partnered_units, visible_subject_ids
 
-GOAL_REF = "goal:"
-# Record kinds that carry a person's objectives; the newest of them in the cycle is current
-# (a mid-year check-in adds actuals, the year-end KPI results — the pack's
-# [features.records] kpi_results — have the final ones).
-OBJECTIVE_KINDS = ("objectives", "midyear_checkin")
-
-
-def objective_kinds(records: RecordsFeature) -> tuple[str, ...]:
-    """The record kinds that carry objectives in a pack with these record kinds."""
-    return (*OBJECTIVE_KINDS, records.kpi_results)
+# "Who contributes" names this many people per goal, then says how many more there are.
+CONTRIBUTORS_SHOWN = 8
 
 EDITABLE = (
     "title", "description", "org_unit_id", "owner_id", "parent_id", "weight",
@@ -388,27 +383,6 @@ async def list_goals(cycle_id: int, viewer: SeesSubjects) -> list[Goal]:
 # --- roll-up maths ---------------------------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def objective_achievement(objective: Mapping[str, Any]) -> float | None:
-    """An objective's achievement in percent (capped), None without an actual or target."""
-    try:
-        value = kpi_achievement(objective)
-    except ScriptError:
-        value = None  # an unknown measure type scores nothing rather than failing a page
-    if value is None and _number(objective.get("actual")) is not None:
-        value = _number(objective.get("achievement"))
-    return value
-
-
 def weighted_progress(items: Iterable[tuple[float | None, float | None]]) -> float | None:
     """Weight-averaged achievement of (achievement, weight) pairs: pairs without achievement
     are left out and the weights re-normalised; equal weights when none is given; None when
@@ -422,6 +396,19 @@ def weighted_progress(items: Iterable[tuple[float | None, float | None]]) -> flo
     if total == 0:
         return None
     return round(sum(a * max(w or 0.0, 0.0) for a, w in scored) / total, 2)
+
+
+def progress_of(sums: Sums) -> float | None:
+    """`weighted_progress` of objectives summed in the database (objective_index): the same
+    rule — unscored left out, equal weights when none of the scored has one, None when
+    nothing is left or the weights add up to 0."""
+    if not sums.scored:
+        return None
+    if not sums.weighted:
+        return round(sums.plain_sum / sums.scored, 2)
+    if sums.total_weight == 0:
+        return None
+    return round(sums.weighted_sum / sums.total_weight, 2)
 
 
 def mean_progress(values: Iterable[float | None]) -> float | None:
@@ -494,8 +481,15 @@ class GoalNode:
     with_actuals: int = 0
     people: int = 0
     children: list[GoalNode] = field(default_factory=list)
-    # The objectives linked to this goal itself, by person name.
+    # The first objectives linked to this goal itself (CONTRIBUTORS_SHOWN), by person name,
+    # of `contributors_count` in all.
     contributors: list[Contributor] = field(default_factory=list)
+    contributors_count: int = 0
+
+    @property
+    def contributors_more(self) -> int:
+        """How many contributors "Who contributes" does not name."""
+        return self.contributors_count - len(self.contributors)
 
 
 @dataclass
@@ -531,20 +525,11 @@ async def current_objectives(
 ) -> dict[int, list[dict[str, Any]]]:
     """Per person, the objectives of their newest objectives-bearing record in the cycle
     (`actuals_only`: with the latest actuals laid over but not the status and comment)."""
-    kinds = objective_kinds((await cycle_pack(cycle_id)).features.records)
-    query = Record.filter(cycle_id=cycle_id, kind__in=kinds)
-    if person_ids is not None:
-        query = query.filter(person_id__in=list(person_ids))
-    found: dict[int, list[dict[str, Any]]] = {}
-    written: dict[int, datetime] = {}
-    rows = await query.order_by("id").values_list("person_id", "data", "created_at")
-    for person_id, data, created_at in rows:
-        objectives = data.get("objectives") if isinstance(data, dict) else None
-        if isinstance(objectives, list):
-            found[person_id] = [o for o in objectives if isinstance(o, dict)]
-            written[person_id] = created_at
+    records = await objective_index.current_records(cycle_id, person_ids)
     # In-year updates newer than the record move the roll-ups at once (ObjectiveStatus rows).
-    return await with_latest_progress(cycle_id, found, written, actuals_only=actuals_only)
+    return await with_latest_progress(
+        cycle_id, records.objectives, records.written, actuals_only=actuals_only
+    )
 
 
 def person_node(
@@ -600,61 +585,34 @@ def _sum_up(node: UnitNode) -> None:
     node.progress = mean_progress(p.progress for p in everyone)
 
 
-def _goal_nodes(
-    goals: list[Goal], items: list[ObjectiveProgress], names: Mapping[int, str] | None = None
-) -> list[GoalNode]:
-    names = names or {}
-    nodes = {g.id: GoalNode(goal=g) for g in goals}
-    roots: list[GoalNode] = []
-    for g in goals:
-        parent = nodes.get(g.parent_id) if g.parent_id is not None else None
-        (parent.children if parent else roots).append(nodes[g.id])
-    by_goal: dict[int, list[ObjectiveProgress]] = {}
-    for item in items:
-        if item.goal_id in nodes:
-            by_goal.setdefault(item.goal_id, []).append(item)
+async def goal_tree(
+    cycle_id: int, viewer: SeesSubjects, *, contributors: int = CONTRIBUTORS_SHOWN
+) -> GoalTree:
+    """Goals and organisation → unit → person progress for the cycle, as the viewer may see.
 
-    def fill(node: GoalNode) -> list[ObjectiveProgress]:
-        own = by_goal.get(node.goal.id, [])
-        node.contributors = sorted(
-            (Contributor(i.person_id, names.get(i.person_id, f"#{i.person_id}"), i.title,
-                         i.achievement) for i in own),
-            key=lambda c: (c.name.casefold(), c.person_id, c.objective),
-        )
-        linked = list(own)
-        for child in node.children:
-            below = fill(child)
-            if not child.goal.retired:
-                linked += below
-        node.objectives_linked = len(linked)
-        node.with_actuals = sum(1 for i in linked if i.achievement is not None)
-        node.people = len({i.person_id for i in linked})
-        node.progress = weighted_progress((i.achievement, i.weight) for i in linked)
-        return linked
-
-    for root in roots:
-        fill(root)
-    return roots
-
-
-async def goal_tree(cycle_id: int, viewer: SeesSubjects) -> GoalTree:
-    """Goals and organisation → unit → person progress for the cycle, as the viewer may see."""
+    Read from the objective index (engine.performance.objective_index) with grouped queries:
+    per person and per `aligned` value the sums the weighted-progress rule needs, so the page
+    costs a few aggregates, not a decoded record per person."""
     if not await Cycle.exists(id=cycle_id):
         raise NotFound(f"no cycle {cycle_id}")
     directory = await current_directory()
     visible = visible_subject_ids(viewer, directory)
-    objectives = await current_objectives(cycle_id, visible, actuals_only=True)
+    people = None if visible is None else set(visible)
+    listed = await objective_index.refresh(cycle_id)
     goals = await list_goals(cycle_id, viewer)
-    people_ids = set(objectives) | {
+    per_person = await objective_index.person_sums(cycle_id, people)
+    people_ids = set(per_person) | (listed if people is None else listed & people) | {
         p.id for p in directory.people.values()
-        if p.active and (visible is None or p.id in visible)
+        if p.active and (people is None or p.id in people)
     }
     people_by_unit: dict[int | None, list[PersonNode]] = {}
-    items: list[ObjectiveProgress] = []
     for pid in people_ids:
         info = directory.people.get(pid)
-        node = person_node(pid, info.name if info else f"#{pid}", objectives.get(pid, []), goals)
-        items.extend(node.items)
+        sums = per_person.get(pid) or Sums()
+        node = PersonNode(
+            person_id=pid, name=info.name if info else f"#{pid}", progress=progress_of(sums),
+            objectives=sums.objectives, with_actuals=sums.scored,
+        )
         unit_id = info.org_unit_id if info and info.org_unit_id in directory.units else None
         people_by_unit.setdefault(unit_id, []).append(node)
     for nodes in people_by_unit.values():
@@ -670,7 +628,12 @@ async def goal_tree(cycle_id: int, viewer: SeesSubjects) -> GoalTree:
             organisation.children.append(child)
     _sum_up(organisation)
     names = {n.person_id: n.name for nodes in people_by_unit.values() for n in nodes}
-    roots = _goal_nodes(goals, items, names)
+    by_value = await objective_index.aligned_sums(cycle_id, people)
+    # Each distinct `aligned` value is matched to a goal once, not once per objective.
+    links = {value: linked_goal_id(value, goals) for value in by_value}
+    roots = await _indexed_goal_nodes(
+        cycle_id, goals, by_value, links, people, names, contributors
+    )
     _attach_goals(organisation, roots)
     return GoalTree(
         cycle_id=cycle_id,
@@ -679,8 +642,60 @@ async def goal_tree(cycle_id: int, viewer: SeesSubjects) -> GoalTree:
         goals_progress=weighted_progress(
             (r.progress, r.goal.weight) for r in roots if not r.goal.retired
         ),
-        objectives_unlinked=sum(1 for i in items if i.goal_id is None),
+        objectives_unlinked=sum(s.objectives for v, s in by_value.items() if links[v] is None),
     )
+
+
+async def _indexed_goal_nodes(
+    cycle_id: int, goals: list[Goal], by_value: Mapping[str, Sums],
+    links: Mapping[str, int | None], people: set[int] | None, names: Mapping[int, str],
+    shown: int,
+) -> list[GoalNode]:
+    """The goal hierarchy with each goal's figures: its own objectives' sums plus those of its
+    open sub-goals (a retired sub-goal keeps its own figures but no longer counts above)."""
+    nodes = {g.id: GoalNode(goal=g) for g in goals}
+    roots: list[GoalNode] = []
+    for g in goals:
+        parent = nodes.get(g.parent_id) if g.parent_id is not None else None
+        (parent.children if parent else roots).append(nodes[g.id])
+    own: dict[int, list[str]] = {}
+    for value, goal_id in links.items():
+        if goal_id is not None:
+            own.setdefault(goal_id, []).append(value)
+    below: dict[int, list[str]] = {}  # a goal's values and its open sub-goals'
+
+    def fill(node: GoalNode) -> Sums:
+        values = own.get(node.goal.id, [])
+        sums = Sums()
+        for value in values:
+            sums.add(by_value[value])
+        node.contributors_count = sums.objectives
+        linked = list(values)
+        for child in node.children:
+            child_sums = fill(child)
+            if not child.goal.retired:
+                sums.add(child_sums)
+                linked += below[child.goal.id]
+        below[node.goal.id] = linked
+        node.objectives_linked = sums.objectives
+        node.with_actuals = sums.scored
+        node.progress = progress_of(sums)
+        return sums
+
+    for root in roots:
+        fill(root)
+    counts = await objective_index.people_naming(cycle_id, below, people)
+    first = await objective_index.first_contributors(cycle_id, own, people, shown) if shown else []
+    for node in nodes.values():
+        node.people = counts.get(node.goal.id, 0)
+    for row in first:
+        nodes[row.group].contributors.append(Contributor(
+            row.person_id, names.get(row.person_id, f"#{row.person_id}"), row.title,
+            row.achievement,
+        ))
+    for node in nodes.values():
+        node.contributors.sort(key=lambda c: (c.name.casefold(), c.person_id, c.objective))
+    return roots
 
 
 def _attach_goals(organisation: UnitNode, roots: list[GoalNode]) -> None:

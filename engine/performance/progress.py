@@ -30,6 +30,7 @@ from engine.base import clock
 from engine.base.errors import EngineError, NotAllowed, NotFound
 from engine.base.models import Cycle, HumanTask, KpiUpdate, ObjectiveStatus, Record
 from engine.people.directory import DirectorySnapshot, current_directory
+from engine.performance import objective_index
 from engine.performance.deployed_pack import cycle_pack
 from engine.performance.goals import current_objectives
 from engine.performance.latest_progress import (
@@ -239,11 +240,22 @@ async def record_updates(updates: Sequence[CheckedUpdate], by: str, source: str)
                 for n, u in enumerate(updates):
                     # Updates of one batch keep their order in the history.
                     await _write(u, by, source, now + timedelta(microseconds=n))
+                await _reindex(updates)
             return len(updates)
         except IntegrityError:
             if attempt:  # two first updates of one objective at once: the second retries
                 raise
     return len(updates)
+
+
+async def _reindex(updates: Iterable[CheckedUpdate]) -> None:
+    """Rewrite the goal roll-ups' rows of the people updated (in the caller's transaction), so
+    the Goals page moves with the update."""
+    people: dict[int, set[int]] = {}
+    for u in updates:
+        people.setdefault(u.cycle_id, set()).add(u.person_id)
+    for cycle_id, ids in people.items():
+        await objective_index.reindex(cycle_id, ids)
 
 
 async def _write(u: CheckedUpdate, by: str, source: str, now: datetime) -> None:
@@ -612,4 +624,5 @@ async def seed_demo_progress(
                     when = now - timedelta(weeks=weeks - 1 - week) + timedelta(microseconds=n)
                     await _write(update, person.key, "web", when)
                     written += 1
+        await objective_index.reindex(cycle_id, objectives.keys())
     return written

@@ -32,6 +32,9 @@ from webapp.templating import flash, render
 GOAL_TITLE_MAX = 255  # OrgGoal.title's column
 DESCRIPTION_MAX = 2000
 # The form's inputs, in the order the engine takes them.
+# Up to this many people, the page lists everyone under their unit; beyond, a unit's people
+# load when it is opened (one row per person for 10,000 people is megabytes of HTML).
+PEOPLE_INLINE = 200
 FIELDS = ("title", "description", "org_unit_id", "parent_id", "owner", "measure", "unit",
           "target", "period_start", "period_end", "weight")
 
@@ -80,6 +83,7 @@ async def _context(
         "cycles": cycles,
         "cycle": cycle,
         "tree": tree,
+        "people_inline": tree is None or tree.organisation.people_count <= PEOPLE_INLINE,
         "goal_list": goals,
         "open_goals": [g for g in goals if not g.retired],
         "units": units,
@@ -100,6 +104,41 @@ async def goals_page(request: Request) -> Response:
     """GET /goals: the goal tree and organisation → unit → person progress for a cycle."""
     viewer = current_user(request)
     return render(request, "goals.html", await _context(request, viewer))
+
+
+def _find_unit(node: goal_engine.UnitNode, unit_id: int | None) -> goal_engine.UnitNode | None:
+    stack = [node]
+    while stack:
+        found = stack.pop()
+        if found.id == unit_id:
+            return found
+        stack.extend(found.children)
+    return None
+
+
+async def unit_people(request: Request) -> Response:
+    """GET /goals/units/{unit_id}?cycle=…: a unit's people and their progress (0: the people
+    outside any unit), the panel a large scope loads when a unit is opened; a page of its own
+    without htmx. 404 for a unit the viewer sees no one in."""
+    viewer = current_user(request)
+    unit_id = _unit_id(request)
+    cycle = chosen_cycle(request, await cycles_newest_first())
+    if cycle is None:
+        raise HTTPException(404)
+    tree = await goal_engine.goal_tree(cycle.id, viewer, contributors=0)
+    unit = _find_unit(tree.organisation, unit_id or None)
+    if unit is None:
+        raise HTTPException(404)
+    context = {"cycle": cycle, "unit": unit}
+    return render(request, "goals_unit.html", context, fragment="goals_unit_people.html")
+
+
+def _unit_id(request: Request) -> int:
+    text = request.path_params.get("unit_id", "")
+    found = database_id(text)
+    if found is None:
+        raise HTTPException(404)
+    return found
 
 
 # --- reading the form ------------------------------------------------------------------------
@@ -312,6 +351,7 @@ async def restore_goal(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/goals", goals_page, methods=["GET"], name="goals"),
     Route("/goals", add_goal, methods=["POST"], name="goals_add"),
+    Route("/goals/units/{unit_id}", unit_people, methods=["GET"], name="goal_unit_people"),
     Route("/goals/{goal_id}/edit", edit_goal_form, methods=["GET"], name="goal_edit"),
     Route("/goals/{goal_id}", save_goal, methods=["POST"], name="goal_save"),
     Route("/goals/{goal_id}/retire", retire_goal, methods=["POST"], name="goal_retire"),
