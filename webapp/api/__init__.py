@@ -9,6 +9,7 @@ so a browser's cookie never reaches the API: only a token does.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -56,12 +57,26 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _by_method(endpoints: dict[str, Endpoint]) -> Callable[[Request], Awaitable[Response]]:
+    served = {method: serve(endpoint) for method, endpoint in endpoints.items()}
+    if "GET" in served:
+        served["HEAD"] = served["GET"]
+
+    async def dispatch(request: Request) -> Response:
+        return await served[request.method](request)
+
+    return dispatch
+
+
 def api_routes() -> list[BaseRoute]:
     """Every operation's route, the document and the docs page, below /api/v1."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for endpoint in ENDPOINTS:
+        by_path.setdefault(endpoint.route_path or endpoint.path, {})[endpoint.method] = endpoint
+    # One route per path, so a 405 names every method the path takes (its Allow header).
     routes: list[BaseRoute] = [
-        Route(endpoint.route_path or endpoint.path, serve(endpoint), methods=[endpoint.method],
-              name=endpoint.operation_id)
-        for endpoint in ENDPOINTS
+        Route(path, _by_method(methods), methods=list(methods))
+        for path, methods in by_path.items()
     ]
     routes.append(Route("/openapi.json", openapi_endpoint(ENDPOINTS), methods=["GET"],
                         name="openapi"))

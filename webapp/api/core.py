@@ -46,6 +46,7 @@ from engine.people import tokens
 from engine.people.directory import DirectorySnapshot, current_directory
 from engine.people.tokens import TokenIdentity
 from forms.text import first_control_character
+from webapp.errors import REQUEST_ID_HEADER, request_id
 
 log = logging.getLogger("sightline.api")
 
@@ -500,6 +501,14 @@ def serve(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
             answer = await _answer(endpoint, call, raw)
         except ApiError as error:
             return error_response(error, headers)
+        except Exception as exc:  # answered here, as JSON: nothing escapes to the web app
+            reference = request_id(request)
+            log.error("unhandled error on %s %s [request %s]", request.method,
+                      request.url.path, reference, exc_info=exc,
+                      extra={"request_id": reference})
+            return json_response(500, error_body(
+                "server_error", "Something went wrong; the error has been logged.",
+                {"reference": reference}), {**headers, REQUEST_ID_HEADER: reference})
         return json_response(answer.status, answer.body, {**headers, **answer.headers})
 
     endpoint_function.__name__ = endpoint.operation_id

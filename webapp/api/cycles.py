@@ -41,7 +41,7 @@ LAUNCH = {
     "properties": {
         "process": {"type": "string", "minLength": 1, "maxLength": 128,
                     "description": "The BPMN process id, e.g. objective_setting."},
-        "pack": {"type": "string", "minLength": 1, "maxLength": 128},
+        "pack": {"type": "string", "minLength": 1, "maxLength": 64},
         "cycle": {"type": "string", "minLength": 1, "maxLength": 128,
                   "description": "The cycle's name (made when new)."},
         "due_on": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},

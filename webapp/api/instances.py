@@ -40,7 +40,7 @@ START = {
     "properties": {
         "process": {"type": "string", "minLength": 1, "maxLength": 128,
                     "description": "The BPMN process id, e.g. checkin."},
-        "pack": {"type": "string", "minLength": 1, "maxLength": 128,
+        "pack": {"type": "string", "minLength": 1, "maxLength": 64,
                  "description": "The pack, when several deploy the process."},
     },
 }
