@@ -148,6 +148,8 @@ def _enterprise_attributes() -> list[dict[str, Any]]:
         _attr("department", description="The person's org unit, by name"),
         _attr("manager", "complex", sub=[
             _attr("value", description="The manager's SCIM id"),
+            _attr("$ref", "reference", reference_types=["User"],
+                  description="The manager's User URL"),
         ], description="The person's line manager"),
     ]
 
@@ -158,7 +160,8 @@ def _group_attributes() -> list[dict[str, Any]]:
               description="The group's name; its lower case is the group lanes name"),
         _attr("members", "complex", multi=True, sub=[
             _attr("value", mutability="immutable", description="A member's SCIM User id"),
-            _attr("type", mutability="immutable", description="Always User"),
+            _attr("$ref", "reference", mutability="immutable", reference_types=["User"],
+                  description="A member's User URL"),
         ], description="The people in the group"),
     ]
 
@@ -491,10 +494,15 @@ def _key(node: dict[str, Any], name: str) -> str:
 def _patch_path(
     resource: dict[str, Any], op: str, path: str, value: Any, schema: str
 ) -> None:
-    if path.lower() == ENTERPRISE.lower() and isinstance(value, dict):
-        node = resource.setdefault(ENTERPRISE, {})
-        for name, item in value.items():
-            _set(node, op, name, item)
+    if path.lower() == ENTERPRISE.lower():  # the whole extension (its URN has dots in it)
+        if op == "remove":
+            resource.pop(ENTERPRISE, None)
+        elif not isinstance(value, dict):
+            raise _invalid(f"{ENTERPRISE} takes an object")
+        elif op == "replace":
+            resource[ENTERPRISE] = value
+        else:
+            resource.setdefault(ENTERPRISE, {}).update(value)
         return
     node, rest = _container(resource, path, schema)
     match = _VALUE_FILTER.match(rest)
@@ -633,7 +641,8 @@ def _user_resource(
         resource["name"] = {"formatted": person["name"]}
     if person["title"]:
         resource["title"] = person["title"]
-    resource["active"] = bool(person["active"])
+    if not person["active"] or extras.get("activeGiven", True):
+        resource["active"] = bool(person["active"])
     emails = extras.get("emails") if isinstance(extras.get("emails"), list) else None
     if emails and _primary_email(emails) == person["email"]:
         resource["emails"] = emails
@@ -650,9 +659,13 @@ def _user_resource(
     if person["org_unit_id"] is not None and person["org_unit_id"] in unit_names:
         enterprise["department"] = unit_names[person["org_unit_id"]]
     if person["manager_id"] is not None:
-        enterprise["manager"] = {"value": str(person["manager_id"])}
+        enterprise["manager"] = {
+            "value": str(person["manager_id"]), "$ref": f"{base}/Users/{person['manager_id']}"
+        }
     if enterprise:
         resource[ENTERPRISE] = enterprise
+    else:  # schemas names the extension only when the user has some of it
+        resource["schemas"] = [USER]
     return _with_meta(resource, "User", f"{base}/Users/{person['id']}",
                       extras.get("created"), extras.get("lastModified"))
 
@@ -794,6 +807,7 @@ def _user_input(body: Any) -> dict[str, Any]:
         "email": email,
         "title": _text(body.get("title"), "title", 255),
         "active": active,
+        "active_given": "active" in body,
         "external_id": _text(external, "externalId", 255) or None,
         "key": _text(enterprise.get("employeeNumber"), "employeeNumber", 64),
         "department": _text(enterprise.get("department"), "department", 255),
@@ -825,15 +839,12 @@ async def _write_user(
         clash = await User.filter(username__iexact=wanted["userName"]).first()
         if clash is not None and (login is None or clash.id != login.id):
             raise ScimError(409, f"userName {wanted['userName']!r} is taken", "uniqueness")
+        # Without an employeeNumber the person keeps their key (or gets one from their
+        # userName), and SCIM does not show it back: the identity provider never said it.
         key = wanted["key"]
-        generated = False
+        generated = not key
         if not key:
-            if person is not None:
-                extras = (person.attributes or {}).get(EXTRAS) or {}
-                generated = bool(extras.get("keyGenerated"))
-                key = person.key
-            else:
-                key, generated = await _new_key(wanted["userName"]), True
+            key = person.key if person is not None else await _new_key(wanted["userName"])
         holder = await Person.get_or_none(key=key)
         if holder is not None and (person is None or holder.id != person.id):
             if person is None and not await User.exists(person_id=holder.id):
@@ -860,7 +871,7 @@ async def _write_user(
         saved.attributes = {**(saved.attributes or {}), EXTRAS: {
             "name": wanted["name"], "displayName": wanted["displayName"],
             "personName": saved.name, "emails": wanted["emails"],
-            "keyGenerated": generated, "key": key,
+            "keyGenerated": generated, "key": key, "activeGiven": wanted["active_given"],
             "created": extras.get("created") or now, "lastModified": now,
         }}
         await Person.filter(id=saved.id).update(attributes=saved.attributes)
@@ -943,7 +954,9 @@ async def _group_resources(base: str, rows: list[DirectoryGroup]) -> list[dict[s
         resource["displayName"] = row.name
         held = members.get(_membership_name(row.name), [])
         if held:
-            resource["members"] = [{"value": str(pid), "type": "User"} for pid in held]
+            resource["members"] = [
+                {"value": str(pid), "$ref": f"{base}/Users/{pid}"} for pid in held
+            ]
         out.append(_with_meta(resource, "Group", f"{base}/Groups/{row.id}",
                               _stamp(row.created_at), _stamp(row.updated_at)))
     return out

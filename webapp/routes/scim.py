@@ -48,11 +48,15 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + PREFIX
 
 
-def _resource(resource: dict[str, Any], status: int = 200) -> Response:
+def _resource(
+    resource: dict[str, Any], status: int = 200, shown: dict[str, Any] | None = None
+) -> Response:
+    """One resource with its ETag (and Location when made); `shown` is what `attributes`
+    left of it."""
     headers = {"ETag": resource["meta"]["version"]}
     if status == 201:
         headers["Location"] = resource["meta"]["location"]
-    return scim_response(resource, status, headers)
+    return scim_response(resource if shown is None else shown, status, headers)
 
 
 async def _actor(request: Request) -> str:
@@ -159,7 +163,7 @@ async def users(request: Request, rest: str) -> Response:
         raise _method_not_allowed(method, "/Users")
     current = await scim.get_user(base, rest)
     if method == "GET":
-        return _resource(_projected(request, current))
+        return _resource(current, shown=_projected(request, current))
     await _check_version(request, current)
     if method == "PUT":
         return _resource(await provisioning.replace_user(actor, base, rest, await _body(request)))
@@ -189,7 +193,7 @@ async def groups(request: Request, rest: str) -> Response:
         raise _method_not_allowed(method, "/Groups")
     current = await scim.get_group(base, rest)
     if method == "GET":
-        return _resource(_projected(request, current))
+        return _resource(current, shown=_projected(request, current))
     await _check_version(request, current)
     if method == "PUT":
         return _resource(await provisioning.replace_group(actor, base, rest, await _body(request)))
