@@ -24,6 +24,7 @@ from engine.people import logins
 from engine.people.directory import DirectorySnapshot, current_directory
 from engine.people.logins import Login
 from webapp import sessions
+from webapp.csrf import BEARER_PREFIXES
 from webapp.sessions import PROBE_PATHS, STATIC_PREFIXES
 
 LOGIN_PATH = "/login"
@@ -132,7 +133,12 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(PUBLIC_PREFIXES) or path in PROBE_PATHS:
+        if (
+            scope["type"] != "http"
+            or path.startswith(PUBLIC_PREFIXES)
+            or path in PROBE_PATHS
+            or path.startswith(BEARER_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         session = scope.get("session", {})
