@@ -126,3 +126,14 @@ async def test_a_person_adds_their_own_slack_channel(client, people, login, page
     assert "The Slack channel is added." in page and "hooks.slack.com/services" in page
     # Hers alone: the organisation's channels are another list, HR's.
     assert await integrations.channels(None) == []
+
+
+async def test_a_test_event_leads_to_that_webhooks_log(client, people, login, page_csrf) -> None:
+    made = await integrations.create_webhook("HRIS", "https://hris.example.com/in",
+                                             ["task.created"], "H1")
+    await login(people["hr"])
+    token = await page_csrf(WEBHOOKS)
+    sent = await client.post(f"{WEBHOOKS}/{made.webhook.id}/test", data={"csrf_token": token})
+    assert sent.headers["location"] == f"/admin/deliveries?webhook={made.webhook.id}"
+    log = (await client.get(sent.headers["location"])).text
+    assert "Delivery log: HRIS" in log and "A test event is queued" in log

@@ -57,8 +57,8 @@ def _number(raw: str | None, default: int | None = None) -> int | None:
 
 def deliveries_url(webhook: int | None = None, status: str | None = None, page: int = 1) -> str:
     """The delivery log's address for a webhook, status filter and page (defaults left out)."""
-    query = {k: v for k, v in (("webhook", webhook), ("status", status), ("page", page))
-             if v and v != 1}
+    query = {k: v for k, v in (("webhook", webhook), ("status", status),
+                               ("page", page if page != 1 else None)) if v}
     return f"{DELIVERIES}?{urlencode(query)}" if query else DELIVERIES
 
 
@@ -123,9 +123,10 @@ async def delete_webhook(request: Request) -> Response:
 async def test_webhook(request: Request) -> Response:
     """POST /admin/webhooks/{id}/test: queue a test event, then show the log."""
     _hr_admin(request)
-    row = await integrations.send_test(request.path_params["webhook_id"])
+    webhook_id = request.path_params["webhook_id"]
+    await integrations.send_test(webhook_id)
     flash(request, "A test event is queued; it goes out within seconds.", "success")
-    return RedirectResponse(deliveries_url(row.webhook_id), status_code=303)
+    return RedirectResponse(deliveries_url(webhook_id), status_code=303)
 
 
 async def deliveries_page(request: Request) -> Response:
