@@ -36,6 +36,9 @@ PACKS: list[str] = list(
 # client pack extending the standard one). Empty: a process id must be unique across packs.
 PACK: str = config("PACK", default="")
 BASE_URL: str = config("BASE_URL", default="http://127.0.0.1:8000")
+# Webhook and chat addresses must be https; this also accepts http:// to localhost (a
+# development setup, or a receiver on the same machine). On by default with SIGHTLINE_DEV.
+WEBHOOK_LOCAL_HTTP: bool = config("WEBHOOK_LOCAL_HTTP", cast=bool, default=DEV)
 HTTPS_ONLY: bool = config("HTTPS_ONLY", cast=bool, default=False)
 # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers `sightline serve` believes
 # (comma-separated addresses or networks such as 10.0.0.0/8; "*" trusts any peer, only for a

@@ -37,7 +37,7 @@ PER_PAGE = 25
 
 
 def _allow_local_http() -> bool:
-    return bool(getattr(settings, "WEBHOOK_LOCAL_HTTP", settings.DEV))
+    return settings.WEBHOOK_LOCAL_HTTP
 
 
 def _hr_admin(request: Request) -> Viewer:
