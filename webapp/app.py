@@ -58,6 +58,7 @@ from webapp.routes import people as people_routes
 from webapp.routes import progress as progress_routes
 from webapp.routes import recognition as recognition_routes
 from webapp.routes import reviews as review_routes
+from webapp.routes import scim as scim_routes
 from webapp.routes import tasks as task_routes
 from webapp.routes import tokens as token_routes
 from webapp.routes import trends as trend_routes
@@ -85,6 +86,7 @@ ROUTE_MODULES: list[AreaModule] = [
     auth_routes,
     oidc_routes,
     token_routes,
+    scim_routes,
     inbox_routes,
     task_routes,
     people_routes,
