@@ -598,10 +598,10 @@ async def goal_tree(
     directory = await current_directory()
     visible = visible_subject_ids(viewer, directory)
     people = None if visible is None else set(visible)
-    listed = await objective_index.refresh(cycle_id)
+    await objective_index.refresh(cycle_id)
     goals = await list_goals(cycle_id, viewer)
     per_person = await objective_index.person_sums(cycle_id, people)
-    people_ids = set(per_person) | (listed if people is None else listed & people) | {
+    people_ids = set(per_person) | await objective_index.without_objectives(cycle_id, people) | {
         p.id for p in directory.people.values()
         if p.active and (people is None or p.id in people)
     }

@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
 from engine.base import clock
@@ -180,30 +179,47 @@ async def rebuild_cycle(cycle_id: int) -> int:
     return sum(1 for n in counts.values() if n is not None)
 
 
-async def refresh(cycle_id: int) -> set[int]:
-    """Bring the cycle's rows up to date with its records (see the module's docstring); the
-    people whose current record holds a list of objectives (perhaps an empty one)."""
+async def stale_people(cycle_id: int) -> set[int]:
+    """The people whose rows do not match their records: the newest objectives-kind record id
+    differs from the one the rows were built from, or they have rows but no record any more.
+    One query that returns nothing when all is current."""
     kinds = objective_kinds((await cycle_pack(cycle_id)).features.records)
-    newest = dict(
-        await Record.filter(cycle_id=cycle_id, kind__in=kinds)
-        .annotate(newest=Max("id")).group_by("person_id").values_list("person_id", "newest")
+    p = Params()
+    newest = (
+        'SELECT "person_id", MAX("id") AS "newest" FROM "record" '
+        f'WHERE "cycle_id" = {p(cycle_id)} AND "kind" IN ({p.many(kinds)}) GROUP BY "person_id"'
     )
-    built = {
-        pid: (record_id, count)
-        for pid, record_id, count in await ObjectiveIndexSource.filter(cycle_id=cycle_id)
-        .values_list("person_id", "record_id", "objectives")
-    }
-    stale = {pid for pid, rid in newest.items() if built.get(pid, (None,))[0] != rid}
-    stale |= built.keys() - newest.keys()
-    listed = {pid for pid, (_, count) in built.items() if count is not None and pid not in stale}
+    rows = await p.rows(
+        f'SELECT r."person_id" FROM ({newest}) AS r LEFT JOIN "objective_index_source" AS s '
+        f'ON s."cycle_id" = {p(cycle_id)} AND s."person_id" = r."person_id" '
+        'WHERE s."record_id" IS NULL OR s."record_id" <> r."newest" '
+        f'UNION SELECT s."person_id" FROM "objective_index_source" AS s '
+        f'WHERE s."cycle_id" = {p(cycle_id)} AND NOT EXISTS (SELECT 1 FROM "record" AS x '
+        f'WHERE x."cycle_id" = {p(cycle_id)} AND x."person_id" = s."person_id" '
+        f'AND x."kind" IN ({p.many(kinds)}))'
+    )
+    return {int(row["person_id"]) for row in rows}
+
+
+async def refresh(cycle_id: int) -> None:
+    """Bring the cycle's rows up to date with its records (see the module's docstring)."""
+    stale = await stale_people(cycle_id)
     if not stale:
-        return listed
+        return
+    whole = not await ObjectiveIndexSource.filter(cycle_id=cycle_id).exists()
     try:
-        rebuilt = await reindex(cycle_id, None if stale >= newest.keys() else stale)
+        await reindex(cycle_id, None if whole else stale)
     except IntegrityError:
         # Another process rebuilt the same people at the same moment, from the same records.
-        rebuilt = await reindex(cycle_id, stale)
-    return listed | {pid for pid, count in rebuilt.items() if count is not None}
+        await reindex(cycle_id, stale)
+
+
+async def without_objectives(cycle_id: int, people: set[int] | None) -> set[int]:
+    """The people (of the set) whose current record holds an empty list of objectives: they
+    have no rows but count as people with a plan of none."""
+    rows = await ObjectiveIndexSource.filter(cycle_id=cycle_id, objectives=0).values("person_id")
+    found = {int(row["person_id"]) for row in rows}
+    return found if people is None else found & people
 
 
 # --- reading the rows -------------------------------------------------------------------------
