@@ -264,3 +264,54 @@ def test_bad_addresses_are_refused_with_a_reason() -> None:
     assert integrations.check_url(" http://127.0.0.1:9/x ", allow_local_http=True) == (
         "http://127.0.0.1:9/x")
     assert integrations.check_url("https://hooks.example.com/x")
+
+
+async def test_a_launch_tells_of_its_tasks_when_it_publishes_them(
+    standard: None, receiver: Receiver
+) -> None:
+    from engine.people.directory import current_directory
+    from engine.performance.cycles import Population, launch_cycle
+
+    await webhook_for(receiver, "task.created")
+    eve = (await current_directory()).by_key["E1"]
+    await integrations.add_channel("teams", receiver.url, "E1", eve.id, allow_local_http=True)
+    await integrations.add_channel("slack", receiver.url, "H1", allow_local_http=True)
+    report = await launch_cycle("objective_setting", Population.of_people(["E1", "E2"]),
+                                cycle_name="2026 objectives", due_on=None,
+                                actor=await runtime.actor_for("H1"))
+    assert report.started == 2
+    assert await deliveries.send_due(BASE_URL) == 4
+    events = sorted(b.get("event", "chat") for b in receiver.bodies())
+    assert events == ["chat", "chat", "task.created", "task.created"]
+    subjects = sorted(b["data"]["subject"] for b in receiver.bodies() if "event" in b)
+    assert subjects == ["E1", "E2"]
+    teams = next(b for b in receiver.bodies() if b.get("@type") == "MessageCard")
+    assert teams["text"] == "*New task:* Draft objectives"
+    slack = next(b for b in receiver.bodies() if "blocks" in b)
+    assert slack["text"].startswith("*Cycle launched:* objective_setting — 2 started")
+
+
+async def test_a_finished_process_and_its_records_are_told_without_their_data(
+    standard: None, receiver: Receiver
+) -> None:
+    await webhook_for(receiver, "instance.finished", "record.written")
+    inst = await start_for_eve()
+    eve, morgan = await runtime.actor_for("E1"), await runtime.actor_for("M1")
+
+    async def do(step: str, actor: runtime.Actor, data: dict[str, Any]) -> None:
+        task = await HumanTask.get(instance_id=inst, bpmn_id=step, status="ready")
+        await runtime.complete_task(task.id, actor, data)
+
+    await do("draft_objectives", eve, {"objectives": OBJECTIVES, "comments": ""})
+    await do("review_objectives", morgan, {"decision": "approve", "manager_comments": "fine"})
+    # Not finished yet: nothing but records may have been told so far.
+    assert {d.event for d in await HttpDelivery.all()} <= {"record.written"}
+    await do("acknowledge_objectives", eve, {"acknowledged": True, "comment": ""})
+    await deliveries.send_due(BASE_URL)
+
+    told = {b["event"]: b["data"] for b in receiver.bodies()}
+    assert told["instance.finished"] == {"instance_id": inst, "process": "objective_setting",
+                                         "subject": "E1", "status": "completed"}
+    record = told["record.written"]
+    assert (record["kind"], record["person"], record["instance_id"]) == ("objectives", "E1", inst)
+    assert "Ship billing" not in json.dumps(receiver.bodies())
