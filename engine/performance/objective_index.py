@@ -189,14 +189,15 @@ async def stale_people(cycle_id: int) -> set[int]:
         'SELECT "person_id", MAX("id") AS "newest" FROM "record" '
         f'WHERE "cycle_id" = {p(cycle_id)} AND "kind" IN ({p.many(kinds)}) GROUP BY "person_id"'
     )
+    built = (
+        'SELECT "person_id", "record_id" FROM "objective_index_source" '
+        f'WHERE "cycle_id" = {p(cycle_id)}'
+    )
+    # One hash join both ways: a person with a newer (or no longer any) record, or no rows.
     rows = await p.rows(
-        f'SELECT r."person_id" FROM ({newest}) AS r LEFT JOIN "objective_index_source" AS s '
-        f'ON s."cycle_id" = {p(cycle_id)} AND s."person_id" = r."person_id" '
-        'WHERE s."record_id" IS NULL OR s."record_id" <> r."newest" '
-        f'UNION SELECT s."person_id" FROM "objective_index_source" AS s '
-        f'WHERE s."cycle_id" = {p(cycle_id)} AND NOT EXISTS (SELECT 1 FROM "record" AS x '
-        f'WHERE x."cycle_id" = {p(cycle_id)} AND x."person_id" = s."person_id" '
-        f'AND x."kind" IN ({p.many(kinds)}))'
+        f'SELECT COALESCE(r."person_id", s."person_id") AS "person_id" FROM ({newest}) AS r '
+        f'FULL OUTER JOIN ({built}) AS s ON s."person_id" = r."person_id" '
+        'WHERE r."newest" IS DISTINCT FROM s."record_id"'
     )
     return {int(row["person_id"]) for row in rows}
 
