@@ -40,6 +40,7 @@ from webapp import api, metrics
 from webapp.auth import AuthMiddleware
 from webapp.csrf import CSRFMiddleware
 from webapp.errors import REQUEST_ID_HEADER, error_response, exception_handlers
+from webapp.i18n import LanguageMiddleware
 from webapp.input import InputMiddleware
 from webapp.routes import auth as auth_routes
 from webapp.routes import dashboards as dashboard_routes
@@ -334,6 +335,8 @@ def create_app(database_url: str | None = None, *, start_workers: bool = True) -
         Middleware(TokenApps, apps={api.PREFIX: api.api_app()}),
         Middleware(DatabaseSessionMiddleware),
         Middleware(AuthMiddleware),
+        # The request's language, from the login (so after AuthMiddleware) or the browser.
+        Middleware(LanguageMiddleware),
         Middleware(CSRFMiddleware, refuse=error_response),
         # Innermost: what reaches a handler holds no character the database cannot store.
         Middleware(InputMiddleware),

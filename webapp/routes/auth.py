@@ -15,10 +15,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config import settings
+from engine.base import i18n
 from engine.people import logins
 from engine.workflow import notifications
 from engine.workflow.store import record_event
 from webapp import auth, oidc, sessions
+from webapp import i18n as webapp_i18n
 from webapp.auth import Viewer, current_user
 from webapp.templating import flash, render
 
@@ -74,7 +76,7 @@ async def logout(request: Request) -> Response:
             # On via a page of ours: the form's own redirect may not leave the site (CSP).
             request.session[oidc.LOGOUT_KEY] = elsewhere
             return RedirectResponse(oidc.logout_page(signed_in["provider"]), status_code=303)
-    flash(request, "You have logged out.", "info")
+    flash(request, webapp_i18n.gettext("You have logged out."), "info")
     return RedirectResponse(auth.LOGIN_PATH, status_code=303)
 
 
@@ -85,8 +87,10 @@ async def _account_page(
     request: Request, viewer: Viewer, errors: dict[str, str] | None = None, status: int = 200
 ) -> Response:
     context: dict[str, Any] = {
-        "errors": errors or {},
+        "language": await logins.language_of(viewer.user_id),
         "daily_digest": await notifications.daily_digest_of(viewer.user_id),
+        "languages": [(code, i18n.language_name(code)) for code in i18n.LANGUAGES],
+        "errors": errors or {},
         "min_length": settings.PASSWORD_MIN_LENGTH,
         "other_sessions": await sessions.other_sessions_of(viewer.user_id, request),
     }
@@ -127,6 +131,20 @@ async def change_password(request: Request) -> Response:
     await sessions.renew(request)
     await _record_sessions_ended(viewer, viewer, ended, "password_changed")
     flash(request, _password_changed_message(ended), "success")
+    return RedirectResponse(ACCOUNT_PASSWORD, status_code=303)
+
+
+async def change_language(request: Request) -> Response:
+    """POST /account/language: speak this language from now on ("" follows the browser)."""
+    viewer = current_user(request)
+    form = await request.form()
+    chosen = str(form.get("language", ""))
+    if chosen and i18n.supported(chosen) is None:
+        raise HTTPException(400, "unknown language")
+    await logins.set_language(viewer.user_id, chosen)
+    # Said in the language just chosen: the next page speaks it.
+    with webapp_i18n.speaking(chosen or webapp_i18n.language()):
+        flash(request, webapp_i18n.gettext("Your language has been saved."), "success")
     return RedirectResponse(ACCOUNT_PASSWORD, status_code=303)
 
 
@@ -217,6 +235,7 @@ routes = [
     Route("/logout", logout, methods=["POST"], name="logout"),
     Route(ACCOUNT_PASSWORD, password_page, methods=["GET"], name="password_page"),
     Route(ACCOUNT_PASSWORD, change_password, methods=["POST"], name="change_password"),
+    Route("/account/language", change_language, methods=["POST"], name="change_language"),
     Route("/account/digest", change_digest, methods=["POST"], name="change_digest"),
     Route("/account/sessions/end-others", end_other_sessions, methods=["POST"],
           name="end_other_sessions"),
