@@ -506,6 +506,8 @@ class UnitNode:
     people: list[PersonNode] = field(default_factory=list)
     children: list[UnitNode] = field(default_factory=list)
     goals: list[GoalNode] = field(default_factory=list)
+    # The progress of everyone in the unit and below (for the units above to sum up).
+    progress_values: list[float] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -572,17 +574,20 @@ def _unit_node(
 
 
 def _sum_up(node: UnitNode) -> None:
-    everyone = list(node.people)
-    stack = list(node.children)
-    while stack:
-        child = stack.pop()
-        everyone.extend(child.people)
-        stack.extend(child.children)
-    node.people_count = len(everyone)
-    node.people_with_progress = sum(1 for p in everyone if p.progress is not None)
-    node.objectives = sum(p.objectives for p in everyone)
-    node.with_actuals = sum(p.with_actuals for p in everyone)
-    node.progress = mean_progress(p.progress for p in everyone)
+    """The unit's figures from its own people and its sub-units' figures (already summed:
+    bottom-up, so 10,000 people are walked once, not once per unit above them)."""
+    values = [p.progress for p in node.people if p.progress is not None]
+    node.people_count = len(node.people)
+    node.objectives = sum(p.objectives for p in node.people)
+    node.with_actuals = sum(p.with_actuals for p in node.people)
+    for child in node.children:
+        values += child.progress_values
+        node.people_count += child.people_count
+        node.objectives += child.objectives
+        node.with_actuals += child.with_actuals
+    node.progress_values = values
+    node.people_with_progress = len(values)
+    node.progress = mean_progress(values)
 
 
 async def goal_tree(
