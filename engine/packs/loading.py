@@ -146,6 +146,33 @@ class OneOnOnesFeature:
     reminder: str = "P1D"
 
 
+@dataclass(frozen=True)
+class CalendarFeature:
+    """The user task whose form schedules a meeting (the appraisal discussion): when a draft
+    or the completion of that task sets or changes the date-time in `field`, the engine sends
+    the task's holder (organiser) and its subject a calendar invitation of `duration_minutes`
+    titled `title`. A pack without the task simply never schedules one."""
+
+    task: str = "appraisal_discussion"
+    field: str = "discussion_at"
+    duration_minutes: int = 60
+    title: str = "Appraisal discussion"
+
+
+# A meeting a form schedules lasts at least a minute and at most a working day.
+MAX_MEETING_MINUTES = 8 * 60
+
+
+def _duration_minutes(value: Any) -> tuple[int | None, str]:
+    """`[features.calendar] duration_minutes` checked: (minutes, error)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+        1 <= value <= MAX_MEETING_MINUTES
+    ):
+        return None, (f"features.calendar.duration_minutes must be a whole number of minutes "
+                      f"from 1 to {MAX_MEETING_MINUTES}, not {value!r}")
+    return value, ""
+
+
 _ISO_DURATION = re.compile(
     r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
 )
@@ -266,6 +293,7 @@ _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "recognition": RecognitionFeature,
     "year_context": YearContextFeature,
     "one_on_ones": OneOnOnesFeature,
+    "calendar": CalendarFeature,
 }
 
 
@@ -283,6 +311,7 @@ class Features:
     recognition: RecognitionFeature = field(default_factory=RecognitionFeature)
     year_context: YearContextFeature = field(default_factory=YearContextFeature)
     one_on_ones: OneOnOnesFeature = field(default_factory=OneOnOnesFeature)
+    calendar: CalendarFeature = field(default_factory=CalendarFeature)
     # Keys the pack declared ("feedback.process" ...): validation checks only these.
     declared: frozenset[str] = frozenset()
 
@@ -324,6 +353,13 @@ class Features:
                         errors.append((f"{section}.{key}", problem))
                     else:
                         chosen[key] = checked
+                        declared.add(f"{section}.{key}")
+                elif section == "calendar" and key == "duration_minutes":
+                    minutes, problem = _duration_minutes(value)
+                    if problem:
+                        errors.append((f"{section}.{key}", problem))
+                    else:
+                        chosen[key] = minutes
                         declared.add(f"{section}.{key}")
                 elif section == "year_context":
                     # A list of user task ids.

@@ -231,6 +231,13 @@ class _PackCheck:
                 if task_id not in user_tasks:
                     add("year_context.tasks", task_id,
                         f"no user task {task_id!r} in any process of the pack")
+        if "calendar.task" in declared:
+            # The task may live in any process: a meeting is scheduled wherever the pack says.
+            user_tasks = {t.get("id") for _, process in self.processes.values()
+                          for t in process.iterfind(".//bpmn:userTask", NSMAP)}
+            if features.calendar.task not in user_tasks:
+                add("calendar.task", features.calendar.task,
+                    f"no user task {features.calendar.task!r} in any process of the pack")
         if "one_on_ones.cancel_signal" in declared:
             signal = features.one_on_ones.cancel_signal
             if not self.signal_caught(signal):

@@ -155,24 +155,42 @@ async def _sequence(uid: str, address: str) -> int:
     return await OutboxEmail.filter(to=address, calendar__contains=f"UID:{uid}\r\n").count()
 
 
-async def queue_invitations(meeting: Meeting, method: str = REQUEST,
-                            moved: bool = False) -> list[int]:
-    """Queue one email with the invitation (or cancellation) for each attendee with an email
-    address; returns the outbox ids. Call it in the transaction that changes the meeting."""
-    ids = []
+async def invitation_emails(meeting: Meeting, method: str = REQUEST,
+                            moved: bool = False) -> list[dict[str, Any]]:
+    """The OutboxEmail values of the invitation (or cancellation) for each attendee with an
+    email address, for a caller that writes them with the rest of its action (a batch)."""
+    emails = []
     for person in meeting.attendees:
         if not person.email or not person.active:
             continue
         address = f"{person.name} <{person.email}>"
         sequence = await _sequence(meeting.uid, address)
         subject, text, body = _texts(meeting, method, person, moved)
-        row = await OutboxEmail.create(
-            to=address, subject=subject[:255], body=text, html=body,
-            calendar=calendar_text(meeting, method, sequence),
-            next_attempt_at=clock.now(), task_id=None,
-        )
-        ids.append(row.id)
-    return ids
+        emails.append({
+            "to": address, "subject": subject[:255], "body": text, "html": body,
+            "calendar": calendar_text(meeting, method, sequence),
+            "next_attempt_at": clock.now(), "task_id": None,
+        })
+    return emails
+
+
+async def queue_invitations(meeting: Meeting, method: str = REQUEST,
+                            moved: bool = False) -> list[int]:
+    """Queue one email with the invitation (or cancellation) for each attendee with an email
+    address; returns the outbox ids. Call it in the transaction that changes the meeting."""
+    emails = await invitation_emails(meeting, method, moved)
+    return [(await OutboxEmail.create(**email)).id for email in emails]
+
+
+async def last_start(uid: str) -> datetime | None:
+    """When the newest invitation of this meeting in the outbox has it start (None: never
+    invited, or its newest word was a cancellation)."""
+    newest = await OutboxEmail.filter(calendar__contains=f"UID:{uid}\r\n").order_by(
+        "-id").only("calendar").first()
+    if newest is None or newest.calendar is None or method_of(newest.calendar) == CANCEL:
+        return None
+    start = properties(newest.calendar).get("DTSTART", "")
+    return datetime.strptime(start, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
 def unfold(text: str) -> list[str]:

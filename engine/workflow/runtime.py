@@ -23,13 +23,13 @@ from SpiffWorkflow.util.task import TaskState
 from engine.base import clock
 from engine.base.errors import Conflict, EngineError, NotAllowed, NotFound
 from engine.base.internals import holding_connection
-from engine.base.models import HumanTask, ProcessInstance
+from engine.base.models import HumanTask, OutboxEmail, ProcessInstance
 from engine.base.serialization import load_state, state_dict
 from engine.packs.definitions import Deployed, deployed, latest
 from engine.packs.loading import parse_start_data
 from engine.people import assignment
 from engine.people.directory import DirectorySnapshot, current_directory
-from engine.workflow import offload
+from engine.workflow import offload, scheduled_meetings
 from engine.workflow.instance import (
     Actor,
     LiveInstance,
@@ -141,6 +141,8 @@ async def complete_task(task_id: int, actor: Actor, data: dict[str, Any]) -> Pro
         async with holding_connection():
             task_row = await _open_task(task_id, actor, directory)
             run = await _submission(task_row, actor, directory, data)
+            for email in await scheduled_meetings.invitation_emails(task_row, data, directory):
+                run.batch.insert(OutboxEmail, email)
             try:
                 await apply(run.batch)
             except Conflict:
@@ -279,9 +281,17 @@ async def save_draft(task_id: int, actor: Actor, draft: dict[str, Any]) -> None:
     """Keep unfinished form input on the task so it comes back when reopened."""
     directory = await current_directory()
     row = await _open_task(task_id, actor, directory)
-    updated = await HumanTask.filter(id=row.id, status="ready").update(draft=json_safe(draft))
-    if not updated:
-        raise await _refreshed_conflict(row.id, directory)
+    # A draft that sets a meeting's time sends its invitation in the same write.
+    emails = await scheduled_meetings.invitation_emails(row, draft.get("posted") or {}, directory)
+    batch = Batch()
+    batch.update(HumanTask, {"id": row.id, "status": "ready"}, {"draft": json_safe(draft)},
+                 conflict="task already completed")
+    for email in emails:
+        batch.insert(OutboxEmail, email)
+    try:
+        await apply(batch)
+    except Conflict:
+        raise await _refreshed_conflict(row.id, directory) from None
 
 
 # --- errors and moves ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from engine.base import clock
 from engine.base.errors import Conflict
 from engine.people.assignment import may_act
 from engine.workflow import inbox, runtime, worklist
+from engine.workflow.scheduled_meetings import MeetingTimeError
 from engine.workflow.task_context import TaskContext, parsed_form, task_context
 from forms import FormDefinitionError, FormSpec, HtmlForm, PostedValues, form_spec
 from forms.json_input import posted_from_json
@@ -210,8 +211,11 @@ async def save_draft(call: Call) -> Answer:
     values = {key: posted.getlist(key) for key in posted if key != "_submit"}
     saved_at = clock.now()
     actor = await runtime.actor_for(call.viewer.person_id)
-    await runtime.save_draft(ctx.task.id, actor, {"posted": values,
-                                                  "saved_at": saved_at.isoformat()})
+    try:
+        await runtime.save_draft(ctx.task.id, actor, {"posted": values,
+                                                      "saved_at": saved_at.isoformat()})
+    except MeetingTimeError as error:
+        raise ApiError(422, "invalid_meeting_time", str(error)) from None
     return Answer(200, {"task_id": ctx.task.id, "saved_at": saved_at})
 
 

@@ -23,6 +23,7 @@ from engine.base.errors import Conflict
 from engine.people.assignment import may_act
 from engine.performance.year_context import shows_year_context
 from engine.workflow import runtime, worklist
+from engine.workflow.scheduled_meetings import MeetingTimeError
 from engine.workflow.task_context import TaskContext, parsed_form, summarize, task_context
 from forms import (
     ACTION_KEY,
@@ -269,7 +270,13 @@ async def submit_task(request: Request) -> Response:
         return _page(request, ctx, bound=bound)
     if form.get(SUBMIT_KEY) == DRAFT:
         draft = {"posted": _posted_values(form), "saved_at": clock.now().isoformat()}
-        await runtime.save_draft(ctx.task.id, actor, draft)
+        try:
+            await runtime.save_draft(ctx.task.id, actor, draft)
+        except MeetingTimeError as error:
+            # Nothing was saved: the form comes back as typed, the meeting's field marked.
+            bound.field_errors[error.field] = [str(error)]
+            flash(request, str(error), "error")
+            return _page(request, ctx, bound=bound, status=422)
         flash(request, f"Draft saved. It will be here when you come back to '{ctx.task.name}'.",
               "success")
         return _redirect(request, request.url.path)
