@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.expressions import F
 
 from engine.base.db import clears_on_connect
-from engine.base.models import DirectoryVersion, GroupMembership, OrgUnit, Person
+from engine.base.models import DirectoryVersion, GroupMembership, OrgUnit, Person, User
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class DirectorySnapshot:
     version: int = 0
     people: dict[int, PersonInfo] = field(default_factory=dict)
     units: dict[int, UnitInfo] = field(default_factory=dict)
+    # The language each person chose with their login (person id -> "de"), for the emails
+    # the engine writes them while it runs without a database at hand; absent: the default.
+    languages: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_key: dict[str, PersonInfo] = {p.key: p for p in self.people.values()}
@@ -221,7 +224,8 @@ async def _stored_version() -> int:
 
 
 async def load_directory() -> DirectorySnapshot:
-    """Read every person, unit and group membership into a new snapshot (four queries)."""
+    """Read every person, unit, group membership and chosen language into a new snapshot
+    (five queries)."""
     # The version is read first: if the directory changes while we read, the snapshot carries
     # the older version and the next current_directory() call reloads it.
     version = await _stored_version()
@@ -268,7 +272,12 @@ async def load_directory() -> DirectorySnapshot:
             "id", "code", "name", "parent_id", "head_id", "attributes"
         )
     }
-    return DirectorySnapshot(version=version, people=people, units=units)
+    languages = {
+        int(person_id): str(language)
+        for person_id, language in await User.exclude(language="").values_list(
+            "person_id", "language")
+    }
+    return DirectorySnapshot(version=version, people=people, units=units, languages=languages)
 
 
 async def current_directory() -> DirectorySnapshot:

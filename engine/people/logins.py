@@ -20,6 +20,7 @@ from tortoise.expressions import Q
 from engine.base import i18n
 from engine.base.db import Params
 from engine.base.models import LoginThrottle, User, UserSession
+from engine.people.directory import bump_directory_version
 
 # -- logins -----------------------------------------------------------------------------------
 
@@ -89,9 +90,12 @@ async def language_of(user_id: int) -> str:
 
 
 async def set_language(user_id: int, language: str) -> None:
-    """Store a login's language ("" follows the browser); only the shipped languages count."""
+    """Store a login's language ("" follows the browser); only the shipped languages count.
+    The directory snapshot carries the choice (the engine writes emails from it), so it is
+    told to reload."""
     chosen = i18n.supported(language) or ""
     await User.filter(id=user_id).update(language=chosen)
+    await bump_directory_version()
 
 
 async def languages_of_people(person_ids: Iterable[int]) -> dict[int, str]:

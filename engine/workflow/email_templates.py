@@ -10,7 +10,7 @@ The engine knows nothing of the web: this is string building, not the web app's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 ACCENT = "#1d6fb8"
@@ -35,7 +35,7 @@ def _facts(facts: Sequence[tuple[str, str]]) -> str:
             f'style="margin:0 0 20px;border-collapse:collapse">{rows}</table>')
 
 
-def _button(label: str, url: str) -> str:
+def _button(label: str, url: str, translate: Callable[[str], str] = str) -> str:
     href = escape(url, quote=True)
     return (
         '<table role="presentation" cellpadding="0" cellspacing="0" style="margin:8px 0 24px">'
@@ -43,8 +43,9 @@ def _button(label: str, url: str) -> str:
         f'<a href="{href}" style="display:inline-block;padding:12px 24px;font-size:15px;'
         f'font-weight:600;color:#ffffff;text-decoration:none;border-radius:6px">'
         f"{escape(label)}</a></td></tr></table>"
-        f'<p style="margin:0 0 16px;font-size:13px;color:#616e7c">Or paste this link into your '
-        f'browser: <a href="{href}" style="color:{ACCENT}">{escape(url)}</a></p>'
+        f'<p style="margin:0 0 16px;font-size:13px;color:#616e7c">'
+        f'{escape(translate("Or paste this link into your browser:"))} '
+        f'<a href="{href}" style="color:{ACCENT}">{escape(url)}</a></p>'
     )
 
 
@@ -56,10 +57,12 @@ def html_email(
     facts: Sequence[tuple[str, str]] = (),
     quote: str = "",
     sections: Sequence[str] = (),
+    translate: Callable[[str], str] = str,
 ) -> str:
     """A whole HTML document: heading, greeting, paragraphs, a facts table, a quoted excerpt
     (such as the instructions' first lines), a button and raw `sections` (already HTML, built
-    with the helpers here) — all plain text but the sections."""
+    with the helpers here) — all plain text but the sections. The caller words its texts in
+    the reader's language; `translate` words the layout's own (the engine's catalog)."""
     quoted = (
         f'<div style="margin:0 0 20px;padding:12px 16px;border-left:3px solid #cbd2d9;'
         f'background:#f5f7fa;font-size:14px;line-height:1.5;color:#3e4c59">'
@@ -74,7 +77,7 @@ def html_email(
         + _facts(facts)
         + quoted
         + "".join(sections)
-        + (_button(*button) if button else "")
+        + (_button(*button, translate=translate) if button else "")
     )
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
@@ -90,8 +93,10 @@ def html_email(
         f'font-weight:700;color:{ACCENT};letter-spacing:0.02em">Sightline</td></tr>'
         f'<tr><td style="padding:28px 32px 12px">{body}</td></tr>'
         '<tr><td style="padding:16px 32px;border-top:1px solid #e4e7eb;font-size:12px;'
-        'color:#7b8794">You receive this email because a task or meeting in Sightline '
-        "involves you. Choose a daily digest instead on your account page.</td></tr>"
+        'color:#7b8794">'
+        + escape(translate("You receive this email because a task or meeting in Sightline "
+                           "involves you. Choose a daily digest instead on your account page."))
+        + "</td></tr>"
         "</table></td></tr></table></body></html>"
     )
 

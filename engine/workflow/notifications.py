@@ -13,7 +13,7 @@ and an email can be written in the same batch as the task it announces, before i
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -29,6 +29,7 @@ from engine.base.errors import Conflict, NotFound
 from engine.base.models import HumanTask, OutboxEmail, Person, User
 from engine.people.directory import DirectorySnapshot, PersonInfo, current_directory
 from engine.workflow import calendar_invites, email_templates
+from engine.workflow.email_wording import Wording, wording_for
 
 log = logging.getLogger(__name__)
 
@@ -92,57 +93,73 @@ def _address(person: PersonInfo) -> str:
     return f"{person.name} <{person.email}>"
 
 
-def _greeting(person: PersonInfo) -> str:
-    return f"Hello {person.name.split()[0] if person.name else 'there'},"
+def _greeting(person: PersonInfo | None, words: Wording) -> str:
+    first = person.name.split()[0] if person and person.name else ""
+    return words._("Hello %(name)s,", name=first) if first else words._("Hello there,")
 
 
-def _due_sentence(due_at: datetime | None) -> str:
+def _due_sentence(due_at: datetime | None, words: Wording) -> str:
     """When the task is due, counted in calendar days as people count them."""
     if due_at is None:
         return ""
     days = (due_at.date() - clock.now().date()).days
-    on = f"{due_at:%A} {due_at.day} {due_at:%B %Y}"
+    on = words.date(due_at)
     if days > 1:
-        return f" It is due on {on}, in {days} days."
+        return " " + words._("It is due on %(date)s, in %(days)s days.", date=on, days=days)
     if days == 1:
-        return f" It is due tomorrow, {on}."
+        return " " + words._("It is due tomorrow, %(date)s.", date=on)
     if days == 0:
-        return " It is due today."
-    return f" It was due on {on} and is {-days} day{'s' if days < -1 else ''} overdue."
+        return " " + words._("It is due today.")
+    return " " + words.n("It was due on %(date)s and is %(num)s day overdue.",
+                         "It was due on %(date)s and is %(num)s days overdue.", -days, date=on)
 
 
-def _due_date(due_at: datetime | None) -> str:
-    return f"{due_at:%A} {due_at.day} {due_at:%B %Y}" if due_at else ""
+def _due_date(due_at: datetime | None, words: Wording) -> str:
+    return words.date(due_at) if due_at else ""
+
+
+# What an email says of a task, worded for its reader: (subject, the sentence without and with
+# whom the task is about). Marked here, translated per reader in _emails.
+_TASK_CREATED = ("Task waiting for you", "'%(name)s' is waiting for you.",
+                 "'%(name)s' for %(about)s is waiting for you.")
+_REMINDER = ("Reminder", "This is a reminder that '%(name)s' is still waiting for you.",
+             "This is a reminder that '%(name)s' for %(about)s is still waiting for you.")
 
 
 def _emails(
     row: HumanTask,
     directory: DirectorySnapshot,
-    subject: str,
-    sentence: str,
-    extra: str = "",
+    texts: tuple[str, str, str],
+    extra: Callable[[Wording], str] = lambda words: "",
 ) -> list[dict[str, Any]]:
-    """One outbox row per person to tell about `row`; `sentence` has an {about} slot."""
+    """One outbox row per person to tell about `row`, each in that person's language."""
     emails = []
     for person in _recipients(row, directory):
+        words = wording_for(person.id, directory)
         about = _about(row, person, directory)
-        said = sentence.format(name=row.name, about=f" for {about}" if about else "")
+        subject = words._(texts[0])
+        said = (words._(texts[2], name=row.name, about=about) if about
+                else words._(texts[1], name=row.name))
+        more = extra(words)
+        due = _due_sentence(row.due_at, words)
         emails.append(
             {
                 "to": _address(person),
                 "subject": f"{subject}: {row.name}" + (f" — {about}" if about else ""),
                 "body": (
-                    f"{_greeting(person)}\n\n"
+                    f"{_greeting(person, words)}\n\n"
                     + said
-                    + f"{_due_sentence(row.due_at)}{extra}\n\nOpen it: {_task_link()}\n"
+                    + f"{due}{more}\n\n"
+                    + words._("Open it: %(link)s", link=_task_link()) + "\n"
                 ),
                 "html": email_templates.html_email(
                     title=f"{subject}: {row.name}",
-                    greeting=_greeting(person),
-                    paragraphs=[said + _due_sentence(row.due_at), *extra.strip().split("\n\n")],
-                    button=("Open the task", _task_link()),
-                    facts=[("Task", row.name), ("About", about),
-                           ("Due", _due_date(row.due_at))],
+                    greeting=_greeting(person, words),
+                    paragraphs=[said + due, *more.strip().split("\n\n")],
+                    button=(words._("Open the task"), _task_link()),
+                    facts=[(words._("Task"), row.name), (words._("About"), about),
+                           (words._("Due"), _due_date(row.due_at, words))],
+                    translate=words._,
                 ),
                 "next_attempt_at": clock.now(),
                 "task_id": row.id,
@@ -153,24 +170,21 @@ def _emails(
 
 def task_created_emails(row: HumanTask, directory: DirectorySnapshot) -> list[dict[str, Any]]:
     """Outbox rows telling whoever holds a new task that it waits for them."""
-    group = (
-        f"\nIt was sent to the {row.candidate_group} group: the first to claim it takes it."
-        if row.assignee_id is None and row.candidate_group
-        else ""
-    )
-    note = f"\n\nWhy it came to you: {row.routing_note}" if row.routing_note else ""
-    return _emails(
-        row, directory, "Task waiting for you", "'{name}'{about} is waiting for you.",
-        group + note,
-    )
+
+    def extra(words: Wording) -> str:
+        group = ("\n" + words._("It was sent to the %(group)s group: the first to claim it "
+                                "takes it.", group=row.candidate_group)
+                 if row.assignee_id is None and row.candidate_group else "")
+        note = ("\n\n" + words._("Why it came to you: %(note)s", note=row.routing_note)
+                if row.routing_note else "")
+        return group + note
+
+    return _emails(row, directory, _TASK_CREATED, extra)
 
 
 def reminder_emails(row: HumanTask, directory: DirectorySnapshot) -> list[dict[str, Any]]:
     """Outbox rows reminding whoever holds an open task that it still waits for them."""
-    return _emails(
-        row, directory, "Reminder",
-        "This is a reminder that '{name}'{about} is still waiting for you.",
-    )
+    return _emails(row, directory, _REMINDER)
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -378,31 +392,34 @@ async def queue_digests(hour: int) -> int:
 
 def _digest_email(to: str, reader: PersonInfo | None, tasks: list[HumanTask],
                   directory: DirectorySnapshot, now: datetime) -> dict[str, Any]:
-    """The outbox row of one person's digest: every open task, with whom it is about, when it
-    is due and its link."""
-    greeting = _greeting(reader) if reader else "Hello,"
-    count = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+    """The outbox row of one person's digest, in their language: every open task, with whom it
+    is about, when it is due and its link."""
+    words = wording_for(reader.id if reader else None, directory)
+    greeting = _greeting(reader, words) if reader else words._("Hello,")
+    count = words.n("%(num)s task", "%(num)s tasks", len(tasks))
+    waiting = words.n("%(num)s task waits for you", "%(num)s tasks wait for you", len(tasks))
     items = []
     for task in tasks:
         about = _about(task, reader, directory) if reader else ""
         name = task.name + (f" — {about}" if about else "")
-        due = _due_date(task.due_at)
-        items.append((name, f"Due {due}" if due else "",
+        due = _due_date(task.due_at, words)
+        items.append((name, words._("Due %(date)s", date=due) if due else "",
                       f"{BASE_URL_PLACEHOLDER}/tasks/{task.id}"))
-    text = f"{greeting}\n\n{count} wait{'s' if len(tasks) == 1 else ''} for you:\n\n" + "".join(
+    text = f"{greeting}\n\n{waiting}:\n\n" + "".join(
         f"- {name}" + (f" ({due})" if due else "") + f"\n  {url}\n" for name, due, url in items
     )
-    day = f"{now:%A} {now.day} {now:%B %Y}"
+    title = words._("Your tasks for %(day)s", day=words.date(now))
     return {
         "to": to,
-        "subject": f"Your tasks for {day}: {count}",
+        "subject": f"{title}: {count}",
         "body": text,
         "html": email_templates.html_email(
-            title=f"Your tasks for {day}",
+            title=title,
             greeting=greeting,
-            paragraphs=[f"{count} wait{'s' if len(tasks) == 1 else ''} for you."],
+            paragraphs=[f"{waiting}."],
             sections=[email_templates.task_list(items)],
-            button=("Open your inbox", f"{BASE_URL_PLACEHOLDER}/inbox"),
+            button=(words._("Open your inbox"), f"{BASE_URL_PLACEHOLDER}/inbox"),
+            translate=words._,
         ),
         "next_attempt_at": now,
         "task_id": None,
