@@ -166,10 +166,11 @@ class DeployReport:
 
 
 def pack_sources(pack: Pack, process_id: str) -> dict[str, str]:
-    """Everything one version of a process needs: its files plus the pack's catalogs."""
+    """Everything one version of a process needs: its files plus the pack's catalogs and
+    translations (its texts in each reader's language travel with the version)."""
     sources = dict(specs.process_sources(pack, process_id))
     for rel in pack.files:
-        if rel.startswith("catalogs/") and rel.endswith(".toml"):
+        if rel.startswith(("catalogs/", "translations/")) and rel.endswith(".toml"):
             sources[rel] = pack.read_text(rel)
     return sources
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -22,6 +22,12 @@ from engine.base.models import Cycle, HumanTask, ProcessInstance
 from engine.base.serialization import load_state
 from engine.packs.definitions import Deployed, deployed
 from engine.packs.specs import TaskInfo
+from engine.packs.translations import (
+    pack_translations,
+    translate_data,
+    translate_json_text,
+    translate_text,
+)
 from engine.people.directory import DirectorySnapshot, PersonInfo, UnitInfo, current_directory
 from engine.workflow.goal_catalog import CATALOG, goals_catalog, with_typed_goals
 from engine.workflow.offload import run_off_loop_if_slow
@@ -162,6 +168,19 @@ def _form_definition(dep: Deployed, info: TaskInfo | None) -> FormDefinition | N
     )
 
 
+def _translated_form(form: FormDefinition | None, words: Mapping[str, Mapping[str, str]]
+                     ) -> FormDefinition | None:
+    """The form with its labels, help and enum names in the reader's language."""
+    if form is None:
+        return None
+    return replace(
+        form,
+        schema_text=translate_json_text(form.schema_text, words, form.schema_path),
+        uischema_text=translate_json_text(form.uischema_text, words, form.uischema_path)
+        if form.uischema_text is not None and form.uischema_path else form.uischema_text,
+    )
+
+
 def _task_data(instance: ProcessInstance, dep: Deployed, spiff_task_id: str) -> dict[str, Any]:
     """The workflow task's current data (JSON-safe); {} when the task is gone from the tree."""
     workflow = load_state(instance.state, dep.built.spec, dep.built.subprocess_specs, None)
@@ -172,8 +191,10 @@ def _task_data(instance: ProcessInstance, dep: Deployed, spiff_task_id: str) -> 
     return _json_safe(task.data) if task is not None else {}
 
 
-async def task_context(task_id: int) -> TaskContext:
-    """Gather the task page's content for a human task; NotFound when it does not exist."""
+async def task_context(task_id: int, language: str | None = None) -> TaskContext:
+    """Gather the task page's content for a human task; NotFound when it does not exist. The
+    pack's texts (form, catalogs, instructions) are in `language` where the pack translates
+    them (engine.packs.translations), else as written."""
     task = await HumanTask.get_or_none(id=task_id).select_related("instance")
     if task is None:
         raise NotFound(f"no task {task_id}")
@@ -189,6 +210,11 @@ async def task_context(task_id: int) -> TaskContext:
     catalogs = {**dep.catalogs, CATALOG: await goals_catalog(instance.cycle_id, subject, directory)}
     info = task_info(dep, task)
     form = _form_definition(dep, info)
+    words = pack_translations(dep.sources, language)
+    if words:
+        form = _translated_form(form, words)
+        catalogs = {name: translate_data(catalog, words, f"catalogs/{name}.toml")
+                    for name, catalog in catalogs.items()}
     done = (
         await HumanTask.filter(instance_id=instance.id, status="completed")
         .exclude(id=task.id)
@@ -218,7 +244,8 @@ async def task_context(task_id: int) -> TaskContext:
             manager=directory.manager_of(subject.id) if subject else None,
             data=data,
             form=form,
-            instructions=info.instructions if info else None,
+            instructions=translate_text(info.instructions, words) if info and info.instructions
+            else None,
             catalogs=catalogs,
             draft=task.draft if isinstance(task.draft, dict) else None,
             earlier=earlier,

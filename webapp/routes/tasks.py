@@ -39,6 +39,7 @@ from webapp.auth import Viewer, current_user
 from webapp.csrf import FIELD as CSRF_FIELD
 from webapp.csrf import token_for
 from webapp.errors import error_response
+from webapp.i18n import language
 from webapp.input import path_id
 from webapp.routes.people import person_lookup
 from webapp.templating import flash, is_htmx, render
@@ -59,7 +60,7 @@ CONTROL_KEYS = frozenset({CSRF_FIELD, SUBMIT_KEY, ACTION_KEY, FIELD_KEY})
 async def _visible_task(request: Request) -> tuple[Viewer, TaskContext]:
     """The viewer and the task's context; 404 unless the viewer may act on it (or did)."""
     viewer = current_user(request)
-    ctx = await task_context(path_id(request, "task_id"))
+    ctx = await task_context(path_id(request, "task_id"), language())
     task = ctx.task
     directory = request.state.directory
     allowed = may_act(
