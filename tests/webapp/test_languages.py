@@ -8,17 +8,21 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from engine.base.models import HumanTask
 from engine.people import logins
+from tests.webapp.test_my_review_pages import cycle_org
 from webapp import i18n
 from webapp.templating import format_date, format_datetime, format_number, relative_due
 
 ROOT = Path(__file__).resolve().parents[2]
 Login = Callable[..., Awaitable[httpx.Response]]
+__all__ = ["cycle_org"]  # the fixture: objective setting waiting on Ada (e300)
 
 
 async def _choose(client: httpx.AsyncClient, language: str) -> httpx.Response:
@@ -81,6 +85,26 @@ async def test_german_forms_chrome_on_a_failed_password_change(
     await _choose(client, "de")
     page = await client.get("/account/password")
     assert "Mindestens" in page.text and "Meine anderen Sitzungen beenden" in page.text
+
+
+async def test_a_german_user_reads_german_task_review_and_score_card(
+    client: httpx.AsyncClient, login: Login, cycle_org: dict[str, Any]
+) -> None:
+    """The pages an employee opens most, after the inbox, speak German to a German reader."""
+    await login("e300")
+    await _choose(client, "de")
+    review = (await client.get("/review")).text
+    assert "Meine Beurteilung" in review and "wartet auf Sie" in review
+    assert "waiting on you" not in review and "Ratings" not in review
+    task = await HumanTask.get(instance_id=cycle_org["instances"]["E300"], status="ready")
+    page = (await client.get(f"/tasks/{task.id}")).text
+    assert "Fällig" in page and "<dt>Zyklus</dt>" in page
+    assert "<dt>Due</dt>" not in page and "Why this came to you" not in page
+    process = (await client.get(f"/instances/{cycle_org['instances']['E300']}")).text
+    assert "Stand der Beurteilung" in process and "Verlauf" in process
+    card = (await client.get("/scorecard")).text
+    assert "Meine Scorecard" in card and "Kompetenzen" in card and "Entwicklungsplan" in card
+    assert "Competencies" not in card and "Development plan" not in card
 
 
 def test_dates_and_numbers_follow_the_language() -> None:

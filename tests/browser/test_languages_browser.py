@@ -1,0 +1,86 @@
+"""The German pages in a real browser: the inbox, a task form, the score card and my review of
+the demo employee, with a German browser (locale de-DE, no choice on the account page), at
+1,366×800 and 390×844.
+
+Long German words must not push a page sideways on the phone, axe-core must find nothing
+serious, and every page is photographed: tests/screenshots/de-<page>-<size>.png. The server
+is the accessibility walk's demo organisation with a year's work in it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import app_server
+import pytest
+import test_accessibility_browser as a11y
+from app_server import running_app
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"laptop": (1366, 800), "phone": (390, 844)}
+# What each page must say in German: proof that it is not the English page.
+GERMAN = {
+    "/inbox": "Posteingang",
+    "task": "Fällig",
+    "/scorecard": "Meine Scorecard",
+    "/review": "Meine Beurteilung",
+}
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
+    """The demo organisation with a year's worth of work in it (the accessibility walk's)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(app_server, "LIVE_APP", Path(a11y.__file__))
+        with running_app(tmp_path_factory, "demo") as url:
+            yield url
+
+
+@pytest.fixture
+def german_page(browser: Browser, live_server: str) -> Iterator[Callable[[int, int], Page]]:
+    """A fresh context whose browser asks for German, logged in as the demo employee."""
+    contexts: list[BrowserContext] = []
+
+    def opener(width: int, height: int) -> Page:
+        context = browser.new_context(
+            base_url=live_server, viewport={"width": width, "height": height},
+            is_mobile=width < 600, has_touch=width < 600, locale="de-DE", timezone_id="UTC",
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/login")
+        page.locator("input[name=username]").fill("employee")
+        page.locator("input[name=password]").fill(a11y.PASSWORD)
+        page.locator("form button[type=submit]").first.click()
+        expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_german_pages_read_german_fit_the_screen_and_pass_axe(
+    german_page: Callable[[int, int], Page], shoot: Callable[..., Path], size: str
+) -> None:
+    page = german_page(*SIZES[size])
+    tasks = a11y.linked_pages(page, "/inbox", r"/tasks/\d+", 1)
+    assert tasks, "the demo employee has no task in the inbox"
+    problems: list[str] = []
+    for path, key in (("/inbox", "/inbox"), (tasks[0], "task"), ("/scorecard", "/scorecard"),
+                      ("/review", "/review")):
+        page.goto(path)
+        a11y.settle(page)
+        assert page.locator("html").get_attribute("lang") == "de", path
+        expect(page.locator("main")).to_contain_text(GERMAN[key])
+        problems += [f"{path}: {line}" for line in a11y.axe_problems(page)]
+        if size == "phone" and (wide := a11y.too_wide(page, SIZES[size][0])):
+            problems.append(f"{path}: {wide}")
+        shoot(page, f"de-{re.sub(r'[^a-z]+', '-', key).strip('-')}-{size}")
+    assert not problems, a11y.report(problems)
