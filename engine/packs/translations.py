@@ -18,9 +18,12 @@ as written. The engine never guesses a language: the caller passes the reader's.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+from lxml import etree
 
 from engine.base import i18n
 
@@ -29,8 +32,29 @@ TEXTS = "texts"
 _READ_KEYS = frozenset({
     "title", "description", "ui:title", "ui:description", "ui:help", "ui:placeholder",
     "ui:enumNames", "enumNames", "statement", "name", "label", "anchor", "anchors", "help",
-    "instructions", "definition",
+    "instructions", "definition", "message", "levels", "dateMessage", "patternMessage",
+    "addLabel",
 })
+# Keys whose values a form or the engine acts on, never translated, even below a read key (a
+# field named `title` or `message` holds a schema, not a text).
+_KEPT_KEYS = frozenset({
+    "type", "enum", "const", "default", "format", "pattern", "required", "ui:widget",
+    "ui:order", "ui:options", "$schema", "$ref", "key", "value", "short", "column",
+})
+
+
+def _reads(key: str, read: bool) -> bool:
+    return key in _READ_KEYS or (read and key not in _KEPT_KEYS)
+# A form that is a Jinja template is not JSON until rendered, and is translated before: its
+# texts are found as `"<read key>": "…"` or `"<read key>": ["…", …]` in the raw text.
+_LITERAL = r'"(?:[^"\\\n]|\\.)*"'
+_READ_PAIR = re.compile(
+    r'"(?:' + "|".join(re.escape(k) for k in sorted(_READ_KEYS)) + r')"\s*:\s*'
+    + r"(" + _LITERAL + r"|\[\s*" + _LITERAL + r"(?:\s*,\s*" + _LITERAL + r")*\s*\])"
+)
+# Inside such a text, a Jinja expression's own quoted words ({{ 'a' if x else 'b' }}).
+_JINJA_WORDS = re.compile(r"'([^'\\{}]+)'")
+_INSTRUCTIONS = "{http://spiffworkflow.org/bpmn/schema/1.0/core}instructionsForEndUser"
 
 
 def translations_file(language: str) -> str:
@@ -65,7 +89,7 @@ def _translated(value: Any, words: Mapping[str, str], read: bool = False) -> Any
     if isinstance(value, list):
         return [_translated(item, words, read) for item in value]
     if isinstance(value, dict):
-        return {key: _translated(item, words, read or key in _READ_KEYS)
+        return {key: _translated(item, words, _reads(key, read))
                 for key, item in value.items()}
     return value
 
@@ -86,8 +110,94 @@ def translate_json_text(text: str, table: Mapping[str, Mapping[str, str]], path:
     try:
         parsed = json.loads(text)
     except ValueError:
-        return text
+        return _translated_template(text, _lookup(table, path))
     return json.dumps(translate_data(parsed, table, path), ensure_ascii=False)
+
+
+def _template_literal(literal: str, words: Mapping[str, str]) -> str:
+    """One JSON string literal of a templated form, translated: the whole text, or else the
+    quoted words of the Jinja expressions in it."""
+    try:
+        value = json.loads(literal)
+    except ValueError:
+        return literal
+    if value in words:
+        return json.dumps(words[value], ensure_ascii=False)
+    if "{{" not in value:
+        return literal
+    return _JINJA_WORDS.sub(
+        lambda m: "'" + words[m.group(1)].replace("'", "’") + "'" if m.group(1) in words
+        else m.group(0), literal)
+
+
+def _translated_template(text: str, words: Mapping[str, str]) -> str:
+    """A templated (not yet JSON) form's text with the values of its read keys translated;
+    the Jinja and everything else stay as written."""
+    def pair(match: re.Match[str]) -> str:
+        start = match.start(1) - match.start(0)
+        value = re.sub(_LITERAL, lambda m: _template_literal(m.group(0), words), match.group(1))
+        return match.group(0)[:start] + value
+    return _READ_PAIR.sub(pair, text)
+
+
+def _read_strings(value: Any, read: bool = False) -> Iterator[str]:
+    if isinstance(value, str):
+        if read:
+            yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _read_strings(item, read)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _read_strings(item, _reads(key, read))
+
+
+def _template_strings(text: str) -> Iterator[str]:
+    for match in _READ_PAIR.finditer(text):
+        for literal in re.findall(_LITERAL, match.group(1)):
+            value = json.loads(literal)
+            if "{{" in value or "{%" in value:
+                yield from _JINJA_WORDS.findall(value)
+            else:
+                yield value
+
+
+def _instructions(text: str) -> Iterator[str]:
+    root = etree.fromstring(text.encode(), etree.XMLParser(resolve_entities=False,
+                                                           no_network=True))
+    for element in root.iter(_INSTRUCTIONS):
+        if element.text and element.text.strip():
+            yield element.text
+
+
+def translatable_texts(sources: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(file, text) of every text of a pack that people read and a translation would cover —
+    forms, catalogs and task instructions — so a test can keep a language complete."""
+    found: dict[tuple[str, str], None] = {}
+    for rel, text in sorted(sources.items()):
+        strings: Iterator[str]
+        if rel.startswith("forms/") and rel.endswith(".json"):
+            try:
+                strings = _read_strings(json.loads(text))
+            except ValueError:
+                strings = _template_strings(text)
+        elif rel.startswith("catalogs/") and rel.endswith(".toml"):
+            strings = _read_strings(tomllib.loads(text))
+        elif rel.endswith(".bpmn"):
+            strings = _instructions(text)
+        else:
+            continue
+        for string in strings:
+            if string.strip() and re.search(r"[A-Za-z]{2}", string):
+                found[(rel, string)] = None
+    return list(found)
+
+
+def untranslated(sources: Mapping[str, str], language: str) -> list[tuple[str, str]]:
+    """(file, text) of every translatable text that `language`'s file leaves as written."""
+    table = pack_translations(sources, language)
+    return [(rel, text) for rel, text in translatable_texts(sources)
+            if text not in _lookup(table, rel)]
 
 
 def translate_text(text: str, table: Mapping[str, Mapping[str, str]],
@@ -100,6 +210,9 @@ def stray_entries(sources: Mapping[str, str]) -> list[tuple[str, str, str]]:
     """(translations file, table, source text) of every entry that matches no text of the pack
     — a typo, or a text since changed — for `sightline pack validate` to warn about."""
     stray = []
+    # What people read, as the pack's files hold it decoded (an instruction's quotes are
+    # `&quot;` in the BPMN), besides the raw text below for what the walk does not reach.
+    known = translatable_texts(sources)
     for rel, text in sorted(sources.items()):
         if not (rel.startswith("translations/") and rel.endswith(".toml")):
             continue
@@ -114,7 +227,9 @@ def stray_entries(sources: Mapping[str, str]) -> list[tuple[str, str, str]]:
             haystack = ("\n".join(t for r, t in sources.items()
                                   if not r.startswith("translations/"))
                         if table == TEXTS else sources.get(table, ""))
+            readable = {t for r, t in known if table in (TEXTS, r)}
             for source in entries:
-                if json.dumps(source)[1:-1] not in haystack and source not in haystack:
+                if (source not in readable and json.dumps(source)[1:-1] not in haystack
+                        and source not in haystack):
                     stray.append((rel, table, source))
     return stray
