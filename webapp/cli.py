@@ -109,12 +109,16 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_pack_validate(args: argparse.Namespace) -> int:
     from engine.packs.loading import discover_packs
-    from engine.packs.validation import validate_pack
+    from engine.packs.validation import translation_warnings, validate_pack
 
     path = _resolve_pack_path(args.path)
-    problems = validate_pack(path, available=discover_packs([path.parent, *_pack_folders()]))
+    available = discover_packs([path.parent, *_pack_folders()])
+    problems = validate_pack(path, available=available)
     for problem in problems:
         print(problem)
+    # Warnings only: a stray translation leaves a text as written, the pack still works.
+    for warning in translation_warnings(path, available=available):
+        print(f"warning: {warning}")
     if problems:
         print(f"{len(problems)} problem(s) in {path.name}", file=sys.stderr)
         return 1

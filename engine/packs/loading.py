@@ -647,6 +647,11 @@ def _load(root: Path, available: dict[str, Path], chain: tuple[str, ...]) -> Pac
         for p in parent.problems
     ]
     pack.files = {**parent.files, **own_files}
+    for rel in parent.files.keys() & own_files.keys():
+        if rel.startswith("translations/") and rel.count("/") == 1:
+            # A child's translations add to the parent's instead of replacing them: the
+            # parent's file stays as translations/<parent>/<language>.toml, read under it.
+            pack.files[f"translations/{parent.name}/{rel.split('/')[1]}"] = parent.files[rel]
     pack.lanes = {**parent.lanes, **pack.lanes}
     merged = {pid: settings.as_dict() for pid, settings in parent.processes.items()}
     for pid, table in pack.own_process_tables.items():

@@ -50,10 +50,12 @@ def _reads(key: str, read: bool) -> bool:
 _LITERAL = r'"(?:[^"\\\n]|\\.)*"'
 _READ_PAIR = re.compile(
     r'"(?:' + "|".join(re.escape(k) for k in sorted(_READ_KEYS)) + r')"\s*:\s*'
-    + r"(" + _LITERAL + r"|\[\s*" + _LITERAL + r"(?:\s*,\s*" + _LITERAL + r")*\s*\])"
+    + r"(" + _LITERAL + r"|\[\s*" + _LITERAL + r"(?:\s*,\s*" + _LITERAL + r")*\s*\]"
+    + r"|\{\{[^\n]*?\}\})"
 )
 # Inside such a text, a Jinja expression's own quoted words ({{ 'a' if x else 'b' }}).
 _JINJA_WORDS = re.compile(r"'([^'\\{}]+)'")
+_REFERENCE = re.compile(r"[a-z_]+(\.[a-z_]*)+")
 _INSTRUCTIONS = "{http://spiffworkflow.org/bpmn/schema/1.0/core}instructionsForEndUser"
 
 
@@ -69,14 +71,21 @@ def pack_translations(sources: Mapping[str, str], language: str | None
     chosen = i18n.supported(language)
     if chosen is None or chosen == i18n.DEFAULT_LANGUAGE:
         return {}
-    text = sources.get(translations_file(chosen))
-    if not text:
-        return {}
-    parsed = tomllib.loads(text)
-    return {
-        table: {str(k): str(v) for k, v in entries.items() if isinstance(v, str)}
-        for table, entries in parsed.items() if isinstance(entries, dict)
-    }
+    own = translations_file(chosen)
+    # A pack that extends another reads the parent's file (translations/<parent>/<language>
+    # .toml, see loading) beneath its own: its own entries win, the rest stays translated.
+    inherited = sorted(rel for rel in sources if rel.startswith("translations/")
+                       and rel.count("/") == 2 and rel.endswith(f"/{chosen}.toml"))
+    merged: dict[str, dict[str, str]] = {}
+    for rel in [*inherited, own]:
+        text = sources.get(rel)
+        if not text:
+            continue
+        for table, entries in tomllib.loads(text).items():
+            if isinstance(entries, dict):
+                merged.setdefault(table, {}).update(
+                    {str(k): str(v) for k, v in entries.items() if isinstance(v, str)})
+    return merged
 
 
 def _lookup(table: Mapping[str, Mapping[str, str]], path: str | None) -> dict[str, str]:
@@ -130,12 +139,25 @@ def _template_literal(literal: str, words: Mapping[str, str]) -> str:
         else m.group(0), literal)
 
 
+def _expression_literal(literal: str, words: Mapping[str, str]) -> str:
+    """A quoted word of a Jinja expression that computes a text (`{{ ("Check-in with " ~
+    subject.name) | tojson }}`), translated and quoted for Jinja again."""
+    try:
+        value = json.loads(literal)
+    except ValueError:
+        return literal
+    if value not in words:
+        return literal
+    return '"' + words[value].replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _translated_template(text: str, words: Mapping[str, str]) -> str:
     """A templated (not yet JSON) form's text with the values of its read keys translated;
     the Jinja and everything else stay as written."""
     def pair(match: re.Match[str]) -> str:
         start = match.start(1) - match.start(0)
-        value = re.sub(_LITERAL, lambda m: _template_literal(m.group(0), words), match.group(1))
+        one = _expression_literal if match.group(1).startswith("{{") else _template_literal
+        value = re.sub(_LITERAL, lambda m: one(m.group(0), words), match.group(1))
         return match.group(0)[:start] + value
     return _READ_PAIR.sub(pair, text)
 
@@ -155,11 +177,17 @@ def _read_strings(value: Any, read: bool = False) -> Iterator[str]:
 def _template_strings(text: str) -> Iterator[str]:
     for match in _READ_PAIR.finditer(text):
         for literal in re.findall(_LITERAL, match.group(1)):
-            value = json.loads(literal)
-            if "{{" in value or "{%" in value:
-                yield from _JINJA_WORDS.findall(value)
-            else:
-                yield value
+            try:
+                value = json.loads(literal)
+            except ValueError:
+                continue
+            if match.group(1).startswith("{{"):
+                yield value  # a quoted word of an expression that computes the text
+                continue
+            # A text with a Jinja expression choosing between quoted words: those words; any
+            # other (`Check-in with {{ subject.name }}`): the whole text, placeholders kept.
+            quoted = _JINJA_WORDS.findall(value) if "{{" in value else []
+            yield from quoted or [value]
 
 
 def _instructions(text: str) -> Iterator[str]:
@@ -188,7 +216,8 @@ def translatable_texts(sources: Mapping[str, str]) -> list[tuple[str, str]]:
         else:
             continue
         for string in strings:
-            if string.strip() and re.search(r"[A-Za-z]{2}", string):
+            # Words, not a catalog reference (`"competencies.competencies." ~ c.key`).
+            if re.search(r"[A-Za-z]{2}", string) and not _REFERENCE.fullmatch(string):
                 found[(rel, string)] = None
     return list(found)
 
@@ -216,6 +245,8 @@ def stray_entries(sources: Mapping[str, str]) -> list[tuple[str, str, str]]:
     for rel, text in sorted(sources.items()):
         if not (rel.startswith("translations/") and rel.endswith(".toml")):
             continue
+        if rel.count("/") > 1:
+            continue  # a parent pack's file, checked against the parent's own texts
         try:
             parsed = tomllib.loads(text)
         except tomllib.TOMLDecodeError:

@@ -23,6 +23,7 @@ from engine.packs.loading import (
     load_pack_leniently,
 )
 from engine.packs.specs import BPMN_NS, NSMAP, parse_xml
+from engine.packs.translations import stray_entries
 from engine.people.assignment import parse_resolver
 from forms import limits
 from forms.templating import render_bounded
@@ -63,6 +64,37 @@ def validate_pack(
         except PackError as error:
             return [Problem(error.file, error.line, "-", error.message)]
     return _PackCheck(pack).run()
+
+
+def translation_warnings(
+    path_or_pack: Path | str | Pack, available: Mapping[str, Path] | None = None
+) -> list[str]:
+    """Translation entries that match no text of the pack (a typo, or a text since changed):
+    a warning, not a problem — the text then shows as written, and the pack still works."""
+    if isinstance(path_or_pack, Pack):
+        pack = path_or_pack
+    else:
+        path = Path(path_or_pack)
+        if available is None:
+            from engine.packs.loading import discover_packs
+
+            available = discover_packs([path.parent])
+        try:
+            pack = load_pack_leniently(path, available)
+        except PackError:
+            return []
+    sources = {}
+    for rel in pack.files:
+        if rel.endswith((".bpmn", ".dmn", ".json", ".toml")):
+            try:
+                sources[rel] = pack.read_text(rel)
+            except (OSError, UnicodeDecodeError, PackError):
+                continue
+    return [
+        f"{file}: [{table}] {source!r}: " + ("no text of the pack reads this"
+                                             if table else source)
+        for file, table, source in stray_entries(sources)
+    ]
 
 
 class _PackCheck:
