@@ -402,13 +402,9 @@ def progress_of(sums: Sums) -> float | None:
     """`weighted_progress` of objectives summed in the database (objective_index): the same
     rule — unscored left out, equal weights when none of the scored has one, None when
     nothing is left or the weights add up to 0."""
-    if not sums.scored:
-        return None
-    if not sums.weighted:
-        return round(sums.plain_sum / sums.scored, 2)
-    if sums.total_weight == 0:
-        return None
-    return round(sums.weighted_sum / sums.total_weight, 2)
+    return objective_index.weighted_rule(
+        sums.scored, sums.weighted, sums.total_weight, sums.weighted_sum, sums.plain_sum
+    )
 
 
 def mean_progress(values: Iterable[float | None]) -> float | None:
@@ -605,7 +601,7 @@ async def goal_tree(
     people = None if visible is None else set(visible)
     await objective_index.refresh(cycle_id)
     goals = await list_goals(cycle_id, viewer)
-    per_person = await objective_index.person_sums(cycle_id, people)
+    per_person = await objective_index.person_figures(cycle_id, people)
     people_ids = set(per_person) | await objective_index.without_objectives(cycle_id, people) | {
         p.id for p in directory.people.values()
         if p.active and (people is None or p.id in people)
@@ -613,11 +609,9 @@ async def goal_tree(
     people_by_unit: dict[int | None, list[PersonNode]] = {}
     for pid in people_ids:
         info = directory.people.get(pid)
-        sums = per_person.get(pid) or Sums()
-        node = PersonNode(
-            person_id=pid, name=info.name if info else f"#{pid}", progress=progress_of(sums),
-            objectives=sums.objectives, with_actuals=sums.scored,
-        )
+        objectives, with_actuals, progress = per_person.get(pid) or (0, 0, None)
+        node = PersonNode(pid, info.name if info else f"#{pid}", progress, objectives,
+                          with_actuals)
         unit_id = info.org_unit_id if info and info.org_unit_id in directory.units else None
         people_by_unit.setdefault(unit_id, []).append(node)
     for nodes in people_by_unit.values():

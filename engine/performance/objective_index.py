@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -273,14 +274,37 @@ def _people(p: Params, people: set[int] | None, column: str = '"person_id"') -> 
     return f" AND {column} IN (SELECT value FROM json_each({p(json.dumps(sorted(people)))}))"
 
 
-async def person_sums(cycle_id: int, people: set[int] | None) -> dict[int, Sums]:
-    """Per person (of the set; None: everyone) the sums of their objectives."""
+def weighted_rule(
+    scored: int, weighted: int, total_weight: float, weighted_sum: float, plain_sum: float
+) -> float | None:
+    """engine.performance.goals.weighted_progress from sums: unscored objectives left out,
+    equal weights when none of the scored has one, None when nothing is left or the weights
+    add up to 0."""
+    if not scored:
+        return None
+    if not weighted:
+        return round(plain_sum / scored, 2)
+    if total_weight == 0:
+        return None
+    return round(weighted_sum / total_weight, 2)
+
+
+async def person_figures(
+    cycle_id: int, people: set[int] | None
+) -> dict[int, tuple[int, int, float | None]]:
+    """Per person (of the set; None: everyone): objectives, those with an achievement, and
+    progress. Plain tuples: at 10,000 people every object per row shows on the page's time."""
     p = Params()
-    rows = await p.rows(
+    sql = (
         f'SELECT "person_id", {_SUMS} FROM "objective_index" WHERE "cycle_id" = {p(cycle_id)}'
         f'{_people(p, people)} GROUP BY "person_id"'
     )
-    return {int(row["person_id"]): _sums(row) for row in rows}
+    _, rows = await connections.get("default").execute_query(sql, p.values)
+    return {
+        row[0]: (row[1], row[2] or 0, weighted_rule(
+            row[2] or 0, row[3] or 0, row[4] or 0.0, row[5] or 0.0, row[6] or 0.0))
+        for row in rows
+    }
 
 
 async def aligned_sums(cycle_id: int, people: set[int] | None) -> dict[str, Sums]:
