@@ -25,6 +25,7 @@ from engine.people.directory import DirectorySnapshot, current_directory
 from engine.people.logins import Login
 from webapp import sessions
 from webapp.csrf import BEARER_PREFIXES
+from webapp.i18n import marked as _
 from webapp.sessions import PROBE_PATHS, STATIC_PREFIXES
 
 LOGIN_PATH = "/login"
@@ -35,7 +36,7 @@ PUBLIC_PATHS = frozenset({LOGIN_PATH, "/favicon.ico"}) | PROBE_PATHS
 PUBLIC_PREFIXES = STATIC_PREFIXES
 # Signing in at an OpenID provider and coming back from it (webapp.routes.oidc).
 SIGN_IN_PREFIX = "/login/oidc/"
-LOGIN_REFUSED = "Wrong username or password, or too many attempts — try again later"
+LOGIN_REFUSED = _("Wrong username or password, or too many attempts — try again later")
 SESSION_USER = sessions.USER_KEY
 SESSION_PERSON = "person_id"
 

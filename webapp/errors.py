@@ -20,30 +20,34 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from engine.base import metrics
 from engine.base.errors import Conflict, EngineError, NotAllowed, NotFound
+from webapp import i18n
+from webapp.i18n import marked as _
 
 log = logging.getLogger("sightline.web")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
 TITLES = {
-    400: "That did not work",
-    401: "Please log in",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Not allowed",
-    409: "Someone got there first",
-    413: "Too large",
-    500: "Something went wrong",
+    400: _("That did not work"),
+    401: _("Please log in"),
+    403: _("Not allowed"),
+    404: _("Page not found"),
+    405: _("Not allowed"),
+    409: _("Someone got there first"),
+    413: _("Too large"),
+    500: _("Something went wrong"),
 }
 MESSAGES = {
-    401: "Your session has ended — log in again to continue.",
-    403: "You do not have access to this.",
-    404: "There is nothing here, or you do not have access to it.",
-    405: "This address does not accept that kind of request.",
-    409: "This changed while you were looking at it — reload the page to see the latest.",
-    413: "What you sent is larger than the server accepts.",
-    500: "The error has been logged. If it keeps happening, give your administrator the "
-    "reference below.",
+    401: _("Your session has ended — log in again to continue."),
+    403: _("You do not have access to this."),
+    404: _("There is nothing here, or you do not have access to it."),
+    405: _("This address does not accept that kind of request."),
+    409: _("This changed while you were looking at it — reload the page to see the latest."),
+    413: _("What you sent is larger than the server accepts."),
+    500: _(
+        "The error has been logged. If it keeps happening, give your administrator the "
+        "reference below."
+    ),
 }
 
 
@@ -67,11 +71,13 @@ def error_response(
     """The error page (or fragment for htmx) for a status and a message for people."""
     from webapp.templating import is_htmx, templates
 
-    title = TITLES.get(status) or HTTPStatus(status).phrase
+    # Shown in the reader's language: the titles, the standard messages, and any message that
+    # has a translation (those that do not are shown as they are).
+    title = i18n.gettext(TITLES.get(status) or HTTPStatus(status).phrase)
     context: dict[str, Any] = {
         "status": status,
         "title": title,
-        "message": message or MESSAGES.get(status, title),
+        "message": i18n.gettext(message or MESSAGES.get(status, title)),
         "reference": reference,
         "fragment": is_htmx(request),
     }

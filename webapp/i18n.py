@@ -49,6 +49,12 @@ def gettext(message: str, **variables: object) -> str:
     return text % variables if variables else text
 
 
+def marked(message: str) -> str:
+    """`message` unchanged: marks a constant for extraction (import it as `_`), translated
+    with `gettext` when it is shown."""
+    return message
+
+
 def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     """The singular or plural of `message` for `n` in the request's language (`%(num)s`)."""
     return _translations.get().ngettext(singular, plural, n) % {"num": n, **variables}

@@ -142,3 +142,45 @@ def test_every_marked_text_has_a_german_translation() -> None:
             if found is None or not found.string or found.fuzzy:
                 untranslated.append(f"{room}/{filename}:{line}: {key!r}")
     assert not untranslated, "texts without a German translation:\n" + "\n".join(untranslated)
+
+
+async def test_german_login_error_team_feedback_and_recognition_pages(
+    client: httpx.AsyncClient, login: Login, cycle_org: dict[str, Any]
+) -> None:
+    """Before logging in the browser's language decides; afterwards the login's choice, on the
+    error page, the team page, feedback and recognition: no English left in their chrome."""
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    page = (await client.get("/login", headers=german)).text
+    assert "Benutzername" in page and "Passwort" in page and "Anmelden" in page
+    assert "Username" not in page and "Log in" not in page
+    refused = await client.post("/login", headers=german, data={
+        "csrf_token": _csrf(page), "username": "x", "password": "y",
+    })
+    assert "Benutzername oder Passwort falsch" in refused.text
+    await login("e200")
+    await _choose(client, "de")
+    missing = await client.get("/no-such-page")
+    assert missing.status_code == 404
+    assert "Seite nicht gefunden" in missing.text and "Zurück zum Posteingang" in missing.text
+    assert "Page not found" not in missing.text
+    team = (await client.get("/team")).text
+    assert "Mein Team" in team and "Wo alle stehen" in team and "Gefährdete Ziele" in team
+    for english in ("My team", "Where everyone stands", "Overdue steps", "Ratings against"):
+        assert english not in team
+    feedback = (await client.get("/feedback")).text
+    assert "Feedback geben" in feedback and "Erhaltenes Feedback" in feedback
+    assert "Give feedback" not in feedback and "Feedback you received" not in feedback
+    asked = await client.post("/feedback", data={
+        "csrf_token": _csrf(feedback), "mode": "request", "colleague": "",
+    })
+    assert "Geben Sie den Namen oder die Personalnummer" in asked.text
+    recognition = (await client.get("/recognition")).text
+    assert "Anerkennung senden" in recognition and "Wer es sehen darf" in recognition
+    assert "Send praise" not in recognition and "Who may see it" not in recognition
+    assert "Only them, their managers and HR" not in recognition
+
+
+def _csrf(page: str) -> str:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    return token.group(1)

@@ -22,14 +22,15 @@ from engine.workflow.store import record_event
 from webapp import auth, oidc, sessions
 from webapp import i18n as webapp_i18n
 from webapp.auth import Viewer, current_user
+from webapp.i18n import marked as _
 from webapp.templating import flash, render
 
 ACCOUNT_PASSWORD = "/account/password"
 ADMIN_SESSIONS = "/admin/sessions"
 # argon2 takes any length; this only keeps a pasted novel from costing the server.
 PASSWORD_MAX_LENGTH = 1024
-PASSWORDS_OFF = "Passwords are switched off here: sign in with your organisation's account."
-CURRENT_PASSWORD_REFUSED = (
+PASSWORDS_OFF = _("Passwords are switched off here: sign in with your organisation's account.")
+CURRENT_PASSWORD_REFUSED = _(
     "That is not your current password, or there were too many attempts — try again later"
 )
 
@@ -51,7 +52,8 @@ def _sign_in_choices() -> dict[str, Any]:
 async def login(request: Request) -> Response:
     """POST /login: check the password; one message for every kind of refusal."""
     if not settings.LOCAL_PASSWORDS:
-        context = {"next": "/", "username": "", "error": PASSWORDS_OFF, **_sign_in_choices()}
+        context = {"next": "/", "username": "", "error": webapp_i18n.gettext(PASSWORDS_OFF),
+                   **_sign_in_choices()}
         return render(request, "login.html", context, status=403)
     form = await request.form()
     username = str(form.get("username", ""))
@@ -59,7 +61,8 @@ async def login(request: Request) -> Response:
     next_path = auth.safe_next(str(form.get("next", "")))
     user = await auth.authenticate(username, password, auth.client_address(request))
     if user is None:
-        context = {"next": next_path, "username": username, "error": auth.LOGIN_REFUSED,
+        refused = webapp_i18n.gettext(auth.LOGIN_REFUSED)
+        context = {"next": next_path, "username": username, "error": refused,
                    **_sign_in_choices()}
         return render(request, "login.html", context, status=400)
     await auth.log_in(request, user)
@@ -112,18 +115,25 @@ async def change_password(request: Request) -> Response:
     again = str(form.get("new_password_again", ""))
     errors: dict[str, str] = {}
     if len(new) < settings.PASSWORD_MIN_LENGTH:
-        errors["new_password"] = (
-            f"Choose a password of at least {settings.PASSWORD_MIN_LENGTH} characters."
+        errors["new_password"] = webapp_i18n.gettext(
+            "Choose a password of at least %(count)s characters.",
+            count=settings.PASSWORD_MIN_LENGTH,
         )
     elif len(new) > PASSWORD_MAX_LENGTH:
-        errors["new_password"] = f"Choose a password of at most {PASSWORD_MAX_LENGTH} characters."
+        errors["new_password"] = webapp_i18n.gettext(
+            "Choose a password of at most %(count)s characters.", count=PASSWORD_MAX_LENGTH
+        )
     elif new == current:
-        errors["new_password"] = "The new password must differ from the current one."
+        errors["new_password"] = webapp_i18n.gettext(
+            "The new password must differ from the current one."
+        )
     elif again != new:
-        errors["new_password_again"] = "The two new passwords differ — type the same twice."
+        errors["new_password_again"] = webapp_i18n.gettext(
+            "The two new passwords differ — type the same twice."
+        )
     user = await logins.login_by_id(viewer.user_id)
     if not await auth.password_is_right(user, current, auth.client_address(request)):
-        errors["current_password"] = CURRENT_PASSWORD_REFUSED
+        errors["current_password"] = webapp_i18n.gettext(CURRENT_PASSWORD_REFUSED)
     if errors:
         return await _account_page(request, viewer, errors, status=400)
     await logins.set_password_hash(user.id, await auth.hash_password(new))
@@ -154,15 +164,19 @@ async def change_digest(request: Request) -> Response:
     form = await request.form()
     on = form.get("daily_digest") == "on"
     await notifications.set_daily_digest(viewer.user_id, on)
-    flash(request, "You will get one email a day listing your open tasks." if on
-          else "You will get an email for each new task.", "success")
+    flash(request, webapp_i18n.gettext("You will get one email a day listing your open tasks.")
+          if on else webapp_i18n.gettext("You will get an email for each new task."), "success")
     return RedirectResponse(ACCOUNT_PASSWORD, status_code=303)
 
 
 def _password_changed_message(ended: int) -> str:
     if not ended:
-        return "Your password has been changed."
-    return f"Your password has been changed, and {_sessions(ended)} signed out."
+        return webapp_i18n.gettext("Your password has been changed.")
+    return webapp_i18n.ngettext(
+        "Your password has been changed, and %(num)s session signed out.",
+        "Your password has been changed, and %(num)s sessions signed out.",
+        ended,
+    )
 
 
 async def end_other_sessions(request: Request) -> Response:
@@ -170,10 +184,10 @@ async def end_other_sessions(request: Request) -> Response:
     viewer = current_user(request)
     ended = await sessions.end_sessions_of(viewer.user_id, besides=request)
     await _record_sessions_ended(viewer, viewer, ended, "signed_out_other_sessions")
-    message = f"{_sessions(ended, 'other')} signed out." if ended else (
-        "You had no other sessions to sign out."
-    )
-    flash(request, message[0].upper() + message[1:], "success" if ended else "info")
+    message = webapp_i18n.ngettext(
+        "%(num)s other session signed out.", "%(num)s other sessions signed out.", ended
+    ) if ended else webapp_i18n.gettext("You had no other sessions to sign out.")
+    flash(request, message, "success" if ended else "info")
     return RedirectResponse(ACCOUNT_PASSWORD, status_code=303)
 
 
@@ -212,7 +226,10 @@ async def end_sessions_of_person(request: Request) -> Response:
         raise HTTPException(404)
     ended = await sessions.end_sessions_of(user.id, besides=request)
     await _record_sessions_ended(viewer, person, ended, "signed_out_by_hr")
-    flash(request, f"{person.name}: {_sessions(ended)} signed out.", "success")
+    flash(request, webapp_i18n.ngettext(
+        "%(name)s: %(num)s session signed out.", "%(name)s: %(num)s sessions signed out.",
+        ended, name=person.name,
+    ), "success")
     return RedirectResponse(ADMIN_SESSIONS, status_code=303)
 
 
@@ -222,11 +239,6 @@ async def _record_sessions_ended(actor: Viewer, person: Any, ended: int, reason:
         "sessions_ended",
         detail={"person": person.key, "sessions": ended, "reason": reason},
     )
-
-
-def _sessions(count: int, kind: str = "") -> str:
-    noun = "session" if count == 1 else "sessions"
-    return f"{count} {kind + ' ' if kind else ''}{noun}"
 
 
 routes = [

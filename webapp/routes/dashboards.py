@@ -26,6 +26,7 @@ from engine.performance.recognition import praise_counts
 from engine.performance.scorecard import scorecard
 from engine.performance.team_status import team_status
 from engine.workflow import runtime
+from webapp import i18n
 from webapp.auth import Viewer, current_user
 from webapp.input import find_person
 from webapp.routes.cycle_pages import chart_data, cycle_param, distribution_chart
@@ -76,7 +77,7 @@ def _feedback_choice(
     }
     errors: dict[str, str] = {}
     if values["mode"] not in FEEDBACK_MODES:
-        errors["mode"] = "Choose whether to give feedback or ask for it."
+        errors["mode"] = i18n.gettext("Choose whether to give feedback or ask for it.")
     picked = find_person(directory, str(form.get("colleague_pick", "")).strip())
     if picked is not None and picked.active:
         choice = PersonChoice(values["colleague"], picked)
@@ -91,11 +92,15 @@ def _feedback_choice(
     if colleague is None:
         errors["colleague"] = choice.problem("colleague")
     elif colleague.id == viewer.person_id:
-        errors["colleague"] = "Choose someone other than yourself."
+        errors["colleague"] = i18n.gettext("Choose someone other than yourself.")
     if len(values["topic"]) > TOPIC_MAX:
-        errors["topic"] = f"Keep the topic under {TOPIC_MAX} characters."
+        errors["topic"] = i18n.gettext(
+            "Keep the topic under %(count)s characters.", count=TOPIC_MAX
+        )
     if len(values["request_message"]) > MESSAGE_MAX:
-        errors["request_message"] = f"Keep the message under {MESSAGE_MAX} characters."
+        errors["request_message"] = i18n.gettext(
+            "Keep the message under %(count)s characters.", count=MESSAGE_MAX
+        )
     return values, errors, choice
 
 
@@ -118,7 +123,8 @@ async def start_feedback(request: Request) -> Response:
         if write is not None:
             return RedirectResponse(f"/tasks/{write}", status_code=303)
     else:
-        flash(request, f"Your request went to {colleague.name}.", "success")
+        said = i18n.gettext("Your request went to %(name)s.", name=colleague.name)
+        flash(request, said, "success")
     return RedirectResponse("/feedback", status_code=303)
 
 

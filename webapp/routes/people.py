@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from engine.people.directory import DirectorySnapshot, PersonInfo
 from forms import PersonLookup
+from webapp import i18n
 from webapp.auth import current_user
 from webapp.templating import render
 
@@ -95,13 +96,24 @@ class PersonChoice:
         if self.person is not None:
             return ""
         if not self.typed.strip():
-            return f"Type the {what}'s name or employee ID."
+            if what == "colleague":
+                return i18n.gettext("Type the colleague's name or employee ID.")
+            return i18n.gettext("Type the person's name or employee ID.")
         if not self.candidates:
-            return f"No one in the directory has the name or employee ID '{self.typed}'."
+            return i18n.gettext(
+                "No one in the directory has the name or employee ID '%(typed)s'.",
+                typed=self.typed,
+            )
         if len(self.candidates) == 1:
-            return (f"“{self.typed}” is not a full name: choose below if you mean "
-                    f"{self.candidates[0].name}.")
-        return f"{len(self.candidates)} people match “{self.typed}”: choose one below."
+            return i18n.gettext(
+                "“%(typed)s” is not a full name: choose below if you mean %(name)s.",
+                typed=self.typed, name=self.candidates[0].name,
+            )
+        return i18n.ngettext(
+            "%(num)s person matches “%(typed)s”: choose one below.",
+            "%(num)s people match “%(typed)s”: choose one below.",
+            len(self.candidates), typed=self.typed,
+        )
 
 
 def choose_person(directory: DirectorySnapshot, text: str) -> PersonChoice:

@@ -23,7 +23,9 @@ from engine.performance import feedback as feedback_engine
 from engine.performance import recognition as recognition_engine
 from engine.performance.year_context import task_year_context
 from engine.workflow import runtime
+from webapp import i18n
 from webapp.auth import Viewer, current_user
+from webapp.i18n import marked as _
 from webapp.input import database_id, find_person
 from webapp.routes.people import PersonChoice, choose_person, person_summary
 from webapp.templating import flash, is_htmx, render
@@ -32,8 +34,8 @@ from webapp.templating import flash, is_htmx, render
 FEED_PAGE = 30
 
 VISIBILITY_LABELS = {
-    "public": "Everyone (the recognition feed)",
-    "private": "Only them, their managers and HR",
+    "public": _("Everyone (the recognition feed)"),
+    "private": _("Only them, their managers and HR"),
 }
 
 
@@ -51,7 +53,7 @@ async def _recognition_page(
         "errors": errors,
         "candidates": [(p.key, person_summary(directory, p)) for p in candidates],
         "tag_groups": await recognition_engine.current_tag_groups(),
-        "visibility_labels": VISIBILITY_LABELS,
+        "visibility_labels": {key: i18n.gettext(label) for key, label in VISIBILITY_LABELS.items()},
         "feed": feed.praise,
         "older_before": feed.older_before,
         "is_older_page": before is not None,
@@ -100,17 +102,17 @@ def _praise_choice(
     if choice.person is None:
         errors["colleague"] = choice.problem("colleague")
     elif choice.person.id == viewer.person_id:
-        errors["colleague"] = "Choose a colleague: praise is for someone else."
+        errors["colleague"] = i18n.gettext("Choose a colleague: praise is for someone else.")
     if not values["message"]:
-        errors["message"] = "Say what they did and why it mattered."
+        errors["message"] = i18n.gettext("Say what they did and why it mattered.")
     elif len(values["message"]) > recognition_engine.MESSAGE_MAX:
-        errors["message"] = (
-            f"Keep the message under {recognition_engine.MESSAGE_MAX} characters."
+        errors["message"] = i18n.gettext(
+            "Keep the message under %(count)s characters.", count=recognition_engine.MESSAGE_MAX
         )
     if values["tag"] not in tags:
-        errors["tag"] = "Choose the value or competency it shows."
+        errors["tag"] = i18n.gettext("Choose the value or competency it shows.")
     if values["visibility"] not in recognition_engine.VISIBILITIES:
-        errors["visibility"] = "Choose who may see it."
+        errors["visibility"] = i18n.gettext("Choose who may see it.")
     return values, errors, choice
 
 
@@ -131,10 +133,19 @@ async def give_praise(request: Request) -> Response:
         await recognition_engine.praise_colleague(actor, {**values, "colleague": colleague.key})
     except recognition_engine.PraiseError as error:
         # Checked above; the directory or the pack changed meanwhile. Nothing was recorded.
-        errors = {"message": f"Your praise was not recorded: {error}."}
+        errors = {"message": i18n.gettext(
+            "Your praise was not recorded: %(problem)s.", problem=error
+        )}
         return await _recognition_page(request, viewer, values, errors, 422)
-    shown = "in the feed" if values["visibility"] == "public" else "privately"
-    flash(request, f"Your praise for {colleague.name} was recorded {shown}.", "success")
+    if values["visibility"] == "public":
+        said = i18n.gettext(
+            "Your praise for %(name)s was recorded in the feed.", name=colleague.name
+        )
+    else:
+        said = i18n.gettext(
+            "Your praise for %(name)s was recorded privately.", name=colleague.name
+        )
+    flash(request, said, "success")
     return RedirectResponse("/recognition", status_code=303)
 
 
@@ -168,8 +179,8 @@ async def respond_to_feedback(request: Request) -> Response:
         return render(request, "feedback.html", context, status=422)
     except NotFound:
         raise HTTPException(404) from None
-    flash(request, "Your reply was sent." if response == "reply" else "Acknowledged.",
-          "success")
+    flash(request, i18n.gettext("Your reply was sent.") if response == "reply"
+          else i18n.gettext("Acknowledged."), "success")
     return RedirectResponse("/feedback#received-heading", status_code=303)
 
 
