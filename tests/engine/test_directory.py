@@ -51,7 +51,8 @@ async def test_load_directory_does_not_query_per_person(
 
     assert len(snapshot.people) == 207
     queries = [r for r in caplog.records if r.name == "tortoise.db_client"]
-    assert 0 < len(queries) <= 4
+    # units, people, groups, logins' languages, the version: a fixed count, whatever the size.
+    assert 0 < len(queries) <= 5
 
 
 async def test_current_directory_is_cached_until_the_version_moves(
