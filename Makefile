@@ -71,7 +71,7 @@ lint: setup
 translations: setup
 	for room in webapp forms; do \
 		$(BIN)/pybabel -q extract -F babel.cfg --no-location --omit-header -k _ -k gettext \
-			-k ngettext:1,2 -o $$room/translations/messages.pot $$room || exit 1; \
+			-k ngettext:1,2 -k pgettext:1c,2 -o $$room/translations/messages.pot $$room || exit 1; \
 		for po in $$room/translations/*/LC_MESSAGES/messages.po; do \
 			[ -f "$$po" ] || continue; \
 			$(BIN)/pybabel -q update --no-fuzzy-matching -i $$room/translations/messages.pot \

@@ -65,6 +65,12 @@ def raw_gettext(message: str) -> str:
     return _translations.get().gettext(message)
 
 
+def raw_pgettext(context: str, message: str) -> str:
+    """Only the translation of a short word that means different things in different places
+    ("Open" a task, an "Open" action): `context` tells the translator which."""
+    return _translations.get().pgettext(context, message)
+
+
 def raw_ngettext(singular: str, plural: str, n: int) -> str:
     """Only the translation of a plural (Jinja fills the slots)."""
     return _translations.get().ngettext(singular, plural, n)

@@ -209,7 +209,7 @@ def _build_environment() -> jinja2.Environment:
     )
     # The request's language (webapp.i18n, set per request): Jinja fills the slots itself.
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        i18n.raw_gettext, i18n.raw_ngettext, newstyle=True
+        i18n.raw_gettext, i18n.raw_ngettext, newstyle=True, pgettext=i18n.raw_pgettext
     )
     env.globals.update(
         csrf_token=csrf.template_token,

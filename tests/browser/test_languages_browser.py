@@ -28,6 +28,12 @@ GERMAN = {
     "task": "Fällig",
     "/scorecard": "Meine Scorecard",
     "/review": "Meine Beurteilung",
+    "/feedback": "Feedback geben",
+    "/recognition": "Anerkennung senden",
+    "/team": "Wo alle stehen",
+    "/login": "Benutzername",
+    "/development": "Mein Entwicklungsplan",
+    "/one-on-ones": "1:1-Gespräche",
 }
 
 
@@ -41,11 +47,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> I
 
 
 @pytest.fixture
-def german_page(browser: Browser, live_server: str) -> Iterator[Callable[[int, int], Page]]:
-    """A fresh context whose browser asks for German, logged in as the demo employee."""
+def german_page(browser: Browser, live_server: str) -> Iterator[Callable[..., Page]]:
+    """A fresh context whose browser asks for German, logged in as the demo employee (or
+    `user`)."""
     contexts: list[BrowserContext] = []
 
-    def opener(width: int, height: int) -> Page:
+    def opener(width: int, height: int, user: str = "employee") -> Page:
         context = browser.new_context(
             base_url=live_server, viewport={"width": width, "height": height},
             is_mobile=width < 600, has_touch=width < 600, locale="de-DE", timezone_id="UTC",
@@ -54,7 +61,7 @@ def german_page(browser: Browser, live_server: str) -> Iterator[Callable[[int, i
         contexts.append(context)
         page = context.new_page()
         page.goto("/login")
-        page.locator("input[name=username]").fill("employee")
+        page.locator("input[name=username]").fill(user)
         page.locator("input[name=password]").fill(a11y.PASSWORD)
         page.locator("form button[type=submit]").first.click()
         expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
@@ -83,4 +90,28 @@ def test_german_pages_read_german_fit_the_screen_and_pass_axe(
         if size == "phone" and (wide := a11y.too_wide(page, SIZES[size][0])):
             problems.append(f"{path}: {wide}")
         shoot(page, f"de-{re.sub(r'[^a-z]+', '-', key).strip('-')}-{size}")
+    assert not problems, a11y.report(problems)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_german_login_feedback_recognition_team_development_and_one_on_one_pages(
+    german_page: Callable[..., Page], shoot: Callable[..., Path], size: str
+) -> None:
+    """The login page before anyone logs in, then the demo manager's everyday pages."""
+    page = german_page(*SIZES[size], user="manager")
+    problems: list[str] = []
+    signed_in = page.context.cookies()
+    for path in ("/login", "/feedback", "/recognition", "/team", "/development", "/one-on-ones"):
+        if path == "/login":
+            page.context.clear_cookies()
+        page.goto(path)
+        a11y.settle(page)
+        assert page.locator("html").get_attribute("lang") == "de", path
+        expect(page.locator("main")).to_contain_text(GERMAN[path])
+        problems += [f"{path}: {line}" for line in a11y.axe_problems(page)]
+        if size == "phone" and (wide := a11y.too_wide(page, SIZES[size][0])):
+            problems.append(f"{path}: {wide}")
+        shoot(page, f"de-{path.strip('/')}-{size}")
+        if path == "/login":
+            page.context.add_cookies(signed_in)  # type: ignore[arg-type]
     assert not problems, a11y.report(problems)

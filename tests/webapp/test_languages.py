@@ -17,12 +17,14 @@ from babel.messages.pofile import read_po
 from engine.base.models import HumanTask
 from engine.people import logins
 from tests.webapp.test_my_review_pages import cycle_org
+from tests.webapp.test_one_on_one_pages import _schedule, frozen, standard
 from webapp import i18n
 from webapp.templating import format_date, format_datetime, format_number, relative_due
 
 ROOT = Path(__file__).resolve().parents[2]
 Login = Callable[..., Awaitable[httpx.Response]]
-__all__ = ["cycle_org"]  # the fixture: objective setting waiting on Ada (e300)
+__all__ = ["cycle_org", "frozen", "standard"]  # fixtures: objective setting waiting on Ada
+# (e300); the standard pack deployed, the clock at 2 March 2099
 
 
 async def _choose(client: httpx.AsyncClient, language: str) -> httpx.Response:
@@ -129,16 +131,17 @@ def test_every_marked_text_has_a_german_translation() -> None:
     for room in ("webapp", "forms"):
         po = ROOT / room / "translations" / "de" / "LC_MESSAGES" / "messages.po"
         with po.open("rb") as source:
-            german = {m.id if isinstance(m.id, str) else m.id[0]: m for m in read_po(source)}
+            german = {(m.context, m.id if isinstance(m.id, str) else m.id[0]): m
+                      for m in read_po(source)}
         method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
         options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n",
                                             "trim_blocks": "true", "lstrip_blocks": "true"}}
-        keywords = {"_": None, "gettext": None, "ngettext": (1, 2)}
-        for filename, line, message, _comments, _context in extract_from_dir(
+        keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+        for filename, line, message, _comments, context in extract_from_dir(
             str(ROOT / room), method_map, options, keywords=keywords
         ):
             key = message if isinstance(message, str) else message[0]
-            found = german.get(key)
+            found = german.get((context, key))
             if found is None or not found.string or found.fuzzy:
                 untranslated.append(f"{room}/{filename}:{line}: {key!r}")
     assert not untranslated, "texts without a German translation:\n" + "\n".join(untranslated)
@@ -178,6 +181,36 @@ async def test_german_login_error_team_feedback_and_recognition_pages(
     assert "Anerkennung senden" in recognition and "Wer es sehen darf" in recognition
     assert "Send praise" not in recognition and "Who may see it" not in recognition
     assert "Only them, their managers and HR" not in recognition
+
+
+async def test_german_development_and_one_on_one_pages(
+    client: httpx.AsyncClient, login: Login, cycle_org: dict[str, Any]
+) -> None:
+    await login("e200")
+    await _choose(client, "de")
+    development = (await client.get("/development")).text
+    assert "Mein Entwicklungsplan" in development and "Check-in festhalten" in development
+    assert "My development plan" not in development and "Record a check-in" not in development
+    meetings = (await client.get("/one-on-ones")).text
+    assert "1:1-Gespräche" in meetings and "Regelmäßiges 1:1-Gespräch planen" in meetings
+    assert "Schedule a recurring 1:1" not in meetings and "How often" not in meetings
+    await _choose(client, "")
+    english = (await client.get("/development", headers={"Accept-Language": "en"})).text
+    assert "My development plan" in english
+
+
+async def test_a_german_manager_schedules_and_reads_a_german_1_1(
+    client: httpx.AsyncClient, login: Login, page_csrf: Callable[[str], Awaitable[str]],
+    standard: dict[str, str], frozen: None,
+) -> None:
+    await login(standard["manager"])
+    await _choose(client, "de")
+    meeting = await _schedule(client, page_csrf)
+    page = (await client.get(meeting)).text
+    assert "Ihr 1:1-Gespräch mit" in page and "ist geplant" in page
+    assert "Nächstes Gespräch" in page and "Gemeinsame Notizen" in page and "Maßnahmen" in page
+    for english in ("Shared notes", "My private notes", "Mark as held", "Add a topic"):
+        assert english not in page
 
 
 def _csrf(page: str) -> str:

@@ -20,6 +20,7 @@ from engine.people.directory import DirectorySnapshot, PersonInfo
 from engine.performance import development
 from engine.performance.scorecard import DevelopmentStatus
 from engine.workflow import runtime
+from webapp import i18n
 from webapp.auth import Viewer, current_user
 from webapp.input import find_person
 from webapp.templating import flash, render
@@ -97,7 +98,10 @@ async def start_plan(request: Request) -> Response:
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
     task_id = await development.start_plan(actor, person.id)
     if task_id is None:
-        flash(request, f"The plan for {person.name} started; it waits in the inbox.", "success")
+        said = i18n.gettext(
+            "The plan for %(name)s started; it waits in the inbox.", name=person.name
+        )
+        flash(request, said, "success")
         return RedirectResponse("/development", status_code=303)
     return RedirectResponse(f"/tasks/{task_id}", status_code=303)
 

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from engine.performance import one_on_ones as oo
 from engine.workflow import runtime
 from engine.workflow.access import visible_subject_ids
+from webapp import i18n
 from webapp.auth import Viewer, current_user
 from webapp.input import database_id
 from webapp.templating import flash, is_htmx, render
@@ -91,14 +92,14 @@ async def schedule(request: Request) -> Response:
     errors: dict[str, str] = {}
     report = directory.person(database_id(values["report"])) if values["report"] else None
     if report is None:
-        errors["report"] = "Choose the report you meet."
+        errors["report"] = i18n.gettext("Choose the report you meet.")
     try:
         when = oo.parse_when(values["first_at"])
     except oo.OneOnOneError as err:
         errors["first_at"] = str(err)
     duration = database_id(values["duration"])
     if duration is None:
-        errors["duration"] = "Choose how long you meet."
+        errors["duration"] = i18n.gettext("Choose how long you meet.")
     if not errors:
         assert report is not None and duration is not None
         try:
@@ -107,7 +108,9 @@ async def schedule(request: Request) -> Response:
         except oo.OneOnOneError as err:
             errors["form"] = str(err)
         else:
-            flash(request, f"Your 1:1 with {report.name} is scheduled.", "success")
+            flash(request, i18n.gettext(
+                "Your 1:1 with %(name)s is scheduled.", name=report.name
+            ), "success")
             return RedirectResponse(f"/one-on-ones/meetings/{meeting_id}", status_code=303)
     return await _list_page(request, values, errors, 422)
 
@@ -220,15 +223,20 @@ async def _manage(request: Request, what: str) -> Response:
     try:
         if what == "held":
             next_id = await oo.mark_held(meeting_id, actor)
-            flash(request, "The meeting is marked held; the next one is scheduled.", "success")
+            flash(request, i18n.gettext(
+                "The meeting is marked held; the next one is scheduled."
+            ), "success")
         elif what == "skip":
             next_id = await oo.skip_meeting(meeting_id, actor)
-            flash(request, "The meeting is skipped; open actions carry over to the next one.",
-                  "success")
+            flash(request, i18n.gettext(
+                "The meeting is skipped; open actions carry over to the next one."
+            ), "success")
         else:
             await oo.reschedule(meeting_id, actor, oo.parse_when(str(form.get("when", ""))))
             next_id = meeting_id
-            flash(request, "The meeting is moved; the reminder follows it.", "success")
+            flash(request, i18n.gettext(
+                "The meeting is moved; the reminder follows it."
+            ), "success")
     except oo.OneOnOneError as err:
         return await _meeting_response(request, meeting_id, None, str(err), 422)
     return RedirectResponse(f"/one-on-ones/meetings/{next_id}", status_code=303)
@@ -258,7 +266,9 @@ async def end_series(request: Request) -> Response:
     except oo.OneOnOneError as err:
         flash(request, str(err), "error")
     else:
-        flash(request, "The 1:1 series has ended; its meetings stay readable.", "success")
+        flash(request, i18n.gettext(
+            "The 1:1 series has ended; its meetings stay readable."
+        ), "success")
     return RedirectResponse("/one-on-ones", status_code=303)
 
 
