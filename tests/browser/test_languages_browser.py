@@ -34,6 +34,7 @@ GERMAN = {
     "/login": "Benutzername",
     "/development": "Mein Entwicklungsplan",
     "/one-on-ones": "1:1-Gespräche",
+    "/goals": "Fortschritt nach Einheit und Person",
 }
 
 
@@ -101,7 +102,8 @@ def test_german_login_feedback_recognition_team_development_and_one_on_one_pages
     page = german_page(*SIZES[size], user="manager")
     problems: list[str] = []
     signed_in = page.context.cookies()
-    for path in ("/login", "/feedback", "/recognition", "/team", "/development", "/one-on-ones"):
+    for path in ("/login", "/feedback", "/recognition", "/team", "/goals", "/development",
+                 "/one-on-ones"):
         if path == "/login":
             page.context.clear_cookies()
         page.goto(path)

@@ -147,7 +147,7 @@ def test_every_marked_text_has_a_german_translation() -> None:
     assert not untranslated, "texts without a German translation:\n" + "\n".join(untranslated)
 
 
-async def test_german_login_error_team_feedback_and_recognition_pages(
+async def test_german_login_error_team_goals_feedback_and_recognition_pages(
     client: httpx.AsyncClient, login: Login, cycle_org: dict[str, Any]
 ) -> None:
     """Before logging in the browser's language decides; afterwards the login's choice, on the
@@ -177,6 +177,9 @@ async def test_german_login_error_team_feedback_and_recognition_pages(
         "csrf_token": _csrf(feedback), "mode": "request", "colleague": "",
     })
     assert "Geben Sie den Namen oder die Personalnummer" in asked.text
+    goals = (await client.get("/goals")).text
+    assert "Zielbaum" in goals and "Fortschritt nach Einheit und Person" in goals
+    assert "Goal tree" not in goals and "Progress by unit and person" not in goals
     recognition = (await client.get("/recognition")).text
     assert "Anerkennung senden" in recognition and "Wer es sehen darf" in recognition
     assert "Send praise" not in recognition and "Who may see it" not in recognition
@@ -194,6 +197,11 @@ async def test_german_development_and_one_on_one_pages(
     meetings = (await client.get("/one-on-ones")).text
     assert "1:1-Gespräche" in meetings and "Regelmäßiges 1:1-Gespräch planen" in meetings
     assert "Schedule a recurring 1:1" not in meetings and "How often" not in meetings
+    tokens = (await client.get("/account/tokens")).text
+    assert "Token erstellen" in tokens and "Ihre Tokens" in tokens
+    assert "Make a token" not in tokens and "Your tokens" not in tokens
+    chat = (await client.get("/account/chat")).text
+    assert "Meine Chat-Benachrichtigungen" in chat and "My chat notifications" not in chat
     await _choose(client, "")
     english = (await client.get("/development", headers={"Accept-Language": "en"})).text
     assert "My development plan" in english

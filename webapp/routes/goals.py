@@ -23,6 +23,7 @@ from engine.people.directory import DirectorySnapshot
 from engine.performance import goals as goal_engine
 from engine.performance.cycle_choice import cycles_newest_first
 from forms.text import storable_number
+from webapp import i18n
 from webapp.auth import Viewer, current_user
 from webapp.input import database_id, path_id
 from webapp.routes.cycle_pages import chosen_cycle
@@ -180,15 +181,23 @@ def _read(form: FormData, directory: DirectorySnapshot) -> tuple[dict[str, Any],
         "measure": typed["measure"], "unit": typed["unit"],
     }
     if not typed["title"]:
-        errors["title"] = "Give the goal a title."
+        errors["title"] = i18n.gettext("Give the goal a title.")
     elif len(typed["title"]) > GOAL_TITLE_MAX:
-        errors["title"] = f"Keep the title under {GOAL_TITLE_MAX} characters."
+        errors["title"] = i18n.gettext(
+            "Keep the title under %(count)s characters.", count=GOAL_TITLE_MAX
+        )
     if len(typed["description"]) > DESCRIPTION_MAX:
-        errors["description"] = f"Keep the description under {DESCRIPTION_MAX} characters."
+        errors["description"] = i18n.gettext(
+            "Keep the description under %(count)s characters.", count=DESCRIPTION_MAX
+        )
     if len(typed["measure"]) > goal_engine.MEASURE_MAX:
-        errors["measure"] = f"Keep the measure under {goal_engine.MEASURE_MAX} characters."
+        errors["measure"] = i18n.gettext(
+            "Keep the measure under %(count)s characters.", count=goal_engine.MEASURE_MAX
+        )
     if len(typed["unit"]) > goal_engine.UNIT_MAX:
-        errors["unit"] = f"Keep the unit under {goal_engine.UNIT_MAX} characters, e.g. “%”."
+        errors["unit"] = i18n.gettext(
+            "Keep the unit under %(count)s characters, e.g. “%%”.", count=goal_engine.UNIT_MAX
+        )
     try:
         values["org_unit_id"] = _optional_id(typed["org_unit_id"])
         values["parent_id"] = _optional_id(typed["parent_id"])
@@ -196,25 +205,30 @@ def _read(form: FormData, directory: DirectorySnapshot) -> tuple[dict[str, Any],
         raise HTTPException(400, "Choose a unit and a parent goal from the lists.") from None
     weight = _number(typed["weight"], "1")
     if weight is None or weight < 0:
-        errors["weight"] = "The weight is a number of 0 or more, e.g. 1 or 0.5."
+        errors["weight"] = i18n.gettext("The weight is a number of 0 or more, e.g. 1 or 0.5.")
     else:
         values["weight"] = float(weight)
     if typed["target"].strip():
         target = _number(typed["target"], None)
         if target is None:
-            errors["target"] = "The target is a number, e.g. 12 or 4.5 (put the unit apart)."
+            errors["target"] = i18n.gettext(
+                "The target is a number, e.g. 12 or 4.5 (put the unit apart)."
+            )
         else:
             values["target"] = float(target)
     else:
         values["target"] = None
-    for name, words in (("period_start", "start"), ("period_end", "end")):
+    for name, problem in (
+        ("period_start", i18n.gettext("Give the start as a date, e.g. 2026-12-31.")),
+        ("period_end", i18n.gettext("Give the end as a date, e.g. 2026-12-31.")),
+    ):
         try:
             values[name] = _day(typed[name])
         except ValueError:
-            errors[name] = f"Give the {words} as a date, e.g. 2026-12-31."
+            errors[name] = problem
     if (not errors.keys() & {"period_start", "period_end"} and values["period_start"]
             and values["period_end"] and values["period_end"] < values["period_start"]):
-        errors["period_end"] = "The period cannot end before it starts."
+        errors["period_end"] = i18n.gettext("The period cannot end before it starts.")
     values["owner_id"] = None
     if typed["owner"]:
         choice = choose_person(directory, typed["owner"])
@@ -227,7 +241,9 @@ def _read(form: FormData, directory: DirectorySnapshot) -> tuple[dict[str, Any],
                                f"{' …' if len(choice.candidates) > 4 else ''}: type the full "
                                "name or employee ID.")
         else:
-            errors["owner"] = f"No one in the directory is called “{typed['owner']}”."
+            errors["owner"] = i18n.gettext(
+                "No one in the directory is called “%(typed)s”.", typed=typed["owner"]
+            )
     return typed, values, errors
 
 
@@ -280,7 +296,7 @@ async def add_goal(request: Request) -> Response:
         except goal_engine.GoalError as error:
             errors = _engine_problem(error)
         else:
-            flash(request, f"Goal “{typed['title']}” added.", "success")
+            flash(request, i18n.gettext("Goal “%(title)s” added.", title=typed["title"]), "success")
             return RedirectResponse(f"/goals?cycle={cycle.id}#goals-heading", status_code=303)
     context.update(form=typed, errors=errors)
     return render(request, "goals.html", context, status=422)
@@ -317,7 +333,7 @@ async def save_goal(request: Request) -> Response:
         except goal_engine.GoalError as error:
             errors = _engine_problem(error)
         else:
-            flash(request, f"Goal “{typed['title']}” saved.", "success")
+            flash(request, i18n.gettext("Goal “%(title)s” saved.", title=typed["title"]), "success")
             return _back(goal)
     context.update(editing=goal.id, edit_form=typed, edit_errors=errors)
     # A refused change shows the whole page, the form open where the goal was.
@@ -334,8 +350,10 @@ async def retire_goal(request: Request) -> Response:
     viewer = current_user(request)
     _, goal = await _editable(request, viewer)
     await goal_engine.retire_goal(goal.id, viewer)
-    flash(request, f"Goal “{goal.title}” retired: it takes no new objectives and no longer "
-                   "counts in the goal above it.", "success")
+    flash(request, i18n.gettext(
+        "Goal “%(title)s” retired: it takes no new objectives and no longer counts in the goal "
+        "above it.", title=goal.title,
+    ), "success")
     return _back(goal)
 
 
@@ -344,7 +362,7 @@ async def restore_goal(request: Request) -> Response:
     viewer = current_user(request)
     _, goal = await _editable(request, viewer)
     await goal_engine.restore_goal(goal.id, viewer)
-    flash(request, f"Goal “{goal.title}” restored.", "success")
+    flash(request, i18n.gettext("Goal “%(title)s” restored.", title=goal.title), "success")
     return _back(goal)
 
 
