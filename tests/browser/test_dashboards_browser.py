@@ -8,9 +8,7 @@ objectives with actuals, ratings, a development plan, feedback and a goal.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,22 +27,11 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
     """The app on a database with a year's results (this module run as a script)."""
-    from app_server import ROOT, _read_port
+    from app_server import serving
 
     database = tmp_path_factory.mktemp("dash") / "sightline.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TIMER_POLL_SECONDS": "0", "SMTP_HOST": ""}
-    with database.with_suffix(".log").open("w") as errors:
-        server = subprocess.Popen(
-            [sys.executable, __file__, str(database)], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=errors, text=True,
-        )
-        try:
-            yield f"http://127.0.0.1:{_read_port(server)}"
-        finally:
-            server.terminate()
-            server.wait(10)
-            if server.stdout:
-                server.stdout.close()
+    with serving(Path(__file__), [str(database)], database.with_suffix(".log")) as url:
+        yield url
 
 
 def test_an_employee_reads_their_score_card(

@@ -9,8 +9,6 @@ year's feedback, written by this module when run as a script.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,22 +27,11 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[str]:
     """The app with Eve's appraisal waiting for Morgan (this module run as a script)."""
-    from app_server import ROOT, _read_port
+    from app_server import serving
 
     database = tmp_path_factory.mktemp("praise") / "sightline.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TIMER_POLL_SECONDS": "0", "SMTP_HOST": ""}
-    with database.with_suffix(".log").open("w") as errors:
-        server = subprocess.Popen(
-            [sys.executable, __file__, str(database)], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=errors, text=True,
-        )
-        try:
-            yield f"http://127.0.0.1:{_read_port(server)}"
-        finally:
-            server.terminate()
-            server.wait(10)
-            if server.stdout:
-                server.stdout.close()
+    with serving(Path(__file__), [str(database)], database.with_suffix(".log")) as url:
+        yield url
 
 
 def test_praising_a_colleague_and_the_feed(
