@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -145,64 +146,66 @@ async def resource_types(request: Request, rest: str) -> Response:
     return scim_response(scim.list_response(found, len(found), 1))
 
 
-async def users(request: Request, rest: str) -> Response:
+@dataclass(frozen=True)
+class _ResourceKind:
+    """What SCIM does with one kind of resource (Users, Groups): the same verbs, each kind
+    with its own engine functions."""
+
+    path: str
+    lister: Callable[..., Awaitable[dict[str, Any]]]
+    get: Callable[..., Awaitable[dict[str, Any]]]
+    create: Callable[..., Awaitable[dict[str, Any]]]
+    replace: Callable[..., Awaitable[dict[str, Any]]]
+    patch: Callable[..., Awaitable[dict[str, Any]]]
+    delete: Callable[..., Awaitable[None]]
+
+
+USERS = _ResourceKind(
+    "/Users", scim.list_users, scim.get_user, provisioning.create_user,
+    provisioning.replace_user, provisioning.patch_user, provisioning.delete_user,
+)
+GROUPS = _ResourceKind(
+    "/Groups", scim.list_groups, scim.get_group, provisioning.create_group,
+    provisioning.replace_group, provisioning.patch_group, provisioning.delete_group,
+)
+
+
+async def _serve(request: Request, rest: str, kind: _ResourceKind) -> Response:
     actor = await _actor(request)
     base, method = _base(request), request.method
     if rest == ".search":
         if method != "POST":
-            raise _method_not_allowed(method, "/Users/.search")
-        return await _search(request, scim.list_users)
+            raise _method_not_allowed(method, f"{kind.path}/.search")
+        return await _search(request, kind.lister)
     if not rest:
         if method == "GET":
             filter_text, start, count = _paging(request)
-            page = await scim.list_users(base, filter_text, start, count)
+            page = await kind.lister(base, filter_text, start, count)
             return scim_response(_projected(request, page))
         if method == "POST":
-            resource = await provisioning.create_user(actor, base, await _body(request))
+            resource = await kind.create(actor, base, await _body(request))
             return _resource(resource, 201)
-        raise _method_not_allowed(method, "/Users")
-    current = await scim.get_user(base, rest)
+        raise _method_not_allowed(method, kind.path)
+    current = await kind.get(base, rest)
     if method == "GET":
         return _resource(current, shown=_projected(request, current))
     await _check_version(request, current)
     if method == "PUT":
-        return _resource(await provisioning.replace_user(actor, base, rest, await _body(request)))
+        return _resource(await kind.replace(actor, base, rest, await _body(request)))
     if method == "PATCH":
-        return _resource(await provisioning.patch_user(actor, base, rest, await _body(request)))
+        return _resource(await kind.patch(actor, base, rest, await _body(request)))
     if method == "DELETE":
-        await provisioning.delete_user(actor, rest)
+        await kind.delete(actor, rest)
         return Response(status_code=204)
-    raise _method_not_allowed(method, "/Users/{id}")  # pragma: no cover - ALL_METHODS
+    raise _method_not_allowed(method, f"{kind.path}/{{id}}")  # pragma: no cover - ALL_METHODS
+
+
+async def users(request: Request, rest: str) -> Response:
+    return await _serve(request, rest, USERS)
 
 
 async def groups(request: Request, rest: str) -> Response:
-    actor = await _actor(request)
-    base, method = _base(request), request.method
-    if rest == ".search":
-        if method != "POST":
-            raise _method_not_allowed(method, "/Groups/.search")
-        return await _search(request, scim.list_groups)
-    if not rest:
-        if method == "GET":
-            filter_text, start, count = _paging(request)
-            page = await scim.list_groups(base, filter_text, start, count)
-            return scim_response(_projected(request, page))
-        if method == "POST":
-            resource = await provisioning.create_group(actor, base, await _body(request))
-            return _resource(resource, 201)
-        raise _method_not_allowed(method, "/Groups")
-    current = await scim.get_group(base, rest)
-    if method == "GET":
-        return _resource(current, shown=_projected(request, current))
-    await _check_version(request, current)
-    if method == "PUT":
-        return _resource(await provisioning.replace_group(actor, base, rest, await _body(request)))
-    if method == "PATCH":
-        return _resource(await provisioning.patch_group(actor, base, rest, await _body(request)))
-    if method == "DELETE":
-        await provisioning.delete_group(actor, rest)
-        return Response(status_code=204)
-    raise _method_not_allowed(method, "/Groups/{id}")  # pragma: no cover - ALL_METHODS
+    return await _serve(request, rest, GROUPS)
 
 
 async def _search(
