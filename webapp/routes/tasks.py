@@ -39,7 +39,7 @@ from webapp.auth import Viewer, current_user
 from webapp.csrf import FIELD as CSRF_FIELD
 from webapp.csrf import token_for
 from webapp.errors import error_response
-from webapp.i18n import language
+from webapp.i18n import gettext, language
 from webapp.input import path_id
 from webapp.routes.people import person_lookup
 from webapp.templating import flash, is_htmx, render
@@ -130,7 +130,8 @@ def _form_html(request: Request, bound: HtmlForm) -> Markup:
         validate_url=f"{action}/validate",
         person_search_url=_person_search_url(request),
         csrf_token=token_for(request),
-        extra_buttons=[FormButton("Save draft", DRAFT, secondary=True, novalidate=True)],
+        submit_label=gettext("Submit"),
+        extra_buttons=[FormButton(gettext("Save draft"), DRAFT, secondary=True, novalidate=True)],
         form_attrs={"hx-post": action, "hx-target": "#task-form", "hx-swap": "outerHTML"},
     )
 
