@@ -181,6 +181,11 @@ class Params:
         """Run a read statement built with this object's placeholders; its rows as dicts.
         The statement's text is passed as written: a `?` in a literal or PostgreSQL's jsonb
         `?` operator is never taken for a placeholder."""
+        if self.postgres:
+            # On the connection the action holds, if it holds one: taking a second from the
+            # pool inside an action lets a few concurrent actions wait on each other for ever.
+            async with internals.raw_connection() as con:
+                return [dict(row) for row in await con.fetch(sql, *self.values)]
         found: list[dict[str, Any]] = await connections.get("default").execute_query_dict(
             sql, self.values
         )

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.base import clock
+from engine.base.db import Params
 from engine.base.models import OutboxEmail
 from engine.people.directory import PersonInfo, current_directory
 from engine.workflow import email_templates
@@ -185,11 +186,16 @@ async def queue_invitations(meeting: Meeting, method: str = REQUEST,
 async def last_start(uid: str) -> datetime | None:
     """When the newest invitation of this meeting in the outbox has it start (None: never
     invited, or its newest word was a cancellation)."""
-    newest = await OutboxEmail.filter(calendar__contains=f"UID:{uid}\r\n").order_by(
-        "-id").only("calendar").first()
-    if newest is None or newest.calendar is None or method_of(newest.calendar) == CANCEL:
+    p = Params()
+    marker = f"UID:{uid}\r\n"
+    rows = await p.rows(
+        f'SELECT "calendar" FROM "outbox_email" WHERE "calendar" LIKE {p("%" + marker + "%")} '
+        'ORDER BY "id" DESC'
+    )
+    calendar = next((r["calendar"] for r in rows if marker in (r["calendar"] or "")), None)
+    if calendar is None or method_of(calendar) == CANCEL:
         return None
-    start = properties(newest.calendar).get("DTSTART", "")
+    start = properties(calendar).get("DTSTART", "")
     return datetime.strptime(start, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 

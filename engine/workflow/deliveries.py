@@ -96,13 +96,16 @@ class Listeners:
 
 
 async def listeners() -> Listeners:
-    """Everyone listening, in one query."""
-    rows = await connections.get("default").execute_query_dict(
+    """Everyone listening, in one query — on the connection the action already holds: asking
+    the pool for a second one while holding the first would let a few concurrent actions wait
+    on each other for ever."""
+    sql = (
         'SELECT \'w\' AS t, "id", "url", CAST("events" AS TEXT) AS extra, NULL AS person_id '
         'FROM "webhook" '
         'WHERE "active" = TRUE UNION ALL SELECT \'c\', "id", "url", "kind", "person_id" '
         'FROM "chat_channel" WHERE "active" = TRUE'
     )
+    rows = await Params().rows(sql)
     found = Listeners()
     for row in rows:
         if row["t"] == "w":

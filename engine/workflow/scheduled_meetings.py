@@ -15,13 +15,14 @@ deployed version's own settings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.base.db import clears_on_connect
+from engine.base.db import Params, clears_on_connect
 from engine.base.errors import EngineError
-from engine.base.models import HumanTask, ProcessDefinition
+from engine.base.models import HumanTask
 from engine.packs.loading import CalendarFeature, Features
 from engine.people.directory import DirectorySnapshot
 from engine.workflow import calendar_invites
@@ -44,8 +45,13 @@ async def calendar_feature(definition_id: int) -> CalendarFeature:
     """The `[features.calendar]` of the deployed version an instance runs."""
     found = _by_definition.get(definition_id)
     if found is None:
-        rows = await ProcessDefinition.filter(id=definition_id).values("settings")
+        p = Params()
+        rows = await p.rows(
+            f'SELECT "settings" FROM "process_definition" WHERE "id" = {p(definition_id)}'
+        )
         settings = rows[0]["settings"] if rows else None
+        if isinstance(settings, str):
+            settings = json.loads(settings)
         table = settings.get("features") if isinstance(settings, dict) else None
         found = _by_definition[definition_id] = Features.from_table(table)[0].calendar
     return found
