@@ -49,6 +49,17 @@ def gettext(message: str, **variables: object) -> str:
     return text % variables if variables else text
 
 
+def say(value: object) -> str:
+    """An engine text (`engine.base.i18n.Said`) in the request's language; any other value as
+    it is written (a name, a number)."""
+    return str(i18n.spoken(value, _language.get()))
+
+
+def say_error(error: BaseException) -> str:
+    """An engine error's message in the request's language (as written when not marked)."""
+    return say(error.args[0]) if len(error.args) == 1 else str(error)
+
+
 def marked(message: str) -> str:
     """`message` unchanged: marks a constant for extraction (import it as `_`), translated
     with `gettext` when it is shown."""
@@ -58,6 +69,12 @@ def marked(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     """The singular or plural of `message` for `n` in the request's language (`%(num)s`)."""
     return _translations.get().ngettext(singular, plural, n) % {"num": n, **variables}
+
+
+def pgettext(context: str, message: str, **variables: object) -> str:
+    """A short word in the request's language as `context` means it (see raw_pgettext)."""
+    text = _translations.get().pgettext(context, message)
+    return text % variables if variables else text
 
 
 def raw_gettext(message: str) -> str:

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from engine.base import clock
+from engine.base.i18n import Said
 from webapp import csrf, i18n
 from webapp.i18n import DEFAULT_LANGUAGE
 
@@ -139,6 +140,35 @@ def format_number(value: float | int | Decimal | None, digits: int | None = None
     return babel.numbers.format_decimal(value, locale=i18n.language())
 
 
+def signed_number(value: float | int | Decimal | None, digits: int = 0) -> str:
+    """A difference with its sign, as the reader writes numbers: +2.5 (German: +2,5)."""
+    if value is None:
+        return ""
+    fraction = f".{'0' * digits}" if digits else ""
+    pattern = f"+#,##0{fraction};-#,##0{fraction}"
+    return babel.numbers.format_decimal(value, pattern, locale=i18n.language())
+
+
+def first_upper(value: object) -> str:
+    """A text with its first letter upper case and the rest as written (a unit's name stays
+    "IT", unlike `capitalize`); an engine text in the reader's language first."""
+    text = i18n.say(value)
+    return text[:1].upper() + text[1:]
+
+
+def in_sentence(value: object) -> str:
+    """A title inside a sentence: lower case in English ("year-end appraisal cycles"), as
+    written in a language whose nouns keep their capital (German)."""
+    text = i18n.say(value)
+    return text.lower() if i18n.language() == DEFAULT_LANGUAGE else text
+
+
+def _shown(value: object) -> object:
+    # Every {{ … }}: a text the engine wrote for the page (engine.base.i18n.Said) in the
+    # request's language; everything else as it is.
+    return i18n.say(value) if isinstance(value, Said) else value
+
+
 def relative_due(value: date | datetime | None, today: date | None = None) -> str:
     """How a deadline reads in an inbox: "due today", "due in 3 days", "2 days overdue"."""
     _ = i18n.gettext
@@ -206,6 +236,7 @@ def _build_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        finalize=_shown,
     )
     # The request's language (webapp.i18n, set per request): Jinja fills the slots itself.
     env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -226,6 +257,10 @@ def _build_environment() -> jinja2.Environment:
         datetime=format_datetime,
         relative_due=relative_due,
         number=format_number,
+        signed=signed_number,
+        first_upper=first_upper,
+        in_sentence=in_sentence,
+        say=i18n.say,
         person_name=person_name,
     )
     return env

@@ -100,3 +100,40 @@ def engine_translations(language: str) -> gettext.NullTranslations:
     """The engine's own catalog (the task emails) for `language`."""
     return translations_from([ENGINE_CATALOGS], language)
 
+
+
+class Said(str):
+    """A text the engine writes for a page, in English, that the page says in its reader's
+    language: the string itself is the English; `to(language)` is the translation from the
+    engine's catalog, slots filled (a slot that is itself `Said` is translated too).
+
+    Mark one with `said("Stopped on an error at %(step)s", step=name)`: the tests find every
+    `said(...)` and keep its German complete. The engine does not know a page's reader; the
+    web says each text in the request's language when it shows it."""
+
+    message: str
+    slots: dict[str, object]
+
+    def __new__(cls, message: str, **slots: object) -> Said:
+        made = super().__new__(cls, message % slots if slots else message)
+        made.message = message
+        made.slots = slots
+        return made
+
+    def to(self, language: str) -> str:
+        """This text in `language` (English, or a language without the text: as written)."""
+        text = engine_translations(language).gettext(self.message)
+        if not self.slots:
+            return text
+        return text % {name: value.to(language) if isinstance(value, Said) else value
+                       for name, value in self.slots.items()}
+
+
+def said(message: str, **slots: object) -> Said:
+    """`message` (English, `%(name)s` slots filled from `slots`) as a text a page translates."""
+    return Said(message, **slots)
+
+
+def spoken(value: object, language: str) -> object:
+    """`value` in `language` when it is a `Said` text, else unchanged."""
+    return value.to(language) if isinstance(value, Said) else value

@@ -32,6 +32,7 @@ from tortoise.transactions import in_transaction
 
 from engine.base.db import Params
 from engine.base.errors import Conflict, EngineError, NotAllowed, NotFound
+from engine.base.i18n import said
 from engine.base.models import Cycle, Job, ProcessDefinition, ProcessInstance
 from engine.packs.definitions import Deployed, deployed, latest
 from engine.packs.loading import parse_start_data
@@ -99,15 +100,16 @@ class Population:
         if self.unit is not None:
             unit = directory.unit_by_code(self.unit)
             if unit is None:
-                raise NotFound(f"no org unit with code '{self.unit}'")
+                raise NotFound(said("no org unit with code '%(code)s'", code=self.unit))
             return directory.people_in_unit(unit.id, include_subunits=self.include_subunits)
         if self.job_family is not None:
             return directory.people_with_job_family(self.job_family)
         if not self.keys:
-            raise EngineError("the population is empty: give a unit, a job family or employee ids")
+            raise EngineError(said(
+                "the population is empty: give a unit, a job family or employee ids"))
         unknown = [k for k in self.keys if directory.person(k) is None]
         if unknown:
-            raise NotFound(f"unknown employee id(s): {', '.join(unknown)}")
+            raise NotFound(said("unknown employee id(s): %(ids)s", ids=", ".join(unknown)))
         people = [directory.person(k) for k in self.keys]
         return [p for p in people if p is not None and p.active]
 
@@ -223,11 +225,14 @@ def check_launch_scope(
     outside = outside_hr_scope(_Launcher(launcher.id, launcher.groups), people, directory)
     if not outside:
         return
-    count = "1 person is" if len(outside) == 1 else f"{len(outside)} people are"
+    slots = {"num": len(outside), "name": launcher.name,
+             "units": describe_hr_scope(launcher.id, directory),
+             "people": names_list([person.name for person in outside])}
     raise NotAllowed(
-        f"{count} outside the units {launcher.name} looks after as HR partner "
-        f"({describe_hr_scope(launcher.id, directory)} and below): "
-        + names_list([person.name for person in outside])
+        said("%(num)s person is outside the units %(name)s looks after as HR partner "
+             "(%(units)s and below): %(people)s", **slots) if len(outside) == 1 else
+        said("%(num)s people are outside the units %(name)s looks after as HR partner "
+             "(%(units)s and below): %(people)s", **slots)
     )
 
 

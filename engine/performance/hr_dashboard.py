@@ -17,12 +17,13 @@ from typing import Any
 
 from engine.base import clock
 from engine.base.db import Params, is_postgres
+from engine.base.i18n import said
 from engine.people.directory import current_directory
 from engine.performance.cycle_choice import find_cycle
 from engine.performance.cycle_errors import InstanceError, cycle_errors
 from engine.performance.deployed_pack import cycle_pack
 from engine.performance.distribution import Distribution, rating_distribution
-from engine.performance.populations import hr_scope, unit_order
+from engine.performance.populations import hr_scope, job_family_name, scope_name, unit_order
 from engine.workflow.access import SeesSubjects
 from engine.workflow.inbox import process_titles
 
@@ -241,7 +242,8 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
                 per_unit[uid]
             )))
     if None in per_unit:
-        units.append(UnitFunnel(None, "", "No org unit", 0, _sorted_funnels(per_unit[None])))
+        units.append(UnitFunnel(None, "", said("No org unit"), 0,
+                                _sorted_funnels(per_unit[None])))
     total_funnels = _sorted_funnels(totals)
     overdue = [
         OverdueStep(f.process_id, f.title, s.bpmn_id, s.name, s.at_step, s.overdue)
@@ -256,16 +258,14 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
     waiting = _population_counts(
         [{**row, "rating": 0} for row in proposed_rows], owners
     )
-    scope_name = "organisation" if scope is None else ", ".join(
-        directory.units[u].name for u, depth in order if depth == 0
-    )
-    populations = [("all", scope_name)]
+    scope_named = scope_name(directory, scope)
+    populations = [("all", scope_named)]
     populations += [
         (f"unit:{uid}", directory.units[uid].name) for uid, depth in order
         if depth <= 1 and (f"unit:{uid}" in final or f"unit:{uid}" in waiting)
     ]
     populations += sorted(
-        (key, f"job family {key.removeprefix('family:') or '—'}")
+        (key, job_family_name(key.removeprefix("family:")))
         for key in {*final, *waiting} if key.startswith("family:")
     )
     calibration = [
@@ -281,7 +281,7 @@ async def hr_dashboard(cycle_id: int, viewer: SeesSubjects) -> HrDashboard:
     return HrDashboard(
         cycle_id=cycle_id,
         cycle_name=cycle.name,
-        scope=scope_name,
+        scope=scope_named,
         totals=total_funnels,
         units=units,
         overdue=overdue,

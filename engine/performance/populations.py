@@ -9,6 +9,7 @@ with its sub-units) or "family:<job family>".
 from __future__ import annotations
 
 from engine.base.errors import NotAllowed, NotFound
+from engine.base.i18n import said
 from engine.people.directory import DirectorySnapshot
 from engine.workflow.access import HR_GROUP, SeesSubjects, partnered_units
 
@@ -45,6 +46,19 @@ def unit_order(
     return out
 
 
+def scope_name(directory: DirectorySnapshot, scope: set[int] | None) -> str:
+    """What an HR scope is called on a page: the organisation, or the partnered units."""
+    if scope is None:
+        return said("organisation")
+    return ", ".join(directory.units[u].name for u, depth in unit_order(directory, scope)
+                     if depth == 0)
+
+
+def job_family_name(family: str) -> str:
+    """A job family as a population: "job family Sales"."""
+    return said("job family %(family)s", family=family or "—")
+
+
 def population_people(
     key: str, scope: set[int] | None, directory: DirectorySnapshot
 ) -> tuple[str, set[int]]:
@@ -52,12 +66,10 @@ def population_people(
     HR scope; NotFound for an unknown key or a unit outside the scope."""
     kind, _, value = key.partition(":")
     if key == "all":
-        name = "organisation" if scope is None else ", ".join(
-            directory.units[u].name for u, depth in unit_order(directory, scope) if depth == 0
-        )
+        name = scope_name(directory, scope)
         people = set(directory.people)
     elif kind == "family":
-        name = f"job family {value or '—'}"
+        name = job_family_name(value)
         people = {p.id for p in directory.people.values() if p.job_family == value}
     elif kind == "unit" and value.isdigit() and int(value) in directory.units and (
         scope is None or int(value) in scope

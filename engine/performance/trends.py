@@ -29,6 +29,7 @@ from typing import Any
 from engine.base import clock
 from engine.base.db import Params, clears_on_connect
 from engine.base.errors import EngineError, NotFound
+from engine.base.i18n import said
 from engine.base.models import Cycle, ProcessDefinition
 from engine.packs.loading import Features
 from engine.people.directory import DirectorySnapshot, current_directory
@@ -36,7 +37,7 @@ from engine.performance.deployed_pack import cycle_pack
 from engine.performance.distribution import Distribution, rating_distribution
 from engine.performance.exports import Table
 from engine.performance.hr_dashboard import rating_sql, sql_in
-from engine.performance.populations import hr_scope, unit_order
+from engine.performance.populations import hr_scope, scope_name, unit_order
 from engine.workflow.access import SeesSubjects
 from engine.workflow.inbox import process_titles
 
@@ -76,9 +77,8 @@ def cycle_count(wanted: Any) -> int:
         return DEFAULT_CYCLES
     text = str(wanted).strip()
     if isinstance(wanted, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_CYCLES:
-        raise BadTrendRequest(
-            f"choose between 1 and {MAX_CYCLES} cycles (got {str(wanted)[:20]!r})"
-        )
+        raise BadTrendRequest(said("choose between 1 and %(max)s cycles (got %(got)s)",
+                                   max=MAX_CYCLES, got=repr(str(wanted)[:20])))
     return int(text)
 
 
@@ -294,9 +294,7 @@ async def cycle_trends(
         name = directory.units[unit_id].name
     else:
         shown = scope
-        name = "organisation" if scope is None else ", ".join(
-            directory.units[u].name for u, depth in order if depth == 0
-        )
+        name = scope_name(directory, scope)
     shown_order = unit_order(directory, shown)
     owners = _owners(directory, {uid for uid, _ in shown_order})
 
@@ -340,11 +338,10 @@ async def cycle_trends(
     elif process.strip() in titles:
         chosen_kind = process.strip()
     else:
-        offered = ", ".join(k.title for k in kinds) or "none yet"
-        raise BadTrendRequest(
-            f"no cycle runs the process {process.strip()[:40]!r} here (kinds of cycle: "
-            f"{offered})"
-        )
+        raise BadTrendRequest(said(
+            "no cycle runs the process %(process)s here (kinds of cycle: %(kinds)s)",
+            process=repr(process.strip()[:40]),
+            kinds=", ".join(k.title for k in kinds) or said("none yet")))
     chosen = [cid for cid in in_order if kind_of[cid] == chosen_kind][-wanted:]
     today = clock.now().date()
 

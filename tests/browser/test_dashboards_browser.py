@@ -84,7 +84,7 @@ def test_hr_calibrates_the_proposed_ratings(
     expect(page.get_by_role("heading", level=1, name="Calibrate organisation")).to_be_visible()
     expect(page.locator("#calibration-proposed")).to_have_attribute("data-drawn", "1")
     page.get_by_label("Calibrated rating for Eli Other").select_option("4")
-    page.get_by_role("button", name="Release 2 rating(s)").click()
+    page.get_by_role("button", name="Release 2 ratings").click()
     expect(page.get_by_text("Say why the rating changes.")).to_be_visible()
     expect(page.get_by_label("Calibrated rating for Eli Other")).to_have_value("4")
     shoot(page, "dashboards-calibration")

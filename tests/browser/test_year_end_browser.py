@@ -165,7 +165,7 @@ def test_year_end_appraisal_to_final_approval(
     calibration.scroll_into_view_if_needed()
     shoot(page, "year-end-09-hr-dashboard-before-release")
     release.click()
-    expect(flash(page)).to_contain_text("Ratings released for 1 appraisal(s)")
+    expect(flash(page)).to_contain_text("Ratings released for 1 appraisal")
     expect(calibration.get_by_role("button", name="Release ratings (1 waiting)")).to_have_count(0)
     shoot(page, "year-end-10-hr-dashboard-released")
 

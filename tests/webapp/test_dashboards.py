@@ -156,7 +156,7 @@ async def test_hr_releases_a_populations_ratings_from_the_dashboard(
     )
     assert released.status_code == 303
     after = await client.get(released.headers["location"])
-    assert "Ratings released for 1 appraisal(s)" in after.text
+    assert "Ratings released for 1 appraisal" in after.text
     assert "Release ratings (0 waiting)" in after.text
     eve = await ProcessInstance.get(subject__key="E1")
     assert await HumanTask.exists(instance_id=eve.id, bpmn_id="appraisal_discussion")
@@ -184,7 +184,7 @@ async def test_the_calibration_page_lists_the_appraisals_waiting_for_the_release
     assert f'name="rating-{eve.subject_id}"' in page.text
     assert '<option value="3" selected>3 Meets expectations (proposed)</option>' in page.text
     assert "1 Does not meet expectations" in page.text
-    assert "Release 1 rating(s)" in page.text
+    assert "Release 1 rating" in page.text
     assert 'id="calibration-proposed"' in page.text
 
 
@@ -205,7 +205,7 @@ async def test_hr_changes_a_proposed_rating_with_a_reason_and_releases_it(
     })
     assert released.status_code == 303
     after = await client.get(released.headers["location"])
-    assert "Released 1 rating(s) in organisation, 1 changed in calibration." in after.text
+    assert "Released 1 rating in organisation, 1 changed in calibration." in after.text
     assert "Nothing to calibrate" in after.text
 
     event = await AuditEvent.get(action="ratings_calibrated")

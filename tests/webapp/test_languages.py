@@ -147,6 +147,21 @@ def test_every_marked_text_has_a_german_translation() -> None:
     assert not untranslated, "texts without a German translation:\n" + "\n".join(untranslated)
 
 
+def test_every_engine_text_for_pages_has_a_german_translation() -> None:
+    """A text the engine writes for a page (`said(...)`) without German in the engine's
+    catalog fails here, with file and line."""
+    po = ROOT / "engine" / "translations" / "de" / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as source:
+        german = {m.id: m for m in read_po(source) if m.id}
+    untranslated = [
+        f"engine/{filename}:{line}: {message!r}"
+        for filename, line, message, _comments, _context in extract_from_dir(
+            str(ROOT / "engine"), [("**.py", "python")], keywords={"said": None})
+        if not (german.get(message) and german[message].string)
+    ]
+    assert not untranslated, "engine texts without German:\n" + "\n".join(untranslated)
+
+
 async def test_german_login_error_team_goals_feedback_and_recognition_pages(
     client: httpx.AsyncClient, login: Login, cycle_org: dict[str, Any]
 ) -> None:

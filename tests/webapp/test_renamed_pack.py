@@ -221,7 +221,7 @@ async def test_calibration_releases_with_the_renamed_signal_and_kinds(
     })
     assert released.status_code == 303
     after = await client.get(released.headers["location"])
-    assert "Released 1 rating(s) in organisation, 1 changed in calibration." in after.text
+    assert "Released 1 rating in organisation, 1 changed in calibration." in after.text
     assert await HumanTask.exists(instance_id=eve.id, bpmn_id="appraisal_discussion")
 
     token = await page_csrf(f"/hr/dashboard?cycle={renamed.id}")

@@ -110,7 +110,8 @@ async def test_page_csv_and_xlsx_carry_the_same_numbers(
         cycle, level, _, count, share, guideline, _ = sheet_row
         column = [name for name, *_ in lines].index(cycle) + 2
         cell = by_level[str(level)][column]
-        assert float(cell.split(" %")[0]) == share and f"{count} people" in cell
+        assert float(cell.split(" %")[0]) == share
+        assert f"{count} {'person' if count == 1 else 'people'}" in cell
         assert float(by_level[str(level)][1].split(" %")[0]) == guideline
 
     # The unit table: Engineering holds everyone; its completion per cycle is the cycles'.

@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from engine.performance.cycle_choice import CycleSummary
 from engine.performance.distribution import Distribution
+from webapp import i18n
 from webapp.input import database_id
 
 
@@ -50,7 +51,7 @@ def chart_data(spec: dict[str, Any]) -> Markup:
 
 
 def distribution_chart(
-    chart_id: str, dist: Distribution, counted: str = "Actual"
+    chart_id: str, dist: Distribution, counted: str | None = None
 ) -> dict[str, Any]:
     """Bar chart of a population's ratings against the guideline, in people: best level
     first, as the table beside it reads."""
@@ -60,8 +61,8 @@ def distribution_chart(
         "type": "bar",
         "labels": [f"{lv.value} {lv.short}" for lv in levels],
         "datasets": [
-            {"label": counted, "data": [lv.count for lv in levels]},
-            {"label": "Guideline", "data": [lv.guideline_count for lv in levels]},
+            {"label": counted or i18n.gettext("Actual"), "data": [lv.count for lv in levels]},
+            {"label": i18n.gettext("Guideline"), "data": [lv.guideline_count for lv in levels]},
         ],
-        "yTitle": "People",
+        "yTitle": i18n.gettext("People"),
     }

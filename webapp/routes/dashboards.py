@@ -144,8 +144,10 @@ async def _scorecard_page(request: Request, person_id: int) -> Response:
         "type": "line",
         "labels": [point.cycle_name for point in card.trend],
         "datasets": [
-            {"label": "Final rating", "data": [point.rating for point in card.trend]},
-            {"label": "Weighted KPI score", "data": [point.weighted_score for point in card.trend]},
+            {"label": i18n.gettext("Final rating"),
+             "data": [point.rating for point in card.trend]},
+            {"label": i18n.gettext("Weighted KPI score"),
+             "data": [point.weighted_score for point in card.trend]},
         ],
         "yMin": 1,
         "yMax": 5,

@@ -55,11 +55,12 @@ from engine.performance.hr_dashboard import HrDashboard, hr_dashboard
 from engine.workflow import runtime
 from engine.workflow.access import hr_units
 from engine.workflow.runtime import Actor
+from webapp import i18n
 from webapp.auth import Viewer, current_user
 from webapp.input import database_id, find_person, path_id
 from webapp.routes.cycle_pages import chart_data, chosen_cycle, distribution_chart
 from webapp.routes.people import NAMED_KEY, PersonChoice, choose_person, person_summary
-from webapp.templating import flash, render
+from webapp.templating import flash, format_date, render
 
 log = logging.getLogger("sightline.web")
 
@@ -158,7 +159,9 @@ def _entry_keys(directory: DirectorySnapshot, entry: str) -> tuple[list[str], st
         return keys, " ".join(problems)
     if choice.candidates:
         shown = ", ".join(f"{p.name} ({p.key})" for p in choice.candidates)
-        return [], (f"“{entry}” could be {shown}: write the full name or the employee ID.")
+        return [], i18n.gettext(
+            "“%(typed)s” could be %(people)s: write the full name or the employee ID.",
+            typed=entry, people=shown)
     return [], choice.problem()
 
 
@@ -200,28 +203,30 @@ def _check(
     """Fill form.errors; returns how many people the population holds. An HR partner's
     population must lie within the units they look after."""
     if form.choice not in {p.choice for p in offered}:
-        form.errors["process"] = "Choose the process to launch."
+        form.errors["process"] = i18n.gettext("Choose the process to launch.")
     if not form.cycle_name:
-        form.errors["cycle_name"] = "Give the cycle a name, e.g. “2026 year-end”."
+        form.errors["cycle_name"] = i18n.gettext("Give the cycle a name, e.g. “2026 year-end”.")
     elif len(form.cycle_name) > 128:
-        form.errors["cycle_name"] = "Keep the name under 128 characters."
+        form.errors["cycle_name"] = i18n.gettext(
+            "Keep the name under %(count)s characters.", count=128)
     if form.due:
         try:
             form.due_on = date.fromisoformat(form.due)
         except ValueError:
-            form.errors["due_on"] = "Give the due date as a date (YYYY-MM-DD)."
+            form.errors["due_on"] = i18n.gettext("Give the due date as a date (YYYY-MM-DD).")
         else:
             today = clock.now().date()
             if form.due_on < today:
-                form.errors["due_on"] = (
-                    f"{form.due_on:%-d %b %Y} has passed: give a due date from today "
-                    f"({today:%-d %b %Y}) on.")
+                form.errors["due_on"] = i18n.gettext(
+                    "%(day)s has passed: give a due date from today (%(today)s) on.",
+                    day=format_date(form.due_on), today=format_date(today))
     if form.kind not in ("unit", "job_family", "people"):
         form.kind = "unit"
     missing = {
-        "unit": ("unit", form.unit, "Choose an org unit."),
-        "job_family": ("job_family", form.job_family, "Choose a job family."),
-        "people": ("people", form.people, "Add at least one person: a name or employee ID."),
+        "unit": ("unit", form.unit, i18n.gettext("Choose an org unit.")),
+        "job_family": ("job_family", form.job_family, i18n.gettext("Choose a job family.")),
+        "people": ("people", form.people,
+                   i18n.gettext("Add at least one person: a name or employee ID.")),
     }[form.kind]
     if not missing[1]:
         form.errors[missing[0]] = missing[2]
@@ -235,10 +240,10 @@ def _check(
         people = form.population().resolve(directory)
         cycles.check_launch_scope(actor, people, directory)
     except EngineError as exc:
-        form.errors[form.kind] = str(exc)
+        form.errors[form.kind] = i18n.say_error(exc)
         return 0
     if not people:
-        form.errors[form.kind] = "Nobody active is in this population."
+        form.errors[form.kind] = i18n.gettext("Nobody active is in this population.")
     return len(people)
 
 
@@ -338,7 +343,7 @@ async def launch(request: Request) -> Response:
             pack=form.pack,
         )
     except EngineError as exc:
-        form.errors["process"] = str(exc)
+        form.errors["process"] = i18n.say_error(exc)
         return await _form_page(request, viewer, form, status=400)
     # The count HR confirmed must still hold: someone joined or got an instance meanwhile.
     if action != "launch" or str(posted.get("confirm_count", "")) != str(preview.count):
@@ -349,7 +354,7 @@ async def launch(request: Request) -> Response:
             due_on=form.due_on, actor=actor, pack=form.pack,
         )
     except EngineError as exc:
-        form.errors["process"] = str(exc)
+        form.errors["process"] = i18n.say_error(exc)
         return await _form_page(request, viewer, form, status=400)
     return RedirectResponse(f"{HR_HOME}/launches/{job.id}", status_code=303)
 
@@ -403,8 +408,8 @@ async def hr_dashboard_page(request: Request) -> Response:
         for n, dist in enumerate(dashboard.calibration):
             proposed = dashboard.proposed.get(dist.key)
             chart_ids = {}
-            for kind, shown, counted in (("final", dist, "Final"),
-                                         ("proposed", proposed, "Proposed")):
+            for kind, shown, counted in (("final", dist, i18n.gettext("Final")),
+                                         ("proposed", proposed, i18n.gettext("Proposed"))):
                 if shown is not None and shown.rated:
                     chart = distribution_chart(f"calibration-{kind}-{n}", shown, counted)
                     charts.append(chart_data(chart))
@@ -421,11 +426,13 @@ async def hr_dashboard_page(request: Request) -> Response:
             "type": "bar",
             "stacked": True,
             "horizontal": True,
-            "labels": [f.title for f in dashboard.totals],
+            "labels": [i18n.say(f.title) for f in dashboard.totals],
             "datasets": [
-                {"label": "Completed", "data": [f.completed for f in dashboard.totals]},
-                {"label": "Open", "data": [f.open for f in dashboard.totals]},
-                {"label": "Error", "data": [f.error for f in dashboard.totals]},
+                {"label": i18n.gettext("Completed"),
+                 "data": [f.completed for f in dashboard.totals]},
+                {"label": i18n.pgettext("count", "Open"),
+                 "data": [f.open for f in dashboard.totals]},
+                {"label": i18n.gettext("Error"), "data": [f.error for f in dashboard.totals]},
             ],
         }
         if dashboard.totals:
@@ -459,11 +466,14 @@ async def release_ratings(request: Request) -> Response:
     ids = [entry.instance_id for entry in population.people]
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
     released = await send_release(cycle.id, ids, actor)
-    label = population.population
+    label = i18n.say(population.population)
     if released:
-        flash(request, f"Ratings released for {len(released)} appraisal(s) in {label}.", "success")
+        flash(request, i18n.ngettext("Ratings released for %(num)s appraisal in %(population)s.",
+                                     "Ratings released for %(num)s appraisals in %(population)s.",
+                                     len(released), population=label), "success")
     else:
-        flash(request, f"No appraisal in {label} was waiting for the release.", "warning")
+        flash(request, i18n.gettext("No appraisal in %(population)s was waiting for the release.",
+                                    population=label), "warning")
     return RedirectResponse(f"/hr/dashboard?cycle={cycle.id}#calibration", status_code=303)
 
 
@@ -477,7 +487,7 @@ def _calibration_context(
     chart = None
     if population.proposed.rated:
         chart = chart_data(distribution_chart("calibration-proposed", population.proposed,
-                                              "Proposed"))
+                                              i18n.gettext("Proposed")))
     return {
         "cycle": cycle,
         "cycles": cycles,
@@ -530,22 +540,24 @@ def calibrated_changes(
         person_id = database_id(person)
         entry = waiting.get(person_id) if person_id is not None else None
         if entry is None:
-            errors["_form"] = ("Someone on the form is not waiting for the release in this "
-                               "population any more; reload the page.")
+            errors["_form"] = i18n.gettext(
+                "Someone on the form is not waiting for the release in this population any "
+                "more; reload the page.")
             continue
         chosen = values[field_name]
         if chosen in ("", str(entry.proposed_rating)):
             continue  # kept as proposed
         if not _is_level(chosen, levels):
-            errors[field_name] = "Choose a rating from the scale."
+            errors[field_name] = i18n.gettext("Choose a rating from the scale.")
         elif not reason:
-            errors[f"reason-{person}"] = "Say why the rating changes."
+            errors[f"reason-{person}"] = i18n.gettext("Say why the rating changes.")
         elif len(reason) > REASON_MAX:
-            errors[f"reason-{person}"] = f"Keep the reason under {REASON_MAX} characters."
+            errors[f"reason-{person}"] = i18n.gettext(
+                "Keep the reason under %(count)s characters.", count=REASON_MAX)
         else:
             changes[entry.person_id] = (int(chosen), reason)
     if not values and "_form" not in errors:
-        errors["_form"] = "Nobody on the form is waiting for the release."
+        errors["_form"] = i18n.gettext("Nobody on the form is waiting for the release.")
     return values, changes, errors
 
 
@@ -562,7 +574,7 @@ async def release_calibrated(request: Request) -> Response:
     form = await request.form()
     values, changes, errors = calibrated_changes(form, population)
     if errors:
-        problem = errors.pop("_form", "") or (
+        problem = errors.pop("_form", "") or i18n.gettext(
             "Nothing was released: correct the highlighted rows and release again."
         )
         context = _calibration_context(cycle, population, values, errors, problem,
@@ -595,11 +607,16 @@ async def release_calibrated(request: Request) -> Response:
     ))
     changed = sum(1 for entry in entries if entry.person_id in changes
                   and entry.instance_id in released)
-    flash(request, f"Released {len(released)} rating(s) in {population.population}, "
-                   f"{changed} changed in calibration.", "success")
+    flash(request, i18n.ngettext(
+        "Released %(num)s rating in %(population)s, %(changed)s changed in calibration.",
+        "Released %(num)s ratings in %(population)s, %(changed)s changed in calibration.",
+        len(released), population=i18n.say(population.population), changed=changed), "success")
     if len(released) < len(entries):
-        flash(request, f"{len(entries) - len(released)} appraisal(s) moved on meanwhile and "
-                       "were not released; they are listed again if they still wait.", "warning")
+        flash(request, i18n.ngettext(
+            "%(num)s appraisal moved on meanwhile and was not released; it is listed again if "
+            "it still waits.",
+            "%(num)s appraisals moved on meanwhile and were not released; they are listed again "
+            "if they still wait.", len(entries) - len(released)), "warning")
     return RedirectResponse(
         f"/hr/calibration?cycle={cycle.id}&population={population.key}", status_code=303
     )
@@ -614,12 +631,15 @@ async def retry_instance(request: Request) -> Response:
     except NotFound:
         raise HTTPException(404) from None
     if outcome.refused is not None:
-        flash(request, f"Retry failed: {outcome.refused}", "error")
+        flash(request, i18n.gettext("Retry failed: %(problem)s",
+                                    problem=i18n.say(outcome.refused)), "error")
     elif outcome.stopped_again is not None:
-        flash(request, f"Instance {outcome.instance_id} stopped on an error again: "
-                       f"{outcome.stopped_again}", "error")
+        flash(request, i18n.gettext("Instance %(num)s stopped on an error again: %(problem)s",
+                                    num=outcome.instance_id, problem=outcome.stopped_again),
+              "error")
     else:
-        flash(request, f"Instance {outcome.instance_id} is running again.", "success")
+        flash(request, i18n.gettext("Instance %(num)s is running again.", num=outcome.instance_id),
+              "success")
     cycle = f"?cycle={outcome.cycle_id}" if outcome.cycle_id else ""
     return RedirectResponse(f"/hr/dashboard{cycle}#errors", status_code=303)
 

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from config import settings
 from engine.workflow import notifications
 from engine.workflow.access import hr_units
+from webapp import i18n
 from webapp.auth import Viewer, current_user
 from webapp.templating import flash, is_htmx, render
 
@@ -84,7 +85,8 @@ async def retry(request: Request) -> Response:
             "retried": True,
         }
         return render(request, "_outbox_row.html", context)
-    flash(request, f"The email to {email.to} is back in the queue.", "success")
+    flash(request, i18n.gettext("The email to %(address)s is back in the queue.", address=email.to),
+          "success")
     return RedirectResponse(outbox_url("failed"), status_code=303)
 
 

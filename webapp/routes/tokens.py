@@ -20,6 +20,7 @@ from engine.base.errors import NotFound
 from engine.people import tokens
 from engine.people.tokens import MadeToken, TokenRefused
 from engine.workflow.store import record_event
+from webapp import i18n
 from webapp.auth import Viewer, current_user
 from webapp.templating import flash, render
 
@@ -119,7 +120,8 @@ async def revoke_personal_token(request: Request) -> Response:
     except NotFound as exc:
         raise HTTPException(404) from exc
     await _record(viewer, "api_token_revoked", info)
-    flash(request, f"Token “{info.name}” revoked: it no longer works.", "success")
+    flash(request, i18n.gettext("Token “%(name)s” revoked: it no longer works.",
+                                name=info.name), "success")
     return RedirectResponse(ACCOUNT_TOKENS, status_code=303)
 
 
@@ -175,7 +177,8 @@ async def revoke_any_token(request: Request) -> Response:
     except NotFound as exc:
         raise HTTPException(404) from exc
     await _record(viewer, "api_token_revoked", info)
-    flash(request, f"Token “{info.name}” revoked: it no longer works.", "success")
+    flash(request, i18n.gettext("Token “%(name)s” revoked: it no longer works.",
+                                name=info.name), "success")
     return RedirectResponse(ADMIN_TOKENS, status_code=303)
 
 

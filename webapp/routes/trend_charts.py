@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.performance.trends import CycleTrend, Trends
+from webapp import i18n
+from webapp.i18n import marked as _
+from webapp.templating import format_number
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ LAYOUTS = (WIDE, PHONE)
 # colour that reads on it.
 LEVEL_COLOURS = {5: ("#00695c", "#fff"), 4: ("#4db6ac", "#000"), 3: ("#b0bec5", "#000"),
                  2: ("#ffb74d", "#000"), 1: ("#c62828", "#fff")}
-SERIES = (("completion", "Completion", "#1565c0", ""), ("on_time", "On time", "#6a1b9a", "6 4"))
+SERIES = (("completion", _("Completion"), "#1565c0", ""),
+          ("on_time", _("On time"), "#6a1b9a", "6 4"))
 # The dotted segment to a cycle in progress.
 PENDING_DASH = "2 5"
 
@@ -127,12 +131,13 @@ def rates_chart(trends: Trends, layout: Layout = WIDE) -> dict[str, Any]:
             last = point
         if len(run) > 1:
             paths.append(" ".join(run))
-        series.append({"key": key, "label": label, "colour": colour, "dash": dash,
+        series.append({"key": key, "label": i18n.gettext(label), "colour": colour, "dash": dash,
                        "points": points, "paths": paths, "pending": pending})
     labels = _value_labels(layout, series) if values else []
     described = "; ".join(
-        f"{c.name}{' (in progress)' if c.in_progress else ''}: completion "
-        f"{_percent(c.counts.completion_rate)}, on time {_percent(c.counts.on_time_rate)}"
+        i18n.gettext("%(cycle)s: completion %(completion)s, on time %(on_time)s",
+                     cycle=_cycle_name(c), completion=_percent(c.counts.completion_rate),
+                     on_time=_percent(c.counts.on_time_rate))
         for c in trends.cycles
     )
     bottom = _y(layout, 0)
@@ -143,8 +148,8 @@ def rates_chart(trends: Trends, layout: Layout = WIDE) -> dict[str, Any]:
         "names": _names(layout, [(c.name, c.in_progress) for c in trends.cycles], xs, step,
                         round(bottom + layout.font * 2 + 12, 1)),
         "in_progress": any(c.in_progress for c in trends.cycles),
-        "title": "Completion and on-time rate per cycle",
-        "description": described or "No cycle yet.",
+        "title": i18n.gettext("Completion and on-time rate per cycle"),
+        "description": described or i18n.gettext("No cycle yet."),
     }
 
 
@@ -163,10 +168,10 @@ def _value_labels(layout: Layout, series: list[dict[str, Any]]) -> list[dict[str
     for x, found in at.items():
         # Highest on the chart first (smallest y); ties keep the series order.
         ordered = sorted(enumerate(found), key=lambda item: (item[1][1]["y"], item[0]))
-        for rank, (_, (s, point)) in enumerate(ordered):
+        for rank, (_order, (s, point)) in enumerate(ordered):
             above = rank == 0
             y = point["y"] - 10 if above else point["y"] + layout.font + 8
-            labels.append({"x": x, "y": round(y, 1), "text": str(point["value"]),
+            labels.append({"x": x, "y": round(y, 1), "text": _rate(point["value"]),
                            "colour": s["colour"], "key": s["key"]})
     return labels
 
@@ -186,8 +191,8 @@ def distribution_chart(trends: Trends, layout: Layout = WIDE) -> dict[str, Any] 
          [(lv.value, lv.short, lv.share, lv.count) for lv in c.distribution.levels])
         for c in rating_cycles
     ]
-    columns.append(("Guideline", False, [(lv.value, lv.short, lv.guideline_share, None)
-                                         for lv in guideline]))
+    columns.append((i18n.gettext("Guideline"), False,
+                    [(lv.value, lv.short, lv.guideline_share, None) for lv in guideline]))
     step, xs = _slots(layout, len(columns))
     width = min(72.0, step * 0.6)
     for centre, (name, running, levels) in zip(xs, columns, strict=True):
@@ -202,10 +207,11 @@ def distribution_chart(trends: Trends, layout: Layout = WIDE) -> dict[str, Any] 
             y0, y1 = _y(layout, 100 - top), _y(layout, 100 - top - share)
             segments.append({
                 "y": y0, "height": round(y1 - y0, 1), "fill": fill, "ink": ink,
-                "text": f"{share:g}" if share >= 8 and width >= layout.font * 2.2 else "",
+                "text": _share(share) if share >= 8 and width >= layout.font * 2.2 else "",
                 "text_y": round((y0 + y1) / 2 + layout.font / 3, 1),
-                "title": f"{name}: {value} {short} — {share:g} %"
-                         + (f" ({count} people)" if count is not None else ""),
+                "title": f"{name}: {value} {short} — {_share(share)} %" + (
+                    " (" + i18n.ngettext("%(num)s person", "%(num)s people", count) + ")"
+                    if count is not None else ""),
             })
             top += share
         bars.append({"x": x, "width": round(width, 1), "centre": centre,
@@ -217,11 +223,11 @@ def distribution_chart(trends: Trends, layout: Layout = WIDE) -> dict[str, Any] 
         top += level.guideline_share
         lines.append({"y": _y(layout, 100 - top), "label": f"{level.value}+"})
     described = "; ".join(
-        f"{c.name}{' (in progress)' if c.in_progress else ''}: "
-        + ", ".join(f"{lv.value} {lv.share:g} %" for lv in c.distribution.levels)
+        f"{_cycle_name(c)}: "
+        + ", ".join(f"{lv.value} {_share(lv.share)} %" for lv in c.distribution.levels)
         for c in rating_cycles
     )
-    guide = ", ".join(f"{lv.value} {lv.guideline_share:g} %" for lv in guideline)
+    guide = ", ".join(f"{lv.value} {_share(lv.guideline_share)} %" for lv in guideline)
     bottom = _y(layout, 0)
     return {
         "layout": layout, "width": layout.width, "height": layout.height, "left": layout.left,
@@ -230,8 +236,9 @@ def distribution_chart(trends: Trends, layout: Layout = WIDE) -> dict[str, Any] 
         "empty_y": round(bottom - layout.font, 1),
         "names": _names(layout, [(name, running) for name, running, _ in columns], xs, step,
                         round(bottom + layout.font + 8, 1)),
-        "title": "Final ratings per cycle against the guideline",
-        "description": described + (f". Guideline: {guide}." if guide else ""),
+        "title": i18n.gettext("Final ratings per cycle against the guideline"),
+        "description": described + (
+            ". " + i18n.gettext("Guideline: %(shares)s.", shares=guide) if guide else ""),
     }
 
 
@@ -240,5 +247,22 @@ def count_is_none(levels: list[tuple[int, str, float, int | None]]) -> bool:
     return bool(levels) and all(count is None for *_, count in levels)
 
 
+def _share(value: float) -> str:
+    """A share as the reader writes numbers: 33.3 (German: 33,3)."""
+    return format_number(value)
+
+
+def _rate(value: float) -> str:
+    """A rate with its one decimal, as the reader writes numbers: 66.7 (German: 66,7)."""
+    return format_number(value, 1)
+
+
 def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:g} %"
+    return "—" if value is None else f"{_rate(value)} %"
+
+
+def _cycle_name(cycle: CycleTrend) -> str:
+    """A cycle's name, with "(in progress)" while it runs."""
+    if cycle.in_progress:
+        return i18n.gettext("%(cycle)s (in progress)", cycle=cycle.name)
+    return cycle.name

@@ -31,6 +31,7 @@ from engine.performance.trends import (
     cycle_trends,
     trend_tables,
 )
+from webapp import i18n
 from webapp.auth import current_user
 from webapp.input import database_id
 from webapp.routes.trend_charts import LAYOUTS, LEVEL_COLOURS, distribution_chart, rates_chart
@@ -58,7 +59,8 @@ async def _trends(request: Request, *, forgiving: bool) -> tuple[Trends, str]:
         except BadTrendRequest as exc:
             if not forgiving:
                 raise HTTPException(400, str(exc)) from None
-            problem = str(exc)[:1].upper() + str(exc)[1:]
+            said = i18n.say_error(exc)
+            problem = said[:1].upper() + said[1:]
             trends = await cycle_trends(viewer, None, unit_id)
     except (NotAllowed, NotFound):
         raise HTTPException(404) from None

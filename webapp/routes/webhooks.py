@@ -26,6 +26,7 @@ from config import settings
 from engine.base.errors import NotFound
 from engine.workflow import deliveries, integrations
 from engine.workflow.access import hr_units
+from webapp import i18n
 from webapp.auth import Viewer, current_user
 from webapp.templating import flash, render
 
@@ -97,7 +98,7 @@ async def create_webhook(request: Request) -> Response:
             name, url, events, viewer.key,
             allow_local_http=_allow_local_http())
     except integrations.BadSetting as exc:
-        return await _webhooks_page(request, 400, form=values, error=str(exc))
+        return await _webhooks_page(request, 400, form=values, error=i18n.say_error(exc))
     return await _webhooks_page(request, 201, made=made)
 
 
@@ -107,7 +108,8 @@ async def switch_webhook(request: Request) -> Response:
     form = await request.form()
     hook = await integrations.set_webhook_active(request.path_params["webhook_id"],
                                                  form.get("active") == "1")
-    flash(request, f"{hook.name} is {'on' if hook.active else 'off'}.", "success")
+    flash(request, i18n.gettext("%(name)s is on.", name=hook.name) if hook.active
+          else i18n.gettext("%(name)s is off.", name=hook.name), "success")
     return RedirectResponse(WEBHOOKS, status_code=303)
 
 
@@ -116,7 +118,8 @@ async def delete_webhook(request: Request) -> Response:
     _hr_admin(request)
     hook = await integrations.webhook(request.path_params["webhook_id"])
     await integrations.delete_webhook(hook.id)
-    flash(request, f"{hook.name} was deleted; its delivery log stays.", "success")
+    flash(request, i18n.gettext("%(name)s was deleted; its delivery log stays.", name=hook.name),
+          "success")
     return RedirectResponse(WEBHOOKS, status_code=303)
 
 
@@ -125,7 +128,7 @@ async def test_webhook(request: Request) -> Response:
     _hr_admin(request)
     webhook_id = request.path_params["webhook_id"]
     await integrations.send_test(webhook_id)
-    flash(request, "A test event is queued; it goes out within seconds.", "success")
+    flash(request, i18n.gettext("A test event is queued; it goes out within seconds."), "success")
     return RedirectResponse(deliveries_url(webhook_id), status_code=303)
 
 
@@ -149,7 +152,8 @@ async def retry_delivery(request: Request) -> Response:
     """POST /admin/deliveries/{id}/retry: send it again at the worker's next round."""
     _hr_admin(request)
     row = await integrations.retry_now(request.path_params["delivery_id"])
-    flash(request, f"Delivery {row.id} is queued to be sent again now.", "success")
+    flash(request, i18n.gettext("Delivery %(num)s is queued to be sent again now.", num=row.id),
+          "success")
     return RedirectResponse(deliveries_url(row.webhook_id), status_code=303)
 
 
@@ -174,8 +178,9 @@ async def _add_channel(request: Request, person_id: int | None, template: str,
                                        person_id, allow_local_http=_allow_local_http())
     except integrations.BadSetting as exc:
         return await _chat_page(request, person_id, template, 400, form=values,
-                                error=str(exc))
-    flash(request, f"The {integrations.CHAT_KINDS[values['kind']]} channel is added.",
+                                error=i18n.say_error(exc))
+    flash(request, i18n.gettext("The %(kind)s channel is added.",
+                                kind=integrations.CHAT_KINDS[values['kind']]),
           "success")
     return RedirectResponse(back, status_code=303)
 
@@ -184,10 +189,11 @@ async def _channel_action(request: Request, person_id: int | None, back: str) ->
     channel_id = request.path_params["channel_id"]
     if request.path_params["action"] == "delete":
         await integrations.delete_channel(channel_id, person_id)
-        flash(request, "The channel is removed.", "success")
+        flash(request, i18n.gettext("The channel is removed."), "success")
     elif request.path_params["action"] == "test":
         await integrations.test_channel(channel_id, person_id)
-        flash(request, "A test message is queued; it arrives within seconds.", "success")
+        flash(request, i18n.gettext("A test message is queued; it arrives within seconds."),
+              "success")
     else:
         raise NotFound("no such action")
     return RedirectResponse(back, status_code=303)

@@ -17,6 +17,13 @@
   var saveTimer = null;
   var problemIds = [];
 
+  // The page's own words for these messages, in the reader's language (data-words).
+  var words = JSON.parse(statusLine.dataset.words || "{}");
+
+  function said(text) {
+    return words[text] || text;
+  }
+
   function say(text, kind) {
     statusLine.textContent = text;
     statusLine.dataset.kind = kind || "info";
@@ -56,7 +63,7 @@
 
   function start() {
     if (typeof window.BpmnJS !== "function") {
-      say("The diagram editor did not load.", "error");
+      say(said("The diagram editor did not load."), "error");
       return;
     }
     Promise.all([fetchText(root.dataset.moddle), fetchText(root.dataset.source)])
@@ -78,11 +85,11 @@
         });
         modeler.get("eventBus").on("commandStack.changed", scheduleSave);
         markProblems();
-        say("All changes saved", "success");
+        say(said("All changes saved"), "success");
         root.dataset.ready = "yes";
       })
       .catch(function (error) {
-        say("The diagram could not be opened: " + error.message, "error");
+        say(said("The diagram could not be opened: ") + error.message, "error");
       });
   }
 
@@ -221,7 +228,7 @@
       var changes = panel.querySelector("script[data-panel-changes]");
       if (answer.ok && changes) {
         applyChanges(element, JSON.parse(changes.textContent));
-        say("Applied — saving…", "info");
+        say(said("Applied — saving…"), "info");
       }
     });
   });
@@ -331,7 +338,7 @@
   // -- saving the draft -----------------------------------------------------------------------
 
   function scheduleSave() {
-    say("Unsaved changes…", "info");
+    say(said("Unsaved changes…"), "info");
     clearTimeout(saveTimer);
     saveTimer = setTimeout(save, SAVE_DELAY_MS);
   }
@@ -345,10 +352,10 @@
       });
     }).then(function (response) {
       if (!response.ok) { throw new Error("HTTP " + response.status); }
-      say("Draft saved", "success");
+      say(said("Draft saved"), "success");
       refreshProblems();
     }).catch(function (error) {
-      say("Could not save the draft (" + error.message + ") — your changes are still here.",
+      say(said("Could not save the draft — your changes are still here.") + " (" + error.message + ")",
           "error");
     });
   }

@@ -10,6 +10,13 @@
   var modeler = null;
   var saveTimer = null;
 
+  // The page's own words for these messages, in the reader's language (data-words).
+  var words = JSON.parse(statusLine.dataset.words || "{}");
+
+  function said(text) {
+    return words[text] || text;
+  }
+
   function say(text, kind) {
     statusLine.textContent = text;
     statusLine.dataset.kind = kind || "info";
@@ -24,17 +31,17 @@
       });
     }).then(function (response) {
       if (!response.ok) { throw new Error("HTTP " + response.status); }
-      say("Draft saved", "success");
+      say(said("Draft saved"), "success");
       var box = document.getElementById("designer-problems");
       if (box && window.htmx) { window.htmx.trigger(box, "refresh"); }
     }).catch(function (error) {
-      say("Could not save the draft (" + error.message + ") — your changes are still here.",
+      say(said("Could not save the draft — your changes are still here.") + " (" + error.message + ")",
           "error");
     });
   }
 
   function scheduleSave() {
-    say("Unsaved changes…", "info");
+    say(said("Unsaved changes…"), "info");
     clearTimeout(saveTimer);
     saveTimer = setTimeout(save, SAVE_DELAY_MS);
   }
@@ -58,7 +65,7 @@
 
   function start() {
     if (typeof window.DmnJS !== "function") {
-      say("The decision table editor did not load.", "error");
+      say(said("The decision table editor did not load."), "error");
       return;
     }
     modeler = new window.DmnJS({
@@ -79,11 +86,11 @@
       .then(function () { return openTable(root.dataset.decision); })
       .then(function () {
         watchActiveViewer();
-        say("All changes saved", "success");
+        say(said("All changes saved"), "success");
         root.dataset.ready = "yes";
       })
       .catch(function (error) {
-        say("The decision tables could not be opened: " + error.message, "error");
+        say(said("The decision tables could not be opened: ") + error.message, "error");
       });
   }
 
@@ -97,7 +104,7 @@
       button.className = "outline secondary";
       if (active && view.element === active.element) { button.setAttribute("aria-pressed", "true"); }
       var label = view.element.name || view.element.id;
-      button.textContent = view.type === "drd" ? "Diagram" : label;
+      button.textContent = view.type === "drd" ? said("Diagram") : label;
       button.addEventListener("click", function () { modeler.open(view); });
       tabs.appendChild(button);
     });

@@ -14,6 +14,7 @@ from engine.base.errors import EngineError
 from engine.packs import designer as drafts
 from engine.workflow import migration
 from engine.workflow.runtime import actor_for
+from webapp import i18n
 from webapp.input import database_id
 from webapp.routes.designer.pack_files import (
     load_pack,
@@ -33,7 +34,7 @@ async def deploy(request: Request) -> Response:
     if outcome.problems:
         context = {"pack": pack, "problems": outcome.problems, "current_file": "",
                    "plain_problem": plain_problem,
-                   "refused": "Not deployed: fix these problems first."}
+                   "refused": i18n.gettext("Not deployed: fix these problems first.")}
         return render(request, "designer_validate.html", context, status=422)
     return render(request, "designer_deployed.html", {"pack": pack, "outcome": outcome})
 
@@ -87,7 +88,7 @@ async def migrate_submit(request: Request) -> Response:
     context: dict[str, Any] = {"pack": pack, "process_id": process_id, "choice": choice,
                                "chosen": set(chosen), "previews": None, "results": None}
     if not chosen:
-        context["message"] = "Choose at least one instance."
+        context["message"] = i18n.gettext("Choose at least one instance.")
         return render(request, "designer_migrate.html", context, status=422)
     target = choice.target_definition_id
     if form.get("action") == "migrate":

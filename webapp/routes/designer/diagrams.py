@@ -18,6 +18,7 @@ from engine.packs import designer as drafts
 from engine.packs.durations import DurationError, in_words, is_iso, to_iso
 from engine.packs.loading import Pack, PackError
 from engine.packs.specs import decision_index
+from webapp import i18n
 from webapp.auth import current_user
 from webapp.routes.designer.pack_files import (
     FORM_SUFFIX,
@@ -141,16 +142,16 @@ def _panel_changes(state: ElementState, form: Any, pack: Pack, forms: list[str],
         lane = str(form.get("lane", ""))
         if lane and lane != state.lane:
             if lane not in state.lanes:
-                errors["lane"] = "Choose one of the diagram's lanes."
+                errors["lane"] = i18n.gettext("Choose one of the diagram's lanes.")
             changes["lane"] = lane
         chosen = str(form.get("form", ""))
         if chosen and chosen not in forms:
-            errors["form"] = "Choose one of the pack's forms."
+            errors["form"] = i18n.gettext("Choose one of the pack's forms.")
         try:
             due = to_iso(str(form.get("due_in", "")))
         except DurationError as error:
             due = ""
-            errors["due_in"] = str(error)
+            errors["due_in"] = i18n.say_error(error)
         has_ui = chosen and f"forms/{chosen}{UI_SUFFIX}" in pack.files
         extensions["properties"] = {
             "formJsonSchemaFilename": f"{chosen}{FORM_SUFFIX}" if chosen else "",
@@ -174,7 +175,7 @@ def _panel_changes(state: ElementState, form: Any, pack: Pack, forms: list[str],
     if state.type == "bpmn:BusinessRuleTask":
         decision = str(form.get("called_decision", ""))
         if decision and decision not in decisions:
-            errors["called_decision"] = "Choose one of the pack's decisions."
+            errors["called_decision"] = i18n.gettext("Choose one of the pack's decisions.")
         extensions["called_decision"] = decision
     if state.type == "bpmn:SequenceFlow":
         condition = str(form.get("condition", ""))
@@ -186,9 +187,9 @@ def _panel_changes(state: ElementState, form: Any, pack: Pack, forms: list[str],
         try:
             waits = to_iso(str(form.get("timer", "")))
         except DurationError as error:
-            waits, errors["timer"] = "", str(error)
+            waits, errors["timer"] = "", i18n.say_error(error)
         if not waits and "timer" not in errors:
-            errors["timer"] = "Say how long the timer waits, e.g. “5 days”."
+            errors["timer"] = i18n.gettext("Say how long the timer waits, e.g. “5 days”.")
         changes["timer"] = f'"{waits}"'
     if state.is_gateway:
         flows = []

@@ -18,6 +18,7 @@ from engine.packs import designer as drafts
 from engine.packs import form_builder as fb
 from engine.packs.loading import Pack, PackError
 from forms import FormDefinitionError, form_spec, render_schema_template
+from webapp import i18n
 from webapp.auth import Viewer
 from webapp.csrf import token_for
 from webapp.routes.designer.pack_files import (
@@ -85,11 +86,13 @@ def form_preview(schema_text: str, ui_text: str, catalogs: dict[str, Any],
         return FormPreview(errors=errors)
     try:
         bound = form_spec(schema, uischema or {}, catalogs).bind(None, {})
-        html = bound.render(action="#", csrf_token=csrf_token, submit_label="Submit (preview)")
+        html = bound.render(action="#", csrf_token=csrf_token,
+                            submit_label=i18n.gettext("Submit (preview)"))
     except FormDefinitionError as error:
         return FormPreview(errors=[f"JSON Schema: {error}"])
     except Exception as error:  # a half-typed schema may break anywhere; say so, keep typing
-        return FormPreview(errors=[f"The form cannot be rendered: {error}"])
+        return FormPreview(errors=[i18n.gettext("The form cannot be rendered: %(problem)s",
+                                                 problem=error)])
     return FormPreview(html=html)
 
 
@@ -260,7 +263,7 @@ def _builder_action(fields: list[fb.BuilderField], action: str) -> None:
     verb, _, rest = action.partition(":")
     numbers = [int(part) for part in rest.split(":") if part.isdigit()]
     if verb == "add":
-        fields.append(fb.BuilderField(name="", label="New question", kind="text"))
+        fields.append(fb.BuilderField(name="", label=i18n.gettext("New question"), kind="text"))
         _name_new(fields)
         return
     if not numbers or numbers[0] >= len(fields):
@@ -274,7 +277,7 @@ def _builder_action(fields: list[fb.BuilderField], action: str) -> None:
         fields[at + 1], fields[at] = fields[at], fields[at + 1]
     elif verb == "add_column":
         columns = fields[at].columns
-        columns.append(fb.BuilderField(name="", label="New column", kind="text"))
+        columns.append(fb.BuilderField(name="", label=i18n.gettext("New column"), kind="text"))
         _name_new(columns)
     elif verb == "remove_column" and len(numbers) > 1 and numbers[1] < len(fields[at].columns):
         del fields[at].columns[numbers[1]]
@@ -309,7 +312,8 @@ async def form_builder(request: Request) -> Response:
         if text != current:
             await drafts.save_draft_file(pack.name, path, viewer.key, text,
                                          folders=pack_dirs())
-    flash(request, f"Draft of {files.name} saved. Validate and deploy the pack to use it.",
+    flash(request, i18n.gettext(
+        "Draft of %(name)s saved. Validate and deploy the pack to use it.", name=files.name),
           "success")
     url = request.url_for("designer_form", pack=pack.name, name=files.name).path
     if is_htmx(request):
@@ -387,8 +391,9 @@ async def form_save(request: Request) -> Response:
     preview = await previewed(str(form.get("schema", "")), str(form.get("uischema", "")),
                               _catalogs(pack), token_for(request))
     if preview.errors:
-        flash(request, f"Draft of {name} saved — it still has errors.", "warning")
+        flash(request, i18n.gettext("Draft of %(name)s saved — it still has errors.", name=name),
+              "warning")
     else:
-        flash(request, f"Draft of {name} saved.", "success")
+        flash(request, i18n.gettext("Draft of %(name)s saved.", name=name), "success")
     url = request.url_for("designer_form", pack=pack.name, name=name).path
     return RedirectResponse(f"{url}?view=json", status_code=303)

@@ -15,6 +15,7 @@ from config import settings
 from engine.packs import archive
 from engine.packs import designer as drafts
 from engine.packs.durations import words_in
+from webapp import i18n
 from webapp.routes.designer.pack_files import (
     MAX_PATH,
     load_pack,
@@ -75,7 +76,8 @@ async def drafts_discard(request: Request) -> Response:
     form = await request.form()
     path = _draft_path(str(form.get("path") or "")) or None
     await drafts.discard_draft(pack.name, viewer.key, path)
-    flash(request, f"Discarded your draft of {path}." if path else "Discarded all your drafts.",
+    flash(request, i18n.gettext("Discarded your draft of %(path)s.", path=path) if path
+          else i18n.gettext("Discarded all your drafts."),
           "success")
     return RedirectResponse(request.url_for("designer_home").path, status_code=303)
 
@@ -127,7 +129,7 @@ async def import_submit(request: Request) -> Response:
         upload = form.get("archive")
         replace = form.get("replace") == "yes"
         if upload is None or isinstance(upload, str) or not upload.filename:
-            context = _import_context(error="Choose a .zip file to upload.")
+            context = _import_context(error=i18n.gettext("Choose a .zip file to upload."))
             return render(request, "designer_import.html", context, status=422)
         filename = upload.filename
         data = await upload.read()
@@ -146,7 +148,10 @@ async def import_submit(request: Request) -> Response:
         context = _import_context(error=str(error), problems=error.problems,
                                   filename=filename)
         return render(request, "designer_import.html", context, status=422)
-    verb = "Replaced" if result.replaced else "Imported"
-    flash(request, f"{verb} pack {result.name} ({len(result.files)} files). Validate and deploy "
-          "it to run its processes.", "success")
+    done = (i18n.gettext("Replaced pack %(name)s (%(count)s files).", name=result.name,
+                         count=len(result.files)) if result.replaced
+            else i18n.gettext("Imported pack %(name)s (%(count)s files).", name=result.name,
+                              count=len(result.files)))
+    flash(request, done + " " + i18n.gettext("Validate and deploy it to run its processes."),
+          "success")
     return RedirectResponse(request.url_for("designer_home").path, status_code=303)

@@ -18,6 +18,7 @@ from engine.packs import designer as drafts
 from engine.packs import versions
 from engine.packs.loading import Pack, PackError, discover_packs, load_pack_leniently
 from engine.packs.specs import process_index
+from webapp import i18n
 from webapp.auth import Viewer, current_user
 
 FORM_SUFFIX = "-schema.json"
@@ -166,11 +167,14 @@ def plain_problem(problem: Any) -> str:
     found = UNMAPPED_LANE.fullmatch(message)
     if found:
         lane = found.group("lane")
-        return (f"Nobody is named for the lane “{lane}”, so its tasks would go to HR. Say who "
-                f"works in it under [lanes] in pack.toml, e.g. \"{lane}\" = \"subject.manager\".")
+        return i18n.gettext(
+            "Nobody is named for the lane “%(lane)s”, so its tasks would go to HR. Say who "
+            "works in it under [lanes] in pack.toml, e.g. \"%(lane)s\" = \"subject.manager\".",
+            lane=lane)
     if message.startswith("resolver ") and str(getattr(problem, "file", "")).endswith(".toml"):
         lane = str(getattr(problem, "element_id", ""))
-        return (f"The pack's rule for who works in the lane “{lane}” cannot be read, so its "
-                "tasks would go to HR. Use subject, subject.manager, group:<name> or "
-                "person:<employee ID>.")
+        return i18n.gettext(
+            "The pack's rule for who works in the lane “%(lane)s” cannot be read, so its tasks "
+            "would go to HR. Use subject, subject.manager, group:<name> or "
+            "person:<employee ID>.", lane=lane)
     return ""
