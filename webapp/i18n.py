@@ -9,15 +9,17 @@ catalogs are webapp/translations (pages) merged over forms/translations (the for
 from __future__ import annotations
 
 import gettext as _gettext
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from types import MappingProxyType
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.base import i18n
+from engine.packs import definitions
 from engine.people import logins
 from forms import i18n as forms_i18n
 
@@ -31,6 +33,11 @@ _ENGLISH = _gettext.NullTranslations()
 _translations: ContextVar[_gettext.NullTranslations] = ContextVar(
     "translations", default=_ENGLISH
 )
+# The deployed packs' names (tasks, process titles, lanes) in the request's language.
+_NO_NAMES: Mapping[str, str] = MappingProxyType({})
+_pack_names: ContextVar[Mapping[str, str]] = ContextVar("pack_names", default=_NO_NAMES)
+# Requests that show no page: no pack names to look up.
+_NO_PAGE = ("/static/", "/vendor/", "/health", "/metrics")
 
 
 def translations_for(language: str) -> _gettext.NullTranslations:
@@ -50,9 +57,15 @@ def gettext(message: str, **variables: object) -> str:
 
 
 def say(value: object) -> str:
-    """An engine text (`engine.base.i18n.Said`) in the request's language; any other value as
-    it is written (a name, a number)."""
-    return str(i18n.spoken(value, _language.get()))
+    """An engine text (`engine.base.i18n.Said`) or a pack's name (`PackText`) in the
+    request's language; any other value as it is written (a person's name, a number)."""
+    return str(i18n.spoken(value, _language.get(), _pack_names.get()))
+
+
+def pack_name(value: object) -> str:
+    """A name a pack wrote (a task's, a process title, a lane) as the request's language
+    translates it in the deployed packs, else as written."""
+    return say(value if isinstance(value, i18n.Said) else i18n.PackText(str(value)))
 
 
 def say_error(error: BaseException) -> str:
@@ -131,9 +144,14 @@ class LanguageMiddleware:
         scope.setdefault("state", {})["language"] = chosen
         language_token = _language.set(chosen)
         translations_token = _translations.set(translations)
+        names: Mapping[str, str] = _NO_NAMES
+        if chosen != DEFAULT_LANGUAGE and not str(scope.get("path", "")).startswith(_NO_PAGE):
+            names = await definitions.deployed_words(chosen)
+        names_token = _pack_names.set(names)
         try:
             with forms_i18n.use(translations):
                 await self.app(scope, receive, send)
         finally:
+            _pack_names.reset(names_token)
             _translations.reset(translations_token)
             _language.reset(language_token)

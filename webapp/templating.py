@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from engine.base import clock
-from engine.base.i18n import Said
+from engine.base.i18n import PackText, Said
 from webapp import csrf, i18n
 from webapp.i18n import DEFAULT_LANGUAGE
 
@@ -164,9 +164,9 @@ def in_sentence(value: object) -> str:
 
 
 def _shown(value: object) -> object:
-    # Every {{ … }}: a text the engine wrote for the page (engine.base.i18n.Said) in the
-    # request's language; everything else as it is.
-    return i18n.say(value) if isinstance(value, Said) else value
+    # Every {{ … }}: a text the engine wrote for the page (engine.base.i18n.Said) or a pack's
+    # name it marked (PackText) in the request's language; everything else as it is.
+    return i18n.say(value) if isinstance(value, Said | PackText) else value
 
 
 def relative_due(value: date | datetime | None, today: date | None = None) -> str:
@@ -261,6 +261,7 @@ def _build_environment() -> jinja2.Environment:
         first_upper=first_upper,
         in_sentence=in_sentence,
         say=i18n.say,
+        pack_name=i18n.pack_name,
         person_name=person_name,
     )
     return env

@@ -12,7 +12,7 @@ keep theirs next to their templates and merge them with `translations_from`.
 from __future__ import annotations
 
 import gettext
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
@@ -120,13 +120,19 @@ class Said(str):
         made.slots = slots
         return made
 
-    def to(self, language: str) -> str:
-        """This text in `language` (English, or a language without the text: as written)."""
+    def to(self, language: str, names: Mapping[str, str] | None = None) -> str:
+        """This text in `language` (English, or a language without the text: as written);
+        a slot that is a pack's name (`PackText`) as `names` translates it."""
         text = engine_translations(language).gettext(self.message)
         if not self.slots:
             return text
-        return text % {name: value.to(language) if isinstance(value, Said) else value
-                       for name, value in self.slots.items()}
+        return text % {name: spoken(value, language, names) for name, value in self.slots.items()}
+
+
+class PackText(str):
+    """A name a pack wrote — a task's, a process's title, a lane's — that a page shows in its
+    reader's language as the pack's translations say it (engine.packs.definitions
+    .deployed_words); the string itself is the pack's source text."""
 
 
 def said(message: str, **slots: object) -> Said:
@@ -134,6 +140,22 @@ def said(message: str, **slots: object) -> Said:
     return Said(message, **slots)
 
 
-def spoken(value: object, language: str) -> object:
-    """`value` in `language` when it is a `Said` text, else unchanged."""
-    return value.to(language) if isinstance(value, Said) else value
+def pack_text(name: str) -> PackText:
+    """Mark a name from a pack (a task's, a process title) for the page to translate."""
+    return PackText(name)
+
+
+def spoken(value: object, language: str, names: Mapping[str, str] | None = None) -> object:
+    """`value` in `language`: a `Said` text from the engine's catalog, a pack's name
+    (`PackText`) from `names`; anything else unchanged."""
+    if isinstance(value, Said):
+        return value.to(language, names)
+    if isinstance(value, PackText):
+        return (names or {}).get(value, str(value))
+    return value
+
+
+def said_together(parts: Iterable[object], separator: str = ", ") -> Said:
+    """Several texts in one, joined by `separator`, each said in the reader's language."""
+    slots = {f"part{n}": part for n, part in enumerate(parts)}
+    return Said(separator.replace("%", "%%").join(f"%({name})s" for name in slots), **slots)

@@ -11,13 +11,14 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from engine.base import clock
+from engine.base import clock, i18n
 from engine.base.db import clears_on_connect
 from engine.base.errors import DeployError, EngineError, NotFound
 from engine.base.models import PackVersion, ProcessDefinition
 from engine.packs import specs
 from engine.packs.archive import files_from_zip, files_zip, pack_files
 from engine.packs.loading import Pack, catalogs_from_sources, discover_packs, load_pack
+from engine.packs.translations import TEXTS, pack_translations
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,37 @@ async def deployed(definition_id: int) -> Deployed:
         if row is None:
             raise NotFound(f"no deployed process version {definition_id}")
         found = _deployed[definition_id] = _as_deployed(row)
+    return found
+
+
+# The deployed processes' names in a language, per set of newest versions: versions never
+# change, so a new deploy (a new set) is the only thing that makes an entry stale.
+_words: dict[tuple[tuple[int, ...], str], dict[str, str]] = {}
+clears_on_connect(_words.clear)
+
+
+async def deployed_words(language: str | None) -> dict[str, str]:
+    """The texts every deployed process translates everywhere (`[texts]` of its newest
+    version's translations/<language>.toml) — task names, process titles, lanes — merged,
+    source text -> translation; empty for English or a language no pack speaks."""
+    chosen = i18n.supported(language)
+    if chosen is None or chosen == i18n.DEFAULT_LANGUAGE:
+        return {}
+    newest: dict[str, int] = {}
+    for definition_id, process_id in await ProcessDefinition.all().order_by("id").values_list(
+        "id", "process_id"
+    ):
+        newest[str(process_id)] = int(definition_id)
+    key = (tuple(sorted(newest.values())), chosen)
+    found = _words.get(key)
+    if found is None:
+        found = {}
+        for definition_id in key[0]:
+            found.update(pack_translations((await deployed(definition_id)).sources, chosen)
+                         .get(TEXTS, {}))
+        if len(_words) > 64:
+            _words.clear()
+        _words[key] = found
     return found
 
 

@@ -57,6 +57,9 @@ _READ_PAIR = re.compile(
 _JINJA_WORDS = re.compile(r"'([^'\\{}]+)'")
 _REFERENCE = re.compile(r"[a-z_]+(\.[a-z_]*)+")
 _INSTRUCTIONS = "{http://spiffworkflow.org/bpmn/schema/1.0/core}instructionsForEndUser"
+_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+# BPMN elements whose names pages show: the process, the tasks people do, the lanes.
+_NAMED = ("process", "userTask", "manualTask", "lane")
 
 
 def translations_file(language: str) -> str:
@@ -196,11 +199,26 @@ def _instructions(text: str) -> Iterator[str]:
     for element in root.iter(_INSTRUCTIONS):
         if element.text and element.text.strip():
             yield element.text
+    # The names people read in their inbox, on a task, a timeline and the dashboards.
+    for element in root.iter(*(f"{{{_BPMN}}}{tag}" for tag in _NAMED)):
+        name = element.get("name")
+        if name and name.strip():
+            yield name
+
+
+def _manifest_names(text: str) -> Iterator[str]:
+    """The process titles and lane names a pack.toml gives pages."""
+    manifest = tomllib.loads(text)
+    for process in (manifest.get("processes") or {}).values():
+        if isinstance(process, dict) and isinstance(process.get("title"), str):
+            yield process["title"]
+    yield from (str(lane) for lane in (manifest.get("lanes") or {}))
 
 
 def translatable_texts(sources: Mapping[str, str]) -> list[tuple[str, str]]:
     """(file, text) of every text of a pack that people read and a translation would cover —
-    forms, catalogs and task instructions — so a test can keep a language complete."""
+    forms, catalogs, task instructions, the names of processes, tasks and lanes — so a test
+    can keep a language complete."""
     found: dict[tuple[str, str], None] = {}
     for rel, text in sorted(sources.items()):
         strings: Iterator[str]
@@ -213,6 +231,8 @@ def translatable_texts(sources: Mapping[str, str]) -> list[tuple[str, str]]:
             strings = _read_strings(tomllib.loads(text))
         elif rel.endswith(".bpmn"):
             strings = _instructions(text)
+        elif rel == "pack.toml":
+            strings = _manifest_names(text)
         else:
             continue
         for string in strings:

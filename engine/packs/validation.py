@@ -90,6 +90,9 @@ def translation_warnings(
                 sources[rel] = pack.read_text(rel)
             except (OSError, UnicodeDecodeError, PackError):
                 continue
+    # The manifest's process titles and lane names are texts people read too.
+    if (pack.root / MANIFEST).is_file():
+        sources[MANIFEST] = (pack.root / MANIFEST).read_text(encoding="utf-8")
     return [
         f"{file}: [{table}] {source!r}: " + ("no text of the pack reads this"
                                              if table else source)

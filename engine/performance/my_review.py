@@ -23,6 +23,7 @@ from typing import Any
 
 from engine.base import clock
 from engine.base.errors import NotFound
+from engine.base.i18n import said
 from engine.base.models import AuditEvent, HumanTask, ProcessInstance, Record
 from engine.packs.loading import ReviewStep
 from engine.people.directory import DirectorySnapshot, current_directory
@@ -160,12 +161,12 @@ def _holder(row: Mapping[str, Any], person_id: int, viewer_id: int,
     assignee = row["assignee_id"]
     if assignee is not None:
         if assignee == viewer_id:
-            return "you", True
+            return said("you"), True
         person = directory.person(assignee)
-        name = person.name if person else "someone"
+        name = person.name if person else said("someone")
         manager = directory.manager_of(person_id)
         if manager is not None and manager.id == assignee and viewer_id == person_id:
-            return f"{name} (your manager)", False
+            return said("%(name)s (your manager)", name=name), False
         return name, False
     names: list[str] = []
     if row["candidate_group"]:
@@ -177,11 +178,15 @@ def _holder(row: Mapping[str, Any], person_id: int, viewer_id: int,
         else:
             person = directory.person(ref)
             if person is not None and person.id == viewer_id:
-                return "you", True
+                return said("you"), True
             label = person.name if person else ref
         if label not in names:
             names.append(label)
-    return (" or ".join(names) if names else "nobody yet"), False
+    if not names:
+        return said("nobody yet"), False
+    if len(names) == 1:
+        return names[0], False
+    return said("%(names)s or %(last)s", names=", ".join(names[:-1]), last=names[-1]), False
 
 
 def _track(
@@ -209,7 +214,7 @@ def _track(
                    and f"|{step.signal}|" in (instance["waiting_for"] or ""))
         note = ""
         if instance["status"] == "error":
-            note = "Stopped on an error: HR has been told and restarts it."
+            note = said("Stopped on an error: HR has been told and restarts it.")
         if open_rows:
             row = open_rows[0]
             holder, is_viewer = _holder(row, person_id, viewer_id, directory)
@@ -229,7 +234,7 @@ def _track(
         elif step.signal and (later_reached or instance["status"] == "completed"):
             out.append(TrackerStep(step.label, "done", instance["id"]))
         elif instance["status"] in ("completed", "cancelled"):
-            out.append(TrackerStep(step.label, "skipped", instance["id"], note="Not needed."))
+            out.append(TrackerStep(step.label, "skipped", instance["id"], note=said("Not needed.")))
         else:
             out.append(TrackerStep(step.label, "upcoming", instance["id"], note=note))
     return out
@@ -295,25 +300,25 @@ async def my_review(person_id: int, cycle_id: int | None, viewer: SeesSubjects) 
         if shown is not None:
             review.ratings.append(shown)
 
-    add("Your self-assessment (competency average)" if review.is_self
-        else "Self-assessment (competency average)", source.get("self_competency_avg"))
-    add("Weighted KPI score", source.get("kpi_score"))
+    add(said("Your self-assessment (competency average)") if review.is_self
+        else said("Self-assessment (competency average)"), source.get("self_competency_avg"))
+    add(said("Weighted KPI score"), source.get("kpi_score"))
     if not review.ratings_withheld:
-        add("Manager's rating", source.get("manager_rating", proposed.get("rating")))
+        add(said("Manager's rating"), source.get("manager_rating", proposed.get("rating")))
         appraisal = next((r["instance_id"] for r in reversed(records)
                           if r["instance_id"] is not None), None)
         change = await calibration_change(appraisal) if appraisal and released else None
         if change is not None:
             detail, at = change
-            calibrated = rating_shown("After calibration", detail.get("calibrated"), scale)
+            calibrated = rating_shown(said("After calibration"), detail.get("calibrated"), scale)
             if calibrated is not None:
                 review.calibration = CalibrationChange(
-                    rating_shown("Proposed", detail.get("proposed"), scale), calibrated,
+                    rating_shown(said("Proposed"), detail.get("proposed"), scale), calibrated,
                     str(detail.get("reason") or ""), at,
                 )
                 review.ratings.append(calibrated)
     if final is not None:
-        review.final = rating_shown("Final rating", final.get("rating"), scale)
+        review.final = rating_shown(said("Final rating"), final.get("rating"), scale)
         if review.final is not None and final.get("label"):
             review.final = RatingShown(review.final.name, review.final.value, review.final.text,
                                        str(final["label"]))
@@ -380,13 +385,15 @@ async def appraisal_outcome(instance_id: int) -> AppraisalOutcome | None:
     calibration = None
     if change is not None:
         detail, at = change
-        calibrated_shown = rating_shown("After calibration", detail.get("calibrated"), scale)
+        calibrated_shown = rating_shown(said("After calibration"), detail.get("calibrated"),
+                                        scale)
         if calibrated_shown is not None:
             calibration = CalibrationChange(
                 rating_shown("Proposed", detail.get("proposed"), scale), calibrated_shown,
                 str(detail.get("reason") or ""), at,
             )
-    final_shown = rating_shown("Final rating", final.get("rating"), scale) if final else None
+    final_shown = rating_shown(said("Final rating"), final.get("rating"), scale) if final \
+        else None
     if final_shown is not None and final and final.get("label"):
         final_shown = RatingShown(final_shown.name, final_shown.value, final_shown.text,
                                   str(final["label"]))
@@ -397,6 +404,6 @@ async def appraisal_outcome(instance_id: int) -> AppraisalOutcome | None:
         final=final_shown,
         manager=rating_shown("Manager's rating",
                              source.get("manager_rating", (proposed or {}).get("rating")), scale),
-        calibrated=rating_shown("After calibration", calibrated_value, scale),
+        calibrated=rating_shown(said("After calibration"), calibrated_value, scale),
         calibration=calibration,
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.base import clock
 from engine.base.errors import NotFound
+from engine.base.i18n import Said, said, said_together
 from engine.base.models import Cycle, HumanTask, ProcessInstance, Record
 from engine.packs.loading import Features
 from engine.people.assignment import may_act
@@ -48,7 +49,7 @@ class YearQuery:
     def name(self, person_id: Any) -> str:
         """A person's name, or "Someone" for an id the directory no longer has."""
         found = self.directory.person(person_id) if person_id is not None else None
-        return found.name if found is not None else "Someone"
+        return found.name if found is not None else said("Someone")
 
 
 @dataclass(frozen=True)
@@ -121,19 +122,21 @@ async def feedback_section(query: YearQuery) -> YearSection:
         note_label, note = "", ""
         if response is not None:
             if response.is_reply:
-                note_label, note = "Reply", response.text
+                note_label, note = said("Reply"), response.text
             else:
-                note_label = "Acknowledged"
+                note_label = said("Acknowledged")
         items.append(YearItem(
-            headline=f"From {query.name(row.data.get('from_id'))}"
-                     + (f" on {topic}" if topic else ""),
+            headline=said("From %(name)s on %(topic)s", name=query.name(row.data.get("from_id")),
+                          topic=topic) if topic
+            else said("From %(name)s", name=query.name(row.data.get("from_id"))),
             text=str(row.data.get("text") or ""),
             when=row.created_at,
-            badge="Managers only" if row.data.get("visibility") == "manager" else "",
+            badge=said("Managers only") if row.data.get("visibility") == "manager" else "",
             note_label=note_label,
             note=note,
         ))
-    return YearSection("feedback", "Feedback received", items, "No feedback in this period.")
+    return YearSection("feedback", said("Feedback received"), items,
+                       said("No feedback in this period."))
 
 
 def _may_read_checkin(data: Mapping[str, Any], query: YearQuery) -> bool:
@@ -142,6 +145,17 @@ def _may_read_checkin(data: Mapping[str, Any], query: YearQuery) -> bool:
     if viewer in (data.get("by_id"), data.get("with_id"), query.subject_id):
         return True
     return query.directory.is_manager_of(viewer, query.subject_id)
+
+
+def _action_line(action: Any) -> Said:
+    """An agreed action of a 1:1 in a line: what, who, and whether it is done."""
+    if action.owner:
+        if action.done:
+            return said("%(text)s (%(owner)s, done)", text=action.text, owner=action.owner)
+        return said("%(text)s (%(owner)s, open)", text=action.text, owner=action.owner)
+    if action.done:
+        return said("%(text)s (done)", text=action.text)
+    return said("%(text)s (open)", text=action.text)
 
 
 async def checkin_section(query: YearQuery) -> YearSection:
@@ -160,15 +174,18 @@ async def checkin_section(query: YearQuery) -> YearSection:
         notes = str(data.get("coaching_notes") or "")
         readers = (data.get("by_id"),) if data.get("visibility") == "private" else tuple(people)
         if notes and query.viewer.person_id in readers:
-            text = f"{text}\n\nCoaching notes: {notes}" if text else notes
+            coaching = said("Coaching notes: %(notes)s", notes=notes)
+            text = said_together([text, coaching], "\n\n") if text else notes
         items.append(YearItem(
-            headline=f"Check-in with {query.name(other)}" if other else "Check-in",
+            headline=said("Check-in with %(name)s", name=query.name(other)) if other
+            else said("Check-in"),
             text=text,
             when=row.created_at,
-            note_label="Next steps" if data.get("next_steps") else "",
+            note_label=said("Next steps") if data.get("next_steps") else "",
             note=str(data.get("next_steps") or ""),
         ))
-    return YearSection("checkins", "Check-ins", items, "No check-ins in this period.")
+    return YearSection("checkins", said("Check-ins"), items,
+                       said("No check-ins in this period."))
 
 
 async def praise_section(query: YearQuery) -> YearSection:
@@ -178,14 +195,14 @@ async def praise_section(query: YearQuery) -> YearSection:
     )
     items = [
         YearItem(
-            headline=f"From {query.name(p.from_id)}",
+            headline=said("From %(name)s", name=query.name(p.from_id)),
             text=p.message,
             when=p.created_at,
-            badge=(p.tag + (" · private" if p.is_private else "")),
+            badge=said("%(tag)s · private", tag=p.tag) if p.is_private else p.tag,
         )
         for p in praise
     ]
-    return YearSection("praise", "Praise", items, "No praise in this period.")
+    return YearSection("praise", said("Praise"), items, said("No praise in this period."))
 
 
 async def one_on_one_section(query: YearQuery) -> YearSection:
@@ -202,20 +219,19 @@ async def one_on_one_section(query: YearQuery) -> YearSection:
     for entry in reversed(entries):
         text = entry.shared_notes
         if entry.objectives:
-            discussed = "Objectives discussed: " + ", ".join(entry.objectives)
-            text = f"{text}\n\n{discussed}" if text else discussed
-        actions = "; ".join(
-            f"{a.text} ({a.owner + ', ' if a.owner else ''}{'done' if a.done else 'open'})"
-            for a in entry.actions
-        )
+            discussed = said("Objectives discussed: %(objectives)s",
+                             objectives=", ".join(entry.objectives))
+            text = said_together([text, discussed], "\n\n") if text else discussed
+        actions = said_together((_action_line(a) for a in entry.actions), "; ") \
+            if entry.actions else ""
         items.append(YearItem(
-            headline=f"1:1 with {entry.manager}" if entry.manager else "1:1",
+            headline=said("1:1 with %(name)s", name=entry.manager) if entry.manager else "1:1",
             text=text,
             when=entry.held_at,
-            note_label="Actions" if actions else "",
+            note_label=said("Actions") if actions else "",
             note=actions,
         ))
-    return YearSection("one_on_ones", "1:1s", items, "No 1:1s held in this period.")
+    return YearSection("one_on_ones", said("1:1s"), items, said("No 1:1s held in this period."))
 
 
 # The panel's sections, in order. A reader for another kind of history is added here.

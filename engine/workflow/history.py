@@ -20,6 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.base import clock
 from engine.base.errors import NotFound
+from engine.base.i18n import pack_text, said, said_together
 from engine.base.models import AuditEvent, Cycle, HumanTask, ProcessInstance
 from engine.base.serialization import state_dict
 from engine.packs.definitions import Deployed, deployed
@@ -29,11 +30,11 @@ from forms import form_spec, render_schema_template
 from forms.schema import FieldNode, humanise
 
 STATUS_LABELS = {
-    "running": "In progress",
-    "waiting": "Waiting",
-    "completed": "Completed",
-    "error": "Stopped on an error",
-    "cancelled": "Cancelled",
+    "running": said("In progress"),
+    "waiting": said("Waiting"),
+    "completed": said("Completed"),
+    "error": said("Stopped on an error"),
+    "cancelled": said("Cancelled"),
 }
 # Task states that mean "the process is at this element now".
 _CURRENT_STATES = {TaskState.READY, TaskState.STARTED, TaskState.WAITING, TaskState.ERROR}
@@ -271,7 +272,7 @@ def actor_name(label: str, directory: DirectorySnapshot) -> str:
         person = directory.person(label)
         return person.name if person else label.removeprefix("person:")
     if label.startswith("system"):
-        return "Sightline"
+        return "Sightline"  # the product's name, in every language
     return label
 
 
@@ -440,13 +441,14 @@ def _entry(
 
     action = event.action
     if action == "task_completed":
-        step = str(detail.get("name") or detail.get("bpmn_id") or "a step")
+        step = pack_text(str(detail.get("name") or detail.get("bpmn_id") or "")) \
+            if detail.get("name") or detail.get("bpmn_id") else said("a step")
         bpmn_id = detail.get("bpmn_id")
         data = detail["data"] if isinstance(detail.get("data"), dict) else {}
         shown = describe_submission(dep, bpmn_id, data, signed_by=who, signed_at=event.at,
                                     signer_id=actor_id, for_subject=for_subject)
         return told(
-            f"{who} completed {step}",
+            said("%(who)s completed %(step)s", who=who, step=step),
             summary=summarise(shown),
             bpmn_id=bpmn_id,
             step_name=step,
@@ -454,33 +456,42 @@ def _entry(
             signatures=tuple(_signatures(shown)),
         )
     if action == "instance_started":
-        whom = f" for {subject_name}" if subject_name else ""
         version = detail.get("version")
-        return told(f"{who} started {dep.title}{whom}",
-                    summary=f"version {version}" if version else "")
+        title = pack_text(dep.title)
+        return told(said("%(who)s started %(process)s for %(person)s", who=who, process=title,
+                         person=subject_name) if subject_name
+                    else said("%(who)s started %(process)s", who=who, process=title),
+                    summary=said("version %(version)s", version=version) if version else "")
     if action == "instance_completed":
-        return told(f"{dep.title} completed")
+        return told(said("%(process)s completed", process=pack_text(dep.title)))
     if action == "instance_error":
         where = detail.get("task_name") or detail.get("task")
         return told(
-            f"Stopped on an error at {where}" if where else "Stopped on an error",
+            said("Stopped on an error at %(step)s", step=pack_text(str(where))) if where
+            else said("Stopped on an error"),
             bpmn_id=detail.get("task"),
             error_message=str(detail.get("message") or ""),
         )
     if action == "instance_retried":
         version = detail.get("version")
-        return told(f"{who} restarted the process after the error",
-                    summary=f"now on version {version}" if version else "")
+        return told(said("%(who)s restarted the process after the error", who=who),
+                    summary=said("now on version %(version)s", version=version) if version
+                    else "")
     if action == "timer_fired":
         names = [_element_name(dep, t) for t in detail.get("timers") or []]
-        return told("Timer went off: " + ", ".join(names) if names else "Timer went off")
+        return told(said("Timer went off: %(timers)s", timers=said_together(
+            pack_text(name) for name in names)) if names else said("Timer went off"))
     if action in ("task_claimed", "task_released"):
-        step = task_names.get(event.task_id or 0, "a step")
-        verb = "took" if action == "task_claimed" else "gave back"
-        return told(f"{who} {verb} {step}", step_name=step)
+        named = task_names.get(event.task_id or 0)
+        step = pack_text(named) if named else said("a step")
+        if action == "task_claimed":
+            return told(said("%(who)s took %(step)s", who=who, step=step), step_name=step)
+        return told(said("%(who)s gave back %(step)s", who=who, step=step), step_name=step)
     if action in ("message_received", "signal_received"):
         kind = action.split("_")[0]
-        return told(f"Received {kind} “{detail.get('name', '')}”")
+        if kind == "signal":
+            return told(said("Received signal “%(name)s”", name=detail.get("name", "")))
+        return told(said("Received message “%(name)s”", name=detail.get("name", "")))
     return told(f"{who}: {humanise(action).lower()}")
 
 
@@ -563,7 +574,7 @@ def _describe(
     label = node.label
     if node.kind == "signature":
         return ShownValue(label, "signature", signature=_signature(value, siblings, signer),
-                          text="" if value else "Not signed")
+                          text="" if value else said("Not signed"))
     if value is None or value == "" or value == []:
         return None
     if node.kind == "table" and isinstance(value, list):

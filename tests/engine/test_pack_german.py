@@ -33,8 +33,9 @@ SAMPLE: dict[str, Any] = {
 
 def sources_of(name: str, root: Path = PROCESSES) -> dict[str, str]:
     pack = load_pack(root / name, discover_packs([root]))
-    return {rel: pack.read_text(rel) for rel in pack.files
-            if rel.endswith((".bpmn", ".dmn", ".json", ".toml"))}
+    sources = {rel: pack.read_text(rel) for rel in pack.files
+               if rel.endswith((".bpmn", ".dmn", ".json", ".toml"))}
+    return {**sources, "pack.toml": (pack.root / "pack.toml").read_text(encoding="utf-8")}
 
 
 @pytest.mark.parametrize("name", PACKS)
@@ -57,7 +58,8 @@ def test_german_instructions_keep_every_placeholder(name: str) -> None:
     for rel, text in translatable_texts(sources):
         if rel.endswith(".bpmn"):
             german = translate_text(text, words)
-            assert german != text, f"{rel}: {text[:60]!r}"
+            # A name German writes as English does ("Check-in") is translated on purpose.
+            assert german != text or text in words["texts"], f"{rel}: {text[:60]!r}"
             assert _jinja(german) == _jinja(text), f"{rel}: {text[:60]!r}"
 
 

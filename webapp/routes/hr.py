@@ -426,7 +426,7 @@ async def hr_dashboard_page(request: Request) -> Response:
             "type": "bar",
             "stacked": True,
             "horizontal": True,
-            "labels": [i18n.say(f.title) for f in dashboard.totals],
+            "labels": [i18n.pack_name(f.title) for f in dashboard.totals],
             "datasets": [
                 {"label": i18n.gettext("Completed"),
                  "data": [f.completed for f in dashboard.totals]},
