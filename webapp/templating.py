@@ -96,10 +96,16 @@ def _cldr_pattern(fmt: str, language: str) -> str:
     return pattern
 
 
-def format_date(value: date | datetime | None, fmt: str = DEFAULT_DATE) -> str:
-    """A date the way people write it: 12 Mar 2026 (in German: 12. März 2026)."""
+def format_date(value: date | datetime | str | None, fmt: str = DEFAULT_DATE) -> str:
+    """A date the way people write it: 12 Mar 2026 (in German: 12. März 2026). A form's
+    ISO date ("2027-03-31") is read as that day; any other text is shown as it is."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            return value
     language = i18n.language()
     if language == DEFAULT_LANGUAGE:
         return value.strftime(fmt)

@@ -13,15 +13,18 @@ invitations already in the outbox for that UID and recipient: the database is th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.base import clock
 from engine.base.db import Params
+from engine.base.i18n import DEFAULT_LANGUAGE, said, spoken
 from engine.base.models import OutboxEmail
-from engine.people.directory import PersonInfo, current_directory
+from engine.people.directory import DirectorySnapshot, PersonInfo, current_directory
 from engine.workflow import email_templates
+from engine.workflow.email_wording import Wording, wording_for
 
 PRODID = "-//Sightline//Sightline performance management//EN"
 UID_DOMAIN = "sightline"
@@ -44,6 +47,17 @@ class Meeting:
     description: str = ""
     # An absolute link (base URL included) or a path the sender completes.
     url: str = ""
+    # The pack's names (a task's, a meeting's title) by language: each attendee reads the
+    # summary and description in their own (engine.base.i18n.PackText slots).
+    names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def summary_in(self, language: str) -> str:
+        """The summary in `language`."""
+        return str(spoken(self.summary, language, self.names.get(language)))
+
+    def description_in(self, language: str) -> str:
+        """The description in `language`."""
+        return str(spoken(self.description, language, self.names.get(language)))
 
 
 def meeting_uid(kind: str, key: int | str) -> str:
@@ -84,11 +98,14 @@ def _cal_address(person: PersonInfo, role: str = "") -> str:
     return f"{params}:mailto:{person.email}"
 
 
-def calendar_text(meeting: Meeting, method: str, sequence: int) -> str:
-    """The VCALENDAR of an invitation (REQUEST) or a cancellation (CANCEL), CRLF line ends."""
+def calendar_text(meeting: Meeting, method: str, sequence: int,
+                  language: str = DEFAULT_LANGUAGE) -> str:
+    """The VCALENDAR of an invitation (REQUEST) or a cancellation (CANCEL), CRLF line ends;
+    its summary and description in the recipient's `language`."""
     if method not in (REQUEST, CANCEL):
         raise ValueError(f"'{method}' is not an invitation method (REQUEST or CANCEL)")
-    description = meeting.description + (f"\n\n{meeting.url}" if meeting.url else "")
+    description = meeting.description_in(language) + (
+        f"\n\n{meeting.url}" if meeting.url else "")
     lines = [
         "BEGIN:VCALENDAR",
         f"PRODID:{PRODID}",
@@ -101,7 +118,7 @@ def calendar_text(meeting: Meeting, method: str, sequence: int) -> str:
         f"DTSTAMP:{_stamp(clock.now())}",
         f"DTSTART:{_stamp(meeting.start)}",
         f"DTEND:{_stamp(meeting.start + meeting.duration)}",
-        f"SUMMARY:{escape_text(meeting.summary)}",
+        f"SUMMARY:{escape_text(meeting.summary_in(language))}",
         f"DESCRIPTION:{escape_text(description)}",
     ]
     if meeting.url:
@@ -119,34 +136,38 @@ def calendar_text(meeting: Meeting, method: str, sequence: int) -> str:
     return "".join(fold(line) + "\r\n" for line in lines)
 
 
-def _when(moment: datetime) -> str:
-    return f"{moment:%A} {moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+def _when(moment: datetime, words: Wording) -> str:
+    return words._("%(day)s, %(time)s UTC", day=words.date(moment), time=words.time(moment))
 
 
-def _texts(meeting: Meeting, method: str, reader: PersonInfo, moved: bool) -> tuple[str, str,
-                                                                                     str]:
-    """(subject, plain text, HTML) of the email that carries the invitation to `reader`."""
-    first = reader.name.split()[0] if reader.name else "there"
-    when = _when(meeting.start)
+def _texts(meeting: Meeting, method: str, reader: PersonInfo, moved: bool,
+           words: Wording) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of the email that carries the invitation to `reader`, in
+    the reader's language."""
+    when = _when(meeting.start, words)
+    summary = meeting.summary_in(words.language)
     if method == CANCEL:
-        subject = f"Cancelled: {meeting.summary}"
-        sentence = f"'{meeting.summary}' on {when} is cancelled."
+        subject = words._("Cancelled: %(meeting)s", meeting=summary)
+        sentence = words._("'%(meeting)s' on %(when)s is cancelled.", meeting=summary, when=when)
     elif moved:
-        subject = f"Moved: {meeting.summary}"
-        sentence = f"'{meeting.summary}' moved to {when}."
+        subject = words._("Moved: %(meeting)s", meeting=summary)
+        sentence = words._("'%(meeting)s' moved to %(when)s.", meeting=summary, when=when)
     else:
-        subject = f"Invitation: {meeting.summary}"
-        sentence = f"'{meeting.summary}' is on {when}."
-    tail = "The invitation is attached: your calendar takes it as it comes."
-    text = f"Hello {first},\n\n{sentence}\n{tail}\n" + (
-        f"\nOpen it: {meeting.url}\n" if meeting.url else "")
+        subject = words._("Invitation: %(meeting)s", meeting=summary)
+        sentence = words._("'%(meeting)s' is on %(when)s.", meeting=summary, when=when)
+    tail = words._("The invitation is attached: your calendar takes it as it comes.")
+    greeting = (words._("Hello %(name)s,", name=reader.name.split()[0]) if reader.name
+                else words._("Hello there,"))
+    text = f"{greeting}\n\n{sentence}\n{tail}\n" + (
+        "\n" + words._("Open it: %(link)s", link=meeting.url) + "\n" if meeting.url else "")
     body = email_templates.html_email(
         title=subject,
-        greeting=f"Hello {first},",
+        greeting=greeting,
         paragraphs=[sentence, tail],
-        button=("Open the meeting", meeting.url) if meeting.url else None,
-        facts=[("When", when), ("With", ", ".join(p.name for p in meeting.attendees
-                                                   if p.id != reader.id))],
+        button=(words._("Open the meeting"), meeting.url) if meeting.url else None,
+        facts=[(words._("When"), when),
+               (words._("With"), ", ".join(p.name for p in meeting.attendees
+                                           if p.id != reader.id))],
     )
     return subject, text, body
 
@@ -156,30 +177,34 @@ async def _sequence(uid: str, address: str) -> int:
     return await OutboxEmail.filter(to=address, calendar__contains=f"UID:{uid}\r\n").count()
 
 
-async def invitation_emails(meeting: Meeting, method: str = REQUEST,
-                            moved: bool = False) -> list[dict[str, Any]]:
+async def invitation_emails(meeting: Meeting, method: str = REQUEST, moved: bool = False,
+                            directory: DirectorySnapshot | None = None) -> list[dict[str, Any]]:
     """The OutboxEmail values of the invitation (or cancellation) for each attendee with an
-    email address, for a caller that writes them with the rest of its action (a batch)."""
+    email address, for a caller that writes them with the rest of its action (a batch). Each
+    is in its attendee's language (the one chosen with their login, else English)."""
     emails = []
+    if directory is None:
+        directory = await current_directory()
     for person in meeting.attendees:
         if not person.email or not person.active:
             continue
         address = f"{person.name} <{person.email}>"
         sequence = await _sequence(meeting.uid, address)
-        subject, text, body = _texts(meeting, method, person, moved)
+        words = wording_for(person.id, directory)
+        subject, text, body = _texts(meeting, method, person, moved, words)
         emails.append({
             "to": address, "subject": subject[:255], "body": text, "html": body,
-            "calendar": calendar_text(meeting, method, sequence),
+            "calendar": calendar_text(meeting, method, sequence, words.language),
             "next_attempt_at": clock.now(), "task_id": None,
         })
     return emails
 
 
-async def queue_invitations(meeting: Meeting, method: str = REQUEST,
-                            moved: bool = False) -> list[int]:
+async def queue_invitations(meeting: Meeting, method: str = REQUEST, moved: bool = False,
+                            directory: DirectorySnapshot | None = None) -> list[int]:
     """Queue one email with the invitation (or cancellation) for each attendee with an email
     address; returns the outbox ids. Call it in the transaction that changes the meeting."""
-    emails = await invitation_emails(meeting, method, moved)
+    emails = await invitation_emails(meeting, method, moved, directory)
     return [(await OutboxEmail.create(**email)).id for email in emails]
 
 
@@ -237,12 +262,13 @@ async def one_on_one_invitation(
         return []
     meeting = Meeting(
         uid=meeting_uid("one-on-one", meeting_id),
-        summary=f"1:1 {manager.name} and {report.name}",
+        summary=said("1:1 %(manager)s and %(report)s", manager=manager.name,
+                     report=report.name),
         start=start,
         duration=timedelta(minutes=duration_minutes),
         organizer=manager,
         attendees=(manager, report),
-        description="Your recurring 1:1. The agenda, actions and notes are on its page.",
+        description=said("Your recurring 1:1. The agenda, actions and notes are on its page."),
         url=f"{{base_url}}/one-on-ones/meetings/{meeting_id}",
     )
-    return await queue_invitations(meeting, method, moved)
+    return await queue_invitations(meeting, method, moved, directory)

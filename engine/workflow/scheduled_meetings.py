@@ -22,8 +22,10 @@ from typing import Any
 
 from engine.base.db import Params, clears_on_connect
 from engine.base.errors import EngineError
+from engine.base.i18n import LANGUAGES, pack_text, said
 from engine.base.models import HumanTask
 from engine.packs.loading import CalendarFeature, Features
+from engine.packs.translations import TEXTS, pack_translations
 from engine.people.directory import DirectorySnapshot
 from engine.workflow import calendar_invites
 
@@ -39,6 +41,31 @@ class MeetingTimeError(EngineError):
 # Definition rows never change, so the calendar feature of each is kept per definition id.
 _by_definition: dict[int, CalendarFeature] = {}
 clears_on_connect(_by_definition.clear)
+
+
+# The names each deployed version's pack translates, by language: versions never change.
+_names_by_definition: dict[int, dict[str, dict[str, str]]] = {}
+clears_on_connect(_names_by_definition.clear)
+
+
+async def _pack_names(definition_id: int) -> dict[str, dict[str, str]]:
+    """The pack's translated names (`[texts]`) of a deployed version in every language, read
+    on the connection the action holds (Params.rows)."""
+    found = _names_by_definition.get(definition_id)
+    if found is None:
+        p = Params()
+        rows = await p.rows(
+            f'SELECT "sources" FROM "process_definition" WHERE "id" = {p(definition_id)}'
+        )
+        sources = rows[0]["sources"] if rows else None
+        if isinstance(sources, str):
+            sources = json.loads(sources)
+        sources = sources if isinstance(sources, dict) else {}
+        found = _names_by_definition[definition_id] = {
+            language: pack_translations(sources, language).get(TEXTS, {})
+            for language in LANGUAGES
+        }
+    return found
 
 
 async def calendar_feature(definition_id: int) -> CalendarFeature:
@@ -101,12 +128,16 @@ async def invitation_emails(
         return []
     meeting = calendar_invites.Meeting(
         uid=uid,
-        summary=f"{feature.title}: {employee.name}",
+        summary=said("%(meeting)s: %(name)s", meeting=pack_text(feature.title),
+                     name=employee.name),
         start=start,
         duration=timedelta(minutes=feature.duration_minutes),
         organizer=organizer,
         attendees=(employee, organizer) if employee.id != organizer.id else (organizer,),
-        description=f"{task.name}. The task, with what to talk about, is on its page.",
+        description=said("%(task)s. The task, with what to talk about, is on its page.",
+                         task=pack_text(task.name)),
         url=f"{{base_url}}/tasks/{task.id}",
+        names=await _pack_names(task.instance.definition_id),
     )
-    return await calendar_invites.invitation_emails(meeting, moved=before is not None)
+    return await calendar_invites.invitation_emails(meeting, moved=before is not None,
+                                                    directory=directory)

@@ -17,6 +17,7 @@ from engine.people.org_import import import_org
 from engine.workflow import calendar_invites, runtime
 from engine.workflow.notifications import SmtpSettings, send_due
 from engine.workflow.scheduled_meetings import MeetingTimeError
+from tests.engine.test_email_languages import login_in
 from tests.engine.test_html_email import BASE_URL, invitation
 from tests.engine.test_notifications import Mailbox, start_server
 from tests.engine.test_year_end_appraisal import AGREED, ORG, STANDARD, open_task
@@ -166,3 +167,32 @@ async def test_a_bad_time_is_an_error_naming_the_field_and_nothing_is_written(
     assert "'next Tuesday' is not a date and time" in str(raised.value)
     assert await invitations() == before
     assert (await HumanTask.get(id=task.id)).draft is None
+
+
+async def test_a_german_reader_gets_the_invitation_in_german(
+    deployed_standard: None, mailbox_and_smtp: tuple[Mailbox, SmtpSettings]
+) -> None:
+    """Eve chose German with her login: her invitation's subject, text and the calendar's
+    SUMMARY and DESCRIPTION are German; Morgan, who chose nothing, reads English."""
+    mailbox, smtp = mailbox_and_smtp
+    await login_in("E1", "de")
+    task = await discussion_task()
+    morgan = await runtime.actor_for("M1")
+    with clock.frozen_at(MORNING):
+        await runtime.save_draft(task.id, morgan, draft(discussion_at="2099-01-20T10:00"))
+        await send_due(smtp)
+    invites = [m for m in mailbox.messages if m.get_content_type() != "text/plain"
+               and any(p.get_content_type() == "text/calendar" for p in m.walk())]
+    [german] = [m for m in invites if "eve@" in m["To"]]
+    [english] = [m for m in invites if "morgan@" in m["To"]]
+    assert german["Subject"] == "Einladung: Beurteilungsgespräch: Eve Employee"
+    text = german.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Guten Tag Eve," in text and "findet am Dienstag, 20. Januar 2099" in text
+    _, calendar = invitation(german)
+    assert calendar["VEVENT.SUMMARY"] == ["Beurteilungsgespräch: Eve Employee"]
+    assert calendar["VEVENT.DESCRIPTION"][0].startswith(
+        "Beurteilungsgespräch führen. Die Aufgabe mit den Gesprächsthemen")
+    assert english["Subject"] == "Invitation: Appraisal discussion: Eve Employee"
+    _, theirs = invitation(english)
+    assert theirs["VEVENT.SUMMARY"] == ["Appraisal discussion: Eve Employee"]
+    assert theirs["VEVENT.DESCRIPTION"][0].startswith("Hold the appraisal discussion. The task")

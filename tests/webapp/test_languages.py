@@ -119,6 +119,9 @@ def test_dates_and_numbers_follow_the_language() -> None:
         assert format_datetime(moment) == "7. Dezember 2026, 14:05"
         assert format_datetime(moment, "%a %-d %b %Y, %H:%M").startswith("Mo. 7. Dez.")
         assert format_number(1234.5) == "1.234,5"
+        # A date a form stored as text (a development action's due date) reads the same way.
+        assert format_date("2027-03-31") == "31. März 2027"
+        assert format_date("next spring") == "next spring"
         assert format_number(3.456, 1) == "3,5"
         assert relative_due(day, today=date(2026, 12, 4)) == "fällig in 3 Tagen"
         assert relative_due(day, today=date(2026, 12, 8)) == "1 Tag überfällig"
