@@ -223,6 +223,8 @@ class Person(Model):
     attributes: Any = fields.JSONField(default=dict)
     # The identity provider's id for the person (SCIM externalId), when provisioned by one.
     external_id = fields.CharField(max_length=255, null=True, db_index=True)
+    # The code of the person's position (a Position row), from the org import, SCIM or the API.
+    position = fields.CharField(max_length=64, default="", db_default="", db_index=True)
 
     class Meta:
         table = "person"
@@ -911,3 +913,172 @@ class HttpDelivery(Model):
     class Meta:
         table = "http_delivery"
         indexes = (("status", "next_attempt_at"),)
+
+
+# --- Competencies as the foundation: positions, training, talent and succession -------------
+
+
+class Position(Model):
+    """A position (or a job family's generic role) and what it requires: proficiency per
+    competency and the knowledge and skills the role needs (engine.talent.positions). Pack
+    catalogs seed the rows; HR edits them in the app."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    title = fields.CharField(max_length=255)
+    job_family = fields.CharField(max_length=64, default="", db_index=True)
+    description = fields.TextField(default="")
+    # Competency key -> required proficiency level (1..5 of the rating scale).
+    requirements: Any = fields.JSONField(default=dict)
+    knowledge: Any = fields.JSONField(default=list)
+    skills: Any = fields.JSONField(default=list)
+    # A key position has a succession plan; its unit is where its bench strength counts.
+    is_key = fields.BooleanField(default=False)
+    org_unit: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
+        "models.OrgUnit", related_name="positions", null=True, on_delete=fields.SET_NULL
+    )
+    org_unit_id: int | None
+    # "pack:<name>" while the row is as a pack shipped it, "app" once HR edited it.
+    origin = fields.CharField(max_length=80, default="app")
+    active = fields.BooleanField(default=True)
+    updated_by = fields.CharField(max_length=128, default="")
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "position"
+
+
+class Course(Model):
+    """A course of the training catalog, mapped to the competencies it develops
+    (engine.talent.training)."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    title = fields.CharField(max_length=255)
+    description = fields.TextField(default="")
+    # internal | external
+    delivery = fields.CharField(max_length=16, default="internal")
+    provider = fields.CharField(max_length=255, default="")
+    cost = fields.FloatField(default=0.0)
+    currency = fields.CharField(max_length=8, default="EUR")
+    duration_hours = fields.FloatField(default=0.0)
+    competencies: Any = fields.JSONField(default=list)
+    origin = fields.CharField(max_length=80, default="app")
+    active = fields.BooleanField(default=True)
+    updated_by = fields.CharField(max_length=128, default="")
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "course"
+
+
+class CourseSession(Model):
+    """One run of a course: when, where, how many seats."""
+
+    id = fields.IntField(primary_key=True)
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "models.Course", related_name="sessions", on_delete=fields.CASCADE
+    )
+    course_id: int
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField(null=True)
+    location = fields.CharField(max_length=255, default="")
+    trainer = fields.CharField(max_length=255, default="")
+    seats = fields.IntField(null=True)
+    cancelled_at = fields.DatetimeField(null=True)
+    created_by = fields.CharField(max_length=128, default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "course_session"
+        indexes = (("course_id", "starts_at"),)
+
+
+class Enrolment(Model):
+    """A person on a course: enrolled (in a session or waiting for one), then attended,
+    completed or not, and their short evaluation of the course."""
+
+    id = fields.IntField(primary_key=True)
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "models.Course", related_name="enrolments", on_delete=fields.CASCADE
+    )
+    course_id: int
+    session: fields.ForeignKeyNullableRelation[CourseSession] = fields.ForeignKeyField(
+        "models.CourseSession", related_name="enrolments", null=True, on_delete=fields.SET_NULL
+    )
+    session_id: int | None
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="enrolments", on_delete=fields.CASCADE
+    )
+    person_id: int
+    # The training request's instance that approved it, when it came through one.
+    instance_id = fields.IntField(null=True)
+    # enrolled | attended | completed | no_show | cancelled
+    status = fields.CharField(max_length=16, default="enrolled")
+    enrolled_at = fields.DatetimeField()
+    completed_at = fields.DatetimeField(null=True)
+    # {"rating": 1..5, "useful": 1..5, "applied": "...", "comment": "..."} once evaluated.
+    evaluation: Any = fields.JSONField(null=True)
+    evaluated_at = fields.DatetimeField(null=True)
+    updated_by = fields.CharField(max_length=128, default="")
+
+    class Meta:
+        table = "enrolment"
+        indexes = (("person_id", "status"), ("course_id", "status"))
+
+
+class TalentPool(Model):
+    """A named pool of people developed for a purpose (future leaders, key experts)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=255, unique=True)
+    description = fields.TextField(default="")
+    created_by = fields.CharField(max_length=128, default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "talent_pool"
+
+
+class TalentPoolMember(Model):
+    """A person in a talent pool, with why and since when."""
+
+    id = fields.IntField(primary_key=True)
+    pool: fields.ForeignKeyRelation[TalentPool] = fields.ForeignKeyField(
+        "models.TalentPool", related_name="members", on_delete=fields.CASCADE
+    )
+    pool_id: int
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="talent_pools", on_delete=fields.CASCADE
+    )
+    person_id: int
+    reason = fields.TextField(default="")
+    added_by = fields.CharField(max_length=128, default="")
+    added_at = fields.DatetimeField()
+
+    class Meta:
+        table = "talent_pool_member"
+        unique_together = (("pool_id", "person_id"),)
+
+
+class Successor(Model):
+    """A candidate to succeed in a key position, and how ready they are."""
+
+    id = fields.IntField(primary_key=True)
+    position: fields.ForeignKeyRelation[Position] = fields.ForeignKeyField(
+        "models.Position", related_name="successors", on_delete=fields.CASCADE
+    )
+    position_id: int
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="succession", on_delete=fields.CASCADE
+    )
+    person_id: int
+    # ready_now | one_to_two_years | later
+    readiness = fields.CharField(max_length=24)
+    notes = fields.TextField(default="")
+    added_by = fields.CharField(max_length=128, default="")
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "successor"
+        unique_together = (("position_id", "person_id"),)
