@@ -120,6 +120,11 @@ class Said(str):
         made.slots = slots
         return made
 
+    def as_data(self) -> dict[str, object]:
+        """The text as JSON-able data, to keep and say later (`said_from`)."""
+        return {"message": self.message, "slots": {
+            name: str(value) for name, value in self.slots.items()}}
+
     def to(self, language: str, names: Mapping[str, str] | None = None) -> str:
         """This text in `language` (English, or a language without the text: as written);
         a slot that is a pack's name (`PackText`) as `names` translates it."""
@@ -127,6 +132,15 @@ class Said(str):
         if not self.slots:
             return text
         return text % {name: spoken(value, language, names) for name, value in self.slots.items()}
+
+
+def said_from(stored: object, fallback: str = "") -> str:
+    """A `Said` text kept as data ({"message": …, "slots": {…}}, e.g. in a job's payload)
+    made a text again; `fallback` (its English as stored) for anything else."""
+    if isinstance(stored, dict) and isinstance(stored.get("message"), str):
+        slots = stored.get("slots")
+        return Said(stored["message"], **(slots if isinstance(slots, dict) else {}))
+    return fallback
 
 
 class PackText(str):

@@ -18,7 +18,7 @@ from engine.base.models import PackVersion, ProcessDefinition
 from engine.packs import specs
 from engine.packs.archive import files_from_zip, files_zip, pack_files
 from engine.packs.loading import Pack, catalogs_from_sources, discover_packs, load_pack
-from engine.packs.translations import TEXTS, pack_translations
+from engine.packs.translations import names_for_pages, pack_translations
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,10 @@ clears_on_connect(_words.clear)
 
 
 async def deployed_words(language: str | None) -> dict[str, str]:
-    """The texts every deployed process translates everywhere (`[texts]` of its newest
-    version's translations/<language>.toml) — task names, process titles, lanes — merged,
-    source text -> translation; empty for English or a language no pack speaks."""
+    """The names every deployed process translates for pages (`names_for_pages` of its newest
+    version's translations/<language>.toml) — task names, process titles, lanes, catalog
+    labels — merged, source text -> translation; empty for English or a language no pack
+    speaks."""
     chosen = i18n.supported(language)
     if chosen is None or chosen == i18n.DEFAULT_LANGUAGE:
         return {}
@@ -124,8 +125,8 @@ async def deployed_words(language: str | None) -> dict[str, str]:
     if found is None:
         found = {}
         for definition_id in key[0]:
-            found.update(pack_translations((await deployed(definition_id)).sources, chosen)
-                         .get(TEXTS, {}))
+            found.update(names_for_pages(
+                pack_translations((await deployed(definition_id)).sources, chosen)))
         if len(_words) > 64:
             _words.clear()
         _words[key] = found

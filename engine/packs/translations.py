@@ -91,6 +91,17 @@ def pack_translations(sources: Mapping[str, str], language: str | None
     return merged
 
 
+def names_for_pages(table: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The translations that hold wherever a page shows a pack's name — a process title, a
+    task, a lane, a catalog's level or label: `[texts]` with the tables of the diagrams,
+    the catalogs and pack.toml over it (a form's own table stays with its form)."""
+    merged = dict(table.get(TEXTS, {}))
+    for path, entries in table.items():
+        if path.endswith(".bpmn") or path.startswith("catalogs/") or path == "pack.toml":
+            merged.update(entries)
+    return merged
+
+
 def _lookup(table: Mapping[str, Mapping[str, str]], path: str | None) -> dict[str, str]:
     return {**table.get(TEXTS, {}), **(table.get(path, {}) if path else {})}
 

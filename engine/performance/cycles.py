@@ -32,13 +32,14 @@ from tortoise.transactions import in_transaction
 
 from engine.base.db import Params
 from engine.base.errors import Conflict, EngineError, NotAllowed, NotFound
-from engine.base.i18n import said
+from engine.base.i18n import Said, said, said_from
 from engine.base.models import Cycle, Job, ProcessDefinition, ProcessInstance
 from engine.packs.definitions import Deployed, deployed, latest
 from engine.packs.loading import parse_start_data
 from engine.people.directory import DirectorySnapshot, PersonInfo, current_directory
 from engine.performance import launch_pool
 from engine.performance.latest_progress import merge_for_start
+from engine.performance.populations import job_family_name
 from engine.workflow import deliveries, jobs, runtime
 from engine.workflow.access import describe_hr_scope, outside_hr_scope
 from engine.workflow.audit import instance_stream
@@ -90,10 +91,14 @@ class Population:
         if self.unit is not None:
             unit = directory.unit_by_code(self.unit) if directory else None
             name = f"{unit.name} ({unit.code})" if unit else self.unit
-            return f"{name} and its sub-units" if self.include_subunits else f"{name} only"
+            if self.include_subunits:
+                return said("%(unit)s and its sub-units", unit=name)
+            return said("%(unit)s only", unit=name)
         if self.job_family is not None:
-            return f"job family {self.job_family}"
-        return f"{len(self.keys)} listed employee(s)"
+            return job_family_name(self.job_family)
+        if len(self.keys) == 1:
+            return said("%(num)s listed employee", num=len(self.keys))
+        return said("%(num)s listed employees", num=len(self.keys))
 
     def resolve(self, directory: DirectorySnapshot) -> list[PersonInfo]:
         """The active people of the population; an unknown unit or key is an EngineError."""
@@ -310,6 +315,7 @@ async def enqueue_launch(
         "definition_id": dep.id,
         "people": [p.id for p in people],
         "population": described,
+        "population_words": described.as_data() if isinstance(described, Said) else None,
         "process_title": dep.title,
         "cycle_name": cycle_name,
         "due_on": due_on.isoformat() if due_on else None,
@@ -620,7 +626,8 @@ class LaunchStatus:
         p = job.payload
         return cls(
             id=job.id, status=job.status, process_title=p.get("process_title", job.title),
-            cycle_name=p.get("cycle_name", ""), population=p.get("population", ""),
+            cycle_name=p.get("cycle_name", ""),
+            population=said_from(p.get("population_words"), p.get("population", "")),
             started_by=job.creator_id, created_at=job.created_at, total=job.total,
             done=job.done,
             report=LaunchReport.from_result(job.result) if job.status == "done" else None,

@@ -25,7 +25,7 @@ from engine.base.errors import EngineError
 from engine.base.i18n import LANGUAGES, pack_text, said
 from engine.base.models import HumanTask
 from engine.packs.loading import CalendarFeature, Features
-from engine.packs.translations import TEXTS, pack_translations
+from engine.packs.translations import names_for_pages, pack_translations
 from engine.people.directory import DirectorySnapshot
 from engine.workflow import calendar_invites
 
@@ -49,7 +49,7 @@ clears_on_connect(_names_by_definition.clear)
 
 
 async def _pack_names(definition_id: int) -> dict[str, dict[str, str]]:
-    """The pack's translated names (`[texts]`) of a deployed version in every language, read
+    """The pack's names for pages (names_for_pages) of a deployed version in every language, read
     on the connection the action holds (Params.rows)."""
     found = _names_by_definition.get(definition_id)
     if found is None:
@@ -62,7 +62,7 @@ async def _pack_names(definition_id: int) -> dict[str, dict[str, str]]:
             sources = json.loads(sources)
         sources = sources if isinstance(sources, dict) else {}
         found = _names_by_definition[definition_id] = {
-            language: pack_translations(sources, language).get(TEXTS, {})
+            language: names_for_pages(pack_translations(sources, language))
             for language in LANGUAGES
         }
     return found

@@ -117,3 +117,71 @@ def test_german_login_feedback_recognition_team_development_and_one_on_one_pages
         if path == "/login":
             page.context.add_cookies(signed_in)  # type: ignore[arg-type]
     assert not problems, a11y.report(problems)
+
+
+# English words of the HR, admin and designer pages' own chrome: none may be left on a German
+# page (names people chose — a cycle's, a person's, the demo's "People & Culture" unit — are
+# not in this list).
+ENGLISH = re.compile(
+    r"\b(Process|Processes|Completed|Started|Overdue|Calibrat\w*|Launch\w*|Release\w*|Show|"
+    r"Cycles?|Download|Guideline|Validate|Deploy\w*|Drafts?|Files|Step|Steps|waiting|"
+    r"ratings?|Outbox|Queued|Sent|Failed|Delivery|Make|Revoke|Scopes|Retry|Unit|"
+    r"Objective setting|Year-end appraisal|Mid-year review|Draft objectives|Self-appraisal)\b"
+)
+HR_PAGES = {
+    "/hr": "Beurteilungszyklen",
+    "/hr/dashboard": "HR-Dashboard",
+    "/hr/calibration": "kalibrieren",
+    "/hr/cycles/new": "Zyklus starten",
+    "/hr/trends": "Trends über Zyklen",
+    "/admin/outbox": "Postausgang",
+    "/admin/webhooks": "Webhooks",
+    "/admin/tokens": "Diensttokens",
+}
+
+
+def english_left(page: Page) -> list[str]:
+    """The English chrome words in the page's main content (hidden text included), leaving
+    out the emails the outbox shows as they were sent (in each recipient's language)."""
+    text = page.locator("main").evaluate(
+        """main => { const copy = main.cloneNode(true);
+                     copy.querySelectorAll('.outbox-message').forEach(e => e.remove());
+                     return copy.textContent; }""")
+    return sorted(set(ENGLISH.findall(text)))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_german_hr_admin_and_designer_pages(
+    german_page: Callable[..., Page], shoot: Callable[..., Path], size: str
+) -> None:
+    """HR's pages — cycles, dashboard, calibration, launch, trends, outbox, webhooks, service
+    tokens — and the designer's home and a process editor, for a German reader: German
+    headings, no English chrome left, nothing pushed sideways on the phone."""
+    problems: list[str] = []
+    page = german_page(*SIZES[size], user="hradmin")
+    for path, heading in HR_PAGES.items():
+        page.goto(path)
+        a11y.settle(page)
+        assert page.locator("html").get_attribute("lang") == "de", path
+        expect(page.locator("main")).to_contain_text(heading)
+        if left := english_left(page):
+            problems.append(f"{path}: English left: {', '.join(left)}")
+        if size == "phone" and (wide := a11y.too_wide(page, SIZES[size][0])):
+            problems.append(f"{path}: {wide}")
+        shoot(page, f"de-{path.strip('/').replace('/', '-')}-{size}")
+    page = german_page(*SIZES[size], user="designer")
+    editors = a11y.linked_pages(page, "/designer", r"/designer/standard/bpmn/.+", 1)
+    assert editors, "the designer home links no process editor"
+    for path, heading in (("/designer", "Designer"), (editors[0], ".bpmn")):
+        answer = page.goto(path)
+        assert answer is not None and answer.ok, path
+        a11y.settle(page)
+        expect(page.locator("main")).to_contain_text(heading)
+        if left := english_left(page):
+            problems.append(f"{path}: English left: {', '.join(left)}")
+        if size == "phone" and (wide := a11y.too_wide(page, SIZES[size][0])):
+            problems.append(f"{path}: {wide}")
+        shoot(page, f"de-{'designer' if path == '/designer' else 'bpmn'}-{size}")
+    if size == "laptop":
+        expect(page.locator("#designer-problems")).to_contain_text("bereitstellen")
+    assert not problems, "\n".join(problems)
