@@ -42,15 +42,27 @@ async def goals_catalog(
     found = [r for r in rows if r.org_unit_id is None or r.org_unit_id in rank]
     found.sort(key=lambda r: (rank.get(r.org_unit_id, 0) if r.org_unit_id else 0,
                               r.title.casefold(), r.id))
-    entries = []
-    for row in found:
-        unit = directory.unit(row.org_unit_id) if row.org_unit_id is not None else None
-        entries.append({
-            "value": f"{GOAL_REF}{row.id}",
-            "label": f"{row.title} ({unit.name if unit else 'Organisation'})",
-            "description": row.measure,
-        })
+    entries = [
+        {"value": f"{GOAL_REF}{row.id}", "label": _label(row, directory),
+         "description": row.measure}
+        for row in found
+    ]
     return {"open": entries}
+
+
+def _label(row: OrgGoal, directory: DirectorySnapshot) -> str:
+    """The goal's title and whose goal it is."""
+    unit = directory.unit(row.org_unit_id) if row.org_unit_id is not None else None
+    return f"{row.title} ({unit.name if unit else 'Organisation'})"
+
+
+async def goal_labels(cycle_id: int | None, directory: DirectorySnapshot) -> dict[str, str]:
+    """Every goal of the cycle, retired ones too, as "goal:<id>" -> "<title> (<unit>)": how a
+    submitted objective's goal is named when the step is read back."""
+    if cycle_id is None:
+        return {}
+    rows = await OrgGoal.filter(cycle_id=cycle_id).order_by("id")
+    return {f"{GOAL_REF}{row.id}": _label(row, directory) for row in rows}
 
 
 def with_typed_goals(catalog: dict[str, Any], data: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from engine.packs.translations import (
     translate_text,
 )
 from engine.people.directory import DirectorySnapshot, PersonInfo, UnitInfo, current_directory
-from engine.workflow.goal_catalog import CATALOG, goals_catalog, with_typed_goals
+from engine.workflow.goal_catalog import CATALOG, goal_labels, goals_catalog, with_typed_goals
 from engine.workflow.offload import run_off_loop_if_slow
 from forms import private_fields
 
@@ -208,6 +208,9 @@ async def task_context(task_id: int, language: str | None = None) -> TaskContext
     subject = directory.person(instance.subject_id)
     # The cycle's goals the subject may align to, for an `aligned_goal` picker (goals.open).
     catalogs = {**dep.catalogs, CATALOG: await goals_catalog(instance.cycle_id, subject, directory)}
+    # Every goal of the cycle by its stored value, retired ones too: what earlier steps chose.
+    goal_names = {json.dumps(value): label
+                  for value, label in (await goal_labels(instance.cycle_id, directory)).items()}
     info = task_info(dep, task)
     form = _form_definition(dep, info)
     words = pack_translations(dep.sources, language)
@@ -229,7 +232,9 @@ async def task_context(task_id: int, language: str | None = None) -> TaskContext
             data = dict(task.submitted)
         catalogs[CATALOG] = with_typed_goals(catalogs[CATALOG], data)
         for_subject = task.assignee_id is not None and task.assignee_id == instance.subject_id
-        earlier = [_earlier_step(row, dep, directory, for_subject) for row in done]
+        choices = catalog_choices(catalogs)
+        choices[f"{CATALOG}.open"] = {**choices.get(f"{CATALOG}.open", {}), **goal_names}
+        earlier = [_earlier_step(row, dep, directory, for_subject, choices) for row in done]
         if dep.process_settings.get("visible_to") == "participants":
             # Between the people in it (feedback, check-ins): what one wrote reaches the other
             # only as the process shows it in the instructions, not as raw earlier steps.
@@ -270,7 +275,8 @@ def _rendered_instructions(ctx: TaskContext) -> tuple[Markup, str | None]:
 
 
 def _earlier_step(row: HumanTask, dep: Deployed, directory: DirectorySnapshot,
-                  for_subject: bool = False) -> EarlierStep:
+                  for_subject: bool = False,
+                  choices: Mapping[str, Mapping[str, str]] | None = None) -> EarlierStep:
     """A step done before this one, as the person on this task sees it: `for_subject`, the
     person the process is about, does not see the fields the step's form marks private."""
     submitted = row.submitted if isinstance(row.submitted, dict) else {}
@@ -286,7 +292,7 @@ def _earlier_step(row: HumanTask, dep: Deployed, directory: DirectorySnapshot,
         completed_by=directory.person(row.completed_by_id),
         completed_at=row.completed_at,
         submitted=submitted,
-        summary=summarize(submitted, schema, uischema),
+        summary=summarize(submitted, schema, uischema, choices=choices),
     )
 
 
@@ -351,10 +357,32 @@ def _choice_labels(schema: Mapping[str, Any], ui: Mapping[str, Any]) -> dict[str
     return labels
 
 
-def _scalar_text(value: Any, schema: Mapping[str, Any], ui: Mapping[str, Any]) -> str:
+def catalog_choices(catalogs: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Every catalog list of `{"value": …, "label": …}` entries as {"<catalog>.<key>":
+    {value: label}}: what a picker (`ui:options.catalog`) showed for a stored value."""
+    found: dict[str, dict[str, str]] = {}
+    for name, catalog in catalogs.items():
+        if not isinstance(catalog, Mapping):
+            continue
+        for key, entries in catalog.items():
+            if isinstance(entries, list) and all(
+                isinstance(e, Mapping) and "value" in e for e in entries
+            ):
+                found[f"{name}.{key}"] = {
+                    json.dumps(e["value"]): str(e.get("label", e["value"])) for e in entries
+                }
+    return found
+
+
+def _scalar_text(value: Any, schema: Mapping[str, Any], ui: Mapping[str, Any],
+                 choices: Mapping[str, Mapping[str, str]] | None = None) -> str:
     if value is None or value == "":
         return ""
     labels = _choice_labels(schema, ui)
+    options = ui.get("ui:options")
+    picked = options.get("catalog") if isinstance(options, Mapping) else None
+    if choices and isinstance(picked, str) and picked in choices:
+        labels = {**choices[picked], **labels}
     if isinstance(value, list):
         return ", ".join(labels.get(json.dumps(v), str(v)) for v in value)
     if json.dumps(value) in labels:
@@ -381,10 +409,12 @@ def summarize(
     schema: Mapping[str, Any] | None = None,
     uischema: Mapping[str, Any] | None = None,
     prefix: str = "",
+    choices: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[SummaryItem]:
     """Submitted form data as labelled lines and tables, in form order; empty values skipped.
 
-    Without a schema, every key is shown with its name in words.
+    Without a schema, every key is shown with its name in words. `choices` (catalog_choices)
+    turns a catalog picker's stored value into the label it showed ("goal:12" → its title).
     """
     if not isinstance(data, Mapping):
         return []
@@ -405,18 +435,20 @@ def summarize(
         if prop_ui.get("ui:widget") == "signature":
             items.append(SummaryItem(label, _signature_text(value)))
         elif isinstance(value, list) and any(isinstance(v, Mapping) for v in value):
-            items.append(_table(label, value, prop.get("items") or {}, prop_ui.get("items") or {}))
+            items.append(_table(label, value, prop.get("items") or {},
+                                prop_ui.get("items") or {}, choices))
         elif isinstance(value, Mapping):
-            items.extend(summarize(value, prop, prop_ui, prefix=f"{label} › "))
+            items.extend(summarize(value, prop, prop_ui, prefix=f"{label} › ", choices=choices))
         else:
-            text = _scalar_text(value, prop, prop_ui)
+            text = _scalar_text(value, prop, prop_ui, choices)
             if text:
                 items.append(SummaryItem(label, text))
     return items
 
 
 def _table(
-    label: str, rows: list[Any], schema: Mapping[str, Any], ui: Mapping[str, Any]
+    label: str, rows: list[Any], schema: Mapping[str, Any], ui: Mapping[str, Any],
+    choices: Mapping[str, Mapping[str, str]] | None = None,
 ) -> SummaryItem:
     properties: Mapping[str, Any] = schema.get("properties") or {}
     if not properties:
@@ -438,7 +470,8 @@ def _table(
     )
     cells = tuple(
         tuple(
-            _scalar_text(row.get(n), properties.get(n) or {}, ui.get(n) or {}) for n in names
+            _scalar_text(row.get(n), properties.get(n) or {}, ui.get(n) or {}, choices)
+            for n in names
         )
         for row in rows
         if isinstance(row, Mapping)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.base.errors import NotFound
-from engine.base.models import Cycle, HumanTask, ProcessInstance
+from engine.base.models import Cycle, HumanTask, OrgGoal, ProcessInstance
 from engine.packs.definitions import deploy_pack
 from engine.people.org_import import import_org
 from engine.workflow import runtime
@@ -77,6 +77,31 @@ async def test_context_of_a_review_holds_task_data_form_and_the_earlier_step(
     assert table.rows[0] == ("Delivery", "Ship billing", "Lower is better", "1", "60")
     assert table.rows[1][3] == "2.5"
     assert (step.summary[1].label, step.summary[1].text) == ("Comments for your manager", "v1")
+
+
+async def test_an_earlier_step_names_the_goals_its_objectives_support_even_retired_ones(
+    instance: ProcessInstance,
+) -> None:
+    assert instance.cycle_id is not None
+    growth = await OrgGoal.create(cycle_id=instance.cycle_id, title="Grow revenue 10%")
+    quality = await OrgGoal.create(cycle_id=instance.cycle_id, title="Fewer incidents")
+    chosen = [
+        {**OBJECTIVES[0], "aligned_goal": f"goal:{growth.id}"},
+        {**OBJECTIVES[1], "aligned_goal": f"goal:{quality.id}"},
+    ]
+    draft = await ready(instance, "draft_objectives")
+    await runtime.complete_task(draft.id, await runtime.actor_for("E1"), {"objectives": chosen})
+    # A goal retired after the employee chose it is still named, not shown as its raw id.
+    await OrgGoal.filter(id=quality.id).update(retired_at=growth.created_at)
+    review = await ready(instance, "review_objectives")
+
+    [step] = (await task_context(review.id)).earlier
+
+    table = step.summary[0]
+    column = table.columns.index("Aligned to goal")
+    assert [row[column] for row in table.rows] == [
+        "Grow revenue 10% (Organisation)", "Fewer incidents (Organisation)",
+    ]
 
 
 async def test_a_completed_task_says_who_completed_it(instance: ProcessInstance) -> None:

@@ -24,7 +24,13 @@ from engine.people.assignment import may_act
 from engine.performance.year_context import shows_year_context
 from engine.workflow import runtime, worklist
 from engine.workflow.scheduled_meetings import MeetingTimeError
-from engine.workflow.task_context import TaskContext, parsed_form, summarize, task_context
+from engine.workflow.task_context import (
+    TaskContext,
+    catalog_choices,
+    parsed_form,
+    summarize,
+    task_context,
+)
 from forms import (
     ACTION_KEY,
     FIELD_KEY,
@@ -197,7 +203,7 @@ def _typed_summary(request: Request, ctx: TaskContext, viewer: Viewer, form: Any
     try:
         spec = _form_spec(ctx)
         data = _bind(request, spec, ctx, viewer, form).to_data()
-        return summarize(data, spec.schema, spec.uischema)
+        return summarize(data, spec.schema, spec.uischema, choices=catalog_choices(ctx.catalogs))
     except FormDefinitionError:
         return summarize({k: ", ".join(v) for k, v in _posted_values(form).items()})
 
