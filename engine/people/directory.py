@@ -32,6 +32,8 @@ class PersonInfo:
     groups: frozenset[str] = frozenset()
     active: bool = True
     attributes: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # The code of the person's position (engine.talent.positions), "" for none.
+    position: str = ""
 
     def as_data(self) -> dict[str, Any]:
         """A JSON-safe dict for task data and scripts."""
@@ -245,6 +247,7 @@ async def load_directory() -> DirectorySnapshot:
             groups=frozenset(groups.get(row["id"], ())),
             active=row["active"],
             attributes=row["attributes"] or {},
+            position=row["position"] or "",
         )
         for row in await Person.all().values(
             "id",
@@ -257,6 +260,7 @@ async def load_directory() -> DirectorySnapshot:
             "manager_id",
             "active",
             "attributes",
+            "position",
         )
     }
     units = {
