@@ -127,6 +127,20 @@ class ProgressFeature:
     propose_task: str = "propose_change"
 
 
+@dataclass(frozen=True)
+class TalentFeature:
+    """Potential, talent review and succession: the process HR launches to assess potential
+    and risk of loss, and the record kinds the talent pages read and write — a person's
+    potential and risk of loss (written by that process), a move on the 9-box made in a
+    talent review meeting, and a promotion."""
+
+    review_process: str = "talent_review"
+    potential_record: str = "potential"
+    risk_record: str = "risk_of_loss"
+    placement_record: str = "talent_placement"
+    promotion_record: str = "promotion"
+
+
 # The cadences a recurring 1:1 may have, and how each one steps to the next meeting.
 ONE_ON_ONE_CADENCES = ("weekly", "fortnightly", "monthly")
 
@@ -294,6 +308,7 @@ _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "year_context": YearContextFeature,
     "one_on_ones": OneOnOnesFeature,
     "calendar": CalendarFeature,
+    "talent": TalentFeature,
 }
 
 
@@ -312,6 +327,7 @@ class Features:
     year_context: YearContextFeature = field(default_factory=YearContextFeature)
     one_on_ones: OneOnOnesFeature = field(default_factory=OneOnOnesFeature)
     calendar: CalendarFeature = field(default_factory=CalendarFeature)
+    talent: TalentFeature = field(default_factory=TalentFeature)
     # Keys the pack declared ("feedback.process" ...): validation checks only these.
     declared: frozenset[str] = frozenset()
 
