@@ -25,6 +25,8 @@ The file has a header row; column names are case-insensitive and may come in any
 |                      | a person key or "group:x" for the lane `subject.org_unit.hr_partner` |
 | person.<attribute>   | optional; sets a free attribute on the person                      |
 | external_id          | optional; the identity provider's id for the person (SCIM)         |
+| position             | optional; the code of the person's position (a position profile    |
+|                      | HR keeps at /positions); an unknown or retired code is an error    |
 
 Re-importing updates people by employee_id and units by org_unit_code, in place. A column that
 is absent from the header leaves that field untouched for existing people; a present column with
@@ -53,7 +55,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from engine.base.models import GroupMembership, OrgUnit, Person
+from engine.base.models import GroupMembership, OrgUnit, Person, Position
 from engine.people.directory import bump_directory_version
 
 COLUMNS = (
@@ -70,11 +72,13 @@ COLUMNS = (
     "active",
     "unit_head",
     "external_id",
+    "position",
 )
 REQUIRED = ("employee_id", "name")
 # Person fields a re-import compares and writes (column -> model source field).
 PERSON_FIELDS = (
-    "name", "email", "title", "job_family", "org_unit_id", "manager_id", "active", "external_id"
+    "name", "email", "title", "job_family", "org_unit_id", "manager_id", "active", "external_id",
+    "position",
 )
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -360,6 +364,21 @@ def _check_references(
                 errors.append(f"line {plan.parent_line or plan.line}: unit cycle {loop}")
 
 
+async def _check_positions(rows: list[_Row], errors: list[str]) -> None:
+    """Each position code must name an active position profile."""
+    wanted = {row.values["position"] for row in rows if row.values.get("position")}
+    if not wanted:
+        return
+    active = dict(await Position.filter(code__in=sorted(wanted)).values_list("code", "active"))
+    for row in rows:
+        code = row.values.get("position", "")
+        if code and code not in active:
+            errors.append(f"line {row.line}: position {code!r} is not a position (HR keeps "
+                          "them at /positions)")
+        elif code and not active[code]:
+            errors.append(f"line {row.line}: position {code!r} is retired")
+
+
 def _line_of(error: str) -> int:
     return int(error.split(":", 1)[0].removeprefix("line "))
 
@@ -398,6 +417,8 @@ async def import_rows(
             )
         }
         _check_references(header, rows, plans, known_people, id_to_key, known_units, report.errors)
+        if "position" in header:
+            await _check_positions(rows, report.errors)
         if report.errors:
             report.errors.sort(key=_line_of)
             return report
@@ -493,7 +514,7 @@ def _person_fields(
     """The person's fields after the import: absent columns keep what the directory had."""
     values = row.values
     wanted: dict[str, Any] = {}
-    for column in ("name", "email", "title", "job_family"):
+    for column in ("name", "email", "title", "job_family", "position"):
         if column in header:
             wanted[column] = values[column]
         else:
