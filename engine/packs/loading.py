@@ -116,6 +116,9 @@ class RecordsFeature:
     checkin: str = "checkin"
     # A field of the final rating record, or of a completed task's answers.
     potential_field: str = "potential"
+    # The year-end's competency ratings (`job_family`, the manager's `ratings`,
+    # `self_ratings`; `calibrated_ratings` when calibration adjusts them), read by gap analysis.
+    competency_ratings: str = "competency_ratings"
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,20 @@ class TalentFeature:
     risk_record: str = "risk_of_loss"
     placement_record: str = "talent_placement"
     promotion_record: str = "promotion"
+
+
+@dataclass(frozen=True)
+class GapsFeature:
+    """Gap analysis in the development plan: the user task whose page suggests actions and
+    courses for the subject's competency gaps, and where an accepted suggestion goes in that
+    task's form — a new row of the table `actions_field`, the competency in `goal_column`,
+    the action in `action_column` and a course in `training_column`."""
+
+    plan_task: str = "agree_plan"
+    actions_field: str = "actions"
+    goal_column: str = "goal"
+    action_column: str = "action"
+    training_column: str = "training"
 
 
 # The cadences a recurring 1:1 may have, and how each one steps to the next meeting.
@@ -308,6 +325,7 @@ _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "year_context": YearContextFeature,
     "one_on_ones": OneOnOnesFeature,
     "calendar": CalendarFeature,
+    "gaps": GapsFeature,
     "talent": TalentFeature,
 }
 
@@ -327,6 +345,7 @@ class Features:
     year_context: YearContextFeature = field(default_factory=YearContextFeature)
     one_on_ones: OneOnOnesFeature = field(default_factory=OneOnOnesFeature)
     calendar: CalendarFeature = field(default_factory=CalendarFeature)
+    gaps: GapsFeature = field(default_factory=GapsFeature)
     talent: TalentFeature = field(default_factory=TalentFeature)
     # Keys the pack declared ("feedback.process" ...): validation checks only these.
     declared: frozenset[str] = frozenset()
