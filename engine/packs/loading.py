@@ -116,9 +116,6 @@ class RecordsFeature:
     checkin: str = "checkin"
     # A field of the final rating record, or of a completed task's answers.
     potential_field: str = "potential"
-    # The year-end's competency ratings (`job_family`, the manager's `ratings`,
-    # `self_ratings`; `calibrated_ratings` when calibration adjusts them), read by gap analysis.
-    competency_ratings: str = "competency_ratings"
 
 
 @dataclass(frozen=True)
@@ -128,34 +125,6 @@ class ProgressFeature:
 
     change_process: str = "objective_change"
     propose_task: str = "propose_change"
-
-
-@dataclass(frozen=True)
-class TalentFeature:
-    """Potential, talent review and succession: the process HR launches to assess potential
-    and risk of loss, and the record kinds the talent pages read and write — a person's
-    potential and risk of loss (written by that process), a move on the 9-box made in a
-    talent review meeting, and a promotion."""
-
-    review_process: str = "talent_review"
-    potential_record: str = "potential"
-    risk_record: str = "risk_of_loss"
-    placement_record: str = "talent_placement"
-    promotion_record: str = "promotion"
-
-
-@dataclass(frozen=True)
-class GapsFeature:
-    """Gap analysis in the development plan: the user task whose page suggests actions and
-    courses for the subject's competency gaps, and where an accepted suggestion goes in that
-    task's form — a new row of the table `actions_field`, the competency in `goal_column`,
-    the action in `action_column` and a course in `training_column`."""
-
-    plan_task: str = "agree_plan"
-    actions_field: str = "actions"
-    goal_column: str = "goal"
-    action_column: str = "action"
-    training_column: str = "training"
 
 
 # The cadences a recurring 1:1 may have, and how each one steps to the next meeting.
@@ -314,6 +283,76 @@ def _review_steps(value: Any) -> tuple[tuple[ReviewStep, ...], list[str]]:
     return tuple(steps), errors
 
 
+@dataclass(frozen=True)
+class RolloutStep:
+    """One step of a roll-out programme as its page shows it: a label, the user task that is
+    the step's work, and the steering committee's review of it (optional)."""
+
+    label: str
+    task: str
+    review: str = ""
+
+    def as_table(self) -> dict[str, Any]:
+        """The step as the `{label=…, task=…, review=…}` table it came from."""
+        table = {"label": self.label, "task": self.task}
+        if self.review:
+            table["review"] = self.review
+        return table
+
+
+ROLLOUT_STEP_KEYS = ("label", "task", "review")
+
+
+@dataclass(frozen=True)
+class RolloutFeature:
+    """A roll-out programme a pack installed beside the performance pack runs (the roll-out
+    pack): its process, the steps its page tracks in order, and the form fields holding each
+    step's evidence and notes. A pack without one (`process` empty) runs no programme."""
+
+    process: str = ""
+    steps: tuple[RolloutStep, ...] = ()
+    evidence_field: str = "evidence"
+    notes_field: str = "notes"
+
+
+def _rollout_steps(value: Any) -> tuple[tuple[RolloutStep, ...], list[str]]:
+    """`[features.rollout] steps` checked: the steps, and what is wrong with them."""
+    if not isinstance(value, list) or not value:
+        return (), ["features.rollout.steps must be a non-empty array of tables "
+                    "({label=\"…\", task=\"…\", review=\"…\"})"]
+    steps: list[RolloutStep] = []
+    errors: list[str] = []
+    for n, item in enumerate(value, start=1):
+        where = f"features.rollout.steps[{n}]"
+        if not isinstance(item, Mapping):
+            errors.append(f"{where} must be a table {{label=…, task=…}}")
+            continue
+        unknown = [k for k in item if k not in ROLLOUT_STEP_KEYS]
+        if unknown:
+            errors.append(f"{where}.{unknown[0]} is not a key of a programme step "
+                          f"(known: {', '.join(ROLLOUT_STEP_KEYS)})")
+            continue
+        label, task, review = item.get("label"), item.get("task"), item.get("review", "")
+        if not isinstance(label, str) or not label.strip():
+            errors.append(f"{where}.label must be a non-empty string")
+        elif not isinstance(task, str) or not task.strip():
+            errors.append(f"{where}.task must be a non-empty string")
+        elif not isinstance(review, str):
+            errors.append(f"{where}.review must be a string")
+        else:
+            steps.append(RolloutStep(label.strip(), task.strip(), review.strip()))
+    return tuple(steps), errors
+
+
+@dataclass(frozen=True)
+class AdoptionFeature:
+    """What the roll-out's adoption dashboard counts in a performance pack: the process in
+    which objectives are agreed, and the year-end appraisal."""
+
+    objectives_process: str = "objective_setting"
+    appraisal_process: str = "year_end_appraisal"
+
+
 _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "feedback": FeedbackFeature,
     "development": DevelopmentFeature,
@@ -325,8 +364,8 @@ _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "year_context": YearContextFeature,
     "one_on_ones": OneOnOnesFeature,
     "calendar": CalendarFeature,
-    "gaps": GapsFeature,
-    "talent": TalentFeature,
+    "rollout": RolloutFeature,
+    "adoption": AdoptionFeature,
 }
 
 
@@ -345,8 +384,8 @@ class Features:
     year_context: YearContextFeature = field(default_factory=YearContextFeature)
     one_on_ones: OneOnOnesFeature = field(default_factory=OneOnOnesFeature)
     calendar: CalendarFeature = field(default_factory=CalendarFeature)
-    gaps: GapsFeature = field(default_factory=GapsFeature)
-    talent: TalentFeature = field(default_factory=TalentFeature)
+    rollout: RolloutFeature = field(default_factory=RolloutFeature)
+    adoption: AdoptionFeature = field(default_factory=AdoptionFeature)
     # Keys the pack declared ("feedback.process" ...): validation checks only these.
     declared: frozenset[str] = frozenset()
 
@@ -381,6 +420,12 @@ class Features:
                     errors.extend((f"{section}.{key}", problem) for problem in problems)
                     if not problems:
                         chosen[key] = steps
+                        declared.add(f"{section}.{key}")
+                elif section == "rollout" and key == "steps":
+                    rollout_steps, problems = _rollout_steps(value)
+                    errors.extend((f"{section}.{key}", problem) for problem in problems)
+                    if not problems:
+                        chosen[key] = rollout_steps
                         declared.add(f"{section}.{key}")
                 elif section == "one_on_ones" and key in ("cadences", "reminder"):
                     checked, problem = _one_on_one_value(key, value)
@@ -443,7 +488,8 @@ class Features:
 def _table_value(value: Any) -> Any:
     """A feature's value as TOML (and a deployed version's JSON) holds it."""
     if isinstance(value, tuple):
-        return [step.as_table() if isinstance(step, ReviewStep) else step for step in value]
+        return [step.as_table() if isinstance(step, ReviewStep | RolloutStep) else step
+                for step in value]
     return value
 
 

@@ -259,6 +259,7 @@ class _PackCheck:
                                   f"(features.{process_key})")
         if "review.steps" in declared:
             self.check_review_steps(add)
+        self.check_programme_features(add)
         if "year_context.tasks" in declared:
             user_tasks = {t.get("id") for _, process in self.processes.values()
                           for t in process.iterfind(".//bpmn:userTask", NSMAP)}
@@ -283,6 +284,38 @@ class _PackCheck:
             if not self.signal_caught(signal):
                 add("calibration.release_signal", signal,
                     f"no event of the pack catches the signal {signal!r}")
+
+    def check_programme_features(self, add: Callable[[str, str, str], None]) -> None:
+        """A declared roll-out programme names an executable process of the pack whose user
+        tasks are its steps and reviews; declared adoption processes exist in the pack."""
+        features, declared = self.pack.features, self.pack.features.declared
+        for key in ("adoption.objectives_process", "adoption.appraisal_process"):
+            pid = features.lookup(key)
+            if key in declared and pid not in self.recovered_ids and pid not in self.processes:
+                add(key, pid, f"no BPMN process {pid!r} in the pack")
+        if not declared & {"rollout.process", "rollout.steps"}:
+            return
+        rollout = features.rollout
+        pid = rollout.process
+        if not pid:
+            add("rollout.process", "-", "a roll-out programme needs its process")
+            return
+        if pid in self.recovered_ids:
+            return
+        if pid not in self.processes:
+            add("rollout.process", pid, f"no BPMN process {pid!r} in the pack")
+            return
+        if self.processes[pid][1].get("isExecutable", "true") != "true":
+            add("rollout.process", pid, f"process {pid!r} is not executable")
+            return
+        tasks = {t.get("id") for t in self.processes[pid][1].iterfind(".//bpmn:userTask", NSMAP)}
+        if not rollout.steps:
+            add("rollout.steps", pid, "a roll-out programme needs its steps")
+        for n, step in enumerate(rollout.steps, start=1):
+            for task_id in (step.task, step.review):
+                if task_id and task_id not in tasks:
+                    add("rollout.steps", task_id, f"steps[{n}] ({step.label}): no user task "
+                                                  f"{task_id!r} in process {pid!r}")
 
     def check_review_steps(self, add: Callable[[str, str, str], None]) -> None:
         """Each declared review step names a process of the pack, user or manual tasks of

@@ -6,6 +6,10 @@ A cycle runs the processes of one pack: its pack is the one its instances were s
 Outside a cycle — or for a cycle with no instance yet — the pack of the newest deployed
 version is meant. Nothing deployed: no catalogs, and the conventional ids of the standard
 pack (`Features()`).
+
+A pack installed beside the performance pack to run a roll-out programme (its
+`[features.rollout] process`) is never "the pack" these pages read: its versions and instances
+are passed over, so deploying it changes nothing the cycle pages show.
 """
 
 from __future__ import annotations
@@ -53,10 +57,30 @@ async def _of_definition(definition_id: int) -> DeployedPack:
     return found
 
 
+# Rows read at a time while passing over roll-out programmes (there are only ever a few).
+_PAGE = 16
+
+
+async def _performance_pack(definition_id: int, process_id: str) -> DeployedPack | None:
+    """The pack of a deployed version, None when that version is a roll-out programme."""
+    pack = await _of_definition(definition_id)
+    return None if process_id == pack.features.rollout.process else pack
+
+
 async def newest_pack() -> DeployedPack:
-    """The pack of the newest deployed version (what pages outside a cycle act on)."""
-    newest = await ProcessDefinition.all().order_by("-id").only("id").first()
-    return await _of_definition(newest.id) if newest else NOTHING_DEPLOYED
+    """The pack of the newest deployed version (what pages outside a cycle act on), passing
+    over roll-out programmes."""
+    offset = 0
+    while True:
+        rows = await ProcessDefinition.all().order_by("-id").offset(offset).limit(
+            _PAGE).values_list("id", "process_id")
+        for definition_id, process_id in rows:
+            found = await _performance_pack(int(definition_id), str(process_id))
+            if found is not None:
+                return found
+        if len(rows) < _PAGE:
+            return NOTHING_DEPLOYED
+        offset += _PAGE
 
 
 async def cycle_pack(cycle_id: int | None) -> DeployedPack:
@@ -64,11 +88,19 @@ async def cycle_pack(cycle_id: int | None) -> DeployedPack:
     query = ProcessInstance.all()
     if cycle_id is not None:
         query = query.filter(cycle_id=cycle_id)
-    # Any instance will do: a cycle launches the processes of one pack.
-    row = await query.order_by("id").only("id", "definition_id").first()
-    if row is not None:
-        return await _of_definition(row.definition_id)
-    return await newest_pack()
+    # Any instance will do: a cycle launches the processes of one pack (a roll-out programme
+    # running beside it is passed over).
+    offset = 0
+    while True:
+        rows = await query.order_by("id").offset(offset).limit(_PAGE).values_list(
+            "definition_id", "process_id")
+        for definition_id, process_id in rows:
+            found = await _performance_pack(int(definition_id), str(process_id))
+            if found is not None:
+                return found
+        if len(rows) < _PAGE:
+            return await newest_pack()
+        offset += _PAGE
 
 
 async def cycle_catalogs(cycle_id: int | None) -> dict[str, Any]:

@@ -45,8 +45,9 @@ def test_a_pack_without_features_gets_the_conventional_ids() -> None:
 
 def test_the_standard_pack_declares_every_feature() -> None:
     features = load_pack(STANDARD).features
+    # A roll-out programme is run by a pack installed beside it (processes/rollout), not by it.
     every = {f"{section}.{key}" for section, keys in Features().as_table().items()
-             for key in keys}
+             for key in keys if section != "rollout"}
     assert features.declared == every
     assert features.overrides() == {}  # it declares the conventional ids
 
