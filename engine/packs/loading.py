@@ -116,6 +116,9 @@ class RecordsFeature:
     checkin: str = "checkin"
     # A field of the final rating record, or of a completed task's answers.
     potential_field: str = "potential"
+    # The year-end's competency ratings (`job_family`, the manager's `ratings`,
+    # `self_ratings`; `calibrated_ratings` when calibration adjusts them), read by gap analysis.
+    competency_ratings: str = "competency_ratings"
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,34 @@ class ProgressFeature:
 
     change_process: str = "objective_change"
     propose_task: str = "propose_change"
+
+
+@dataclass(frozen=True)
+class TalentFeature:
+    """Potential, talent review and succession: the process HR launches to assess potential
+    and risk of loss, and the record kinds the talent pages read and write — a person's
+    potential and risk of loss (written by that process), a move on the 9-box made in a
+    talent review meeting, and a promotion."""
+
+    review_process: str = "talent_review"
+    potential_record: str = "potential"
+    risk_record: str = "risk_of_loss"
+    placement_record: str = "talent_placement"
+    promotion_record: str = "promotion"
+
+
+@dataclass(frozen=True)
+class GapsFeature:
+    """Gap analysis in the development plan: the user task whose page suggests actions and
+    courses for the subject's competency gaps, and where an accepted suggestion goes in that
+    task's form — a new row of the table `actions_field`, the competency in `goal_column`,
+    the action in `action_column` and a course in `training_column`."""
+
+    plan_task: str = "agree_plan"
+    actions_field: str = "actions"
+    goal_column: str = "goal"
+    action_column: str = "action"
+    training_column: str = "training"
 
 
 # The cadences a recurring 1:1 may have, and how each one steps to the next meeting.
@@ -364,6 +395,8 @@ _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "year_context": YearContextFeature,
     "one_on_ones": OneOnOnesFeature,
     "calendar": CalendarFeature,
+    "gaps": GapsFeature,
+    "talent": TalentFeature,
     "rollout": RolloutFeature,
     "adoption": AdoptionFeature,
 }
@@ -384,6 +417,8 @@ class Features:
     year_context: YearContextFeature = field(default_factory=YearContextFeature)
     one_on_ones: OneOnOnesFeature = field(default_factory=OneOnOnesFeature)
     calendar: CalendarFeature = field(default_factory=CalendarFeature)
+    gaps: GapsFeature = field(default_factory=GapsFeature)
+    talent: TalentFeature = field(default_factory=TalentFeature)
     rollout: RolloutFeature = field(default_factory=RolloutFeature)
     adoption: AdoptionFeature = field(default_factory=AdoptionFeature)
     # Keys the pack declared ("feedback.process" ...): validation checks only these.
