@@ -31,7 +31,7 @@ async def test_deploying_the_standard_pack_seeds_its_positions_and_family_profil
 
 async def test_a_profile_hr_edited_is_never_overwritten_by_the_pack(standard: None) -> None:
     await positions.list_positions()
-    edited = ProfileInput.of((await positions.get_position("software_engineer")))
+    edited = ProfileInput.of(await positions.get_position("software_engineer"))
     edited.requirements["communication"] = "4"
     await positions.update_position("software_engineer", edited, "person:H1")
     # A later seed (a redeploy) updates the pack's own rows, not HR's.
