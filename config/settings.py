@@ -39,6 +39,10 @@ BASE_URL: str = config("BASE_URL", default="http://127.0.0.1:8000")
 # Webhook and chat addresses must be https; this also accepts http:// to localhost (a
 # development setup, or a receiver on the same machine). On by default with SIGHTLINE_DEV.
 WEBHOOK_LOCAL_HTTP: bool = config("WEBHOOK_LOCAL_HTTP", cast=bool, default=DEV)
+# The worker refuses to post to an address that resolves to a loopback, private, link-local
+# or otherwise internal network address (a webhook must not reach into the servers' own
+# network); this allows it, for receivers inside the company network. On with SIGHTLINE_DEV.
+WEBHOOK_PRIVATE_NETWORKS: bool = config("WEBHOOK_PRIVATE_NETWORKS", cast=bool, default=DEV)
 HTTPS_ONLY: bool = config("HTTPS_ONLY", cast=bool, default=False)
 # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers `sightline serve` believes
 # (comma-separated addresses or networks such as 10.0.0.0/8; "*" trusts any peer, only for a

@@ -140,6 +140,7 @@ def worker_settings() -> WorkerSettings:
         anchor_every=settings.AUDIT_ANCHOR_SECONDS,
         smtp=smtp,
         base_url=settings.BASE_URL,
+        private_networks=settings.WEBHOOK_PRIVATE_NETWORKS,
         digest_hour=settings.DIGEST_HOUR,
     )
 

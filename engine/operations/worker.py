@@ -61,6 +61,8 @@ class WorkerSettings:
     # Webhooks and Slack / Teams messages; their links point at base_url.
     delivery_poll: float = 2.0
     base_url: str = "http://127.0.0.1:8000"
+    # Whether webhooks and chat messages may go to addresses in private networks.
+    private_networks: bool = False
     # The hour (engine clock) at which people who chose it get their daily digest.
     digest_hour: int = 7
 
@@ -119,7 +121,8 @@ class Worker:
 
     async def send_deliveries(self) -> int:
         """POST due webhook and chat deliveries (engine.workflow.deliveries)."""
-        return await deliveries.send_due(self.settings.base_url)
+        return await deliveries.send_due(
+            self.settings.base_url, allow_private=self.settings.private_networks)
 
     async def anchor_audit(self) -> int:
         """Anchor the audit chains that moved since the last anchor."""

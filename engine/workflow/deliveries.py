@@ -15,8 +15,10 @@ A launch stages its tasks; they are told of when the launch publishes them
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import random
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from tortoise import connections
@@ -344,8 +347,35 @@ async def headers_for(delivery: HttpDelivery) -> dict[str, str] | None:
     return headers
 
 
-async def send_one(client: httpx.AsyncClient, delivery_id: int, base_url: str) -> bool:
-    """POST one claimed delivery and record what happened; True when it was accepted."""
+def _internal(address: str) -> bool:
+    """Whether an IP address belongs to no public network (loopback, private, link-local …)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+async def internal_address(url: str) -> str | None:
+    """Why the worker will not post to `url`: the internal address its host resolves to (or
+    that it cannot be resolved); None when every address it resolves to is public."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found = await asyncio.get_running_loop().getaddrinfo(host, port)
+    except (OSError, ValueError) as exc:
+        return f"the address {host!r} cannot be resolved ({exc})"
+    for *_, sockaddr in found:
+        if _internal(str(sockaddr[0])):
+            return (f"{host} resolves to {sockaddr[0]}, an internal network address; "
+                    "set WEBHOOK_PRIVATE_NETWORKS=true to send there")
+    return None
+
+
+async def send_one(client: httpx.AsyncClient, delivery_id: int, base_url: str,
+                   allow_private: bool = False) -> bool:
+    """POST one claimed delivery and record what happened; True when it was accepted. Unless
+    `allow_private`, an address resolving into an internal network fails at once, unsent."""
     delivery = await HttpDelivery.get_or_none(id=delivery_id)
     if delivery is None or delivery.status != "queued":
         return False
@@ -353,8 +383,11 @@ async def send_one(client: httpx.AsyncClient, delivery_id: int, base_url: str) -
     headers = await headers_for(delivery)
     code: int | None = None
     error: str | None = None
+    refused = None if headers is None or allow_private else await internal_address(delivery.url)
     if headers is None:
         error = "the webhook was deleted"
+    elif refused is not None:
+        error = refused
     else:
         started = time.perf_counter()
         try:
@@ -371,7 +404,7 @@ async def send_one(client: httpx.AsyncClient, delivery_id: int, base_url: str) -
                               "last_error": error}
     if error is None:
         values.update(status="sent", delivered_at=now, next_attempt_at=None)
-    elif headers is None or attempts >= MAX_ATTEMPTS:
+    elif headers is None or refused is not None or attempts >= MAX_ATTEMPTS:
         values.update(status="failed", next_attempt_at=None)
         log.warning("delivery %s to %s failed for good: %s", delivery.id, delivery.url, error)
     else:
@@ -380,8 +413,10 @@ async def send_one(client: httpx.AsyncClient, delivery_id: int, base_url: str) -
     return error is None
 
 
-async def send_due(base_url: str, limit: int = 50, timeout: float = TIMEOUT) -> int:
-    """Send every delivery that is due; returns how many were accepted."""
+async def send_due(base_url: str, limit: int = 50, timeout: float = TIMEOUT,
+                   allow_private: bool = False) -> int:
+    """Send every delivery that is due; returns how many were accepted. `allow_private` lets
+    deliveries go to addresses in internal networks (send_one)."""
     # A read first: most rounds find nothing, and a read takes no write lock (SQLite).
     if not await HttpDelivery.filter(status="queued", next_attempt_at__lte=clock.now()).exists():
         return 0
@@ -390,6 +425,6 @@ async def send_due(base_url: str, limit: int = 50, timeout: float = TIMEOUT) -> 
         while True:
             claimed = await claim_due(limit)
             for delivery_id in claimed:
-                sent += await send_one(client, delivery_id, base_url)
+                sent += await send_one(client, delivery_id, base_url, allow_private)
             if len(claimed) < limit:
                 return sent

@@ -54,6 +54,12 @@ class Receiver:
         return [json.loads(body) for _, body in self.received]
 
 
+async def send(base_url: str) -> int:
+    """The worker's round, allowed to post into internal networks: the receivers in these
+    tests listen on this machine (WEBHOOK_PRIVATE_NETWORKS)."""
+    return await deliveries.send_due(base_url, allow_private=True)
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     found = Receiver()
@@ -83,7 +89,7 @@ async def test_a_new_task_is_told_to_the_webhook_signed(
     assert (row.kind, row.event, row.status, row.webhook_id) == (
         "webhook", "task.created", "queued", hook.webhook.id)
 
-    assert await deliveries.send_due(BASE_URL) == 1
+    assert await send(BASE_URL) == 1
 
     [(headers, body)] = receiver.received
     payload = json.loads(body)
@@ -100,7 +106,7 @@ async def test_a_new_task_is_told_to_the_webhook_signed(
     sent = await HttpDelivery.get(id=row.id)
     assert (sent.status, sent.attempts, sent.last_status_code, sent.last_error) == (
         "sent", 1, 200, None)
-    assert await deliveries.send_due(BASE_URL) == 0  # sent once
+    assert await send(BASE_URL) == 0  # sent once
 
 
 async def test_a_completed_task_and_its_record_free_data_stay_private(
@@ -111,7 +117,7 @@ async def test_a_completed_task_and_its_record_free_data_stay_private(
     draft = await HumanTask.get(instance_id=inst, bpmn_id="draft_objectives")
     await runtime.complete_task(draft.id, await runtime.actor_for("E1"),
                                 {"objectives": OBJECTIVES, "comments": "secret words"})
-    await deliveries.send_due(BASE_URL)
+    await send(BASE_URL)
     [payload] = receiver.bodies()
     assert payload["event"] == "task.completed"
     assert payload["data"]["task_id"] == draft.id
@@ -133,7 +139,7 @@ async def test_a_rolled_back_action_queues_no_delivery(
             assert await HttpDelivery.all().count() == 1  # queued inside the transaction ...
             raise Abandoned
     assert await HttpDelivery.all().count() == 0  # ... and gone with it
-    assert await deliveries.send_due(BASE_URL) == 0
+    assert await send(BASE_URL) == 0
     assert receiver.received == []
 
 
@@ -146,7 +152,7 @@ async def test_a_refused_delivery_is_retried_with_backoff_until_accepted(
     [row] = await HttpDelivery.all()
     start = clock.now()
     with clock.frozen_at(start):
-        assert await deliveries.send_due(BASE_URL) == 0
+        assert await send(BASE_URL) == 0
     first = await HttpDelivery.get(id=row.id)
     assert (first.status, first.attempts, first.last_status_code) == ("queued", 1, 500)
     assert first.last_error and first.last_error.startswith("HTTP 500")
@@ -154,16 +160,16 @@ async def test_a_refused_delivery_is_retried_with_backoff_until_accepted(
     wait = first.next_attempt_at - start
     assert timedelta(seconds=30) <= wait <= timedelta(seconds=38)
     with clock.frozen_at(start + timedelta(seconds=20)):
-        assert await deliveries.send_due(BASE_URL) == 0  # not due yet
+        assert await send(BASE_URL) == 0  # not due yet
     assert len(receiver.received) == 1
     with clock.frozen_at(start + wait):
-        await deliveries.send_due(BASE_URL)
+        await send(BASE_URL)
     second = await HttpDelivery.get(id=row.id)
     assert (second.attempts, second.last_status_code) == (2, 503)
     assert second.next_attempt_at is not None
     assert second.next_attempt_at - (start + wait) >= timedelta(minutes=1)  # doubled
     with clock.frozen_at(second.next_attempt_at):
-        assert await deliveries.send_due(BASE_URL) == 1
+        assert await send(BASE_URL) == 1
     done = await HttpDelivery.get(id=row.id)
     assert (done.status, done.attempts, done.last_status_code, done.last_error) == (
         "sent", 3, 200, None)
@@ -183,15 +189,15 @@ async def test_a_delivery_fails_after_its_last_attempt_and_can_be_retried(
     for _ in range(deliveries.MAX_ATTEMPTS):
         moment += timedelta(days=1)
         with clock.frozen_at(moment):
-            await deliveries.send_due(BASE_URL)
+            await send(BASE_URL)
     failed = await HttpDelivery.get(id=row.id)
     assert (failed.status, failed.attempts, failed.last_status_code) == (
         "failed", deliveries.MAX_ATTEMPTS, 503)
     assert failed.next_attempt_at is None
     with clock.frozen_at(moment + timedelta(days=1)):
-        assert await deliveries.send_due(BASE_URL) == 0  # failed stays failed
+        assert await send(BASE_URL) == 0  # failed stays failed
         await integrations.retry_now(row.id)
-        assert await deliveries.send_due(BASE_URL) == 1  # HR's "retry now"
+        assert await send(BASE_URL) == 1  # HR's "retry now"
     assert (await HttpDelivery.get(id=row.id)).status == "sent"
 
 
@@ -204,9 +210,9 @@ async def test_a_worker_killed_after_taking_a_delivery_leaves_it_to_the_next(
     with clock.frozen_at(start):
         taken = await deliveries.claim_due()  # ... and the worker dies before sending
         assert len(taken) == 1
-        assert await deliveries.send_due(BASE_URL) == 0  # leased: nobody else sends it
+        assert await send(BASE_URL) == 0  # leased: nobody else sends it
     with clock.frozen_at(start + deliveries.LEASE + timedelta(seconds=1)):
-        assert await deliveries.send_due(BASE_URL) == 1
+        assert await send(BASE_URL) == 1
     assert len(receiver.received) == 1
 
 
@@ -225,7 +231,7 @@ async def test_chat_messages_reach_the_assignees_own_slack_and_teams(
     await runtime.complete_task(draft.id, await runtime.actor_for("E1"),
                                 {"objectives": OBJECTIVES, "comments": ""})
     review = await HumanTask.get(instance_id=inst, bpmn_id="review_objectives")
-    assert await deliveries.send_due(BASE_URL) == 2
+    assert await send(BASE_URL) == 2
 
     slack, teams = receiver.bodies()
     assert slack["text"] == "*New task:* Draft objectives"
@@ -247,7 +253,8 @@ async def test_two_workers_never_send_one_delivery_twice(
                      url=receiver.url, body=json.dumps({"n": n}), headers={},
                      status="queued", next_attempt_at=now, created_at=now)
         for n in range(40)])
-    sent = await asyncio.gather(*[deliveries.send_due(BASE_URL, limit=5) for _ in range(2)])
+    sent = await asyncio.gather(*[deliveries.send_due(BASE_URL, limit=5, allow_private=True)
+                                   for _ in range(2)])
     assert sum(sent) == 40
     ids = [h["Sightline-Delivery"] for h, _ in receiver.received]
     assert len(ids) == len(set(ids)) == 40
@@ -266,6 +273,34 @@ def test_bad_addresses_are_refused_with_a_reason() -> None:
     assert integrations.check_url("https://hooks.example.com/x")
 
 
+async def test_the_worker_refuses_to_post_into_the_servers_own_network(
+    standard: None, receiver: Receiver
+) -> None:
+    await webhook_for(receiver, "task.created")
+    await start_for_eve()
+
+    # Without WEBHOOK_PRIVATE_NETWORKS, a receiver on 127.0.0.1 gets nothing, and the log says
+    # why at once instead of retrying for hours.
+    assert await deliveries.send_due(BASE_URL) == 0
+
+    assert receiver.received == []
+    [row] = await HttpDelivery.all()
+    assert row.status == "failed" and row.attempts == 1 and row.last_status_code is None
+    assert "127.0.0.1" in (row.last_error or "")
+    assert "internal network address" in (row.last_error or "")
+
+
+async def test_internal_addresses_are_told_apart_from_public_ones() -> None:
+    for url in ("https://10.1.2.3/x", "https://192.168.0.9/x", "https://169.254.169.254/x",
+                "https://[::1]/x", "https://[::ffff:127.0.0.1]/x", "https://0.0.0.0/x",
+                "https://localhost/x"):
+        assert await deliveries.internal_address(url) is not None, url
+    assert await deliveries.internal_address("https://93.184.215.14/x") is None
+    assert await deliveries.internal_address("https://[2606:4700::1111]/x") is None
+    assert "cannot be resolved" in (
+        await deliveries.internal_address("https://no-such-host.invalid/x") or "")
+
+
 async def test_a_launch_tells_of_its_tasks_when_it_publishes_them(
     standard: None, receiver: Receiver
 ) -> None:
@@ -280,7 +315,7 @@ async def test_a_launch_tells_of_its_tasks_when_it_publishes_them(
                                 cycle_name="2026 objectives", due_on=None,
                                 actor=await runtime.actor_for("H1"))
     assert report.started == 2
-    assert await deliveries.send_due(BASE_URL) == 4
+    assert await send(BASE_URL) == 4
     events = sorted(b.get("event", "chat") for b in receiver.bodies())
     assert events == ["chat", "chat", "task.created", "task.created"]
     subjects = sorted(b["data"]["subject"] for b in receiver.bodies() if "event" in b)
@@ -307,7 +342,7 @@ async def test_a_finished_process_and_its_records_are_told_without_their_data(
     # Not finished yet: nothing but records may have been told so far.
     assert {d.event for d in await HttpDelivery.all()} <= {"record.written"}
     await do("acknowledge_objectives", eve, {"acknowledged": True, "comment": ""})
-    await deliveries.send_due(BASE_URL)
+    await send(BASE_URL)
 
     told = {b["event"]: b["data"] for b in receiver.bodies()}
     assert told["instance.finished"] == {"instance_id": inst, "process": "objective_setting",
