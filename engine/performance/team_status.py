@@ -16,7 +16,7 @@ from typing import Any
 from engine.base import clock
 from engine.base.errors import NotFound
 from engine.base.models import HumanTask, ProcessInstance, Record
-from engine.packs.loading import RecordsFeature
+from engine.packs.loading import Features
 from engine.people.directory import DirectorySnapshot, current_directory
 from engine.performance.cycle_choice import find_cycle
 from engine.performance.deployed_pack import cycle_pack
@@ -223,7 +223,8 @@ async def team_status(
     kpis = latest_by_person(
         await records.filter(kind=kinds.kpi_results).values_list("person_id", "data")
     )
-    potentials = await _potentials(list(by_instance), subject_of, ratings, kinds)
+    potentials = {pid: seen.band for pid, seen in (await cycle_potentials(
+        cycle_id, team, pack.features)).items()}
     scale = pack.catalogs.get("rating_scale", {})
     labels = {int(lv["value"]): str(lv.get("label", "")) for lv in scale.get("levels", [])}
     reports = []
@@ -281,28 +282,64 @@ def _score_of(kpi: Any, rating: Any) -> float | None:
     return None
 
 
-async def _potentials(
-    instance_ids: list[int], subject_of: Mapping[int, int | None], ratings: Mapping[int, Any],
-    kinds: RecordsFeature,
-) -> dict[int, str]:
-    """Potential per person: the final rating record's potential field ("potential" unless
-    the pack's [features.records] says otherwise), else the newest one a completed task of
-    the cycle submitted (the manager appraisal, if the pack's form asks for it)."""
-    answer = kinds.potential_field
-    found: dict[int, str] = {}
-    tasks = await HumanTask.filter(instance_id__in=instance_ids, status="completed").order_by(
-        "id"
-    ).values("instance_id", "submitted")
+@dataclass(frozen=True)
+class PotentialSeen:
+    """A person's potential band, where it comes from and when it was given."""
+
+    band: str
+    # "review": a talent review's potential record; "appraisal": the appraisal's answer.
+    source: str
+    at: datetime | None
+    # The talent review's record data (ratings per criterion, aspiration, mobility …).
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _newer(seen: PotentialSeen | None, other: PotentialSeen) -> bool:
+    if seen is None:
+        return True
+    if seen.at is None or other.at is None:
+        return other.at is not None
+    return other.at >= seen.at
+
+
+async def cycle_potentials(
+    cycle_id: int, people: Collection[int], features: Features
+) -> dict[int, PotentialSeen]:
+    """Potential per person in a cycle: the newer of the cycle's appraisal answer (the final
+    rating record's potential field — `[features.records] potential_field` — else the newest
+    answer a completed task of the cycle submitted) and the person's latest talent review
+    (`[features.talent] potential_record`, of any cycle: a talent review usually runs as a
+    cycle of its own after the appraisals)."""
+    ids = list(people)
+    answer = features.records.potential_field
+    found: dict[int, PotentialSeen] = {}
+    instances = dict(await ProcessInstance.filter(cycle_id=cycle_id, subject_id__in=ids)
+                     .values_list("id", "subject_id"))
+    tasks = await HumanTask.filter(
+        instance_id__in=list(instances), status="completed"
+    ).order_by("id").values("instance_id", "submitted", "completed_at")
     for task in tasks:
         submitted = task["submitted"]
         if isinstance(submitted, Mapping) and answer in submitted:
             band = potential_band(submitted[answer])
-            subject = subject_of.get(task["instance_id"])
+            subject = instances.get(task["instance_id"])
             if band is not None and subject is not None:
-                found[subject] = band
-    for pid, data in ratings.items():
+                found[subject] = PotentialSeen(band, "appraisal", task["completed_at"])
+    finals = await Record.filter(
+        cycle_id=cycle_id, kind=features.records.final_rating, person_id__in=ids
+    ).order_by("id").values_list("person_id", "data", "created_at")
+    for pid, data, created_at in finals:
         band = potential_band(data.get(answer)) if isinstance(data, Mapping) else None
         if band is not None:
-            found[pid] = band
+            found[pid] = PotentialSeen(band, "appraisal", created_at)
+    reviews = await Record.filter(
+        kind=features.talent.potential_record, person_id__in=ids
+    ).order_by("id").values_list("person_id", "data", "created_at")
+    for pid, data, created_at in reviews:
+        band = potential_band(data.get("potential")) if isinstance(data, Mapping) else None
+        if band is None:
+            continue
+        seen = PotentialSeen(band, "review", created_at, data)
+        if _newer(found.get(pid), seen):
+            found[pid] = seen
     return found
-
