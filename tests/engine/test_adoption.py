@@ -12,6 +12,7 @@ import pytest
 from engine.base import clock
 from engine.base.errors import NotAllowed, NotFound
 from engine.base.models import Cycle, ProcessInstance, Record
+from engine.packs.loading import Features
 from engine.talent.adoption import (
     Adoption,
     Figure,
@@ -21,7 +22,6 @@ from engine.talent.adoption import (
     percent,
     previous_cycle,
 )
-from engine.packs.loading import Features
 from tests.engine.test_dashboards import Org, Someone, build_org
 
 
