@@ -158,6 +158,20 @@ class GapsFeature:
     training_column: str = "training"
 
 
+@dataclass(frozen=True)
+class TrainingFeature:
+    """Training (the /training pages): the request process the catalog's "Request this course"
+    starts and its first step, the record kind whose writing enrols the person (its `course`
+    code and `session` "session:<id>"), the catalog of courses the pack ships, and the course
+    every people manager is expected to take (the appraisal and coaching skills course)."""
+
+    process: str = "training_request"
+    request_task: str = "request_training"
+    enrolment_record: str = "training_enrolment"
+    catalog: str = "courses"
+    manager_course: str = "appraisal_coaching_skills"
+
+
 # The cadences a recurring 1:1 may have, and how each one steps to the next meeting.
 ONE_ON_ONE_CADENCES = ("weekly", "fortnightly", "monthly")
 
@@ -395,6 +409,7 @@ _FEATURE_SECTIONS: dict[str, type[Any]] = {
     "year_context": YearContextFeature,
     "one_on_ones": OneOnOnesFeature,
     "calendar": CalendarFeature,
+    "training": TrainingFeature,
     "gaps": GapsFeature,
     "talent": TalentFeature,
     "rollout": RolloutFeature,
@@ -417,6 +432,7 @@ class Features:
     year_context: YearContextFeature = field(default_factory=YearContextFeature)
     one_on_ones: OneOnOnesFeature = field(default_factory=OneOnOnesFeature)
     calendar: CalendarFeature = field(default_factory=CalendarFeature)
+    training: TrainingFeature = field(default_factory=TrainingFeature)
     gaps: GapsFeature = field(default_factory=GapsFeature)
     talent: TalentFeature = field(default_factory=TalentFeature)
     rollout: RolloutFeature = field(default_factory=RolloutFeature)

@@ -18,6 +18,11 @@ Sightline's optional case keys:
   the start data as `subject`, exactly as the runtime does when HR launches the process.
 - `"people"`: more person dicts for that directory (colleagues, peers); a `manager` there, or
   in `subject`, is a nested person dict or the key of anyone in the case.
+- `"starter"`: the key of the case person who started the instance (a person other than the
+  subject: a manager asking for a course for their report) — whom a `starter` lane names.
+  Without it the instance has no starter, as when HR launches it for a population.
+- `"start_data"`: what the instance starts with besides `subject`, as a page that starts the
+  process passes it to `runtime.start_process` (the course a training request is for).
 - `"now"`: an ISO datetime the script clock (`today()`, `now()`) is frozen at.
 - `"timers"`: bpmn ids of timer events to fire, in order, each as soon as it is waiting.
 - `"signals"`: signals to deliver, in order, each as soon as the instance waits for it — a
@@ -276,7 +281,8 @@ def _run_case(
     mocks = case.get("mocks") or {}
     if not isinstance(mocks, dict):
         raise CaseFailure('"mocks" must map script function names to the value each returns')
-    acting = _Acting(case.get("as"), lanes or {}, directory, subject)
+    acting = _Acting(case.get("as"), lanes or {}, directory, subject,
+                     _case_starter(case.get("starter"), directory))
     workflow = EngineWorkflow(spec, subprocess_specs, script_engine=_case_script_engine(mocks))
     with sandbox.script_context(
         directory=directory,
@@ -287,6 +293,11 @@ def _run_case(
         if subject is not None:
             workflow.task_tree.data.update(subject=subject.as_data())
             workflow.data.update(subject=subject.as_data())
+        start_data = case.get("start_data") or {}
+        if not isinstance(start_data, dict):
+            raise CaseFailure('"start_data" must be an object of task data')
+        workflow.task_tree.data.update(copy.deepcopy(start_data))
+        workflow.data.update(copy.deepcopy(start_data))
         _advance(workflow, feeder)
         while True:
             if _fire_waiting_timer(workflow, timers) or _send_waiting_signal(workflow, signals):
@@ -378,7 +389,8 @@ class _Acting:
     """The case's `as`: who submits each task, checked against the task's lane."""
 
     def __init__(self, value: Any, lanes: Mapping[str, str],
-                 directory: DirectorySnapshot | None, subject: PersonInfo | None) -> None:
+                 directory: DirectorySnapshot | None, subject: PersonInfo | None,
+                 starter_id: int | None = None) -> None:
         if value is not None and not isinstance(value, dict):
             raise CaseFailure('"as" must map task ids to a person key (or a list of keys)')
         self.value: dict[str, Any] = value or {}
@@ -387,6 +399,7 @@ class _Acting:
         self.lanes = lanes
         self.directory = directory
         self.subject_id = subject.id if subject is not None else None
+        self.starter_id = starter_id
         self.seen: dict[str, int] = {}
 
     def check(self, task: Task, key: str | None) -> None:
@@ -411,8 +424,8 @@ class _Acting:
                               " that key", task=bpmn_id)
         lane = _lane_of(task)
         lane_owners = task.data.get("lane_owners") if isinstance(task.data, dict) else None
-        assignment = resolve_lane(lane, self.lanes, self.directory, self.subject_id, None,
-                                  lane_owners)
+        assignment = resolve_lane(lane, self.lanes, self.directory, self.subject_id,
+                                  self.starter_id, lane_owners)
         if not may_act(person.id, assignment.assignee_id, assignment.candidate_group,
                        assignment.candidates, self.directory):
             where = f"lane {lane!r}" if lane else "the task (no lane)"
@@ -597,6 +610,16 @@ def _case_directory(
         )
     directory = DirectorySnapshot(version=1, people=directory_people)
     return directory, directory_people[ids[0]] if subject is not None else None
+
+
+def _case_starter(value: Any, directory: DirectorySnapshot | None) -> int | None:
+    """The id of the case's `starter` (a person key), or None when the case names none."""
+    if value is None:
+        return None
+    person = directory.person(value) if directory is not None and isinstance(value, str) else None
+    if person is None:
+        raise CaseFailure(f'"starter" must be the key of a person in the case, not {value!r}')
+    return person.id
 
 
 def _add_case_person(

@@ -29,6 +29,7 @@ from engine.packs.translations import (
     translate_text,
 )
 from engine.people.directory import DirectorySnapshot, PersonInfo, UnitInfo, current_directory
+from engine.workflow import course_sessions
 from engine.workflow.goal_catalog import CATALOG, goal_labels, goals_catalog, with_typed_goals
 from engine.workflow.offload import run_off_loop_if_slow
 from forms import private_fields
@@ -260,7 +261,12 @@ async def task_context(task_id: int, language: str | None = None) -> TaskContext
         ctx.instructions_html, ctx.instructions_problem = _rendered_instructions(ctx)
         return ctx
 
-    return await run_off_loop_if_slow(build)
+    ctx = await run_off_loop_if_slow(build)
+    if course_sessions.wanted(ctx.form.uischema_text if ctx.form else None):
+        # The sessions of the course a training request names, for its session picker.
+        ctx.catalogs[course_sessions.CATALOG] = await course_sessions.course_sessions_catalog(
+            ctx.data, language)
+    return ctx
 
 
 def _rendered_instructions(ctx: TaskContext) -> tuple[Markup, str | None]:
