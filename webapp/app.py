@@ -46,6 +46,7 @@ from webapp.routes import auth as auth_routes
 from webapp.routes import dashboards as dashboard_routes
 from webapp.routes import designer as designer_routes
 from webapp.routes import development as development_routes
+from webapp.routes import gaps as gap_routes
 from webapp.routes import goals as goal_routes
 from webapp.routes import health as health_routes
 from webapp.routes import hr as hr_routes
@@ -56,6 +57,7 @@ from webapp.routes import oidc as oidc_routes
 from webapp.routes import one_on_ones as one_on_one_routes
 from webapp.routes import outbox as outbox_routes
 from webapp.routes import people as people_routes
+from webapp.routes import positions as position_routes
 from webapp.routes import progress as progress_routes
 from webapp.routes import recognition as recognition_routes
 from webapp.routes import reviews as review_routes
@@ -104,6 +106,8 @@ ROUTE_MODULES: list[AreaModule] = [
     progress_routes,
     recognition_routes,
     one_on_one_routes,
+    position_routes,
+    gap_routes,
 ]
 
 HOME = "/inbox"

@@ -22,6 +22,7 @@ from engine.base import clock, metrics
 from engine.base.errors import Conflict
 from engine.people.assignment import may_act
 from engine.performance.year_context import shows_year_context
+from engine.talent.gap_suggestions import offers_suggestions
 from engine.workflow import runtime, worklist
 from engine.workflow.scheduled_meetings import MeetingTimeError
 from engine.workflow.task_context import (
@@ -80,6 +81,9 @@ async def _visible_task(request: Request) -> tuple[Viewer, TaskContext]:
         raise HTTPException(404)
     # Whether the page makes room for the year-so-far panel (the pack's year_context tasks).
     request.state.year_context = await shows_year_context(task, ctx.instance)
+    # Whether it offers suggestions from the subject's competency gaps (a development plan).
+    request.state.gap_suggestions = task.status == "ready" and await offers_suggestions(
+        task.bpmn_id)
     return viewer, ctx
 
 
