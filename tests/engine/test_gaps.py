@@ -231,3 +231,24 @@ async def test_accepting_keeps_what_was_typed_and_adds_a_row_after_it(assessed: 
     with pytest.raises(NotFound):
         await gap_suggestions.decide(task.id, offered.items[1].suggestions[1].id, False,
                                      await viewer("E2"), "person:E2", directory, "en")
+
+
+async def test_ratings_given_in_feedback_are_the_360_evidence(standard: None) -> None:
+    from engine.performance import feedback
+
+    await positions.list_positions()
+    eli = await runtime.actor_for("E2")
+    write = await feedback.start_feedback(eli, {"mode": "give", "colleague": "E1",
+                                                "topic": "Release", "request_message": None})
+    assert write is not None
+    await runtime.complete_task(write, eli, {
+        "feedback_text": "Clear release notes.", "visibility": "shared",
+        "competency_ratings": {"communication": 4, "collaboration": None}})
+
+    [given] = await Record.filter(kind="feedback").values_list("data", flat=True)
+    assert given["competency_ratings"] == {"communication": 4}  # type: ignore[index]
+    directory = await current_directory()
+    found = await gaps.person_gaps(directory.person("E1").id, await viewer("E1"), directory)  # type: ignore[union-attr]
+    assert line(found, "communication").assessed["peers"] == 4
+    assert line(found, "communication").status == "meets"
+    assert line(found, "collaboration").status == "no_evidence"
