@@ -42,6 +42,7 @@ from webapp.csrf import CSRFMiddleware
 from webapp.errors import REQUEST_ID_HEADER, error_response, exception_handlers
 from webapp.i18n import LanguageMiddleware
 from webapp.input import InputMiddleware
+from webapp.routes import adoption as adoption_routes
 from webapp.routes import auth as auth_routes
 from webapp.routes import dashboards as dashboard_routes
 from webapp.routes import designer as designer_routes
@@ -108,6 +109,7 @@ ROUTE_MODULES: list[AreaModule] = [
     one_on_one_routes,
     position_routes,
     gap_routes,
+    adoption_routes,
 ]
 
 HOME = "/inbox"

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.base.errors import NotFound
+from engine.base.errors import NotAllowed, NotFound
 from engine.base.i18n import PackText, pack_text
 from engine.base.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.packs.definitions import Deployed, deployed
 from engine.packs.loading import Features, RolloutFeature
 from engine.people.directory import DirectorySnapshot, current_directory
+from engine.workflow import runtime
 from engine.workflow.history import ShownValue, describe_submission, group_label
 
 _DAYS = re.compile(r"^P(\d+)D$")
@@ -207,3 +208,39 @@ async def programme(instance_id: int) -> Programme:
     lead = directory.person(instance.subject_id) if instance.subject_id else None
     return Programme(instance.id, pack_text(dep.title), instance.status, instance.started_at,
                      lead.name if lead else "", about, steps)
+
+
+async def may_start_programme(person_id: int) -> bool:
+    """Whether the person may start a roll-out programme (its process's `starters`); False
+    when no roll-out pack is deployed."""
+    definitions = await programme_definitions()
+    if not definitions:
+        return False
+    newest = await deployed(max(definitions))
+    starters = list(newest.process_settings.get("starters") or [])
+    if not starters:
+        return True
+    directory = await current_directory()
+    person = directory.person(person_id)
+    if person is None:
+        return False
+    return any((s.startswith("group:") and s.removeprefix("group:") in person.groups)
+               or s in (f"person:{person.key}", f"person:{person.id}") for s in starters)
+
+
+async def start_programme(actor: runtime.Actor) -> int:
+    """Start a roll-out programme (the newest deployed one) led by the actor; the id of its
+    first task (the set-up), which the actor holds. NotFound when no roll-out pack is
+    deployed, NotAllowed for someone its starters do not name."""
+    definitions = await programme_definitions()
+    if not definitions:
+        raise NotFound("no roll-out programme is deployed")
+    if actor.person_id is None or not await may_start_programme(actor.person_id):
+        raise NotAllowed(f"{actor.label} may not start a roll-out programme")
+    newest = await deployed(max(definitions))
+    instance = await runtime.start_process(newest.process_id, subject=actor.person_id,
+                                           actor=actor, pack=newest.pack)
+    task = await HumanTask.get_or_none(instance_id=instance.id, status="ready")
+    if task is None:
+        raise NotFound("the programme has no first step to open")
+    return task.id

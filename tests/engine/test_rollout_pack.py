@@ -134,3 +134,29 @@ async def test_the_programme_page_follows_each_step_and_a_review_sending_one_bac
     assert again.steps[2].evidence[0].item == "vision"
     assert again.steps[2].sent_back == 1 and len(again.steps[2].reviews) == 2
     assert again.steps[2].reviews[1].answers[0].text == "Approve: the programme moves on"
+
+
+async def test_the_demo_runs_a_programme_three_steps_in_beside_the_standard_cycles(
+    db: str,
+) -> None:
+    from engine.operations import demo
+    from engine.people.directory import current_directory
+    from engine.performance.cycle_choice import cycles_newest_first
+    from engine.talent.adoption import adoption_dashboard
+    from tests.engine.test_dashboards import Someone
+
+    lines = await demo.seed([PROCESSES])
+    assert any("Roll-out programme" in line for line in lines)
+    [shown_id] = await programme_ids()
+    shown = await programme(shown_id)
+    assert [s.state for s in shown.steps[:4]] == ["done", "done", "done", "current"]
+    assert all(s.evidence for s in shown.steps[:3])
+    assert shown.steps[1].completed_by == "Ada Lovelace"  # the CEO, the sponsor
+    assert (await newest_pack()).name == "standard"
+    member = (await current_directory()).person("E1009")
+    assert member is not None and "steering" in member.groups
+    year_end = (await cycles_newest_first())[0]
+    adoption = await adoption_dashboard(year_end.id, Someone(member.id, frozenset(member.groups)))
+    assert adoption.rows[0].people > 50
+    assert adoption.totals["objectives_on_time"].whole > 50
+    assert adoption.previous is not None  # the demo's earlier year-ends
