@@ -172,7 +172,6 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     """
     from engine.base.errors import NotFound
     from engine.operations.demo_history import seed_history
-    from engine.operations.demo_positions import seed_demo_positions
     from engine.packs.definitions import deploy_pack
     from engine.packs.loading import discover_packs
     from engine.people.org_import import import_org
@@ -189,7 +188,6 @@ async def seed(pack_folders: list[Path]) -> list[str]:
         raise RuntimeError(f"the {DEMO_PACK} pack is not in {', '.join(map(str, pack_folders))}")
     await deploy_pack(Path(packs[DEMO_PACK]), "demo", search=pack_folders)
     await seed_history()  # earlier closed year-ends, so HR's trends across cycles have a past
-    await seed_demo_positions()  # positions, last year's competency ratings: gap heat maps
     hr = await runtime.actor_for("E1003")
     today = clock.now().date()
     everyone = Population.of_unit("EXEC")
