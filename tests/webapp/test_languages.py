@@ -109,6 +109,52 @@ async def test_a_german_user_reads_german_task_review_and_score_card(
     assert "Competencies" not in card and "Development plan" not in card
 
 
+async def test_a_german_reader_reads_the_packs_task_and_process_names_in_german(
+    client: httpx.AsyncClient, login: Login, cycle_org: dict[str, Any]
+) -> None:
+    """The names a pack wrote — the task, the process — and the engine's sentences about them
+    read German in the inbox, on the task, the timeline and my review; English stays English."""
+    await login("e300")
+    await _choose(client, "de")
+    inbox = (await client.get("/inbox")).text
+    assert "Ziele entwerfen" in inbox and "Zielvereinbarung" in inbox
+    assert "Draft objectives" not in inbox and "Objective setting" not in inbox
+    task = await HumanTask.get(instance_id=cycle_org["instances"]["E300"], status="ready")
+    page = (await client.get(f"/tasks/{task.id}")).text
+    assert "<h1>Ziele entwerfen</h1>" in page and "Draft objectives" not in page
+    timeline = (await client.get(f"/instances/{cycle_org['instances']['E300']}")).text
+    assert "hat „Zielvereinbarung“ für Ada" in timeline and " started " not in timeline
+    review = (await client.get("/review")).text
+    assert "<strong>Ziele</strong>" in review and "<strong>Objectives</strong>" not in review
+    await _choose(client, "")
+    english = (await client.get("/inbox", headers={"Accept-Language": "en"})).text
+    assert "Draft objectives" in english and "Ziele entwerfen" not in english
+
+
+async def test_a_german_hr_reader_reads_the_hr_pages_in_german(
+    client: httpx.AsyncClient, login: Login, cycle_org: dict[str, Any]
+) -> None:
+    await login("e400")
+    await _choose(client, "de")
+    home = (await client.get("/hr")).text
+    assert "Beurteilungszyklen und wie weit jeder gediehen ist." in home
+    assert "Zielvereinbarung" in home and "Objective setting" not in home
+    dashboard = (await client.get(f"/hr/dashboard?cycle={cycle_org['cycle']}")).text
+    assert "HR-Dashboard" in dashboard and "Gesamtorganisation" in dashboard
+    assert "Ziele entwerfen: 2" in dashboard
+    for english in ("Overdue by step", "Stopped on an error", "Completion", "Calibrat"):
+        assert english not in dashboard
+    launch = (await client.get("/hr/cycles/new")).text
+    assert "Zyklus starten" in launch and "Launch a cycle" not in launch
+    refused = await client.post("/hr/cycles/launch", data={
+        "csrf_token": _csrf(launch), "process": "", "population": "unit", "cycle_name": "",
+        "due_on": "2000-01-01",
+    })
+    assert refused.status_code == 400
+    assert "Wählen Sie den Prozess, der gestartet werden soll." in refused.text
+    assert "liegt in der Vergangenheit" in refused.text and "1. Januar 2000" in refused.text
+
+
 def test_dates_and_numbers_follow_the_language() -> None:
     day = date(2026, 12, 7)
     moment = datetime(2026, 12, 7, 14, 5)
