@@ -63,6 +63,8 @@ from webapp.routes import progress as progress_routes
 from webapp.routes import recognition as recognition_routes
 from webapp.routes import reviews as review_routes
 from webapp.routes import scim as scim_routes
+from webapp.routes import succession as succession_routes
+from webapp.routes import talent as talent_routes
 from webapp.routes import tasks as task_routes
 from webapp.routes import tokens as token_routes
 from webapp.routes import trends as trend_routes
@@ -107,6 +109,8 @@ ROUTE_MODULES: list[AreaModule] = [
     progress_routes,
     recognition_routes,
     one_on_one_routes,
+    talent_routes,
+    succession_routes,
     position_routes,
     gap_routes,
     adoption_routes,

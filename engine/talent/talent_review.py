@@ -25,7 +25,13 @@ from engine.people.directory import DirectorySnapshot, current_directory
 from engine.performance.cycle_choice import find_cycle
 from engine.performance.deployed_pack import cycle_pack, newest_pack
 from engine.performance.distribution import rating_of
-from engine.performance.populations import hr_scope, population_people
+from engine.performance.populations import (
+    hr_scope,
+    job_family_name,
+    population_people,
+    scope_name,
+    unit_order,
+)
 from engine.performance.team_status import (
     BANDS,
     PotentialSeen,
@@ -206,6 +212,38 @@ def _box_order() -> list[tuple[str, str]]:
     """(performance, potential) row by row as the grid draws them: high potential on top,
     performance rising from left to right."""
     return [(perf, pot) for pot in reversed(BANDS) for perf in BANDS]
+
+
+def population_choices(viewer: SeesSubjects, directory: DirectorySnapshot) -> list[
+    tuple[str, str, int]
+]:
+    """The populations a talent review may look at: (key, name, depth) — everyone in the HR
+    viewer's scope, each unit in tree order, each job family (NotAllowed for non-HR)."""
+    scope = hr_scope(viewer, directory)
+    choices = [("all", scope_name(directory, scope), 0)]
+    choices += [(f"unit:{uid}", directory.units[uid].name, depth)
+                for uid, depth in unit_order(directory, scope)]
+    families = {p.job_family for p in directory.people.values() if p.job_family and p.active
+                and (scope is None or p.org_unit_id in scope)}
+    choices += [(f"family:{f}", job_family_name(f), 0) for f in sorted(families)]
+    return choices
+
+
+async def review_cycle(viewer: SeesSubjects) -> int | None:
+    """The cycle a talent review opens on: the newest with a final or proposed rating of
+    someone the HR viewer covers, else the newest cycle (None: no cycle yet)."""
+    directory = await current_directory()
+    population = hr_population(viewer, directory)
+    kinds = (await newest_pack()).features.records
+    query = Record.filter(kind__in=[kinds.final_rating, kinds.proposed_rating],
+                          cycle_id__not_isnull=True)
+    if population is not None:
+        query = query.filter(person_id__in=list(population))
+    row = await query.order_by("-cycle_id").only("cycle_id").first()
+    if row is not None:
+        return row.cycle_id
+    newest = await Cycle.all().order_by("-id").only("id").first()
+    return newest.id if newest else None
 
 
 async def talent_review(cycle_id: int, key: str, viewer: SeesSubjects) -> TalentReview:
