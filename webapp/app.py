@@ -67,6 +67,7 @@ from webapp.routes import succession as succession_routes
 from webapp.routes import talent as talent_routes
 from webapp.routes import tasks as task_routes
 from webapp.routes import tokens as token_routes
+from webapp.routes import training as training_routes
 from webapp.routes import trends as trend_routes
 from webapp.routes import webhooks as webhook_routes
 from webapp.sessions import PROBE_PATHS, DatabaseSessionMiddleware, require_secret_key
@@ -108,6 +109,7 @@ ROUTE_MODULES: list[AreaModule] = [
     development_routes,
     progress_routes,
     recognition_routes,
+    training_routes,
     one_on_one_routes,
     talent_routes,
     succession_routes,

@@ -229,18 +229,17 @@ async def course_by_code(code: str) -> CourseInfo:
     return course_info(row)
 
 
-def _number(form: Mapping[str, Any], name: str, label: Said, maximum: float) -> float:
+def _number(form: Mapping[str, Any], name: str, not_a_number: Said, out_of_range: Said,
+            maximum: float) -> float:
     text = str(form.get(name, "") or "").strip().replace(",", ".")
     if not text:
         return 0.0
     try:
         value = float(text)
     except ValueError:
-        raise TrainingInputError(name, said("%(label)s must be a number, such as 450 or 7.5.",
-                                            label=label)) from None
+        raise TrainingInputError(name, not_a_number) from None
     if not math.isfinite(value) or value < 0 or value > maximum:
-        raise TrainingInputError(name, said("%(label)s must be between 0 and %(max)s.",
-                                            label=label, max=f"{maximum:,.0f}"))
+        raise TrainingInputError(name, out_of_range)
     return round(value, 2)
 
 
@@ -256,8 +255,12 @@ def course_values(form: Mapping[str, Any], known_competencies: Mapping[str, str]
     delivery = str(form.get("delivery", "") or "")
     if delivery not in DELIVERIES:
         raise TrainingInputError("delivery", said("Choose internal or external."))
-    cost = _number(form, "cost", said("The cost"), MAX_COST)
-    hours = _number(form, "duration_hours", said("The duration"), MAX_HOURS)
+    cost = _number(form, "cost", said("The cost must be a number, such as 450."),
+                   said("The cost must be between 0 and %(max)s.", max=int(MAX_COST)), MAX_COST)
+    hours = _number(form, "duration_hours",
+                    said("The duration must be a number of hours, such as 7.5."),
+                    said("The duration must be between 0 and %(max)s hours.",
+                         max=int(MAX_HOURS)), MAX_HOURS)
     if hours <= 0:
         raise TrainingInputError("duration_hours",
                                  said("Say how many hours the course takes, such as 7.5."))
@@ -332,7 +335,7 @@ async def set_course_active(code: str, active: bool, actor_label: str) -> Course
 # --- sessions ----------------------------------------------------------------------------------
 
 
-def parse_moment(name: str, text: Any, label: Said) -> datetime | None:
+def parse_moment(name: str, text: Any) -> datetime | None:
     """A date-time field (`2031-05-01T09:00`, as a datetime-local input sends it) as an
     aware datetime; a time without a zone is UTC. Empty: None."""
     value = str(text or "").strip()
@@ -341,8 +344,8 @@ def parse_moment(name: str, text: Any, label: Said) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise TrainingInputError(name, said("%(label)s is not a date and time: write it as "
-                                            "2031-05-01T09:00.", label=label)) from None
+        raise TrainingInputError(name, said("'%(text)s' is not a date and time: write it as "
+                                            "2031-05-01T09:00.", text=value[:40])) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -393,10 +396,10 @@ async def schedule_session(code: str, form: Mapping[str, Any], actor_label: str
     if not course.active:
         raise TrainingInputError("starts_at", said("The course is retired: offer it again "
                                                    "before scheduling a session."))
-    starts = parse_moment("starts_at", form.get("starts_at"), said("The start"))
+    starts = parse_moment("starts_at", form.get("starts_at"))
     if starts is None:
         raise TrainingInputError("starts_at", said("Say when the session starts."))
-    ends = parse_moment("ends_at", form.get("ends_at"), said("The end"))
+    ends = parse_moment("ends_at", form.get("ends_at"))
     if ends is not None and ends <= starts:
         raise TrainingInputError("ends_at", said("The session must end after it starts."))
     seats_text = str(form.get("seats", "") or "").strip()
@@ -425,3 +428,35 @@ async def cancel_session(session_id: int, actor_label: str) -> int:
     await CourseSession.filter(id=session_id, cancelled_at=None).update(cancelled_at=clock.now())
     return await Enrolment.filter(session_id=session_id, status="enrolled").update(
         session_id=None, updated_by=actor_label)
+
+
+# --- what the pages show beside the catalog ---------------------------------------------------
+
+
+async def competency_names() -> dict[str, str]:
+    """The competencies of the deployed pack's framework: key -> name (the pack's English;
+    pages say it in the reader's language)."""
+    framework = (await newest_pack()).catalogs.get("competencies") or {}
+    table = framework.get("competencies") if isinstance(framework, Mapping) else None
+    return {str(key): str(entry.get("name", key)) for key, entry in (table or {}).items()
+            if isinstance(entry, Mapping)}
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """A course with its upcoming sessions, as the catalog lists it."""
+
+    course: CourseInfo
+    sessions: tuple[SessionInfo, ...]
+
+
+async def catalog_entries(competency: str = "", include_retired: bool = False
+                          ) -> list[CatalogEntry]:
+    """The courses (developing `competency`, when given) with their upcoming sessions."""
+    courses = [c for c in await all_courses(include_retired)
+               if not competency or competency in c.competencies]
+    sessions = await sessions_of([c.id for c in courses], upcoming_only=True)
+    by_course: dict[int, list[SessionInfo]] = {}
+    for session in sessions:
+        by_course.setdefault(session.course_id, []).append(session)
+    return [CatalogEntry(c, tuple(by_course.get(c.id, ()))) for c in courses]

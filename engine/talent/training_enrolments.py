@@ -237,6 +237,33 @@ async def enrolment_by_id(enrolment_id: int) -> EnrolmentInfo:
     return (await _infos([row]))[0]
 
 
+async def enrolments_of_people(person_ids: list[int]) -> list[EnrolmentInfo]:
+    """The enrolments of these people (a manager's team), newest first."""
+    rows = await Enrolment.filter(person_id__in=person_ids).order_by("-enrolled_at", "-id")
+    return await _infos(rows)
+
+
+async def enrolments_of_session(session_id: int) -> list[EnrolmentInfo]:
+    """The people in a session (cancelled enrolments too, so HR can undo a mistake)."""
+    rows = await Enrolment.filter(session_id=session_id).order_by("enrolled_at", "id")
+    return await _infos(rows)
+
+
+async def waiting_for_session() -> list[EnrolmentInfo]:
+    """People enrolled on a course but in no session yet, longest waiting first."""
+    rows = await Enrolment.filter(status="enrolled", session_id=None).order_by("enrolled_at", "id")
+    return await _infos(rows)
+
+
+async def counts_by_course() -> dict[int, dict[str, int]]:
+    """Per course id: how many enrolments stand at each status."""
+    counts: dict[int, dict[str, int]] = {}
+    for row in await Enrolment.all().values("course_id", "status"):
+        per = counts.setdefault(row["course_id"], {})
+        per[row["status"]] = per.get(row["status"], 0) + 1
+    return counts
+
+
 # --- HR's marks --------------------------------------------------------------------------------
 
 
