@@ -172,6 +172,7 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     """
     from engine.base.errors import NotFound
     from engine.operations.demo_history import seed_history
+    from engine.operations.demo_talent import seed_demo_talent
     from engine.packs.definitions import deploy_pack
     from engine.packs.loading import discover_packs
     from engine.people.org_import import import_org
@@ -222,6 +223,7 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     from engine.operations.demo_recognition import seed_demo_recognition
 
     await seed_demo_recognition()
+    await seed_demo_talent()  # potential, risk of loss, a talent pool, successors
     # The roll-out pack beside the standard one: a programme three steps in (/rollout).
     from engine.operations.demo_rollout import seed_demo_rollout
 

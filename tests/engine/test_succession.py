@@ -158,3 +158,25 @@ async def test_an_hr_partner_plans_their_units_and_others_plan_nothing(org):
             await succession_plan(org.viewer(key))
     with pytest.raises(NotFound):  # the person's own succession side is not theirs to read
         await succession_of(org.ids["D1"], org.viewer("D1"))
+
+
+async def test_the_demo_assesses_the_rated_people_and_plans_successors(db):
+    from engine.operations.demo_talent import seed_demo_talent
+    from engine.talent.talent_review import talent_pools, talent_review
+    from tests.engine.test_dashboards import new_cycle
+
+    org = await build_org()
+    cycle = await new_cycle()
+    for key, rating in (("D1", 4), ("D2", 3), ("R1", 5), ("EM", 3)):
+        await record(org, cycle, key, "final_rating", {"rating": rating})
+    await seed_demo_talent()
+    hugo = org.viewer("HA")
+    review = await talent_review(cycle, "all", hugo)
+    placed = {c.name for box in review.boxes for c in box.cards}
+    assert {"Dora Dev", "Dan Dev", "Rita Rep", "Emil Engman"} <= placed
+    [pool] = await talent_pools(hugo)
+    assert pool.name == "Future leaders" and pool.members
+    plan = await succession_plan(hugo)
+    assert plan.positions and all(p.successors for p in plan.positions)
+    assert all(s.holder.name not in [h.name for h in p.incumbents]
+               for p in plan.positions for s in p.successors)
