@@ -39,8 +39,8 @@ async def seed_demo_talent() -> None:
     newest = await Record.filter(kind=finals).order_by("-cycle_id").only("cycle_id").first()
     if newest is None:
         return
-    rated = sorted({int(pid) for pid in await Record.filter(
-        kind=finals, cycle_id=newest.cycle_id).values_list("person_id", flat=True)})
+    rows = await Record.filter(kind=finals, cycle_id=newest.cycle_id).values("person_id")
+    rated = sorted({int(row["person_id"]) for row in rows})
     high: list[int] = []
     for n, person_id in enumerate(rated):
         ratings, band = ASSESSMENTS[n % len(ASSESSMENTS)]
