@@ -103,7 +103,7 @@ def format_date(value: date | datetime | str | None, fmt: str = DEFAULT_DATE) ->
         return ""
     if isinstance(value, str):
         try:
-            value = date.fromisoformat(value.strip())
+            return format_date(date.fromisoformat(value.strip()), fmt)
         except ValueError:
             return value
     language = i18n.language()

@@ -18,6 +18,7 @@ from tortoise.expressions import Q, RawSQL
 
 from engine.base import clock
 from engine.base.errors import Conflict, NotAllowed, NotFound
+from engine.base.i18n import pack_text, said
 from engine.base.models import HumanTask, ProcessDefinition
 from engine.people import assignment
 from engine.people.directory import DirectorySnapshot, current_directory
@@ -360,15 +361,15 @@ async def involved_task(task_id: int, person_id: int) -> HumanTask:
 
 def _holder_name(row: HumanTask, directory: DirectorySnapshot) -> str:
     person = directory.person(row.assignee_id)
-    return person.name if person else "someone else"
+    return person.name if person else said("someone else")
 
 
 def _owner_label(row: HumanTask) -> str:
     if row.candidate_group:
-        return f"the {row.candidate_group.upper()} group" if len(row.candidate_group) <= 3 else (
-            f"the {row.candidate_group.replace('_', ' ')} group"
-        )
-    return "its candidates"
+        group = (row.candidate_group.upper() if len(row.candidate_group) <= 3
+                 else row.candidate_group.replace("_", " "))
+        return said("the %(group)s group", group=group)
+    return said("its candidates")
 
 
 async def claim(task_id: int, actor_person_id: int, actor_label: str) -> TaskAction:
@@ -378,6 +379,7 @@ async def claim(task_id: int, actor_person_id: int, actor_label: str) -> TaskAct
     )
 
     row = await involved_task(task_id, actor_person_id)
+    task = pack_text(row.name)
     directory = await current_directory()
     actor = runtime.Actor(actor_person_id, actor_label)
     try:
@@ -387,12 +389,15 @@ async def claim(task_id: int, actor_person_id: int, actor_label: str) -> TaskAct
     except NotAllowed:
         await row.refresh_from_db()
         if row.status != "ready":
-            return TaskAction(False, f"'{row.name}' is no longer open.")
+            return TaskAction(False, said("'%(task)s' is no longer open.", task=task))
         holder = _holder_name(row, directory)
-        return TaskAction(False, f"'{row.name}' was already claimed by {holder}.")
+        return TaskAction(False, said("'%(task)s' was already claimed by %(holder)s.", task=task,
+                                      holder=holder))
     subject = directory.person(row.subject_id_cache)
-    about = f" for {subject.name}" if subject else ""
-    return TaskAction(True, f"You claimed '{row.name}'{about}; it is now yours alone.")
+    if subject:
+        return TaskAction(True, said("You claimed '%(task)s' for %(person)s; it is now yours "
+                                     "alone.", task=task, person=subject.name))
+    return TaskAction(True, said("You claimed '%(task)s'; it is now yours alone.", task=task))
 
 
 async def release(task_id: int, actor_person_id: int, actor_label: str) -> TaskAction:
@@ -400,10 +405,12 @@ async def release(task_id: int, actor_person_id: int, actor_label: str) -> TaskA
     from engine.workflow import runtime
 
     row = await involved_task(task_id, actor_person_id)
+    task = pack_text(row.name)
     directory = await current_directory()
     if row.status == "ready" and not is_shared(row.candidate_group, row.candidates):
         # A one-person task has nobody to go back to (the runtime would let it go unowned).
-        return TaskAction(False, f"'{row.name}' is yours alone: it cannot be released.")
+        return TaskAction(False, said("'%(task)s' is yours alone: it cannot be released.",
+                                      task=task))
     try:
         await runtime.release_task(task_id, runtime.Actor(actor_person_id, actor_label))
     except Conflict as refusal:
@@ -411,12 +418,15 @@ async def release(task_id: int, actor_person_id: int, actor_label: str) -> TaskA
     except NotAllowed:
         await row.refresh_from_db()
         if row.assignee_id is None:
-            return TaskAction(False, f"'{row.name}' is not claimed by anyone.")
+            return TaskAction(False, said("'%(task)s' is not claimed by anyone.", task=task))
         if row.assignee_id != actor_person_id:
             holder = _holder_name(row, directory)
-            return TaskAction(False, f"'{row.name}' is held by {holder}, not by you.")
-        return TaskAction(False, f"'{row.name}' is yours alone: it cannot be released.")
-    return TaskAction(True, f"You released '{row.name}'; it is back with {_owner_label(row)}.")
+            return TaskAction(False, said("'%(task)s' is held by %(holder)s, not by you.",
+                                          task=task, holder=holder))
+        return TaskAction(False, said("'%(task)s' is yours alone: it cannot be released.",
+                                      task=task))
+    return TaskAction(True, said("You released '%(task)s'; it is back with %(owner)s.",
+                                 task=task, owner=_owner_label(row)))
 
 
 # -- the CLI --------------------------------------------------------------------------------

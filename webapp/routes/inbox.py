@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.workflow import inbox
+from webapp import i18n
 from webapp.auth import Viewer, current_user
 from webapp.input import path_id
 from webapp.templating import flash, is_htmx, render
@@ -123,7 +124,7 @@ async def nav_counts(request: Request) -> Response:
 
 
 async def _after_action(request: Request, outcome: inbox.TaskAction) -> Response:
-    flash(request, outcome.message, "success" if outcome.done else "warning")
+    flash(request, i18n.say(outcome.message), "success" if outcome.done else "warning")
     form = await request.form()
     back = InboxQuery.from_url(str(form.get("next", "")))
     if not is_htmx(request):
