@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
-from engine.base.models import Course, Enrolment, Record
+from engine.base.models import Course, Cycle, Enrolment, Record
 from engine.people.directory import DirectorySnapshot, PersonInfo, UnitInfo
 from engine.performance.deployed_pack import newest_pack
 from engine.talent.training import CourseInfo, course_info, training_feature
@@ -79,14 +79,22 @@ def _rating(ratings: Mapping[str, Any], key: str) -> float | None:
 
 
 async def _ratings_by_person(kind: str) -> dict[int, list[_Rated]]:
-    rows = await Record.filter(kind=kind).order_by("created_at", "id").values(
-        "person_id", "cycle_id", "created_at", "data")
+    """Each person's competency ratings, oldest first. A rating belongs to its appraisal
+    cycle: it counts as given when the cycle was due (records brought over from an earlier
+    system were written later than that), else when it was written."""
+    due = {c["id"]: c["due_on"] for c in await Cycle.all().values("id", "due_on")}
+    rows = await Record.filter(kind=kind).values("person_id", "cycle_id", "created_at", "data")
     found: dict[int, list[_Rated]] = defaultdict(list)
     for row in rows:
         data = row["data"] if isinstance(row["data"], dict) else {}
         ratings = data.get("ratings")
-        if isinstance(ratings, dict):
-            found[row["person_id"]].append(_Rated(row["cycle_id"], row["created_at"], ratings))
+        if not isinstance(ratings, dict):
+            continue
+        day = due.get(row["cycle_id"])
+        at = datetime.combine(day, time(23, 59), tzinfo=UTC) if day else row["created_at"]
+        found[row["person_id"]].append(_Rated(row["cycle_id"], at, ratings))
+    for history in found.values():
+        history.sort(key=lambda r: r.at)
     return found
 
 
