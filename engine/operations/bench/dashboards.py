@@ -240,8 +240,15 @@ async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, An
         await ObjectiveStatus.filter(cycle_id=1).values_list("person_id", "objective_key",
                                                             "actual")
 
+    async def adoption() -> None:
+        # The roll-out's adoption figures per unit for HR (engine.talent.adoption).
+        from engine.talent.adoption import adoption_dashboard
+
+        await adoption_dashboard(1, _Viewer(1, frozenset({"hr"})))
+
     pages: dict[str, Callable[[], Awaitable[None]]] = {
         "progress_reference": reference,
+        "adoption_dashboard": adoption,
         "progress_scorecard": card, "team_at_risk": at_risk,
         "goals_team_lead": goals_lead, "goals_hr": goals_hr,
     }
@@ -264,4 +271,7 @@ async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, An
     for name in pages:
         if name != "progress_reference":
             found[f"{name}_ratio"] = round(found[f"{name}_p50_ms"] / floor, 1)
+    # The adoption dashboard is read at its p95 against the reference's p95 (docs/dashboards.md).
+    found["adoption_dashboard_p95_ratio"] = round(
+        found["adoption_dashboard_p95_ms"] / max(found["progress_reference_p95_ms"], 0.1), 1)
     return found
