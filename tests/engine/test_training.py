@@ -10,9 +10,9 @@ import pytest
 
 from engine.base import clock
 from engine.base.errors import NotAllowed
-from engine.base.models import Course, Enrolment, HumanTask
+from engine.base.models import Course, Cycle, Enrolment, HumanTask, Record
 from engine.people.directory import current_directory
-from engine.talent import training, training_enrolments
+from engine.talent import training, training_effect, training_enrolments
 from engine.talent.training import TrainingInputError
 from engine.workflow import runtime
 from engine.workflow.task_context import task_context
@@ -214,3 +214,51 @@ async def test_the_request_form_offers_the_course_s_open_sessions_with_free_seat
     assert "Lab" in offered[0]["label"] and "1 of 1 seats free" in offered[0]["label"]
     german = await task_context(task_id, "de")
     assert "1 von 1 Plätzen frei" in german.catalogs["course_sessions"]["open"][0]["label"]
+
+
+async def _rated(key: str, cycle_id: int, ratings: dict[str, int]) -> None:
+    await Record.create(kind="competency_ratings", person_id=await _pid(key), cycle_id=cycle_id,
+                        data={"job_family": "engineering", "ratings": ratings})
+
+
+async def test_the_effect_compares_the_trained_with_the_rest_between_the_same_cycles() -> None:
+    await training.ensure_catalog()
+    today = clock.now().date()
+    before = await Cycle.create(name="Earlier year-end", starts_on=today - timedelta(days=400),
+                                due_on=today - timedelta(days=340))
+    after = await Cycle.create(name="Later year-end", starts_on=today - timedelta(days=60),
+                               due_on=today - timedelta(days=5))
+    # Eve and Eli took the course between the two appraisals; the others did not.
+    for key, first, second in (("E1", 2, 4), ("E2", 3, 4), ("M1", 3, 3), ("D1", 2, 3),
+                               ("H1", 4, 3)):
+        await _rated(key, before.id, {"communication": first, "collaboration": 3})
+        await _rated(key, after.id, {"communication": second, "collaboration": 3})
+    course = await Course.get(code="feedback_conversations")
+    for key in ("E1", "E2"):
+        await Enrolment.create(course_id=course.id, person_id=await _pid(key),
+                               status="completed", enrolled_at=clock.now(),
+                               completed_at=clock.now() - timedelta(days=200))
+    [effect] = await training_effect.course_effects()
+    by_key = {e.competency: e for e in effect.effects}
+    communication = by_key["communication"]
+    assert (communication.trained, communication.trained_change) == (2, 1.5)
+    assert (communication.untrained, communication.untrained_change) == (3, 0.0)
+    assert communication.difference == 1.5
+    assert not communication.enough  # two people are too few to read
+    assert by_key["collaboration"].difference == 0.0
+
+
+async def test_hr_sees_which_managers_took_the_managers_course() -> None:
+    await training.ensure_catalog()
+    session = await training.schedule_session("appraisal_coaching_skills",
+                                              {"starts_at": _when(10)}, "person:H1")
+    done = await training_enrolments.enrol_directly(await _pid("D1"),
+                                                    "appraisal_coaching_skills", None, "H1")
+    await training_enrolments.mark_enrolments([done.id], "completed", "person:H1")
+    await training_enrolments.enrol_directly(await _pid("M1"), "appraisal_coaching_skills",
+                                             session.id, "person:H1")
+    coverage = await training_effect.manager_course_coverage(await current_directory())
+    assert coverage.course is not None and coverage.course.code == "appraisal_coaching_skills"
+    standing = {m.person.key: m.status for u in coverage.units for m in u.managers}
+    assert standing == {"D1": "completed", "M1": "enrolled"}  # Eve, Eli, Hana lead nobody
+    assert (coverage.count("completed"), coverage.count("enrolled"), coverage.total) == (1, 1, 2)
