@@ -123,7 +123,8 @@ async def test_hr_builds_a_pool_adds_someone_with_a_reason_and_removes_them(
     assert answer.status_code == 303
     again = await client.post("/hr/talent-pools", data={"csrf_token": token,
                                                          "name": "Future leaders"})
-    assert again.status_code == 422 and "There is a pool called Future leaders already" in again.text
+    assert again.status_code == 422
+    assert "There is a pool called Future leaders already" in again.text
     page = await client.get("/hr/talent-pools")
     pool_id = int(page.text.split('id="pool-')[1].split('"')[0])
     refused = await client.post(f"/hr/talent-pools/{pool_id}/members", data={
@@ -185,4 +186,5 @@ async def test_the_talent_pages_speak_german(
     review = await client.get("/hr/talent-review", headers={"Accept-Language": "de"})
     assert "Talentrunde" in review.text and "Zukünftige Führungskraft" in review.text
     succession = await client.get("/succession", headers={"Accept-Language": "de"})
-    assert "Schlüsselpositionen" in succession.text and "Nachfolgestärke je Bereich" in succession.text
+    assert "Schlüsselpositionen" in succession.text
+    assert "Nachfolgestärke je Bereich" in succession.text
