@@ -172,6 +172,7 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     """
     from engine.base.errors import NotFound
     from engine.operations.demo_history import seed_history
+    from engine.operations.demo_positions import seed_demo_positions
     from engine.operations.demo_talent import seed_demo_talent
     from engine.packs.definitions import deploy_pack
     from engine.packs.loading import discover_packs
@@ -227,6 +228,7 @@ async def seed(pack_folders: list[Path]) -> list[str]:
 
     lines += await seed_demo_training()  # courses, sessions, completions, evaluations
     await seed_demo_talent()  # potential, risk of loss, a talent pool, successors
+    lines += await seed_demo_positions()  # positions and competency evidence: gap heat maps
     # The roll-out pack beside the standard one: a programme three steps in (/rollout).
     from engine.operations.demo_rollout import seed_demo_rollout
 

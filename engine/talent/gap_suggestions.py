@@ -23,8 +23,8 @@ from engine.base.i18n import Said, said
 from engine.base.models import AuditEvent, Course, HumanTask
 from engine.people.assignment import may_act
 from engine.people.directory import DirectorySnapshot, PersonInfo
-from engine.performance.deployed_pack import current_features
 from engine.talent.gaps import CompetencyGap, analyse_people, may_see_person
+from engine.talent.positions import talent_pack
 from engine.workflow.access import SeesSubjects
 from engine.workflow.store import Batch, apply
 from engine.workflow.task_context import parsed_form, task_context
@@ -115,7 +115,7 @@ async def _plan_task(task_id: int, viewer: SeesSubjects, directory: DirectorySna
     if task is None or not may_act(viewer.person_id, task.assignee_id, task.candidate_group,
                                    task.candidates, directory):
         raise NotFound(f"no task {task_id}")
-    if task.bpmn_id != (await current_features()).gaps.plan_task:
+    if task.bpmn_id != (await talent_pack()).features.gaps.plan_task:
         raise NotFound(f"task {task_id} is not a development plan")
     if task.status != "ready":
         raise Conflict(said("This plan was already submitted."))
@@ -127,7 +127,7 @@ async def _plan_task(task_id: int, viewer: SeesSubjects, directory: DirectorySna
 
 async def offers_suggestions(bpmn_id: str) -> bool:
     """Whether a task's page offers gap suggestions (the pack's plan task)."""
-    return bpmn_id == (await current_features()).gaps.plan_task
+    return bpmn_id == (await talent_pack()).features.gaps.plan_task
 
 
 async def decisions(instance_id: int) -> dict[str, str]:
@@ -242,7 +242,7 @@ async def _draft_with(
     typed: Mapping[str, list[str]] | None,
 ) -> dict[str, Any]:
     """The task's draft with the suggestion as a new row of the plan's action table."""
-    gaps_feature = (await current_features()).gaps
+    gaps_feature = (await talent_pack()).features.gaps
     ctx = await task_context(task.id, language)
     schema, uischema = parsed_form(ctx)
     if schema is None:

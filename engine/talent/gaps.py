@@ -33,9 +33,16 @@ from engine.base.errors import NotAllowed, NotFound
 from engine.base.i18n import said
 from engine.base.models import Record
 from engine.people.directory import DirectorySnapshot, PersonInfo
-from engine.performance.deployed_pack import DeployedPack, newest_pack
+from engine.performance.deployed_pack import DeployedPack
 from engine.performance.populations import hr_scope, unit_order
-from engine.talent.positions import Profile, by_code, list_positions, pack_words, profile_for
+from engine.talent.positions import (
+    Profile,
+    by_code,
+    list_positions,
+    pack_words,
+    profile_for,
+    talent_pack,
+)
 from engine.workflow.access import HR_GROUP, SeesSubjects, can_view_subject
 
 SOURCES = ("self", "manager", "peers", "calibrated")
@@ -265,7 +272,7 @@ async def analyse_people(
     people: list[PersonInfo], language: str | None, *, own_view: int | None = None
 ) -> tuple[dict[int, PersonGaps], dict[str, Any]]:
     """Each person's gaps, and the pack's catalogs in `language` (names and anchors)."""
-    pack = await newest_pack()
+    pack = await talent_pack()
     catalogs = (await pack_words(language)).catalogs or pack.catalogs
     profiles = by_code(await list_positions(retired=True))
     default_family = str((pack.catalogs.get("competencies") or {}).get("default_family") or "")

@@ -27,9 +27,10 @@ from engine.base.errors import EngineError
 from engine.base.i18n import Said, said
 from engine.base.models import OrgUnit, Position, ProcessDefinition
 from engine.packs.definitions import deployed
+from engine.packs.loading import Features
 from engine.packs.translations import TEXTS, pack_translations, translate_data
 from engine.people.directory import PersonInfo
-from engine.performance.deployed_pack import newest_pack
+from engine.performance.deployed_pack import NOTHING_DEPLOYED, DeployedPack
 
 CATALOG = "positions"
 # The code of a job family's generic profile: "family:engineering".
@@ -132,9 +133,37 @@ class Framework:
         return cls(competencies, lowest, highest, str(framework.get("default_family") or ""))
 
 
+async def _talent_definition() -> int | None:
+    """The newest deployed version of the newest pack that ships a competency framework (a
+    pack installed beside it — a roll-out programme — has none)."""
+    seen: set[str] = set()
+    for definition_id, pack in await ProcessDefinition.all().order_by("-id").values_list(
+        "id", "pack"
+    ):
+        if pack in seen:
+            continue
+        seen.add(pack)
+        if "competencies" in (await deployed(definition_id)).catalogs:
+            return int(definition_id)
+    return None
+
+
+async def talent_pack() -> DeployedPack:
+    """The deployed pack whose competency framework, positions and `[features]` the talent
+    pages use: the newest one that ships a framework."""
+    definition_id = await _talent_definition()
+    if definition_id is None:
+        return NOTHING_DEPLOYED
+    dep = await deployed(definition_id)
+    rows = await ProcessDefinition.filter(id=definition_id).values("settings")
+    settings = rows[0]["settings"] if rows and isinstance(rows[0]["settings"], dict) else {}
+    features, _ = Features.from_table(settings.get("features"))
+    return DeployedPack(name=dep.pack, features=features, catalogs=dep.catalogs)
+
+
 async def current_framework() -> Framework:
-    """The framework of the newest deployed pack."""
-    return Framework.of((await newest_pack()).catalogs)
+    """The framework of the deployed pack the talent pages use."""
+    return Framework.of((await talent_pack()).catalogs)
 
 
 def _lines(text: str) -> tuple[str, ...]:
@@ -379,8 +408,8 @@ async def seed_positions(pack: str, catalogs: Mapping[str, Any]) -> SeedReport:
 
 
 async def seed_deployed() -> SeedReport:
-    """Seed the positions of the newest deployed pack (nothing when none ships any)."""
-    pack = await newest_pack()
+    """Seed the positions of the talent pages' pack (nothing when none ships any)."""
+    pack = await talent_pack()
     if not pack.name:
         return SeedReport()
     return await seed_positions(pack.name, pack.catalogs)
@@ -391,7 +420,7 @@ async def seed_deployed() -> SeedReport:
 
 @dataclass(frozen=True)
 class PackWords:
-    """The newest deployed pack's catalogs in one language, and the translations of its
+    """The talent pack's catalogs in one language, and the translations of its
     positions catalog (for the rows a pack shipped; what HR typed is shown as typed)."""
 
     catalogs: dict[str, Any] = field(default_factory=dict)
@@ -407,11 +436,11 @@ class PackWords:
 
 
 async def pack_words(language: str | None) -> PackWords:
-    """The newest deployed pack's catalogs and positions' texts in `language`."""
-    newest = await ProcessDefinition.all().order_by("-id").only("id").first()
-    if newest is None:
+    """The talent pack's catalogs and positions' texts in `language`."""
+    definition_id = await _talent_definition()
+    if definition_id is None:
         return PackWords()
-    dep = await deployed(newest.id)
+    dep = await deployed(definition_id)
     table = pack_translations(dep.sources, language)
     catalogs = {name: translate_data(catalog, table, f"catalogs/{name}.toml")
                 for name, catalog in dep.catalogs.items()}

@@ -143,21 +143,22 @@ async def decide_suggestion(request: Request) -> Response:
     except NotFound:
         raise HTTPException(404) from None
     if accept:
-        flash(request, i18n.gettext("Added to the plan's actions: %(text)s. Set its due date, "
-                                    "then submit the plan when it is complete.",
+        flash(request, i18n.gettext("Added “%(text)s” to the plan's actions; set its due "
+                                    "date, then submit the plan when it is complete.",
                                     text=chosen.text), "success")
         return _back(request, back + "#task-form")
     if is_htmx(request):
         found = await _suggestions(request, viewer)
         return render(request, "_gaps_suggestions.html", {"offer": found, "task_id": task_id})
-    flash(request, i18n.gettext("Dismissed: %(text)s.", text=chosen.text), "info")
+    flash(request, i18n.gettext("Dismissed “%(text)s”.", text=chosen.text), "info")
     return _back(request, back)
 
 
 def _back(request: Request, url: str) -> Response:
-    """To the task page: a full load, so the form shows the draft."""
+    """To the task page: a full load, so the form shows the draft (htmx asked from the task
+    page itself: it reloads it)."""
     if is_htmx(request):
-        return Response(status_code=204, headers={"HX-Redirect": url})
+        return Response(status_code=204, headers={"HX-Refresh": "true"})
     return RedirectResponse(url, status_code=303)
 
 
