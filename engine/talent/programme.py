@@ -13,7 +13,7 @@ pilot units …) is the answers of its first step outside the eight, its set-up.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -137,6 +137,12 @@ def _owner(task: HumanTask, directory: DirectorySnapshot) -> str:
     return group_label(task.candidate_group) if task.candidate_group else ""
 
 
+def _named(value: ShownValue, directory: DirectorySnapshot) -> ShownValue:
+    """An answer naming a person by their key (the people picker stores it) shows their name."""
+    person = directory.by_key.get(value.text) if value.kind == "text" else None
+    return replace(value, text=person.name) if person is not None else value
+
+
 def _evidence(value: Any) -> list[Evidence]:
     rows = value if isinstance(value, list) else []
     found = []
@@ -202,7 +208,8 @@ async def programme(instance_id: int) -> Programme:
     step_tasks = {s.task for s in rollout.steps} | {s.review for s in rollout.steps if s.review}
     setup = next((t for t in tasks if t.bpmn_id not in step_tasks and t.status == "completed"),
                  None)
-    about = describe_submission(dep, setup.bpmn_id, setup.submitted or {}) if setup else []
+    about = [_named(value, directory) for value in
+             describe_submission(dep, setup.bpmn_id, setup.submitted or {})] if setup else []
     steps = [_step(n, s.label, s.task, s.review, tasks, dep, rollout, directory)
              for n, s in enumerate(rollout.steps, start=1)]
     lead = directory.person(instance.subject_id) if instance.subject_id else None
