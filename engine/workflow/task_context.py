@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from engine.base import clock
 from engine.base.errors import NotFound
+from engine.base.i18n import said
 from engine.base.models import Cycle, HumanTask, ProcessInstance
 from engine.base.serialization import load_state
 from engine.packs.definitions import Deployed, deployed
@@ -235,7 +236,8 @@ async def task_context(task_id: int, language: str | None = None) -> TaskContext
         for_subject = task.assignee_id is not None and task.assignee_id == instance.subject_id
         choices = catalog_choices(catalogs)
         choices[f"{CATALOG}.open"] = {**choices.get(f"{CATALOG}.open", {}), **goal_names}
-        earlier = [_earlier_step(row, dep, directory, for_subject, choices) for row in done]
+        earlier = [_earlier_step(row, dep, directory, for_subject, choices, words)
+                   for row in done]
         if dep.process_settings.get("visible_to") == "participants":
             # Between the people in it (feedback, check-ins): what one wrote reaches the other
             # only as the process shows it in the instructions, not as raw earlier steps.
@@ -282,11 +284,14 @@ def _rendered_instructions(ctx: TaskContext) -> tuple[Markup, str | None]:
 
 def _earlier_step(row: HumanTask, dep: Deployed, directory: DirectorySnapshot,
                   for_subject: bool = False,
-                  choices: Mapping[str, Mapping[str, str]] | None = None) -> EarlierStep:
+                  choices: Mapping[str, Mapping[str, str]] | None = None,
+                  words: Mapping[str, Mapping[str, str]] | None = None) -> EarlierStep:
     """A step done before this one, as the person on this task sees it: `for_subject`, the
     person the process is about, does not see the fields the step's form marks private."""
     submitted = row.submitted if isinstance(row.submitted, dict) else {}
     form = _form_definition(dep, task_info(dep, row))
+    if words:  # the step's labels and choices as the pack translates them for the reader
+        form = _translated_form(form, words)
     schema, uischema = _parsed_form(form, submitted)
     if for_subject and uischema:
         hidden = private_fields(uischema)
@@ -394,7 +399,7 @@ def _scalar_text(value: Any, schema: Mapping[str, Any], ui: Mapping[str, Any],
     if json.dumps(value) in labels:
         return labels[json.dumps(value)]
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return said("Yes") if value else said("No")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -403,11 +408,18 @@ def _scalar_text(value: Any, schema: Mapping[str, Any], ui: Mapping[str, Any],
 def _signature_text(value: Any) -> str:
     if isinstance(value, Mapping) and value.get("acknowledged"):
         when = str(value.get("signed_at") or "")[:16].replace("T", " ")
-        text = f"Signed by {value.get('name', '')}" + (f" on {when} UTC" if when else "")
-        return text + (f" — “{value['comment']}”" if value.get("comment") else "")
+        name, comment = str(value.get("name", "")), str(value.get("comment") or "")
+        if when and comment:
+            return said("Signed by %(name)s on %(when)s UTC — “%(comment)s”",
+                        name=name, when=when, comment=comment)
+        if when:
+            return said("Signed by %(name)s on %(when)s UTC", name=name, when=when)
+        if comment:
+            return said("Signed by %(name)s — “%(comment)s”", name=name, comment=comment)
+        return said("Signed by %(name)s", name=name)
     if value is True:
-        return "Signed"
-    return "Not signed"
+        return said("Signed")
+    return said("Not signed")
 
 
 def summarize(
