@@ -25,12 +25,13 @@ from tortoise.transactions import in_transaction
 from engine.base import clock
 from engine.base.errors import EngineError
 from engine.base.i18n import Said, said
-from engine.base.models import OrgUnit, Position, ProcessDefinition
+from engine.base.models import OrgUnit, Person, Position, ProcessDefinition
 from engine.packs.definitions import deployed
 from engine.packs.loading import Features
 from engine.packs.translations import TEXTS, pack_translations, translate_data
-from engine.people.directory import PersonInfo
+from engine.people.directory import PersonInfo, bump_directory_version
 from engine.performance.deployed_pack import NOTHING_DEPLOYED, DeployedPack
+from engine.workflow.store import record_event
 
 CATALOG = "positions"
 # The code of a job family's generic profile: "family:engineering".
@@ -467,3 +468,24 @@ def profile_for(
 def by_code(profiles: Iterable[Profile]) -> dict[str, Profile]:
     """Profiles by code."""
     return {p.code: p for p in profiles}
+
+
+class PositionRetired(EngineError):
+    """The position exists but is retired: nobody is given it any more."""
+
+
+async def assign_position(person_id: int, code: str | None, actor: str) -> None:
+    """Give a person a position (None or "": none), as the org import and SCIM do; an
+    unknown code is PositionMissing, a retired one PositionRetired."""
+    code = (code or "").strip()
+    if code:
+        found = await Position.get_or_none(code=code)
+        if found is None:
+            raise PositionMissing(code)
+        if not found.active:
+            raise PositionRetired(f"position {code!r} is retired")
+    async with in_transaction():
+        await Person.filter(id=person_id).update(position=code)
+        await bump_directory_version()
+    await record_event(actor, "position_assigned", detail={"person": person_id,
+                                                           "position": code})

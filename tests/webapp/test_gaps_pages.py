@@ -187,3 +187,32 @@ async def test_a_manager_accepts_one_suggestion_into_the_plan_and_dismisses_anot
     # Someone else's plan task offers them nothing.
     await _as(client, login, standard["employee"])
     assert (await client.get(f"/tasks/{task_id}/gap-suggestions")).status_code == 404
+
+
+async def test_hr_sets_a_position_over_the_api_and_a_bad_code_is_refused(
+    client: httpx.AsyncClient, standard: dict[str, str],
+) -> None:
+    from engine.base.models import User
+    from engine.people import tokens
+
+    async def token(username: str) -> dict[str, str]:
+        user = await User.get(username=username)
+        made = await tokens.make_token(f"test {username}", kind="personal", scopes=["api"],
+                                       user_id=user.id)
+        return {"Authorization": f"Bearer {made.token}"}
+
+    hr, manager = await token(standard["hr"]), await token(standard["manager"])
+    url = "/api/v1/people/E300/position"
+
+    unknown = await client.put(url, json={"position": "astronaut"}, headers=hr)
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_position"
+    assert (await client.put(url, json={"position": "finance_analyst"},
+                             headers=manager)).status_code == 404
+    moved = await client.put(url, json={"position": "senior_software_engineer"}, headers=hr)
+
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["position"] == "senior_software_engineer"
+    read = await client.get("/api/v1/people/E300", headers=manager)
+    assert read.json()["position"] == "senior_software_engineer"
+    cleared = await client.put(url, json={"position": None}, headers=hr)
+    assert cleared.json()["position"] is None

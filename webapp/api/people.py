@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.people.directory import DirectorySnapshot, PersonInfo
+from engine.people.directory import DirectorySnapshot, PersonInfo, current_directory
+from engine.talent import positions
+from engine.workflow.access import hr_population
 from webapp.api.core import (
     PAGE_PARAMS,
     READ,
+    WRITE,
     Answer,
+    ApiError,
     Call,
     Endpoint,
     Param,
@@ -36,6 +40,7 @@ def person_body(directory: DirectorySnapshot, person: PersonInfo) -> dict[str, A
         "unit": unit.code if unit else None,
         "manager": manager.key if manager else None,
         "active": person.active,
+        "position": person.position or None,
     }
 
 
@@ -75,6 +80,29 @@ async def get_person(call: Call) -> Answer:
     return Answer(200, person_body(call.directory, person))
 
 
+async def set_position(call: Call) -> Answer:
+    """PUT /people/{key}/position (HR)."""
+    if not call.viewer.is_hr:
+        raise nothing_here()
+    person = find_person(call.directory, call.params["key"])
+    if person is None or not person.active:
+        raise nothing_here()
+    covered = hr_population(call.viewer, call.directory)
+    if covered is not None and person.id not in covered:
+        raise nothing_here()
+    code = call.body.get("position")
+    try:
+        await positions.assign_position(person.id, code, call.viewer.actor_label)
+    except positions.PositionMissing:
+        raise ApiError(422, "unknown_position", f"There is no position {code!r}.",
+                       [{"path": "/position", "message": "no such position"}]) from None
+    except positions.PositionRetired:
+        raise ApiError(422, "retired_position", f"The position {code!r} is retired.",
+                       [{"path": "/position", "message": "retired"}]) from None
+    directory = await current_directory()
+    return Answer(200, person_body(directory, directory.person(person.id) or person))
+
+
 async def list_units(call: Call) -> Answer:
     """GET /units."""
     directory = call.directory
@@ -111,6 +139,21 @@ endpoints = [
         params=(Param("key", "path", {"type": "string", "maxLength": 64},
                       "The employee id.", required=True),),
         errors=(404,),
+    ),
+    Endpoint(
+        "PUT", "/people/{key}/position", set_position, "setPersonPosition",
+        "Set a person's position (HR)",
+        "Give an active person a position (the code of a position profile HR keeps at "
+        "/positions), or none with null; gap analysis measures them against it. 404 outside "
+        "HR or an HR partner's units; 422 for an unknown or retired position.", TAG, WRITE,
+        {200: ("The person.", ref("Person"))},
+        params=(Param("key", "path", {"type": "string", "maxLength": 64},
+                      "The employee id.", required=True),),
+        body={"type": "object", "additionalProperties": False, "required": ["position"],
+              "properties": {"position": {"type": ["string", "null"], "maxLength": 64,
+                                          "description": "A position's code, or null."}}},
+        body_example={"position": "senior_software_engineer"},
+        errors=(404, 422),
     ),
     Endpoint(
         "GET", "/units", list_units, "listUnits", "List org units",

@@ -48,6 +48,8 @@ COMPONENTS: dict[str, JSON] = {
         "unit": {"type": ["string", "null"], "description": "The org unit's code."},
         "manager": {"type": ["string", "null"], "description": "The manager's employee id."},
         "active": {"type": "boolean"},
+        "position": {"type": ["string", "null"],
+                     "description": "The code of the person's position (a position profile)."},
     }),
     "Unit": obj({
         "code": TEXT,
