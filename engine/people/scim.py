@@ -10,7 +10,9 @@ username (a login made by SCIM has no password: people sign in through the ident
 their email, `title` their title, `active` whether they are active (false makes a leaver); the
 enterprise extension's `employeeNumber` is the person's key, `department` their org unit (by
 name, created when new, as the org import creates units) and `manager.value` their manager's
-SCIM id. A user is written through the org import's own rows (engine.people.org_import
+SCIM id; Sightline's extension's `position` their position (the code of a position profile;
+an unknown or retired one is refused, and a request without the extension leaves it as it
+is). A user is written through the org import's own rows (engine.people.org_import
 `import_rows`): the same checks and the same writes as `sightline org import`. What SCIM
 says that the directory has no column for (given and family name, the list of emails with
 their types, when SCIM made and last changed the user) is kept in the person's `scim`
@@ -33,7 +35,7 @@ import copy
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,6 +51,9 @@ from engine.people.directory import bump_directory_version
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+# Sightline's own extension of a User: the person's position (a position profile's code).
+SIGHTLINE = "urn:sightline:params:scim:schemas:extension:sightline:2.0:User"
+EXTENSIONS = (ENTERPRISE, SIGHTLINE)
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -154,6 +159,15 @@ def _enterprise_attributes() -> list[dict[str, Any]]:
     ]
 
 
+def _sightline_attributes(positions: Sequence[str]) -> list[dict[str, Any]]:
+    position = _attr("position", case_exact=True, description=(
+        "The code of the person's position (a position profile HR keeps); gap analysis "
+        "measures them against it"))
+    if positions:
+        position["canonicalValues"] = list(positions)
+    return [position]
+
+
 def _group_attributes() -> list[dict[str, Any]]:
     return [
         _attr("displayName", required=True, uniqueness="server",
@@ -166,11 +180,13 @@ def _group_attributes() -> list[dict[str, Any]]:
     ]
 
 
-def schemas(base: str) -> list[dict[str, Any]]:
-    """The Schema resources this server publishes (what it actually stores, nothing more)."""
+def schemas(base: str, positions: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The Schema resources this server publishes (what it actually stores, nothing more);
+    `positions` are the codes a position may take now (its canonical values)."""
     found = [
         (USER, "User", "A person with a login", _user_attributes()),
         (ENTERPRISE, "EnterpriseUser", "Key, org unit and manager", _enterprise_attributes()),
+        (SIGHTLINE, "SightlineUser", "The person's position", _sightline_attributes(positions)),
         (GROUP, "Group", "A named group of people", _group_attributes()),
     ]
     return [
@@ -189,7 +205,7 @@ def resource_types(base: str) -> list[dict[str, Any]]:
         {
             "schemas": [RESOURCE_TYPE], "id": "User", "name": "User", "endpoint": "/Users",
             "description": "People with a login", "schema": USER,
-            "schemaExtensions": [{"schema": ENTERPRISE, "required": False}],
+            "schemaExtensions": [{"schema": urn, "required": False} for urn in EXTENSIONS],
             "meta": {"resourceType": "ResourceType", "location": f"{base}/ResourceTypes/User"},
         },
         {
@@ -308,7 +324,7 @@ def _short(attribute: str, schema: str) -> str:
     """A filter or PATCH path without its schema URN, lower-cased (attribute names are not
     case sensitive)."""
     lowered = attribute.lower()
-    for urn in (schema, ENTERPRISE):
+    for urn in (schema, *EXTENSIONS):
         if lowered.startswith(urn.lower() + ":"):
             return lowered[len(urn) + 1:]
     return lowered
@@ -386,12 +402,14 @@ def project(resource: dict[str, Any], attributes: str = "", excluded: str = "") 
             if not item:
                 continue
             lowered = item.lower()
-            if lowered.startswith(ENTERPRISE.lower() + ":"):
-                out.append([ENTERPRISE, *item[len(ENTERPRISE) + 1:].split(".")])
+            urn = next((u for u in EXTENSIONS
+                        if lowered == u.lower() or lowered.startswith(u.lower() + ":")), None)
+            if urn is not None and lowered == urn.lower():
+                out.append([urn])
+            elif urn is not None:
+                out.append([urn, *item[len(urn) + 1:].split(".")])
             elif lowered.startswith(schema.lower() + ":"):
                 out.append(item[len(schema) + 1:].split("."))
-            elif lowered == ENTERPRISE.lower():
-                out.append([ENTERPRISE])
             else:
                 out.append(item.split("."))
         return out
@@ -476,12 +494,13 @@ def apply_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
 def _container(resource: dict[str, Any], path: str, schema: str) -> tuple[dict[str, Any], str]:
     """The object a path's last attribute lives in (the extension's, for its URN) and that
     attribute's name."""
-    if path.lower().startswith(ENTERPRISE.lower()):
-        rest = path[len(ENTERPRISE):].lstrip(":")
-        node = resource.setdefault(ENTERPRISE, {})
-        if not rest:
-            return resource, ENTERPRISE
-        return node, rest
+    for urn in EXTENSIONS:
+        if path.lower().startswith(urn.lower()):
+            rest = path[len(urn):].lstrip(":")
+            node = resource.setdefault(urn, {})
+            if not rest:
+                return resource, urn
+            return node, rest
     if path.lower().startswith(schema.lower() + ":"):
         path = path[len(schema) + 1:]
     return resource, path
@@ -494,15 +513,19 @@ def _key(node: dict[str, Any], name: str) -> str:
 def _patch_path(
     resource: dict[str, Any], op: str, path: str, value: Any, schema: str
 ) -> None:
-    if path.lower() == ENTERPRISE.lower():  # the whole extension (its URN has dots in it)
-        if op == "remove":
-            resource.pop(ENTERPRISE, None)
+    whole = next((urn for urn in EXTENSIONS if path.lower() == urn.lower()), None)
+    if whole is not None:  # the whole extension (its URN has dots in it)
+        if op == "remove" and whole == SIGHTLINE:
+            # Present and empty: the position is removed (absent would leave it alone).
+            resource[whole] = {}
+        elif op == "remove":
+            resource.pop(whole, None)
         elif not isinstance(value, dict):
-            raise _invalid(f"{ENTERPRISE} takes an object")
+            raise _invalid(f"{whole} takes an object")
         elif op == "replace":
-            resource[ENTERPRISE] = value
+            resource[whole] = value
         else:
-            resource.setdefault(ENTERPRISE, {}).update(value)
+            resource.setdefault(whole, {}).update(value)
         return
     node, rest = _container(resource, path, schema)
     match = _VALUE_FILTER.match(rest)
@@ -626,7 +649,7 @@ def _user_resource(
     groups: list[tuple[int, str]],
 ) -> dict[str, Any]:
     extras = (person["attributes"] or {}).get(EXTRAS) or {}
-    resource: dict[str, Any] = {"schemas": [USER, ENTERPRISE], "id": str(person["id"])}
+    resource: dict[str, Any] = {"schemas": [USER], "id": str(person["id"])}
     if person["external_id"]:
         resource["externalId"] = person["external_id"]
     resource["userName"] = username
@@ -662,10 +685,14 @@ def _user_resource(
         enterprise["manager"] = {
             "value": str(person["manager_id"]), "$ref": f"{base}/Users/{person['manager_id']}"
         }
+    # schemas names an extension only when the user has some of it
+    resource["schemas"] = [USER]
     if enterprise:
         resource[ENTERPRISE] = enterprise
-    else:  # schemas names the extension only when the user has some of it
-        resource["schemas"] = [USER]
+        resource["schemas"].append(ENTERPRISE)
+    if person["position"]:
+        resource[SIGHTLINE] = {"position": person["position"]}
+        resource["schemas"].append(SIGHTLINE)
     return _with_meta(resource, "User", f"{base}/Users/{person['id']}",
                       extras.get("created"), extras.get("lastModified"))
 
@@ -677,7 +704,7 @@ def _primary_email(emails: list[Any]) -> str:
 
 
 _PERSON_VALUES = ("id", "key", "name", "email", "title", "org_unit_id", "manager_id", "active",
-                  "external_id", "attributes")
+                  "external_id", "attributes", "position")
 
 
 async def _user_resources(base: str, users: list[tuple[int, str]]) -> list[dict[str, Any]]:
@@ -797,6 +824,9 @@ def _user_input(body: Any) -> dict[str, Any]:
             raise _invalid(f"manager {manager['value']!r} is not a User id")
     elif manager not in (None, "", {}) and not isinstance(manager, dict):
         raise _invalid("manager must be an object with the manager's id as value")
+    sightline = body.get(SIGHTLINE)
+    if sightline is not None and not isinstance(sightline, dict):
+        raise _invalid(f"{SIGHTLINE} must be an object")
     external = body.get("externalId")
     return {
         "userName": username,
@@ -812,6 +842,9 @@ def _user_input(body: Any) -> dict[str, Any]:
         "key": _text(enterprise.get("employeeNumber"), "employeeNumber", 64),
         "department": _text(enterprise.get("department"), "department", 255),
         "manager_id": manager_id,
+        # Only a request that carries Sightline's extension changes the position.
+        "position": None if sightline is None else _text(
+            sightline.get("position"), "position", 64),
     }
 
 
@@ -863,7 +896,10 @@ async def _write_user(
         code, unit_name = await _unit_columns(wanted["department"])
         row = [key, wanted["full_name"], wanted["email"], wanted["title"], code, unit_name,
                manager_key, "yes" if wanted["active"] else "no", wanted["external_id"] or ""]
-        report = await org_import.import_rows(ORG_COLUMNS, [(1, row)])
+        columns = ORG_COLUMNS
+        if wanted["position"] is not None:
+            columns, row = [*ORG_COLUMNS, "position"], [*row, wanted["position"]]
+        report = await org_import.import_rows(columns, [(1, row)])
         if not report.ok:
             raise _invalid("; ".join(e.split(": ", 1)[-1] for e in report.errors))
         saved = await Person.get(key=key)

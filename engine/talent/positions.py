@@ -489,3 +489,8 @@ async def assign_position(person_id: int, code: str | None, actor: str) -> None:
         await bump_directory_version()
     await record_event(actor, "position_assigned", detail={"person": person_id,
                                                            "position": code})
+
+
+async def position_codes() -> list[str]:
+    """The codes of the positions a person may be given now (active, not generic)."""
+    return [p.code for p in await list_positions() if not p.generic]

@@ -216,3 +216,43 @@ async def test_hr_sets_a_position_over_the_api_and_a_bad_code_is_refused(
     assert read.json()["position"] == "senior_software_engineer"
     cleared = await client.put(url, json={"position": None}, headers=hr)
     assert cleared.json()["position"] is None
+
+
+async def test_an_identity_provider_sets_a_position_through_scim(
+    client: httpx.AsyncClient, standard: dict[str, str],
+) -> None:
+    from engine.people import tokens
+
+    sightline = "urn:sightline:params:scim:schemas:extension:sightline:2.0:User"
+    made = await tokens.make_token("Entra ID", kind=tokens.SERVICE, scopes=["scim"])
+    client.headers["Authorization"] = f"Bearer {made.token}"
+    user = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", sightline],
+        "userName": "grace@example.com", "displayName": "Grace Hopper",
+        "emails": [{"value": "grace@example.com", "primary": True}],
+        sightline: {"position": "astronaut"},
+    }
+
+    refused = await client.post("/scim/v2/Users", json=user)
+    assert refused.status_code == 400 and "'astronaut' is not a position" in refused.text
+
+    user[sightline] = {"position": "engineering_manager"}
+    created = await client.post("/scim/v2/Users", json=user)
+    assert created.status_code == 201, created.text
+    assert created.json()[sightline] == {"position": "engineering_manager"}
+    uid = created.json()["id"]
+    # A change without the extension leaves the position as it was ...
+    renamed = await client.patch(f"/scim/v2/Users/{uid}", json={
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Grace B. Hopper"}]})
+    assert renamed.json()[sightline] == {"position": "engineering_manager"}
+    assert (await Person.get(id=int(uid))).position == "engineering_manager"
+    # ... and removing it clears it.
+    removed = await client.patch(f"/scim/v2/Users/{uid}", json={
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": f"{sightline}:position"}]})
+    assert sightline not in removed.json()
+    assert (await Person.get(id=int(uid))).position == ""
+    # The schema offers the positions there are.
+    schema = await client.get(f"/scim/v2/Schemas/{sightline}")
+    assert "senior_software_engineer" in schema.json()["attributes"][0]["canonicalValues"]

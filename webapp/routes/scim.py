@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from engine.people import scim, tokens
 from engine.people.scim import ScimError
+from engine.talent import positions
 from engine.workflow import provisioning
 
 PREFIX = "/scim/v2"
@@ -125,7 +126,7 @@ async def service_provider_config(request: Request, rest: str) -> Response:
 async def schemas(request: Request, rest: str) -> Response:
     if request.method != "GET":
         raise _method_not_allowed(request.method, "/Schemas")
-    found = scim.schemas(_base(request))
+    found = scim.schemas(_base(request), await positions.position_codes())
     if rest:
         match = next((s for s in found if s["id"] == rest), None)
         if match is None:
