@@ -83,8 +83,10 @@ async def seed_demo_positions(seed: int = 2026) -> list[str]:
     batch = store.Batch()
     rated = 0
     # Whoever another part of the demo rated already (training's before/after) keeps it.
-    done = set(await Record.filter(kind=kind, cycle_id=last.id).values_list(
-        "person_id", flat=True)) if last is not None else set()
+    done: set[Any] = set()
+    if last is not None:
+        done = set(await Record.filter(kind=kind, cycle_id=last.id).values_list(
+            "person_id", flat=True))
     for person in sorted(directory.people.values(), key=lambda p: p.key):
         if not person.active or last is None or person.id in done:
             continue
