@@ -227,8 +227,8 @@ async def seed(pack_folders: list[Path]) -> list[str]:
     from engine.operations.demo_training import seed_demo_training
 
     lines += await seed_demo_training()  # courses, sessions, completions, evaluations
-    await seed_demo_talent()  # potential, risk of loss, a talent pool, successors
     lines += await seed_demo_positions()  # positions and competency evidence: gap heat maps
+    await seed_demo_talent()  # potential, risk of loss, a talent pool, successors
     # The roll-out pack beside the standard one: a programme three steps in (/rollout).
     from engine.operations.demo_rollout import seed_demo_rollout
 
