@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError
+from jinja2 import ChainableUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
@@ -30,6 +30,8 @@ class BoundedSandbox(SandboxedEnvironment):
         self.filters["date"] = readable_date
         for name in ("center", "indent"):
             self.filters[name] = _width_checked(self.filters[name])
+        for name in ("round", "int", "float"):
+            self.filters[name] = _missing_stays_missing(self.filters[name])
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         """A guarded binary operation."""
@@ -49,6 +51,17 @@ def _width_checked(padding: Any) -> Any:
         return padding(value, width, *args, **kwargs)
 
     return checked
+
+
+def _missing_stays_missing(number_filter: Any) -> Any:
+    """A number filter given a value the task data lacks renders it empty, as a missing value
+    does everywhere else, instead of failing the page."""
+    def tolerant(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, Undefined):
+            return value
+        return number_filter(value, *args, **kwargs)
+
+    return tolerant
 
 
 def render_bounded(

@@ -20,6 +20,14 @@ def test_missing_task_data_renders_empty() -> None:
     assert schema == {"title": "Review for "}
 
 
+def test_a_missing_number_renders_empty_through_the_number_filters() -> None:
+    # A course's cost before the course is chosen: the sentence reads empty, not a failed page.
+    html = render_instructions("{{ course.cost | round | int }} EUR, {{ days | float }} days",
+                               {"days": "2.5"})
+    assert str(html) == "<p>EUR, 2.5 days</p>\n"
+    assert str(render_instructions("{{ cost | round | int }}", {"cost": 499.6})) == "<p>500</p>\n"
+
+
 def test_bad_json_after_rendering_is_a_clear_error() -> None:
     with pytest.raises(FormDefinitionError, match="not valid JSON after rendering.*line 1"):
         render_schema_template('{"title": "{{ name }}"}', {"name": 'say "hi"'})

@@ -15,6 +15,8 @@ examples. SIGHTLINE_FUZZ_EXAMPLES raises the counts for a deeper run than CI's.
 
 from __future__ import annotations
 
+import copy
+
 import asyncio
 import inspect
 import json
@@ -327,7 +329,8 @@ async def drive(case: Case, parked: set[tuple[str, str, str]], cycle_id: int) ->
     hr = await runtime.actor_for("hana")
     starter = await runtime.actor_for(case.subject) if case.process in SELF_STARTED else hr
     instance = await runtime.start_process(
-        case.process, subject=case.subject, actor=starter, pack=case.pack, cycle_id=cycle_id
+        case.process, subject=case.subject, actor=starter, pack=case.pack, cycle_id=cycle_id,
+        data=copy.deepcopy(case.spec.get("start_data") or {}),
     )
     used: Counter[str] = Counter()
     signals = [s if isinstance(s, dict) else {"name": s} for s in case.spec.get("signals") or []]
