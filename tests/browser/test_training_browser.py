@@ -43,7 +43,10 @@ def test_a_costly_course_from_request_to_an_evaluated_completion(
     # Eve finds the course in the catalog and asks for it.
     page = open_page()
     log_in(page, "e1")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Training").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Development").click()
+    page.get_by_role("navigation", name="Development").get_by_role("link", name="Training").click()
+    expect(page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Development")).to_have_attribute("aria-current", "page")
     expect(page.get_by_role("heading", level=1, name="Training")).to_be_visible()
     expect(page.locator("#course-appraisal_coaching_skills")).to_contain_text(
         "Appraisal and coaching skills for managers")
