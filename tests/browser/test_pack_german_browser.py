@@ -65,7 +65,8 @@ def german(browser: Browser, live_server: str) -> Iterator[Callable[[str, str], 
 
 
 def open_task(page: Page, name: str) -> None:
-    """Open a waiting task of Eve's appraisal from the inbox (task names are the BPMN's)."""
+    """Open a waiting task of Eve's appraisal from the inbox, by its German name (the pack's
+    translation of the BPMN's name)."""
     page.goto("/inbox")
     page.locator("tbody tr", has_text=EVE).get_by_role("link", name=name, exact=True).click()
     expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
@@ -107,7 +108,7 @@ def test_the_year_end_forms_read_german(german: Callable[[str, str], Page],
     # -- Eve's self-appraisal: German labels, help, anchors, instructions ------------------
     for size in SIZES:
         page = german("e1", size)
-        open_task(page, "Self-appraisal")
+        open_task(page, "Selbsteinschätzung")
         instructions = page.locator(".task-instructions")
         expect(instructions).to_contain_text("Ihre Selbsteinschätzung zum Jahresende")
         expect(instructions).to_contain_text("Verantwortungsbereich")
@@ -134,7 +135,7 @@ def test_the_year_end_forms_read_german(german: Callable[[str, str], Page],
 
     # Eve fills it in and submits: German labels find the fields, the values stay the same.
     page = german("e1", "laptop")
-    open_task(page, "Self-appraisal")
+    open_task(page, "Selbsteinschätzung")
     for row, value in ((1, "4"), (2, "2")):
         field = page.get_by_label(f"Istwert, row {row}", exact=True).or_(
             page.get_by_label(f"Istwert, Zeile {row}", exact=True))
@@ -151,7 +152,7 @@ def test_the_year_end_forms_read_german(german: Callable[[str, str], Page],
     # -- Morgan's manager appraisal -------------------------------------------------------
     for size in SIZES:
         page = german("m1", size)
-        open_task(page, "Manager appraisal")
+        open_task(page, "Beurteilung durch die Führungskraft")
         instructions = page.locator(".task-instructions")
         expect(instructions).to_contain_text("Gewichteter Kennzahlenwert")
         expect(instructions).to_contain_text("Ein gutes Jahr mit pünktlichem Abschluss.")
