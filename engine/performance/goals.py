@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from fractions import Fraction
 from typing import Any
 
 from engine.base import clock
@@ -26,7 +27,7 @@ from engine.performance import objective_index
 from engine.performance.latest_progress import with_latest_progress
 from engine.performance.objective_index import GOAL_REF as GOAL_REF
 from engine.performance.objective_index import OBJECTIVE_KINDS as OBJECTIVE_KINDS
-from engine.performance.objective_index import Sums
+from engine.performance.objective_index import Sums, UnitFigures
 from engine.performance.objective_index import number as _number
 from engine.performance.objective_index import objective_achievement as objective_achievement
 from engine.performance.objective_index import objective_kinds as objective_kinds
@@ -34,6 +35,9 @@ from engine.workflow.access import HR_GROUP, SeesSubjects, partnered_units, visi
 
 # "Who contributes" names this many people per goal, then says how many more there are.
 CONTRIBUTORS_SHOWN = 8
+# A tree over at most this many people lists each unit's people; a larger one gives the units'
+# figures only, and a unit's people are read when it is opened (unit_people).
+PEOPLE_LISTED = 200
 
 EDITABLE = (
     "title", "description", "org_unit_id", "owner_id", "parent_id", "weight",
@@ -408,9 +412,23 @@ def progress_of(sums: Sums) -> float | None:
 
 
 def mean_progress(values: Iterable[float | None]) -> float | None:
-    """The plain mean of the progress values that exist (each person counts once)."""
+    """The plain mean of the progress values that exist (each person counts once), worked
+    out exactly on the values as written (hundredths, as progress is rounded) and rounded to
+    hundredths half to even — so summing in any order, or in the database, gives the same."""
     found = [v for v in values if v is not None]
-    return round(sum(found) / len(found), 2) if found else None
+    if not found:
+        return None
+    try:
+        exact = sum((Fraction(repr(v)) for v in found), Fraction(0))
+    except ValueError:  # a value that is no number (nan, inf): the plain float mean
+        return round(sum(found) / len(found), 2)
+    return float(round(exact / len(found), 2))
+
+
+def mean_of_hundredths(total: int, count: int) -> float | None:
+    """`mean_progress` of `count` values (each with at most two decimals) that add up to
+    `total` hundredths."""
+    return round(Fraction(total, count)) / 100 if count else None
 
 
 def linked_goal_id(aligned: Any, goals: Iterable[Goal]) -> int | None:
@@ -490,7 +508,9 @@ class GoalNode:
 
 @dataclass
 class UnitNode:
-    """The organisation (id None) or a unit: its people's mean progress, sub-units, goals."""
+    """The organisation (id None) or a unit: its people's mean progress, sub-units, goals.
+    Its figures cover the unit and its sub-units; `people` lists the people directly in it
+    when the tree lists people (a small scope, or the unit opened by unit_people)."""
 
     id: int | None
     name: str
@@ -499,11 +519,14 @@ class UnitNode:
     people_with_progress: int = 0
     objectives: int = 0
     with_actuals: int = 0
+    # How many people are directly in the unit (not in its sub-units), listed or not.
+    people_here: int = 0
     people: list[PersonNode] = field(default_factory=list)
     children: list[UnitNode] = field(default_factory=list)
     goals: list[GoalNode] = field(default_factory=list)
-    # The progress of everyone in the unit and below (for the units above to sum up).
-    progress_values: list[float] = field(default_factory=list, repr=False)
+    # The progress of everyone in the unit and below, summed in hundredths (for the units
+    # above to sum up, exactly).
+    progress_hundredths: int = field(default=0, repr=False)
 
 
 @dataclass
@@ -516,6 +539,10 @@ class GoalTree:
     # Weight-averaged (by goal weight) progress of the top-level goals that have progress.
     goals_progress: float | None
     objectives_unlinked: int
+    # Whether every unit lists its people (see PEOPLE_LISTED); else unit_people reads them.
+    people_listed: bool = True
+    # Every goal the viewer sees (list_goals): the tree's roots and all below them.
+    goal_list: list[Goal] = field(default_factory=list)
 
 
 async def current_objectives(
@@ -554,84 +581,143 @@ def person_node(
     )
 
 
+def _visible_people(viewer: SeesSubjects, directory: DirectorySnapshot) -> set[int] | None:
+    """The people whose numbers the viewer sees (None: everyone, an HR administrator — known
+    without walking the 10,000 people below the top of the organisation)."""
+    if _is_hr_admin(viewer, directory):
+        return None
+    visible = visible_subject_ids(viewer, directory)
+    return None if visible is None else set(visible)
+
+
+def _home(person_id: int, directory: DirectorySnapshot) -> int | None:
+    """The unit a person is listed under (None: the organisation's own people)."""
+    info = directory.people.get(person_id)
+    return info.org_unit_id if info and info.org_unit_id in directory.units else None
+
+
 def _unit_node(
-    unit_id: int, directory: DirectorySnapshot, people_by_unit: dict[int | None, list[PersonNode]]
+    unit_id: int, directory: DirectorySnapshot, own: Mapping[int | None, UnitFigures]
 ) -> UnitNode | None:
     unit = directory.units[unit_id]
-    node = UnitNode(id=unit_id, name=unit.name, people=people_by_unit.get(unit_id, []))
+    node = UnitNode(id=unit_id, name=unit.name)
     for child_id in sorted(
         directory.unit_children.get(unit_id, []), key=lambda u: directory.units[u].name
     ):
-        child = _unit_node(child_id, directory, people_by_unit)
+        child = _unit_node(child_id, directory, own)
         if child is not None:
             node.children.append(child)
-    _sum_up(node)
+    _sum_up(node, own.get(unit_id))
     return node if node.people_count else None
 
 
-def _sum_up(node: UnitNode) -> None:
-    """The unit's figures from its own people and its sub-units' figures (already summed:
-    bottom-up, so 10,000 people are walked once, not once per unit above them)."""
-    values = [p.progress for p in node.people if p.progress is not None]
-    node.people_count = len(node.people)
-    node.objectives = sum(p.objectives for p in node.people)
-    node.with_actuals = sum(p.with_actuals for p in node.people)
+def _sum_up(node: UnitNode, own: UnitFigures | None) -> None:
+    """The unit's figures from its own people's and its sub-units' figures (already summed:
+    bottom-up, so each unit's figures are added once)."""
+    here = own or UnitFigures(node.id)
+    node.people_here = node.people_count = here.people
+    node.objectives = here.objectives
+    node.with_actuals = here.with_actuals
+    node.people_with_progress = here.with_progress
+    node.progress_hundredths = here.hundredths
     for child in node.children:
-        values += child.progress_values
         node.people_count += child.people_count
         node.objectives += child.objectives
         node.with_actuals += child.with_actuals
-    node.progress_values = values
-    node.people_with_progress = len(values)
-    node.progress = mean_progress(values)
+        node.people_with_progress += child.people_with_progress
+        node.progress_hundredths += child.progress_hundredths
+    node.progress = mean_of_hundredths(node.progress_hundredths, node.people_with_progress)
 
 
-async def goal_tree(
-    cycle_id: int, viewer: SeesSubjects, *, contributors: int = CONTRIBUTORS_SHOWN
-) -> GoalTree:
-    """Goals and organisation → unit → person progress for the cycle, as the viewer may see.
-
-    Read from the objective index (engine.performance.objective_index) with grouped queries:
-    per person and per `aligned` value the sums the weighted-progress rule needs, so the page
-    costs a few aggregates, not a decoded record per person."""
-    if not await Cycle.exists(id=cycle_id):
-        raise NotFound(f"no cycle {cycle_id}")
-    directory = await current_directory()
-    visible = visible_subject_ids(viewer, directory)
-    people = None if visible is None else set(visible)
-    await objective_index.refresh(cycle_id)
-    goals = await list_goals(cycle_id, viewer)
-    per_person = await objective_index.person_figures(cycle_id, people)
-    people_ids = set(per_person) | await objective_index.without_objectives(cycle_id, people) | {
-        p.id for p in directory.people.values()
-        if p.active and (people is None or p.id in people)
-    }
-    people_by_unit: dict[int | None, list[PersonNode]] = {}
-    for pid in people_ids:
-        info = directory.people.get(pid)
-        objectives, with_actuals, progress = per_person.get(pid) or (0, 0, None)
-        node = PersonNode(pid, info.name if info else f"#{pid}", progress, objectives,
-                          with_actuals)
-        unit_id = info.org_unit_id if info and info.org_unit_id in directory.units else None
-        people_by_unit.setdefault(unit_id, []).append(node)
-    for nodes in people_by_unit.values():
-        nodes.sort(key=lambda n: (n.name, n.person_id))
-    organisation = UnitNode(id=None, name="Organisation", people=people_by_unit.get(None, []))
+def _unit_tree(
+    figures: Mapping[int | None, UnitFigures], directory: DirectorySnapshot
+) -> UnitNode:
+    """Organisation → units from the per-unit figures (objective_index.unit_figures): units
+    in name order, those nobody of the scope is in left out; people of a unit the directory
+    does not know count as the organisation's own."""
+    own: dict[int | None, UnitFigures] = {}
+    for unit_id, found in figures.items():
+        home = unit_id if unit_id in directory.units else None
+        own.setdefault(home, UnitFigures(home)).add(found)
+    organisation = UnitNode(id=None, name="Organisation")
     top_units = sorted(
         (u for u in directory.units.values() if u.parent_id not in directory.units),
         key=lambda u: u.name,
     )
     for unit in top_units:
-        child = _unit_node(unit.id, directory, people_by_unit)
+        child = _unit_node(unit.id, directory, own)
         if child is not None:
             organisation.children.append(child)
-    _sum_up(organisation)
-    names = {n.person_id: n.name for nodes in people_by_unit.values() for n in nodes}
+    _sum_up(organisation, own.get(None))
+    return organisation
+
+
+def _units_by_id(organisation: UnitNode) -> dict[int | None, UnitNode]:
+    units: dict[int | None, UnitNode] = {}
+    stack = [organisation]
+    while stack:
+        node = stack.pop()
+        units[node.id] = node
+        stack.extend(node.children)
+    return units
+
+
+async def _people_by_unit(
+    cycle_id: int, scope: set[int] | None, directory: DirectorySnapshot
+) -> dict[int | None, list[PersonNode]]:
+    """A PersonNode for each person of the scope (None: everyone) the tree counts — those with
+    objectives in the cycle (or a record holding none) and every active person — by the unit
+    they are listed under, in name order. For a small scope or one unit's people only."""
+    per_person = await objective_index.person_figures(cycle_id, scope)
+    people_ids = set(per_person) | await objective_index.without_objectives(cycle_id, scope)
+    if scope is None:
+        people_ids.update(p.id for p in directory.people.values() if p.active)
+    else:
+        people_ids.update(pid for pid in scope
+                          if (info := directory.people.get(pid)) is not None and info.active)
+    by_unit: dict[int | None, list[PersonNode]] = {}
+    for pid in people_ids:
+        info = directory.people.get(pid)
+        objectives, with_actuals, progress = per_person.get(pid) or (0, 0, None)
+        by_unit.setdefault(_home(pid, directory), []).append(PersonNode(
+            pid, info.name if info else f"#{pid}", progress, objectives, with_actuals))
+    for nodes in by_unit.values():
+        nodes.sort(key=lambda n: (n.name, n.person_id))
+    return by_unit
+
+
+async def goal_tree(
+    cycle_id: int, viewer: SeesSubjects, *, contributors: int = CONTRIBUTORS_SHOWN,
+    people_listed: int | None = PEOPLE_LISTED,
+) -> GoalTree:
+    """Goals and organisation → unit → person progress for the cycle, as the viewer may see.
+
+    Read from the objective index (engine.performance.objective_index) with grouped queries:
+    the units' figures summed in the database (each person's progress rounded there, then
+    summed per unit), per `aligned` value the sums the goals need, the people per set of goals
+    named, and the first contributors per goal — a few aggregates, not a row or an object per
+    person. Units list their people only when the scope has at most `people_listed` people
+    (None: always); unit_people reads one unit's when it is opened."""
+    if not await Cycle.exists(id=cycle_id):
+        raise NotFound(f"no cycle {cycle_id}")
+    directory = await current_directory()
+    people = _visible_people(viewer, directory)
+    await objective_index.refresh(cycle_id)
+    goals = await list_goals(cycle_id, viewer)
     by_value = await objective_index.aligned_sums(cycle_id, people)
     # Each distinct `aligned` value is matched to a goal once, not once per objective.
     links = {value: linked_goal_id(value, goals) for value in by_value}
+    summed = await objective_index.rollup(
+        cycle_id, people, {value: goal for value, goal in links.items() if goal is not None}
+    )
+    organisation = _unit_tree(summed.units, directory)
+    listed = people_listed is None or organisation.people_count <= people_listed
+    if listed:
+        by_unit = await _people_by_unit(cycle_id, people, directory)
+        for unit_id, node in _units_by_id(organisation).items():
+            node.people = by_unit.get(unit_id, [])
     roots = await _indexed_goal_nodes(
-        cycle_id, goals, by_value, links, people, names, contributors
+        cycle_id, goals, by_value, links, summed.goal_sets, people, directory, contributors
     )
     _attach_goals(organisation, roots)
     return GoalTree(
@@ -642,13 +728,43 @@ async def goal_tree(
             (r.progress, r.goal.weight) for r in roots if not r.goal.retired
         ),
         objectives_unlinked=sum(s.objectives for v, s in by_value.items() if links[v] is None),
+        people_listed=listed,
+        goal_list=goals,
     )
+
+
+async def unit_people(
+    cycle_id: int, viewer: SeesSubjects, unit_id: int | None
+) -> UnitNode | None:
+    """One unit (None: the organisation, whose own people are those in no unit) as the Goals
+    page shows it when it is opened: its figures, its sub-units and the people directly in it
+    with their progress — reading the people of that unit and below only. None when the
+    viewer sees no one there."""
+    if not await Cycle.exists(id=cycle_id):
+        raise NotFound(f"no cycle {cycle_id}")
+    directory = await current_directory()
+    people = _visible_people(viewer, directory)
+    if unit_id is not None:
+        if unit_id not in directory.units:
+            return None
+        below = _units_below([unit_id], directory)
+        inside = {p.id for p in directory.people.values() if p.org_unit_id in below}
+        people = inside if people is None else inside & people
+    await objective_index.refresh(cycle_id)
+    organisation = _unit_tree((await objective_index.rollup(cycle_id, people)).units, directory)
+    node = _units_by_id(organisation).get(unit_id)
+    if node is None:
+        return None
+    here = {pid for pid in (directory.people if people is None else people)
+            if _home(pid, directory) == unit_id}
+    node.people = (await _people_by_unit(cycle_id, here, directory)).get(unit_id, [])
+    return node
 
 
 async def _indexed_goal_nodes(
     cycle_id: int, goals: list[Goal], by_value: Mapping[str, Sums],
-    links: Mapping[str, int | None], people: set[int] | None, names: Mapping[int, str],
-    shown: int,
+    links: Mapping[str, int | None], goal_sets: Mapping[frozenset[int], int],
+    people: set[int] | None, directory: DirectorySnapshot, shown: int,
 ) -> list[GoalNode]:
     """The goal hierarchy with each goal's figures: its own objectives' sums plus those of its
     open sub-goals (a retired sub-goal keeps its own figures but no longer counts above)."""
@@ -661,21 +777,22 @@ async def _indexed_goal_nodes(
     for value, goal_id in links.items():
         if goal_id is not None:
             own.setdefault(goal_id, []).append(value)
-    below: dict[int, list[str]] = {}  # a goal's values and its open sub-goals'
+    # The goal whose people a goal's people also are: its parent, while the goal is open.
+    counts_in: dict[int, int] = {}
+    filled: set[int] = set()
 
     def fill(node: GoalNode) -> Sums:
+        filled.add(node.goal.id)
         values = own.get(node.goal.id, [])
         sums = Sums()
         for value in values:
             sums.add(by_value[value])
         node.contributors_count = sums.objectives
-        linked = list(values)
         for child in node.children:
             child_sums = fill(child)
             if not child.goal.retired:
                 sums.add(child_sums)
-                linked += below[child.goal.id]
-        below[node.goal.id] = linked
+                counts_in[child.goal.id] = node.goal.id
         node.objectives_linked = sums.objectives
         node.with_actuals = sums.scored
         node.progress = progress_of(sums)
@@ -683,13 +800,24 @@ async def _indexed_goal_nodes(
 
     for root in roots:
         fill(root)
-    counts = await objective_index.people_naming(cycle_id, below, people)
-    first = await objective_index.first_contributors(cycle_id, own, people, shown) if shown else []
-    for node in nodes.values():
-        node.people = counts.get(node.goal.id, 0)
+    # A goal's people: those with an objective naming it or one of its open sub-goals (and
+    # theirs …), each once — counted from how many people name each set of goals.
+    for goal_set, count in goal_sets.items():
+        reached: set[int] = set()
+        for goal_id in goal_set:
+            step: int | None = goal_id
+            while step is not None and step not in reached:
+                reached.add(step)
+                step = counts_in.get(step)
+        for goal_id in reached & filled:
+            nodes[goal_id].people += count
+    sizes = {goal_id: node.contributors_count for goal_id, node in nodes.items()}
+    first = (await objective_index.first_contributors(cycle_id, own, people, shown, sizes)
+             if shown else [])
     for row in first:
+        info = directory.people.get(row.person_id)
         nodes[row.group].contributors.append(Contributor(
-            row.person_id, names.get(row.person_id, f"#{row.person_id}"), row.title,
+            row.person_id, info.name if info else f"#{row.person_id}", row.title,
             row.achievement,
         ))
     for node in nodes.values():
@@ -699,12 +827,7 @@ async def _indexed_goal_nodes(
 
 def _attach_goals(organisation: UnitNode, roots: list[GoalNode]) -> None:
     """Hang each goal node on the unit node it belongs to (the organisation's own at the top)."""
-    units: dict[int | None, UnitNode] = {}
-    stack = [organisation]
-    while stack:
-        node = stack.pop()
-        units[node.id] = node
-        stack.extend(node.children)
+    units = _units_by_id(organisation)
     queue = list(roots)
     while queue:
         goal = queue.pop(0)

@@ -14,12 +14,16 @@ current in two ways:
   of a cycle's tree first compares, per person, the newest objectives-bearing record id with
   the one their rows were built from (ObjectiveIndexSource) and rebuilds whoever differs: a
   new record, a removed one, or — on the first read of a cycle — everyone. The check reads
-  two narrow integer columns, never the records' JSON.
+  two narrow integer columns, never the records' JSON; and once it has found a cycle's rows
+  current, later reads only compare the count and the sum of the ids of the cycle's
+  objectives-kind records with what they were then (one aggregate over an index): record ids
+  are never reused, so any record added or removed changes that pair.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +34,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from engine.base import clock
-from engine.base.db import Params
+from engine.base.db import Params, clears_on_connect
 from engine.base.models import ObjectiveIndex, ObjectiveIndexSource, Record
 from engine.packs.loading import RecordsFeature
 from engine.performance.deployed_pack import cycle_pack
@@ -180,11 +184,44 @@ async def rebuild_cycle(cycle_id: int) -> int:
     return sum(1 for n in counts.values() if n is not None)
 
 
-async def stale_people(cycle_id: int) -> set[int]:
-    """The people whose rows do not match their records: the newest objectives-kind record id
-    differs from the one the rows were built from, or they have rows but no record any more.
-    One query that returns nothing when all is current."""
-    kinds = objective_kinds((await cycle_pack(cycle_id)).features.records)
+# The count and the sum of the ids of a cycle's objectives-kind records.
+Fingerprint = tuple[int, int]
+
+# Per cycle, its objectives kinds and the fingerprint of those records when its rows were last
+# found current by the full check; forgotten on every new connection (another database may
+# hold the same cycle id).
+_found_current: dict[int, tuple[tuple[str, ...], Fingerprint]] = {}
+clears_on_connect(_found_current.clear)
+
+
+async def _cycle_kinds(cycle_id: int) -> tuple[str, ...]:
+    return objective_kinds((await cycle_pack(cycle_id)).features.records)
+
+
+def _fingerprint_sql(p: Params, cycle_id: int, kinds: Iterable[str]) -> str:
+    # Read from the (cycle_id, kind) index alone: it holds each record's id.
+    return (
+        'SELECT NULL AS "person_id", COUNT(*) AS "records", COALESCE(SUM("id"), 0) AS "ids" '
+        f'FROM "record" WHERE "cycle_id" = {p(cycle_id)} AND "kind" IN ({p.many(kinds)})'
+    )
+
+
+async def records_fingerprint(cycle_id: int, kinds: Iterable[str] | None = None) -> Fingerprint:
+    """How many objectives-kind records the cycle has and the sum of their ids. Ids are never
+    reused (AUTOINCREMENT, sequences): records added and records removed cannot leave both
+    numbers as they were, since every added id is larger than every removed one."""
+    p = Params()
+    sql = _fingerprint_sql(p, cycle_id, kinds or await _cycle_kinds(cycle_id))
+    (row,) = await p.rows(sql)
+    return int(row["records"]), int(row["ids"])
+
+
+async def _stale_and_fingerprint(
+    cycle_id: int, kinds: Iterable[str] | None = None
+) -> tuple[set[int], Fingerprint]:
+    """The stale people (see stale_people) and the records' fingerprint, read by one statement,
+    so the fingerprint is that of the very records the check compared."""
+    kinds = tuple(kinds or await _cycle_kinds(cycle_id))
     p = Params()
     newest = (
         'SELECT "person_id", MAX("id") AS "newest" FROM "record" '
@@ -193,21 +230,45 @@ async def stale_people(cycle_id: int) -> set[int]:
     # Both ways at once: a person with a newer (or no longer any) record, or without rows.
     # The source table joined as a table, not a subquery: SQLite then looks each person up by
     # its unique index instead of scanning 10,000 rows per person.
-    rows = await p.rows(
-        f'SELECT COALESCE(r."person_id", s."person_id") AS "person_id" FROM ({newest}) AS r '
+    stale = (
+        'SELECT COALESCE(r."person_id", s."person_id") AS "person_id", NULL AS "records", '
+        f'NULL AS "ids" FROM ({newest}) AS r '
         'FULL OUTER JOIN "objective_index_source" AS s ON s."person_id" = r."person_id" '
         f'AND s."cycle_id" = {p(cycle_id)} '
         f'WHERE (s."cycle_id" = {p(cycle_id)} OR s."cycle_id" IS NULL) '
         'AND r."newest" IS DISTINCT FROM s."record_id"'
     )
-    return {int(row["person_id"]) for row in rows}
+    rows = await p.rows(f"{stale} UNION ALL {_fingerprint_sql(p, cycle_id, kinds)}")
+    found: Fingerprint = (0, 0)
+    people: set[int] = set()
+    for row in rows:
+        if row["person_id"] is None:
+            found = (int(row["records"]), int(row["ids"]))
+        else:
+            people.add(int(row["person_id"]))
+    return people, found
+
+
+async def stale_people(cycle_id: int) -> set[int]:
+    """The people whose rows do not match their records: the newest objectives-kind record id
+    differs from the one the rows were built from, or they have rows but no record any more.
+    One query that returns nothing when all is current."""
+    return (await _stale_and_fingerprint(cycle_id))[0]
 
 
 async def refresh(cycle_id: int) -> None:
-    """Bring the cycle's rows up to date with its records (see the module's docstring)."""
-    stale = await stale_people(cycle_id)
-    if not stale:
+    """Bring the cycle's rows up to date with its records (see the module's docstring): one
+    aggregate when the records have not changed since the rows were last found current, the
+    full per-person check otherwise."""
+    kinds = await _cycle_kinds(cycle_id)
+    if _found_current.get(cycle_id) == (kinds, await records_fingerprint(cycle_id, kinds)):
         return
+    stale, fingerprint = await _stale_and_fingerprint(cycle_id, kinds)
+    if not stale:
+        _found_current[cycle_id] = (kinds, fingerprint)
+        return
+    # Rebuilt now; the next read checks again before it trusts the fingerprint.
+    _found_current.pop(cycle_id, None)
     whole = not await ObjectiveIndexSource.filter(cycle_id=cycle_id).exists()
     try:
         await reindex(cycle_id, None if whole else stale)
@@ -317,28 +378,164 @@ async def aligned_sums(cycle_id: int, people: set[int] | None) -> dict[str, Sums
     return {str(row["aligned"]): _sums(row) for row in rows}
 
 
-async def people_naming(
-    cycle_id: int, groups: Mapping[int, Iterable[str]], people: set[int] | None
-) -> dict[int, int]:
-    """Per group (a goal and the values naming it or its open sub-goals), how many distinct
-    people (of the set) have an objective naming one of its values."""
+def _scope(p: Params, people: set[int] | None) -> tuple[str, str]:
+    """For a statement that filters on the people in several places: a `"seen"` CTE holding
+    the set (one parameter, whatever its size) and the `IN` test to append after a column;
+    ("", "") for everyone."""
+    if people is None:
+        return "", ""
+    if p.postgres:
+        cte = f'"seen"("id") AS (SELECT unnest({p(sorted(people))}::int[]))'
+    else:
+        cte = f'"seen"("id") AS (SELECT value FROM json_each({p(json.dumps(sorted(people)))}))'
+    return cte, ' IN (SELECT "id" FROM "seen")'
+
+
+def _with(*ctes: str) -> str:
+    found = [c for c in ctes if c]
+    return f"WITH {', '.join(found)} " if found else ""
+
+
+@dataclass
+class UnitFigures:
+    """The people of one org unit (its own, not its sub-units'; None: no unit) as the Goals
+    page sums them up: how many, their objectives and those with an achievement, how many
+    have progress and the sum of their progress in hundredths of a percent (exact)."""
+
+    unit_id: int | None
+    people: int = 0
+    objectives: int = 0
+    with_actuals: int = 0
+    with_progress: int = 0
+    hundredths: int = 0
+
+    def add(self, other: UnitFigures) -> None:
+        self.people += other.people
+        self.objectives += other.objectives
+        self.with_actuals += other.with_actuals
+        self.with_progress += other.with_progress
+        self.hundredths += other.hundredths
+
+
+# The sums of _SUMS over a person's rows joined as `o` (none: counts 0, sums NULL).
+_JOINED = {
+    "scored": 'COUNT(o."achievement")',
+    "weighted": 'COUNT(CASE WHEN o."achievement" IS NOT NULL THEN o."weight" END)',
+    "total_weight": 'SUM(CASE WHEN o."achievement" IS NOT NULL AND o."weight" > 0 '
+                    'THEN o."weight" ELSE 0 END)',
+    "weighted_sum": 'SUM(CASE WHEN o."achievement" IS NOT NULL AND o."weight" > 0 '
+                    'THEN o."achievement" * o."weight" ELSE 0 END)',
+    "plain_sum": 'SUM(o."achievement")',
+}
+# A person's progress before rounding: weighted_rule in SQL, over their rows' sums.
+_RAW_PROGRESS = (
+    f'(CASE WHEN {_JOINED["scored"]} = 0 THEN NULL '
+    f'WHEN {_JOINED["weighted"]} = 0 '
+    f'THEN CAST({_JOINED["plain_sum"]} AS DOUBLE PRECISION) / {_JOINED["scored"]} '
+    f'WHEN {_JOINED["total_weight"]} = 0 THEN NULL '
+    f'ELSE {_JOINED["weighted_sum"]} / {_JOINED["total_weight"]} END)'
+)
+# A progress SQL cannot round exactly as Python does: within a millionth of a tie (x.xx5) —
+# Python's round() works on the exact binary value, half to even — or too large for that
+# margin. Such a person comes back alone and is rounded by Python, as weighted_rule rounds.
+_ROUNDS_IN_PYTHON = (
+    '("raw" IS NOT NULL AND (ABS("raw") >= 1000000 OR ABS("raw" * 100 - "cents") > 0.499999))'
+)
+
+
+def _goal_of_value(p: Params, goal_of: Mapping[str, int]) -> str:
+    """An expression giving the goal an objective's `aligned` value names (NULL: none): a tree
+    of comparisons over the sorted values (byte order, as Python sorts text), so each row
+    costs a handful of comparisons however many goals there are."""
+    items = sorted(goal_of.items())
+    collate = ' COLLATE "C"' if p.postgres else ""
+
+    def node(part: list[tuple[str, int]]) -> str:
+        if len(part) <= 3:
+            cases = " ".join(f"WHEN {p(value)} THEN {int(goal)}" for value, goal in part)
+            return f'CASE o."aligned" {cases} END'
+        middle = len(part) // 2
+        pivot = p(part[middle][0])
+        return (f'CASE WHEN o."aligned"{collate} < {pivot} THEN {node(part[:middle])} '
+                f'ELSE {node(part[middle:])} END')
+
+    return node(items)
+
+
+@dataclass
+class Rollup:
+    """What the Goals page sums up of a scope's people in one statement (rollup)."""
+
+    # Per org unit as the person table has it (None: no unit), its own people's figures.
+    units: dict[int | None, UnitFigures]
+    # Per set of goals named by someone's objectives, how many people name exactly that set.
+    goal_sets: dict[frozenset[int], int]
+
+
+async def rollup(
+    cycle_id: int, people: set[int] | None, goal_of: Mapping[str, int] | None = None
+) -> Rollup:
+    """The people of the scope (None: everyone) whom the tree counts — those with objectives
+    in the cycle (rows, or a record holding none) and every active person — summed in the
+    database per org unit: each person's progress is worked out and rounded to hundredths
+    there (weighted_rule), only sums come back, a few hundred rows for 10,000 people. With
+    `goal_of` (`aligned` value → goal id), the same pass gives how many people name each set
+    of goals, from which the people naming any group of goals are counted exactly (each
+    person once)."""
+    # Built in the order the placeholders appear (SQLite's are positional).
     p = Params()
-    parts = []
-    for group, values in groups.items():
-        wanted = sorted(set(values))
-        if wanted:
-            parts.append(
-                f'SELECT {int(group)} AS "g", "person_id" FROM "objective_index" '
-                f'WHERE "cycle_id" = {p(cycle_id)} AND "aligned" IN ({p.many(wanted)})'
-                f'{_people(p, people)}'
-            )
-    if not parts:
-        return {}
-    rows = await p.rows(
-        f'SELECT "g", COUNT(DISTINCT "person_id") AS "n" FROM ({" UNION ALL ".join(parts)}) '
-        'AS "linked" GROUP BY "g"'
+    seen, within = _scope(p, people)
+    goals = "NULL"
+    if goal_of:
+        # Not DISTINCT (a sort per person): a goal named twice comes twice, read as a set.
+        named = _goal_of_value(p, goal_of)
+        goals = (f"STRING_AGG(CAST({named} AS TEXT), ',')" if p.postgres
+                 else f"GROUP_CONCAT({named})")
+    # Driven by the person table: each person's rows come by the (person, cycle) index, in
+    # person order, so the per-person sums need no sort. Everything per person is worked out
+    # in this aggregate, once per person.
+    per_person = (
+        '"people" AS (SELECT pe."id" AS "person_id", pe."org_unit_id" AS "unit", '
+        'pe."active" AS "active", COUNT(o."id") AS "objectives", '
+        f'{_JOINED["scored"]} AS "scored", {_RAW_PROGRESS} AS "raw", '
+        f'ROUND({_RAW_PROGRESS} * 100) AS "cents", {goals} AS "goals" FROM "person" pe '
+        'LEFT JOIN "objective_index" o ON o."person_id" = pe."id" '
+        f'AND o."cycle_id" = {p(cycle_id)}'
+        + (f' WHERE pe."id"{within}' if within else "")
+        + ' GROUP BY pe."id", pe."org_unit_id", pe."active")'
     )
-    return {int(row["g"]): int(row["n"]) for row in rows}
+    alone = f'CASE WHEN {_ROUNDS_IN_PYTHON} THEN "person_id" END'
+    rows = await p.rows(
+        f'{_with(seen, per_person)}SELECT "unit", {alone} AS "alone", "goals", '
+        'COUNT(*) AS "people", SUM("objectives") AS "objectives", SUM("scored") AS "scored", '
+        f'COUNT(CASE WHEN NOT {_ROUNDS_IN_PYTHON} THEN "raw" END) AS "with_progress", '
+        f'SUM(CASE WHEN NOT {_ROUNDS_IN_PYTHON} THEN "cents" END) AS "hundredths", '
+        'MAX("raw") AS "raw" FROM "people" '
+        # The inactive count only with objectives (or a record holding none).
+        'WHERE "objectives" > 0 OR "active" OR EXISTS (SELECT 1 FROM "objective_index_source" s '
+        f'WHERE s."person_id" = "people"."person_id" AND s."cycle_id" = {p(cycle_id)} '
+        f'AND s."objectives" = 0) GROUP BY "unit", {alone}, "goals"'
+    )
+    found = Rollup({}, {})
+    for row in rows:
+        unit = None if row["unit"] is None else int(row["unit"])
+        figures = found.units.setdefault(unit, UnitFigures(unit))
+        figures.add(UnitFigures(
+            unit, people=int(row["people"]), objectives=int(row["objectives"] or 0),
+            with_actuals=int(row["scored"] or 0), with_progress=int(row["with_progress"] or 0),
+            hundredths=round(float(row["hundredths"] or 0)),
+        ))
+        if row["alone"] is not None:
+            # The division weighted_rule makes, rounded as it rounds (a progress too large
+            # to be a number, from absurd achievements, counts as none).
+            progress = round(float(row["raw"]), 2)
+            if math.isfinite(progress):
+                figures.with_progress += 1
+                figures.hundredths += round(progress * 100)
+        if row["goals"] is not None:
+            key = frozenset(int(goal) for goal in str(row["goals"]).split(","))
+            found.goal_sets[key] = found.goal_sets.get(key, 0) + int(row["people"])
+    return found
 
 
 @dataclass(frozen=True)
@@ -351,32 +548,86 @@ class ContributorRow:
     achievement: float | None
 
 
+# A goal named by more objectives than this has its first contributors looked for among the
+# first people by name (FIRST_PEOPLE of them) before all its objectives are read.
+MANY_CONTRIBUTORS = 200
+FIRST_PEOPLE = 200
+
+
 async def first_contributors(
-    cycle_id: int, groups: Mapping[int, Iterable[str]], people: set[int] | None, limit: int
+    cycle_id: int, groups: Mapping[int, Iterable[str]], people: set[int] | None, limit: int,
+    sizes: Mapping[int, int] | None = None,
 ) -> list[ContributorRow]:
     """Per group (a goal and the values that name it), the first `limit` objectives naming it,
-    by their person's name (row_number() over each group)."""
-    p = Params()
-    cases = []
-    wanted: set[str] = set()
-    for group, values in groups.items():
-        for value in sorted(set(values)):
-            cases.append(f"WHEN {p(value)} THEN {int(group)}")
-            wanted.add(value)
-    if not cases:
+    ordered by their person's name (LOWER, the database's collation), person id and title.
+
+    A group of at most MANY_CONTRIBUTORS objectives (`sizes`: how many name each group) is
+    read with its own `ORDER BY … LIMIT`. A larger one first looks among the objectives of the
+    first FIRST_PEOPLE people of the scope in that same order: once `limit` of them name the
+    group, they are its first — everyone else comes after them — and its thousands of other
+    objectives are never read. Only a group not found there is read whole."""
+    if limit <= 0:
         return []
-    person = 'o."person_id"'
-    rows = await p.rows(
-        'SELECT "g", "person_id", "title", "achievement" FROM ('
-        'SELECT "named".*, ROW_NUMBER() OVER (PARTITION BY "g" '
-        'ORDER BY LOWER("name"), "person_id", "title") AS "n" FROM ('
-        f'SELECT CASE o."aligned" {" ".join(cases)} END AS "g", o."person_id", o."title", '
-        'o."achievement", pe."name" '
-        'FROM "objective_index" o JOIN "person" pe ON pe."id" = o."person_id" '
-        f'WHERE o."cycle_id" = {p(cycle_id)} AND o."aligned" IN ({p.many(sorted(wanted))})'
-        f'{_people(p, people, person)}) AS "named"'
-        f') AS "ranked" WHERE "n" <= {int(limit)}'
+    wanted = {group: sorted(set(values)) for group, values in groups.items() if values}
+    found: list[ContributorRow] = []
+    large = {g for g in wanted if sizes is not None and sizes.get(g, 0) > MANY_CONTRIBUTORS}
+    if large:
+        among_first = await _contributors_among_first(cycle_id, {g: wanted[g] for g in large},
+                                                      people, limit)
+        for group, rows in among_first.items():
+            if len(rows) >= limit:
+                found += rows[:limit]
+                del wanted[group]
+    if wanted:
+        found += await _contributors_of(cycle_id, wanted, people, limit)
+    return found
+
+
+async def _contributors_among_first(
+    cycle_id: int, groups: Mapping[int, list[str]], people: set[int] | None, limit: int
+) -> dict[int, list[ContributorRow]]:
+    """Per group, the objectives naming it of the first FIRST_PEOPLE people of the scope by
+    name, in contributor order."""
+    p = Params()
+    seen, within = _scope(p, people)
+    group_of = {value: group for group, values in groups.items() for value in values}
+    first = (
+        '"first_people" AS (SELECT pe."id", pe."name" FROM "person" pe'
+        + (f' WHERE pe."id"{within}' if within else "")
+        + f' ORDER BY LOWER(pe."name"), pe."id" LIMIT {FIRST_PEOPLE})'
     )
+    rows = await p.rows(
+        f'{_with(seen, first)}SELECT o."aligned", o."person_id", o."title", o."achievement" '
+        'FROM "first_people" fp JOIN "objective_index" o ON o."person_id" = fp."id" '
+        f'WHERE o."cycle_id" = {p(cycle_id)} AND o."aligned" IN ({p.many(sorted(group_of))}) '
+        'ORDER BY LOWER(fp."name"), o."person_id", o."title"'
+    )
+    found: dict[int, list[ContributorRow]] = {group: [] for group in groups}
+    for r in rows:
+        group = group_of[str(r["aligned"])]
+        found[group].append(ContributorRow(group, int(r["person_id"]), str(r["title"]),
+                                           r["achievement"]))
+    return found
+
+
+async def _contributors_of(
+    cycle_id: int, groups: Mapping[int, list[str]], people: set[int] | None, limit: int
+) -> list[ContributorRow]:
+    """Per group, its first `limit` objectives: one `ORDER BY … LIMIT` each, so each keeps
+    `limit` rows as it reads instead of ranking every objective of the cycle."""
+    p = Params()
+    seen, within = _scope(p, people)
+    parts: list[str] = []
+    for group, values in groups.items():
+        parts.append(
+            f'SELECT * FROM (SELECT {int(group)} AS "g", o."person_id", o."title", '
+            'o."achievement" FROM "objective_index" o JOIN "person" pe ON pe."id" = o."person_id" '
+            f'WHERE o."cycle_id" = {p(cycle_id)} AND o."aligned" IN ({p.many(values)})'
+            + (f' AND o."person_id"{within}' if within else "")
+            + f' ORDER BY LOWER(pe."name"), o."person_id", o."title" LIMIT {int(limit)}) '
+            f'AS "first{len(parts)}"'
+        )
+    rows = await p.rows(_with(seen) + " UNION ALL ".join(parts))
     return [
         ContributorRow(int(r["g"]), int(r["person_id"]), str(r["title"]), r["achievement"])
         for r in rows

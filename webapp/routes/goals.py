@@ -32,10 +32,11 @@ from webapp.templating import flash, render
 
 GOAL_TITLE_MAX = 255  # OrgGoal.title's column
 DESCRIPTION_MAX = 2000
+# Up to this many people, the page lists everyone under their unit; beyond, it shows the units'
+# figures only (summed in the database) and a unit's people load when it is opened (one row
+# per person for 10,000 people is megabytes of HTML, and 10,000 objects to build).
+PEOPLE_INLINE = goal_engine.PEOPLE_LISTED
 # The form's inputs, in the order the engine takes them.
-# Up to this many people, the page lists everyone under their unit; beyond, a unit's people
-# load when it is opened (one row per person for 10,000 people is megabytes of HTML).
-PEOPLE_INLINE = 200
 FIELDS = ("title", "description", "org_unit_id", "parent_id", "owner", "measure", "unit",
           "target", "period_start", "period_end", "weight")
 
@@ -77,14 +78,15 @@ async def _context(
     else:
         cycle = next((c for c in cycles if c.id == cycle_id), None)
     directory = request.state.directory
-    tree = await goal_engine.goal_tree(cycle.id, viewer) if cycle else None
-    goals = await goal_engine.list_goals(cycle.id, viewer) if cycle else []
+    tree = (await goal_engine.goal_tree(cycle.id, viewer, people_listed=PEOPLE_INLINE)
+            if cycle else None)
+    goals = tree.goal_list if tree else []
     units = _unit_choices(viewer, directory)
     return {
         "cycles": cycles,
         "cycle": cycle,
         "tree": tree,
-        "people_inline": tree is None or tree.organisation.people_count <= PEOPLE_INLINE,
+        "people_inline": tree is None or tree.people_listed,
         "goal_list": goals,
         "open_goals": [g for g in goals if not g.retired],
         "units": units,
@@ -107,16 +109,6 @@ async def goals_page(request: Request) -> Response:
     return render(request, "goals.html", await _context(request, viewer))
 
 
-def _find_unit(node: goal_engine.UnitNode, unit_id: int | None) -> goal_engine.UnitNode | None:
-    stack = [node]
-    while stack:
-        found = stack.pop()
-        if found.id == unit_id:
-            return found
-        stack.extend(found.children)
-    return None
-
-
 async def unit_people(request: Request) -> Response:
     """GET /goals/units/{unit_id}?cycle=…: a unit's people and their progress (0: the people
     outside any unit), the panel a large scope loads when a unit is opened; a page of its own
@@ -126,8 +118,7 @@ async def unit_people(request: Request) -> Response:
     cycle = chosen_cycle(request, await cycles_newest_first())
     if cycle is None:
         raise HTTPException(404)
-    tree = await goal_engine.goal_tree(cycle.id, viewer, contributors=0)
-    unit = _find_unit(tree.organisation, unit_id or None)
+    unit = await goal_engine.unit_people(cycle.id, viewer, unit_id or None)
     if unit is None:
         raise HTTPException(404)
     context = {"cycle": cycle, "unit": unit}
