@@ -15,9 +15,8 @@ examples. SIGHTLINE_FUZZ_EXAMPLES raises the counts for a deeper run than CI's.
 
 from __future__ import annotations
 
-import copy
-
 import asyncio
+import copy
 import inspect
 import json
 import os
