@@ -208,6 +208,8 @@ class _PackCheck:
         "development.action_task": "development.plan_process",
         "development.checkin_task": "development.checkin_process",
         "one_on_ones.hold_task": "one_on_ones.process",
+        "training.request_task": "training.process",
+        "gaps.plan_task": "development.plan_process",
     }
 
     def check_features(self) -> None:
@@ -227,7 +229,7 @@ class _PackCheck:
         checked_processes: dict[str, bool] = {}
         for key in ("feedback.process", "development.plan_process",
                     "development.checkin_process", "one_on_ones.process",
-                    "recognition.process"):
+                    "recognition.process", "training.process", "talent.review_process"):
             needed = key in declared or any(
                 task in declared for task, process in self._FEATURE_TASKS.items()
                 if process == key
@@ -260,6 +262,7 @@ class _PackCheck:
         if "review.steps" in declared:
             self.check_review_steps(add)
         self.check_programme_features(add)
+        self.check_training_catalog(add)
         if "year_context.tasks" in declared:
             user_tasks = {t.get("id") for _, process in self.processes.values()
                           for t in process.iterfind(".//bpmn:userTask", NSMAP)}
@@ -316,6 +319,27 @@ class _PackCheck:
                 if task_id and task_id not in tasks:
                     add("rollout.steps", task_id, f"steps[{n}] ({step.label}): no user task "
                                                   f"{task_id!r} in process {pid!r}")
+
+    def check_training_catalog(self, add: Callable[[str, str, str], None]) -> None:
+        """A declared training catalog is a catalog file of the pack, and the managers' course
+        one of its courses (the training pages would otherwise show an empty catalog, and
+        nobody as having taken the appraisal-skills course)."""
+        training, declared = self.pack.features.training, self.pack.features.declared
+        if not declared & {"training.catalog", "training.manager_course"}:
+            return
+        rel = f"catalogs/{training.catalog}.toml"
+        if rel not in self.pack.files:
+            add("training.catalog", training.catalog, f"no catalog {rel} in the pack")
+            return
+        try:
+            courses = tomllib.loads(self.pack.read_text(rel)).get("courses")
+        except tomllib.TOMLDecodeError:
+            return  # check_catalogs reports it
+        if not isinstance(courses, dict) or not courses:
+            add("training.catalog", training.catalog, f"{rel} has no [courses.<code>] tables")
+        elif training.manager_course and training.manager_course not in courses:
+            add("training.manager_course", training.manager_course,
+                f"no course {training.manager_course!r} in {rel}")
 
     def check_review_steps(self, add: Callable[[str, str, str], None]) -> None:
         """Each declared review step names a process of the pack, user or manual tasks of

@@ -87,6 +87,20 @@ def test_the_standard_pack_and_its_copy_validate(standard: Path) -> None:
     ('release_signal = "ratings_released"', 'release_signal = "ratings_relased"',
      "features.calibration.release_signal: no event of the pack catches the signal "
      "'ratings_relased'"),
+    # Training, talent and gaps: the pages start and open these by id.
+    ('process = "training_request"', 'process = "course_request"',
+     "features.training.process: no BPMN process 'course_request' in the pack"),
+    ('request_task = "request_training"', 'request_task = "ask_for_course"',
+     "features.training.request_task: no user task 'ask_for_course' in process "
+     "'training_request'"),
+    ('review_process = "talent_review"', 'review_process = "talent_meeting"',
+     "features.talent.review_process: no BPMN process 'talent_meeting' in the pack"),
+    ('plan_task = "agree_plan"', 'plan_task = "draw_up_plan"',
+     "features.gaps.plan_task: no user task 'draw_up_plan' in process 'development_plan'"),
+    ('catalog = "courses"', 'catalog = "trainings"',
+     "features.training.catalog: no catalog catalogs/trainings.toml in the pack"),
+    ('manager_course = "appraisal_coaching_skills"', 'manager_course = "coaching_101"',
+     "features.training.manager_course: no course 'coaching_101' in catalogs/courses.toml"),
     ('feedback = "feedback"', 'feedbak = "feedback"',
      "features.records.feedbak is not a key of [features.records]"),
     ('potential_field = "potential"', "potential_field = 3",
