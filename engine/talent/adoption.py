@@ -1,6 +1,7 @@
 """The roll-out programme's adoption figures: how far each unit has taken up performance
 management in a cycle, the organisation first and then every unit with its sub-units, each
-figure against the previous cycle of the same kind.
+figure against the previous cycle of the same kind — at the same point of that cycle while
+this one runs (a cycle half done is not compared with a finished one).
 
 The chosen cycle says *who* and *when*: its people (everyone with a process in it) and its
 period (engine.performance.year_context.cycle_period: its start, else a year before its due
@@ -173,6 +174,9 @@ class Adoption:
     rows: list[UnitAdoption]  # the organisation (or the viewer's scope) first
     # Figures of the whole scope by key (the cards at the top).
     totals: dict[str, Figure] = field(default_factory=dict)
+    # The previous cycle's figures are as they stood on this day (the same point of it as
+    # today is of this cycle); None when it is compared as it ended.
+    previous_as_of: date | None = None
 
 
 # -- who may read it ----------------------------------------------------------------------------
@@ -199,14 +203,14 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _completed_by_due_sql() -> str:
-    """SQL: 1 when the instance `i` was completed by its cycle `c`'s due day (any day when
-    the cycle has none), else 0."""
+def _completed_by_due_sql(completed: str) -> str:
+    """SQL: 1 when the instance `i` was completed (`completed`: the condition) by its cycle
+    `c`'s due day (any day when the cycle has none), else 0."""
     if is_postgres():
         day = "CAST(i.completed_at AT TIME ZONE 'UTC' AS DATE)"
     else:
         day = "date(i.completed_at)"
-    return (f"CASE WHEN i.status = 'completed' AND (c.due_on IS NULL OR {day} <= c.due_on) "
+    return (f"CASE WHEN {completed} AND (c.due_on IS NULL OR {day} <= c.due_on) "
             "THEN 1 ELSE 0 END")
 
 
@@ -248,11 +252,12 @@ def _objective_rows_sql(p: Params, kinds: Iterable[str], since: datetime, until:
 UnitCounts = dict[int | None, dict[str, Count]]
 
 
-async def unit_counts(cycle_id: int, since: date, until: date, features: Features) -> tuple[
-    UnitCounts, dict[int | None, int]
-]:
+async def unit_counts(cycle_id: int, since: date, until: date, features: Features,
+                      cut: bool = False) -> tuple[UnitCounts, dict[int | None, int]]:
     """Per org unit of the people (None: no unit), every figure's count for the cycle's
-    people in the period, and how many of the cycle's people each unit has."""
+    people in the period, and how many of the cycle's people each unit has. `cut`: the
+    figures as they stood at the end of `until` (an instance completed later counts as
+    open), for comparing with a cycle still under way."""
     start, end = _day_start(since), _day_start(until + timedelta(days=1))
     adoption, records = features.adoption, features.records
     counts: UnitCounts = {}
@@ -272,12 +277,17 @@ async def unit_counts(cycle_id: int, since: date, until: date, features: Feature
         return f"SELECT subject_id FROM process_instance WHERE cycle_id = {p(cycle_id)}"
 
     # Objective setting and appraisals started in the period.
+    # Placeholders are made in the order they stand in the text (SQLite's are positional).
     p = Params()
+
+    def completed() -> str:
+        return "i.status = 'completed'" + (f" AND i.completed_at < {p(end)}" if cut else "")
+
+    counted = (f"COUNT(*) AS launched, SUM({_completed_by_due_sql(completed())}) AS on_time, "
+               f"SUM(CASE WHEN {completed()} THEN 1 ELSE 0 END) AS completed ")
     processes = p.many([adoption.objectives_process, adoption.appraisal_process])
     instance_rows = await p.rows(
-        "SELECT pe.org_unit_id AS unit, i.process_id AS process, "
-        f"COUNT(*) AS launched, SUM({_completed_by_due_sql()}) AS on_time, "
-        "SUM(CASE WHEN i.status = 'completed' THEN 1 ELSE 0 END) AS completed "
+        "SELECT pe.org_unit_id AS unit, i.process_id AS process, " + counted +
         "FROM process_instance i JOIN person pe ON pe.id = i.subject_id "
         "LEFT JOIN cycle c ON c.id = i.cycle_id "
         f"WHERE i.process_id IN ({processes})"
@@ -416,6 +426,16 @@ async def previous_cycle(cycle_id: int, features: Features) -> CycleSummary | No
     return CycleSummary(chosen.id, chosen.name, chosen.starts_on, chosen.due_on)
 
 
+def same_point(since: date, until: date, previous: tuple[date, date], today: date) -> date | None:
+    """The day of the previous cycle's period (`previous`: its first and last day) as far
+    into it as today is into this cycle's; None when this cycle's period is over (the
+    previous one is then compared as it ended)."""
+    if today >= until:
+        return None
+    p_since, p_until = previous
+    return max(p_since, min(p_until, p_since + (today - since)))
+
+
 async def adoption_dashboard(cycle_id: int, viewer: SeesSubjects) -> Adoption:
     """The adoption figures of the cycle for the viewer's scope: the whole scope first, then
     every unit with its sub-units in tree order, each figure with its change since the
@@ -434,11 +454,14 @@ async def adoption_dashboard(cycle_id: int, viewer: SeesSubjects) -> Adoption:
     previous = await previous_cycle(cycle_id, features)
     before_totals: dict[str, Count] | None = None
     before_units: dict[int, dict[str, Count]] = {}
+    as_of = None
     if previous is not None:
         before_row = await Cycle.get(id=previous.id)
         p_since, p_until = cycle_period(before_row, clock.now().date())
+        as_of = same_point(since, until, (p_since, p_until), clock.now().date())
         p_counts, p_people = await unit_counts(
-            previous.id, p_since, p_until, (await cycle_pack(previous.id)).features)
+            previous.id, p_since, as_of or p_until, (await cycle_pack(previous.id)).features,
+            cut=as_of is not None)
         before_totals, before_units, _, _ = roll_up(p_counts, p_people, directory, scope)
     rows = [UnitAdoption(None, "", scope_name(directory, scope), -1, total_people,
                          _figures(totals, before_totals))]
@@ -451,7 +474,7 @@ async def adoption_dashboard(cycle_id: int, viewer: SeesSubjects) -> Adoption:
             _figures(per_unit.get(uid, {}), before_units.get(uid) if previous else None),
         ))
     return Adoption(cycle, since, until, scope_name(directory, scope), previous, rows,
-                    {f.key: f for f in rows[0].figures})
+                    {f.key: f for f in rows[0].figures}, as_of)
 
 
 async def adoption_cycles(viewer: SeesSubjects) -> list[CycleSummary]:

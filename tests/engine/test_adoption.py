@@ -164,6 +164,41 @@ async def test_each_figure_moves_against_the_previous_cycle_of_its_kind(org: Org
     assert first.previous is None and all(f.change is None for f in first.rows[0].figures)
 
 
+async def test_a_cycle_under_way_is_compared_with_the_same_point_of_the_previous_one(
+    org: Org,
+) -> None:
+    """Twenty days into this year's appraisals, last year's are read as they stood twenty
+    days in — not as they ended, which would show every running cycle falling behind."""
+    today = clock.now().date()
+    last = await Cycle.create(name="last year", starts_on=today - timedelta(days=400),
+                              due_on=today - timedelta(days=300), created_at=days(-400))
+    now = await Cycle.create(name="this year", starts_on=today - timedelta(days=20),
+                             due_on=today + timedelta(days=80), created_at=days(-20))
+    # Last year EM finished in its first ten days, D1 and D2 only at the end.
+    for key, done in (("EM", -390), ("D1", -310), ("D2", -305)):
+        await instance(org, last.id, key, "year_end_appraisal", "completed", -399, done)
+    # This year EM is done already, D1 and D2 not yet.
+    for key, status in (("EM", "completed"), ("D1", "running"), ("D2", "running")):
+        await instance(org, now.id, key, "year_end_appraisal", status, -19,
+                       -5 if status == "completed" else None)
+    viewer = Someone(org.ids["HA"], frozenset({"hr"}))
+    adoption = await adoption_dashboard(now.id, viewer)
+    assert adoption.previous is not None and adoption.previous.id == last.id
+    assert adoption.previous_as_of == today - timedelta(days=380)
+    appraisals = figures(adoption)["appraisals"]
+    assert (appraisals.part, appraisals.whole) == (1, 3)
+    assert appraisals.previous == 33.3 and appraisals.change == 0.0  # not 100 % and -66.7
+    # Once this cycle's period is over, last year's counts as it ended.
+    ended = await Cycle.create(name="ended", starts_on=today - timedelta(days=150),
+                               due_on=today - timedelta(days=50), created_at=days(-150))
+    for key in ("EM", "D1", "D2"):
+        await instance(org, ended.id, key, "year_end_appraisal", "running", -149)
+    over = await adoption_dashboard(ended.id, viewer)
+    assert over.previous is not None and over.previous.id == last.id
+    assert over.previous_as_of is None
+    assert figures(over)["appraisals"].previous == 100.0
+
+
 async def test_steering_members_see_the_organisation_hr_partners_their_units(org: Org) -> None:
     cycles = await known_year(org)
     steering = await adoption_dashboard(cycles["now"], Someone(org.ids["D1"],
