@@ -426,14 +426,23 @@ async def previous_cycle(cycle_id: int, features: Features) -> CycleSummary | No
     return CycleSummary(chosen.id, chosen.name, chosen.starts_on, chosen.due_on)
 
 
-def same_point(since: date, until: date, previous: tuple[date, date], today: date) -> date | None:
-    """The day of the previous cycle's period (`previous`: its first and last day) as far
-    into it as today is into this cycle's; None when this cycle's period is over (the
-    previous one is then compared as it ended)."""
+def begun(cycle: Cycle) -> date:
+    """The day a cycle began: its start day, else the day it was launched."""
+    return cycle.starts_on or cycle.created_at.date()
+
+
+def same_point(
+    cycle: tuple[date, date], previous: tuple[date, date, date], today: date
+) -> date | None:
+    """The day of the previous cycle (`previous`: the day it began, its period's first and
+    last day) as long after it began as today is after this one began (`cycle`: the day it
+    began and its period's last day), within its period; None when this cycle's period is
+    over (the previous one is then compared as it ended)."""
+    started, until = cycle
     if today >= until:
         return None
-    p_since, p_until = previous
-    return max(p_since, min(p_until, p_since + (today - since)))
+    p_begun, p_since, p_until = previous
+    return max(p_since, min(p_until, p_begun + (today - started)))
 
 
 async def adoption_dashboard(cycle_id: int, viewer: SeesSubjects) -> Adoption:
@@ -458,7 +467,8 @@ async def adoption_dashboard(cycle_id: int, viewer: SeesSubjects) -> Adoption:
     if previous is not None:
         before_row = await Cycle.get(id=previous.id)
         p_since, p_until = cycle_period(before_row, clock.now().date())
-        as_of = same_point(since, until, (p_since, p_until), clock.now().date())
+        as_of = same_point((begun(row), until), (begun(before_row), p_since, p_until),
+                           clock.now().date())
         p_counts, p_people = await unit_counts(
             previous.id, p_since, as_of or p_until, (await cycle_pack(previous.id)).features,
             cut=as_of is not None)

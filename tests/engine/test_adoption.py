@@ -64,8 +64,9 @@ async def known_year(org: Org) -> dict[str, int]:
                               due_on=today - timedelta(days=340), created_at=days(-400))
     goals = await Cycle.create(name="objectives", due_on=today - timedelta(days=20),
                                created_at=days(-60))
-    now = await Cycle.create(name="this year-end", due_on=today + timedelta(days=30),
-                             created_at=days(-1))
+    # Begun 335 days ago: further in than last year's whole period, which counts as it ended.
+    now = await Cycle.create(name="this year-end", starts_on=today - timedelta(days=335),
+                             due_on=today + timedelta(days=30), created_at=days(-1))
     for key, status in (("EM", "completed"), ("D1", "completed"), ("D2", "completed"),
                         ("SM", "cancelled"), ("R1", "running")):
         await instance(org, last.id, key, "year_end_appraisal", status, -399,
@@ -197,6 +198,16 @@ async def test_a_cycle_under_way_is_compared_with_the_same_point_of_the_previous
     assert over.previous is not None and over.previous.id == last.id
     assert over.previous_as_of is None
     assert figures(over)["appraisals"].previous == 100.0
+    # A cycle without a start day began when it was launched: launched today (its period a
+    # year long, up to its due day), it is compared with the one before on the day that began.
+    launched = await Cycle.create(name="launched", due_on=today + timedelta(days=60),
+                                  created_at=days(0))
+    await instance(org, launched.id, "EM", "year_end_appraisal", "running", 0)
+    fresh = await adoption_dashboard(launched.id, viewer)
+    assert fresh.previous is not None and fresh.previous.id == now.id
+    assert fresh.previous_as_of == today - timedelta(days=20)
+    # This year's appraisals started a day later: that day there was nothing to compare.
+    assert figures(fresh)["appraisals"].previous is None
 
 
 async def test_steering_members_see_the_organisation_hr_partners_their_units(org: Org) -> None:
