@@ -25,6 +25,10 @@ from typing import Any
 from engine.base import clock
 from engine.base.models import AuditEvent, Job, WorkerHeartbeat
 from engine.performance import cycles
+
+# Imported for the store hook it registers: a write has the same effects in a worker as in a
+# web process (a training approval enrols its person whichever process completes it).
+from engine.talent import training_enrolments  # noqa: F401
 from engine.workflow import audit, deliveries, jobs, notifications, runtime
 from engine.workflow.store import record_event
 

@@ -219,3 +219,21 @@ async def test_two_workers_never_do_the_same_thing_twice(db: str) -> None:
         "task_id", flat=True))
     assert len(reminders) == 200 and set(reminders.values()) == {1}
     assert (await verify_chain()).ok
+
+
+def _store_hooks(module: str) -> set[str]:
+    """The store hooks a fresh Python process has once it imported `module`."""
+    code = (f"import {module}\nfrom engine.workflow import store\n"
+            "print('\\n'.join(f'{h.__module__}.{h.__name__}' for h in store._before_apply))")
+    env = {**os.environ, "SIGHTLINE_DEV": "true"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120, check=True)
+    return set(done.stdout.split())
+
+
+def test_a_worker_has_every_store_hook_the_web_app_has() -> None:
+    """A write has the same effects whichever process makes it: a training approval the
+    worker carries through enrols its person as the web app's would."""
+    web = _store_hooks("webapp.app")
+    assert "engine.talent.training_enrolments._enrol_on_approval" in web
+    assert web <= _store_hooks("engine.operations.worker")
