@@ -88,9 +88,10 @@ def _as_bytes(content: bytes | str) -> bytes:
 
 
 def file_bytes(pack: Pack, rel: str) -> bytes | None:
-    """One file of a loaded pack exactly as stored (None when the pack has no such file)."""
-    target = pack.root / rel
-    return target.read_bytes() if rel in pack.files and target.is_file() else None
+    """One file of a loaded pack exactly as stored, its own or inherited from the pack it
+    extends (None when the pack has no such file)."""
+    target = pack.files.get(rel)
+    return target.read_bytes() if target is not None and target.is_file() else None
 
 
 # --- the pack a designer starts from -------------------------------------------------------

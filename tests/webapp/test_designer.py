@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import zipfile
 from collections.abc import Awaitable, Callable
@@ -468,3 +469,18 @@ async def test_migration_is_refused_when_an_open_task_changed(
     assert "not migrated" in moved.text
     row = await ProcessInstance.get(id=older).prefetch_related("definition")
     assert row.definition.version == 1
+
+
+async def test_an_extending_pack_opens_the_files_it_inherits(
+    client: httpx.AsyncClient, designer: str, packs: Path
+) -> None:
+    """ACME extends the standard pack: the diagrams it does not replace are the standard
+    pack's, and its designer page opens them like its own."""
+    shutil.copytree(ROOT / "processes" / "acme", packs / "acme")
+    home = await client.get("/designer")
+    links = set(re.findall(r'href="(/designer/acme/bpmn/[^"]+)"', home.text))
+    assert "/designer/acme/bpmn/checkin.bpmn" in links
+    for link in links:
+        editor = await client.get(link)
+        assert editor.status_code == 200, link
+        assert "bpmn-modeler" in editor.text
