@@ -21,17 +21,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.base.i18n import said, said_together
+
+# The types HR picks from, named in English; a page says them in its reader's language.
 KINDS: dict[str, str] = {
-    "text": "Text",
-    "textarea": "Long text",
-    "number": "Number",
-    "date": "Date",
-    "yesno": "Yes / no",
-    "choice": "Choice",
-    "person": "Person",
-    "rating": "Rating",
-    "table": "Table",
-    "signature": "Signature",
+    "text": said("Text"),
+    "textarea": said("Long text"),
+    "number": said("Number"),
+    "date": said("Date"),
+    "yesno": said("Yes / no"),
+    "choice": said("Choice"),
+    "person": said("Person"),
+    "rating": said("Rating"),
+    "table": said("Table"),
+    "signature": said("Signature"),
 }
 COLUMN_KINDS = {k: v for k, v in KINDS.items() if k not in ("table", "signature")}
 # Names a field may not have (WTForms' own attributes; docs/forms.md).
@@ -254,10 +257,11 @@ def options_from_lines(text: str, previous: Sequence[Option] = ()) -> list[Optio
 
 def problems(fields: Sequence[BuilderField], scales: Mapping[str, str] | None = None
              ) -> dict[str, str]:
-    """What stops the fields being written, keyed "<n>" or "<n>.<column>" (0-based)."""
+    """What stops the fields being written, keyed "<n>" or "<n>.<column>" (0-based), each
+    in English that a page says in its reader's language (`said`)."""
     found: dict[str, str] = {}
     if not fields:
-        found["form"] = "Add at least one field."
+        found["form"] = said("Add at least one field.")
     _check(fields, found, "", scales, table=False)
     return found
 
@@ -269,25 +273,28 @@ def _check(fields: Sequence[BuilderField], found: dict[str, str], prefix: str,
         key = f"{prefix}{number}"
         allowed = COLUMN_KINDS if table else KINDS
         if not item.label.strip():
-            found[key] = "Give the field a label."
+            found[key] = said("Give the field a label.")
         elif item.kind not in allowed:
-            found[key] = f"Choose one of the types: {', '.join(allowed.values())}."
+            found[key] = said("Choose one of the types: %(types)s.",
+                              types=said_together(allowed.values()))
         elif not _IDENTIFIER.fullmatch(item.name) or item.name in RESERVED:
-            found[key] = (f"“{item.name}” cannot be stored: use letters, digits and _, "
-                          "starting with a letter.")
+            found[key] = said("“%(name)s” cannot be stored: use letters, digits and _, "
+                              "starting with a letter.", name=item.name)
         elif item.name in seen:
-            found[key] = f"Two fields are stored as “{item.name}”: rename one."
+            found[key] = said("Two fields are stored as “%(name)s”: rename one.",
+                              name=item.name)
         elif item.kind == "choice" and not item.options:
-            found[key] = "Type at least one option, one per line."
+            found[key] = said("Type at least one option, one per line.")
         elif item.kind == "choice" and len({json.dumps(o.value) for o in item.options}) < len(
                 item.options):
-            found[key] = "Two options are the same: make each one different."
+            found[key] = said("Two options are the same: make each one different.")
         elif item.kind == "rating" and not item.scale:
-            found[key] = "Choose the rating scale."
+            found[key] = said("Choose the rating scale.")
         elif item.kind == "rating" and scales is not None and item.scale not in scales:
-            found[key] = f"The pack has no rating scale {item.scale!r}: choose one of its scales."
+            found[key] = said("The pack has no rating scale %(scale)s: choose one of its "
+                              "scales.", scale=repr(item.scale))
         elif item.kind == "table" and not item.columns:
-            found[key] = "Add at least one column."
+            found[key] = said("Add at least one column.")
         seen.add(item.name)
         if item.kind == "table":
             _check(item.columns, found, f"{key}.", scales, table=True)

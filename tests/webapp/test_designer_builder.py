@@ -142,3 +142,19 @@ async def test_an_unmapped_lane_reads_for_hr_with_the_detail_kept(
 
     assert "Nobody is named for the lane “Manager”, so its tasks would go to HR." in page.text
     assert "lane &#39;Manager&#39; is not mapped in [lanes] of pack.toml" in page.text
+
+
+async def test_a_german_designer_reads_the_types_and_the_problems_in_german(
+    client: httpx.AsyncClient, designer: str  # noqa: F811
+) -> None:
+    german = {"Accept-Language": "de"}
+    page = await client.get(FORM, headers=german)
+    assert '<option value="choice" selected>Auswahl</option>' in page.text
+    assert ">Langer Text</option>" in page.text and ">Long text<" not in page.text
+    fields = await _fields(client)
+    fields.append(fb.BuilderField("", "Stimmung", "choice"))
+    answer = await client.post(f"{FORM}/builder", headers=german,
+                               data=_posted(fields, designer, _action="save"))
+    assert answer.status_code == 422
+    assert "Geben Sie mindestens eine Option ein, eine pro Zeile." in answer.text
+    assert "Type at least one option" not in answer.text
