@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from tortoise.functions import Max
+
 from engine.base import clock
 from engine.base.errors import NotAllowed, NotFound
 from engine.base.i18n import said
@@ -185,20 +187,29 @@ async def evidence_of(
     newest: dict[int, dict[str, Any]] = {}
     calibrated_cycles: set[tuple[int, int | None]] = set()
     since = clock.now() - PEER_WINDOW
+    # Per chunk three reads, each only what counts: each person's newest competency ratings
+    # (the highest id), the final ratings of those ratings' cycles, the feedback of the window.
     for chunk in _chunks(ids):
-        rows = await Record.filter(
-            person_id__in=chunk,
-            kind__in=[kinds.competency_ratings, kinds.final_rating, kinds.feedback],
-        ).order_by("id").values("person_id", "kind", "cycle_id", "data", "created_at")
-        for row in rows:
+        newest_ids = [row["newest"] for row in await Record.filter(
+            person_id__in=chunk, kind=kinds.competency_ratings,
+        ).annotate(newest=Max("id")).group_by("person_id").values("newest")]
+        for row in await Record.filter(id__in=newest_ids).values("person_id", "cycle_id",
+                                                                  "data"):
+            data = row["data"] if isinstance(row["data"], Mapping) else {}
+            newest[row["person_id"]] = {**data, "_cycle": row["cycle_id"]}
+        cycles = {newest[pid]["_cycle"] for pid in chunk if pid in newest} - {None}
+        for row in await Record.filter(
+            person_id__in=chunk, kind=kinds.final_rating, cycle_id__in=sorted(cycles),
+        ).values("person_id", "cycle_id", "data"):
+            data = row["data"] if isinstance(row["data"], Mapping) else {}
+            if data.get("calibrated_rating") is not None:
+                calibrated_cycles.add((row["person_id"], row["cycle_id"]))
+        for row in await Record.filter(
+            person_id__in=chunk, kind=kinds.feedback, created_at__gte=since,
+        ).order_by("id").values("person_id", "data"):
             data = row["data"] if isinstance(row["data"], Mapping) else {}
             pid = row["person_id"]
-            if row["kind"] == kinds.competency_ratings:
-                newest[pid] = {**data, "_cycle": row["cycle_id"]}  # by id: the newest wins
-            elif row["kind"] == kinds.final_rating:
-                if data.get("calibrated_rating") is not None:
-                    calibrated_cycles.add((pid, row["cycle_id"]))
-            elif row["created_at"] >= since and _counts_as_peer(data, pid, own_view):
+            if _counts_as_peer(data, pid, own_view):
                 for key, level in _levels(data.get("competency_ratings")).items():
                     found[pid].peers.setdefault(key, []).append(level)
     for pid, data in newest.items():

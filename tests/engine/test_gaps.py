@@ -98,6 +98,36 @@ async def test_without_calibration_the_manager_rating_is_the_evidence(assessed: 
     assert (communication.evidence, communication.gap) == ("manager", 1.0)
 
 
+async def test_the_newest_appraisal_counts_with_its_own_calibration_and_a_years_feedback(
+    assessed: Cycle,
+) -> None:
+    """This year's appraisal replaces last year's, and last year's calibration does not carry
+    over to it; feedback older than a year no longer counts."""
+    this_year = await Cycle.create(name="This year-end", starts_on=clock.now().date())
+    await record("E1", "competency_ratings", {
+        "job_family": "engineering",
+        "ratings": {"communication": 3, "technical_mastery": 2}}, this_year)
+    eli = await Person.get(key="E2")
+    await record("E1", "feedback", {"from_id": eli.id, "visibility": "shared", "text": "…",
+                                    "competency_ratings": {"technical_mastery": 5}})
+    old = await Record.filter(kind="feedback").order_by("-id").first()
+    assert old is not None
+    await Record.filter(id=old.id).update(created_at=clock.now() - gaps.PEER_WINDOW * 2)
+    directory = await current_directory()
+
+    found = await gaps.person_gaps(directory.person("E1").id, await viewer("M1"), directory)  # type: ignore[union-attr]
+
+    communication = line(found, "communication")
+    assert communication.assessed["manager"] == 3 and communication.assessed["calibrated"] is None
+    assert (communication.evidence, communication.status) == ("manager", "meets")
+    mastery = line(found, "technical_mastery")
+    assert mastery.assessed["peers"] is None and mastery.assessed["manager"] == 2
+    # A calibrated final rating of this year's cycle calibrates this year's appraisal.
+    await record("E1", "final_rating", {"rating": 3, "calibrated_rating": 3}, this_year)
+    again = await gaps.person_gaps(directory.person("E1").id, await viewer("M1"), directory)  # type: ignore[union-attr]
+    assert line(again, "communication").evidence == "calibrated"
+
+
 async def test_only_feedback_ratings_count_when_nothing_else_was_assessed(
     assessed: Cycle,
 ) -> None:
