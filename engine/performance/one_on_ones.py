@@ -17,8 +17,9 @@ from the cadence. Each meeting runs the pack's `[features.one_on_ones]` process 
 pack's `one_on_one`): it opens the manager's "Hold the 1:1" task, reminds both people before
 the meeting and records the meeting when it is held. Marking the meeting held completes that
 task — the one path: completing it from the inbox marks the meeting held too, the next time
-either person opens their 1:1s. Skipping a meeting or ending the series sends the cancel
-signal, which ends the meeting's instance with nothing recorded.
+anyone reads the series (either person's 1:1s, HR's overview, the year so far). Skipping a
+meeting or ending the series sends the cancel signal, which ends the meeting's instance with
+nothing recorded.
 """
 
 from __future__ import annotations
@@ -463,6 +464,7 @@ async def hr_overview(subject_ids: set[int] | None = None) -> list[OverviewRow]:
     if subject_ids is not None:
         query = query.filter(report_id__in=list(subject_ids))
     rows = await query.order_by("id")
+    await _settle_finished(rows)
     held: dict[int, list[datetime]] = {}
     for series_id, held_at in await OneOnOneMeeting.filter(
         series_id__in=[s.id for s in rows], status="held"
@@ -495,6 +497,7 @@ async def one_on_one_history(
         allowed.add(current_manager.id)
     if viewer.person_id not in allowed or not series:
         return []
+    await _settle_finished(series)
     by_series = {s.id: s for s in series}
     query = OneOnOneMeeting.filter(series_id__in=list(by_series), status="held")
     if since is not None:
@@ -640,6 +643,20 @@ async def _settle(series: OneOnOneSeries) -> None:
     notes = str(submitted.get("shared_notes") or "")
     await _held(series, meeting, task.completed_at or clock.now(), notes,
                 await runtime.actor_for(series.manager_id))
+
+
+async def _settle_finished(series: Iterable[OneOnOneSeries]) -> None:
+    """`_settle` each open series whose meeting process has finished, so what is counted
+    across series (HR's overview, the year so far) reads a meeting held from the inbox as held."""
+    open_series = [s for s in series if s.ended_at is None and s.instance_id is not None]
+    if not open_series:
+        return
+    finished = set(await ProcessInstance.filter(
+        id__in=[s.instance_id for s in open_series], status="completed"
+    ).values_list("id", flat=True))
+    for found in open_series:
+        if found.instance_id in finished:
+            await _settle(found)
 
 
 async def _held(series: OneOnOneSeries, meeting: OneOnOneMeeting, held_at: datetime,

@@ -194,6 +194,28 @@ async def test_completing_the_task_from_the_inbox_marks_the_meeting_held(
     assert summary.next_meeting.scheduled_at == FIRST + timedelta(weeks=1)
 
 
+async def test_hr_and_the_year_so_far_count_a_meeting_held_from_the_inbox(
+    standard: None,
+) -> None:
+    """Nobody opened their 1:1s since the manager completed the task in the inbox: HR's
+    overview and the year-end context read the meeting as held all the same."""
+    first, people = await scheduled()
+    morgan = await runtime.actor_for("M1")
+    series = await OneOnOneSeries.get(report_id=people["E1"])
+    task = await HumanTask.get(instance_id=series.instance_id, bpmn_id="hold_one_on_one")
+    with clock.frozen_at(FIRST):
+        await runtime.complete_task(task.id, morgan, {"held_on": "2099-03-10",
+                                                      "shared_notes": "From the inbox."})
+        [row] = await oo.hr_overview()
+        assert row.held == 1
+        [entry] = await oo.one_on_one_history(people["E1"], None, None, Viewer(people["M1"]))
+    assert entry.meeting_id == first and entry.shared_notes == "From the inbox."
+    # Settled once: the next meeting is scheduled once, whoever reads next.
+    [summary] = await oo.my_series(people["E1"])
+    assert summary.held == 1
+    assert await OneOnOneMeeting.filter(series_id=series.id, status="scheduled").count() == 1
+
+
 async def test_private_notes_are_read_by_their_author_only(standard: None) -> None:
     first, people = await scheduled()
     m, e = people["M1"], people["E1"]
