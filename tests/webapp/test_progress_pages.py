@@ -169,3 +169,36 @@ async def test_an_approved_change_keeps_the_keys_so_progress_history_stays_attac
     assert outcome.assignee_id == eve.person_id
     card = await progress.progress_card(eve.person_id, cycle.id, eve)
     assert [p.actual for p in card.objectives[1].history] == [8.0]
+
+
+async def test_a_proposal_sent_back_can_be_withdrawn_and_the_objectives_stay(
+    client: httpx.AsyncClient, login: LoginHelper, cycle: Cycle
+) -> None:
+    from engine.base.models import ProcessInstance
+    from engine.performance import progress
+    from engine.workflow import runtime
+
+    eve, morgan = await runtime.actor_for("E1"), await runtime.actor_for("M1")
+    assert eve.person_id is not None
+    step = await progress.start_objective_change(eve, eve.person_id, cycle.id)
+    await _as(client, login, "e1")
+    first = await client.get(f"/tasks/{step}")
+    assert "Why the objectives should change" in first.text
+    proposed = [{k: v for k, v in row.items() if k != "aligned_goal"} for row in OBJECTIVES]
+    await runtime.complete_task(step, eve, {"objectives": proposed,
+                                            "change_reason": "Incidents matter less now."})
+    review = await HumanTask.get(bpmn_id="review_change", status="ready")
+    await runtime.complete_task(review.id, morgan, {"change_decision": "return",
+                                                    "change_comments": "Not this year."})
+    again = await HumanTask.get(bpmn_id="propose_change", status="ready")
+    page = await client.get(f"/tasks/{again.id}")
+    assert "Not this year." in page.text
+    assert "Withdraw it: my objectives stay as they are" in page.text
+    assert "Withdraw it" not in first.text  # the first proposal has nothing to withdraw
+    await runtime.complete_task(again.id, eve, {"objectives": proposed, "proposal": "withdraw",
+                                                "change_reason": "Incidents matter less now."})
+    instance = await ProcessInstance.get(id=again.instance_id)
+    assert instance.status == "completed"
+    assert not await HumanTask.filter(instance_id=instance.id, status="ready").exists()
+    newest = await Record.filter(kind="objectives", person_id=eve.person_id).order_by("-id").first()
+    assert newest is not None and newest.data == {"objectives": OBJECTIVES}
