@@ -651,7 +651,7 @@ async def _settle_finished(series: Iterable[OneOnOneSeries]) -> None:
     open_series = [s for s in series if s.ended_at is None and s.instance_id is not None]
     if not open_series:
         return
-    finished = set(await ProcessInstance.filter(
+    finished: set[Any] = set(await ProcessInstance.filter(
         id__in=[s.instance_id for s in open_series], status="completed"
     ).values_list("id", flat=True))
     for found in open_series:

@@ -8,6 +8,8 @@ with its sub-units) or "family:<job family>".
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from engine.base.errors import NotAllowed, NotFound
 from engine.base.i18n import said
 from engine.people.directory import DirectorySnapshot
@@ -44,6 +46,27 @@ def unit_order(
                           key=lambda c: directory.units[c].name, reverse=True)
         stack.extend((c, depth + 1) for c in children)
     return out
+
+
+def unit_owners(
+    directory: DirectorySnapshot, shown: set[int]
+) -> Callable[[int | None], list[int]]:
+    """A unit id → the unit and every ancestor of it among `shown` (what a person or a row of
+    that unit counts for when figures roll up to parent units); worked out once per unit."""
+    chains: dict[int | None, list[int]] = {}
+
+    def owners(unit_id: int | None) -> list[int]:
+        found = chains.get(unit_id)
+        if found is None:
+            found = []
+            current = unit_id
+            while current is not None and current in shown and current not in found:
+                found.append(current)
+                current = directory.units[current].parent_id
+            chains[unit_id] = found
+        return found
+
+    return owners
 
 
 def scope_name(directory: DirectorySnapshot, scope: set[int] | None) -> str:

@@ -32,12 +32,12 @@ from engine.base.errors import EngineError, NotFound
 from engine.base.i18n import said
 from engine.base.models import Cycle, ProcessDefinition
 from engine.packs.loading import Features
-from engine.people.directory import DirectorySnapshot, current_directory
+from engine.people.directory import current_directory
 from engine.performance.deployed_pack import cycle_pack
 from engine.performance.distribution import Distribution, rating_distribution
 from engine.performance.exports import Table
 from engine.performance.hr_dashboard import rating_sql, sql_in
-from engine.performance.populations import hr_scope, scope_name, unit_order
+from engine.performance.populations import hr_scope, scope_name, unit_order, unit_owners
 from engine.workflow.access import SeesSubjects
 from engine.workflow.inbox import process_titles
 
@@ -246,26 +246,6 @@ def cycle_kind(processes: Mapping[str, int]) -> str:
     return min(processes, key=lambda process: (-processes[process], process))
 
 
-def _owners(
-    directory: DirectorySnapshot, in_scope_units: set[int]
-) -> Callable[[int | None], list[int]]:
-    """A unit id → the unit and every ancestor within `in_scope_units` (a row counts for each)."""
-    chains: dict[int | None, list[int]] = {}
-
-    def owners(unit_id: int | None) -> list[int]:
-        found = chains.get(unit_id)
-        if found is None:
-            found = []
-            current = unit_id
-            while current is not None and current in in_scope_units and current not in found:
-                found.append(current)
-                current = directory.units[current].parent_id
-            chains[unit_id] = found
-        return found
-
-    return owners
-
-
 async def cycle_trends(
     viewer: SeesSubjects, cycles: Any = None, unit_id: int | None = None,
     process: str | None = None,
@@ -296,7 +276,7 @@ async def cycle_trends(
         shown = scope
         name = scope_name(directory, scope)
     shown_order = unit_order(directory, shown)
-    owners = _owners(directory, {uid for uid, _ in shown_order})
+    owners = unit_owners(directory, {uid for uid, _ in shown_order})
 
     # Every cycle of the population with its instances per process: its kind, and whether
     # any is still open.

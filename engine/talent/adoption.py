@@ -48,7 +48,7 @@ from engine.people.directory import DirectorySnapshot, current_directory
 from engine.performance.cycle_choice import CycleSummary
 from engine.performance.deployed_pack import cycle_pack
 from engine.performance.objective_index import objective_kinds
-from engine.performance.populations import hr_scope, scope_name, unit_order
+from engine.performance.populations import hr_scope, scope_name, unit_order, unit_owners
 from engine.performance.trends import cycle_kind, start_order
 from engine.performance.year_context import cycle_period
 from engine.workflow.access import HR_GROUP, SeesSubjects
@@ -336,24 +336,6 @@ async def unit_counts(cycle_id: int, since: date, until: date, features: Feature
     return counts, people
 
 
-def _owners(directory: DirectorySnapshot, shown: set[int]) -> Callable[[int | None], list[int]]:
-    """A unit id → the unit and every ancestor shown (a person counts for each of them)."""
-    chains: dict[int | None, list[int]] = {}
-
-    def owners(unit_id: int | None) -> list[int]:
-        found = chains.get(unit_id)
-        if found is None:
-            found = []
-            current = unit_id
-            while current is not None and current in shown and current not in found:
-                found.append(current)
-                current = directory.units[current].parent_id
-            chains[unit_id] = found
-        return found
-
-    return owners
-
-
 def _in_scope(unit: int | None, scope: set[int] | None) -> bool:
     return scope is None or (unit is not None and unit in scope)
 
@@ -365,7 +347,7 @@ def roll_up(
     """The scope's totals and every unit's counts with its sub-units' added: (totals, per
     unit, people in scope, people per unit)."""
     shown = {uid for uid, _ in unit_order(directory, scope)}
-    owners = _owners(directory, shown)
+    owners = unit_owners(directory, shown)
     totals = {key: Count() for key in FIGURE_KEYS}
     per_unit: dict[int, dict[str, Count]] = {}
     heads: dict[int, int] = {}
