@@ -88,6 +88,14 @@ def current_user(request: Request) -> Viewer:
     return viewer
 
 
+def require_hr(request: Request) -> Viewer:
+    """The viewer, when they are in HR; 404 for everyone else (no hint the page exists)."""
+    viewer = current_user(request)
+    if not viewer.is_hr:
+        raise HTTPException(404)
+    return viewer
+
+
 def optional_user(request: Request) -> Viewer | None:
     """The logged-in Viewer, or None on public pages without a session."""
     viewer: Viewer | None = request.scope.get("state", {}).get("viewer")

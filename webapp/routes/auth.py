@@ -21,7 +21,7 @@ from engine.workflow import notifications
 from engine.workflow.store import record_event
 from webapp import auth, oidc, sessions
 from webapp import i18n as webapp_i18n
-from webapp.auth import Viewer, current_user
+from webapp.auth import Viewer, current_user, require_hr
 from webapp.i18n import marked as _
 from webapp.templating import flash, render
 
@@ -194,17 +194,9 @@ async def end_other_sessions(request: Request) -> Response:
 # -- HR: sign a person out everywhere ---------------------------------------------------------
 
 
-def _hr_only(request: Request) -> Viewer:
-    """The viewer, when they are in HR; 404 for everyone else (no hint the page exists)."""
-    viewer = current_user(request)
-    if not viewer.is_hr:
-        raise HTTPException(404)
-    return viewer
-
-
 async def sessions_page(request: Request) -> Response:
     """GET /admin/sessions: people with live sessions, how many and when last seen."""
-    _hr_only(request)
+    require_hr(request)
     directory = request.state.directory
     rows = []
     for found in await sessions.live_sessions_by_person():
@@ -219,7 +211,7 @@ async def sessions_page(request: Request) -> Response:
 async def end_sessions_of_person(request: Request) -> Response:
     """POST /admin/sessions/{person_key}/end: sign the person out everywhere (an HR member
     signing themself out keeps the session they do it from)."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     person = request.state.directory.by_key.get(request.path_params["person_key"])
     user = await logins.login_of_person(person.id) if person is not None else None
     if person is None or user is None:

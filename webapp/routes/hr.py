@@ -56,7 +56,7 @@ from engine.workflow import runtime
 from engine.workflow.access import hr_units
 from engine.workflow.runtime import Actor
 from webapp import i18n
-from webapp.auth import Viewer, current_user
+from webapp.auth import Viewer, require_hr
 from webapp.input import database_id, find_person, path_id
 from webapp.routes.cycle_pages import chart_data, chosen_cycle, distribution_chart
 from webapp.routes.people import NAMED_KEY, PersonChoice, choose_person, person_summary
@@ -71,14 +71,6 @@ RECENT_LAUNCHES = 10
 ENTRY_SEPARATORS = re.compile(r"[\n\r,;]+")
 
 REASON_MAX = 1000
-
-
-def _hr_only(request: Request) -> Viewer:
-    """The viewer, when they are in HR; 404 for everyone else (no hint the page exists)."""
-    viewer = current_user(request)
-    if not viewer.is_hr:
-        raise HTTPException(404)
-    return viewer
 
 
 # --- the form ------------------------------------------------------------------------------
@@ -295,7 +287,7 @@ async def _form_page(
 
 async def hr_home(request: Request) -> Response:
     """GET /hr: every cycle with its completion, and the launches of this app process."""
-    _hr_only(request)
+    require_hr(request)
     context = {
         "cycles": await cycles.cycle_progress(),
         "launches": await cycles.recent_launches(RECENT_LAUNCHES),
@@ -306,7 +298,7 @@ async def hr_home(request: Request) -> Response:
 
 async def new_cycle(request: Request) -> Response:
     """GET /hr/cycles/new: the launch form."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     return await _form_page(request, viewer, LaunchForm())
 
 
@@ -322,7 +314,7 @@ async def launch(request: Request) -> Response:
     is confirmed (`action=launch` with the count shown), start the launch job and go to its
     page. `action=add` puts the person typed in the search box on the list; `action=edit`
     goes back to the form."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     form = await _read_form(request)
     posted = await request.form()
     action = str(posted.get("action", "review"))
@@ -369,13 +361,13 @@ async def _launch(request: Request) -> LaunchStatus:
 
 async def launch_page(request: Request) -> Response:
     """GET /hr/launches/{job}: the launch's progress, then its report."""
-    _hr_only(request)
+    require_hr(request)
     return render(request, "hr_launch_progress.html", {"job": await _launch(request)})
 
 
 async def launch_progress(request: Request) -> Response:
     """GET /hr/launches/{job}/progress: the progress fragment htmx polls (the page otherwise)."""
-    _hr_only(request)
+    require_hr(request)
     return render(
         request, "hr_launch_progress.html", {"job": await _launch(request)},
         fragment="_hr_launch_progress.html",
@@ -386,7 +378,7 @@ async def launch_progress(request: Request) -> Response:
 
 
 async def _hr_context(request: Request) -> tuple[Viewer, CycleSummary | None, HrDashboard | None]:
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     offered = await cycles_newest_first()
     cycle = chosen_cycle(request, offered)
     if not request.query_params.get("cycle", "").strip():
@@ -448,7 +440,7 @@ async def hr_dashboard_page(request: Request) -> Response:
 
 
 async def _population(request: Request, cycle: CycleSummary, key: str) -> PopulationCalibration:
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     try:
         return await population_calibration(cycle.id, key, viewer)
     except (NotAllowed, NotFound):
@@ -457,7 +449,7 @@ async def _population(request: Request, cycle: CycleSummary, key: str) -> Popula
 
 async def release_ratings(request: Request) -> Response:
     """POST /hr/dashboard/release: release one population's ratings as the managers proposed."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     cycle = chosen_cycle(request, await cycles_newest_first())
     if cycle is None:
         raise HTTPException(404)
@@ -500,7 +492,7 @@ def _calibration_context(
 
 
 async def _calibration_request(request: Request) -> tuple[CycleSummary, PopulationCalibration]:
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     offered = await cycles_newest_first()
     request.state.cycles = offered
     cycle = chosen_cycle(request, offered)
@@ -569,7 +561,7 @@ def _is_level(chosen: str, levels: set[int]) -> bool:
 
 async def release_calibrated(request: Request) -> Response:
     """POST /hr/calibration: release the listed people's ratings, with HR's changes."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     cycle, population = await _calibration_request(request)
     form = await request.form()
     values, changes, errors = calibrated_changes(form, population)
@@ -624,7 +616,7 @@ async def release_calibrated(request: Request) -> Response:
 
 async def retry_instance(request: Request) -> Response:
     """POST /hr/dashboard/retry/{instance_id}: run an instance stopped on an error again."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     actor = runtime.Actor(viewer.person_id, f"person:{viewer.key}")
     try:
         outcome = await retry_failed(path_id(request, "instance_id"), viewer, actor)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -20,19 +19,11 @@ from config import settings
 from engine.workflow import notifications
 from engine.workflow.access import hr_units
 from webapp import i18n
-from webapp.auth import Viewer, current_user
+from webapp.auth import require_hr
 from webapp.templating import flash, is_htmx, render
 
 OUTBOX = "/admin/outbox"
 PER_PAGE = 25
-
-
-def _hr_only(request: Request) -> Viewer:
-    """The viewer, when they are in HR; 404 for everyone else (no hint the page exists)."""
-    viewer = current_user(request)
-    if not viewer.is_hr:
-        raise HTTPException(404)
-    return viewer
 
 
 def _page_number(raw: str | None) -> int:
@@ -50,7 +41,7 @@ def outbox_url(status: str | None = None, page: int = 1) -> str:
 
 async def outbox(request: Request) -> Response:
     """GET /admin/outbox: the outbox page (the list alone for htmx filter and paging)."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     status = request.query_params.get("status") or None
     listing = await notifications.outbox_page(
         status, _page_number(request.query_params.get("page")), PER_PAGE,
@@ -71,7 +62,7 @@ async def outbox(request: Request) -> Response:
 
 async def retry(request: Request) -> Response:
     """POST /admin/outbox/{id}/retry: a failed email goes back in the queue."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     email_id = request.path_params["email_id"]
     await notifications.check_email_in_scope(
         email_id, hr_units(viewer.person_id, request.state.directory)

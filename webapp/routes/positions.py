@@ -23,17 +23,10 @@ from engine.talent.positions import (
     ProfileInput,
 )
 from webapp import i18n
-from webapp.auth import Viewer, current_user
+from webapp.auth import Viewer, require_hr
 from webapp.templating import flash, is_htmx, render
 
 PREFIX = "req-"
-
-
-def _hr_only(request: Request) -> Viewer:
-    viewer = current_user(request)
-    if not viewer.is_hr:
-        raise HTTPException(404)
-    return viewer
 
 
 def dom_id(code: str) -> str:
@@ -90,7 +83,7 @@ def _problems(error: PositionInvalid) -> dict[str, str]:
 
 async def positions_page(request: Request) -> Response:
     """GET /positions: every profile; retired ones on request."""
-    _hr_only(request)
+    require_hr(request)
     show_retired = request.query_params.get("retired") == "1"
     profiles = await positions.list_positions(retired=show_retired)
     context = {
@@ -127,7 +120,7 @@ def _form(
 
 async def edit_position(request: Request) -> Response:
     """GET /positions/{code}/edit: the edit form (in place with htmx, else as a page)."""
-    _hr_only(request)
+    require_hr(request)
     profile = await _profile_or_404(request.path_params["code"])
     parts = await _page_parts(request)
     typed = ProfileInput.of(profile, parts["unit_codes"].get(profile.org_unit_id, ""))
@@ -141,7 +134,7 @@ async def edit_position(request: Request) -> Response:
 
 async def show_position(request: Request) -> Response:
     """GET /positions/{code}: one profile's card (htmx's Cancel), else the list at it."""
-    _hr_only(request)
+    require_hr(request)
     profile = await _profile_or_404(request.path_params["code"])
     if not is_htmx(request):
         return RedirectResponse(f"/positions#{dom_id(profile.code)}", status_code=303)
@@ -150,7 +143,7 @@ async def show_position(request: Request) -> Response:
 
 async def save_position(request: Request) -> Response:
     """POST /positions/{code}: save HR's changes; errors keep what was typed (422)."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     profile = await _profile_or_404(request.path_params["code"])
     form = await request.form()
     typed = _typed(form, profile.code)
@@ -168,13 +161,13 @@ async def save_position(request: Request) -> Response:
 
 async def new_position(request: Request) -> Response:
     """GET /positions/new: the form for a new position."""
-    _hr_only(request)
+    require_hr(request)
     return _form(request, await _page_parts(request), ProfileInput(), profile=None)
 
 
 async def create_position(request: Request) -> Response:
     """POST /positions: create a position; errors keep what was typed (422)."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     form = await request.form()
     typed = _typed(form)
     try:
@@ -188,7 +181,7 @@ async def create_position(request: Request) -> Response:
 
 
 async def _set_active(request: Request, active: bool) -> Response:
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     try:
         profile = await positions.set_active(request.path_params["code"], active,
                                              _actor(viewer))

@@ -31,19 +31,12 @@ from engine.talent.succession import (
 )
 from engine.talent.talent_review import TalentInvalid
 from webapp import i18n
-from webapp.auth import Viewer, current_user
+from webapp.auth import require_hr
 from webapp.input import database_id, path_id
 from webapp.routes.people import choose_person, person_summary
 from webapp.templating import flash, render
 
 HOME = "/succession"
-
-
-def _hr_only(request: Request) -> Viewer:
-    viewer = current_user(request)
-    if not viewer.is_hr:
-        raise HTTPException(404)
-    return viewer
 
 
 def _unit(request: Request) -> int | None:
@@ -59,7 +52,7 @@ def _unit(request: Request) -> int | None:
 async def _context(request: Request, unit_id: int | None, *, errors: dict[str, str] | None = None,
                    form: dict[str, str] | None = None, candidates: Any = (),
                    open_form: str = "") -> dict[str, Any]:
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     try:
         plan = await succession_plan(viewer, unit_id)
         promoted = await promotions(viewer, unit_id)
@@ -86,7 +79,7 @@ def _back(request: Request, form_unit: str, anchor: str) -> RedirectResponse:
 
 async def add(request: Request) -> Response:
     """POST /succession/{code}/successors: name a successor (employee ID or name)."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     code = request.path_params["code"]
     form = await request.form()
     typed = str(form.get("person_pick") or form.get("person", "")).strip()
@@ -123,7 +116,7 @@ async def add(request: Request) -> Response:
 
 async def change(request: Request) -> Response:
     """POST /succession/{code}/successors/{person_id}: change readiness or notes."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     code, person_id = request.path_params["code"], path_id(request, "person_id")
     form = await request.form()
     unit_text = str(form.get("unit", ""))
@@ -142,7 +135,7 @@ async def change(request: Request) -> Response:
 
 async def remove(request: Request) -> Response:
     """POST /succession/{code}/successors/{person_id}/remove."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     code, person_id = request.path_params["code"], path_id(request, "person_id")
     form = await request.form()
     try:
@@ -155,7 +148,7 @@ async def remove(request: Request) -> Response:
 
 async def promote(request: Request) -> Response:
     """POST /succession/promotions: record a promotion."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     form = await request.form()
     typed = str(form.get("person_pick") or form.get("person", "")).strip()
     values = {k: str(form.get(k, "")) for k in ("to_position", "effective_on", "note")}

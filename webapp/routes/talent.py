@@ -39,20 +39,13 @@ from engine.talent.talent_review import (
     talent_review,
 )
 from webapp import i18n
-from webapp.auth import Viewer, current_user
+from webapp.auth import Viewer, current_user, require_hr
 from webapp.input import database_id, path_id
 from webapp.routes.people import choose_person, person_summary
 from webapp.templating import flash, render
 
 REVIEW = "/hr/talent-review"
 POOLS = "/hr/talent-pools"
-
-
-def _hr_only(request: Request) -> Viewer:
-    viewer = current_user(request)
-    if not viewer.is_hr:
-        raise HTTPException(404)
-    return viewer
 
 
 def _actor(viewer: Viewer) -> str:
@@ -70,7 +63,7 @@ async def _review_context(
     request: Request, cycle_text: str, key: str, *, errors: dict[str, str] | None = None,
     form: dict[str, str] | None = None, open_card: int | None = None,
 ) -> dict[str, Any]:
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     cycles = await cycles_newest_first()
     cycle: CycleSummary | None = None
     if cycle_text:
@@ -111,7 +104,7 @@ def _box(value: str) -> tuple[str, str]:
 
 async def move_person(request: Request) -> Response:
     """POST /hr/talent-review/move: move a person to another box, with a reason."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     form = await request.form()
     cycle_text, key = str(form.get("cycle", "")), str(form.get("population", "all"))
     person_id = database_id(str(form.get("person", "")))
@@ -147,7 +140,7 @@ async def move_person(request: Request) -> Response:
 async def _pools_context(request: Request, *, errors: dict[str, str] | None = None,
                          form: dict[str, str] | None = None, candidates: Any = (),
                          open_pool: int | None = None) -> dict[str, Any]:
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     return {"pools": await talent_pools(viewer), "errors": errors or {}, "form": form or {},
             "candidates": candidates, "open_pool": open_pool}
 
@@ -159,7 +152,7 @@ async def pools_page(request: Request) -> Response:
 
 async def new_pool(request: Request) -> Response:
     """POST /hr/talent-pools: create a pool."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     form = await request.form()
     name, description = str(form.get("name", "")), str(form.get("description", ""))
     try:
@@ -181,7 +174,7 @@ def _back(form: FormData, default: str) -> str:
 
 async def add_member(request: Request) -> Response:
     """POST /hr/talent-pools/{pool_id}/members: add someone (employee ID or name) with a reason."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     form = await request.form()
     if "pool_id" in request.path_params:
         pool_id = path_id(request, "pool_id")
@@ -226,7 +219,7 @@ async def add_member(request: Request) -> Response:
 
 async def remove_member(request: Request) -> Response:
     """POST /hr/talent-pools/{pool_id}/members/{person_id}/remove: take someone out."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     pool_id, person_id = path_id(request, "pool_id"), path_id(request, "person_id")
     try:
         await remove_from_pool(pool_id, person_id, viewer, _actor(viewer))

@@ -21,7 +21,7 @@ from engine.people import tokens
 from engine.people.tokens import MadeToken, TokenRefused
 from engine.workflow.store import record_event
 from webapp import i18n
-from webapp.auth import Viewer, current_user
+from webapp.auth import Viewer, current_user, require_hr
 from webapp.templating import flash, render
 
 ACCOUNT_TOKENS = "/account/tokens"
@@ -29,14 +29,6 @@ ADMIN_TOKENS = "/admin/tokens"
 # The expiry choices of the forms, in days (0: never).
 EXPIRY_CHOICES = (30, 90, 365, 0)
 PERSONAL_SCOPES = (tokens.SCOPE_API_READ, tokens.SCOPE_API)
-
-
-def _hr_only(request: Request) -> Viewer:
-    """The viewer, when they are in HR; 404 for everyone else (no hint the page exists)."""
-    viewer = current_user(request)
-    if not viewer.is_hr:
-        raise HTTPException(404)
-    return viewer
 
 
 def _expiry(form_value: object) -> timedelta | None:
@@ -143,13 +135,13 @@ async def _admin_page(
 
 async def admin_tokens_page(request: Request) -> Response:
     """GET /admin/tokens: service tokens, everyone's live personal tokens, and the form."""
-    _hr_only(request)
+    require_hr(request)
     return await _admin_page(request)
 
 
 async def make_service_token(request: Request) -> Response:
     """POST /admin/tokens: make a service token and show it, once."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     form = await request.form()
     values: dict[str, Any] = {
         "name": str(form.get("name", "")),
@@ -171,7 +163,7 @@ async def make_service_token(request: Request) -> Response:
 
 async def revoke_any_token(request: Request) -> Response:
     """POST /admin/tokens/{id}/revoke: HR revokes a service token or anyone's personal one."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     try:
         info = await tokens.revoke_token(request.path_params["token_id"])
     except NotFound as exc:

@@ -22,7 +22,7 @@ from engine.talent import training, training_effect, training_enrolments
 from engine.talent.training import TrainingInputError
 from engine.workflow import runtime
 from webapp import i18n
-from webapp.auth import Viewer, current_user
+from webapp.auth import Viewer, current_user, require_hr
 from webapp.i18n import marked as _
 from webapp.input import database_id, find_person, path_id
 from webapp.templating import flash, is_htmx, render
@@ -55,14 +55,6 @@ def _words(labels: dict[str, str]) -> dict[str, str]:
 
 def _actor(viewer: Viewer) -> runtime.Actor:
     return runtime.Actor(viewer.person_id, f"person:{viewer.key}")
-
-
-def _hr_only(request: Request) -> Viewer:
-    """The viewer, when they are in HR; 404 for everyone else (no hint the page exists)."""
-    viewer = current_user(request)
-    if not viewer.is_hr:
-        raise HTTPException(404)
-    return viewer
 
 
 def _team(viewer: Viewer, directory: DirectorySnapshot) -> list[PersonInfo]:
@@ -163,7 +155,7 @@ async def evaluate(request: Request) -> Response:
 async def hr_training(request: Request) -> Response:
     """GET /hr/training: the courses with their counts, upcoming sessions, and people waiting
     for a session."""
-    _hr_only(request)
+    require_hr(request)
     await training.ensure_catalog()
     entries = await training.catalog_entries(include_retired=True)
     sessions = [s for entry in entries for s in entry.sessions]
@@ -217,13 +209,13 @@ async def _course_page(request: Request, course: training.CourseInfo | None,
 
 async def new_course(request: Request) -> Response:
     """GET /hr/training/courses/new: the form for a course of HR's own."""
-    _hr_only(request)
+    require_hr(request)
     return await _course_page(request, None, _course_form(None), {})
 
 
 async def add_course(request: Request) -> Response:
     """POST /hr/training/courses: add a course."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     form = _posted_course(await request.form())
     try:
         course = await training.save_course(None, form, await training.competency_names(),
@@ -244,14 +236,14 @@ async def _course_or_404(code: str) -> training.CourseInfo:
 
 async def course_page(request: Request) -> Response:
     """GET /hr/training/courses/{code}: a course's details, sessions and participants."""
-    _hr_only(request)
+    require_hr(request)
     course = await _course_or_404(request.path_params["code"])
     return await _course_page(request, course, _course_form(course), {})
 
 
 async def edit_course(request: Request) -> Response:
     """POST /hr/training/courses/{code}: change a course (it is HR's from then on)."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     course = await _course_or_404(request.path_params["code"])
     form = _posted_course(await request.form())
     try:
@@ -266,7 +258,7 @@ async def edit_course(request: Request) -> Response:
 
 async def course_active(request: Request) -> Response:
     """POST /hr/training/courses/{code}/active: retire a course or offer it again."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     course = await _course_or_404(request.path_params["code"])
     active = str((await request.form()).get("active", "")) == "1"
     await training.set_course_active(course.code, active, f"person:{viewer.key}")
@@ -277,7 +269,7 @@ async def course_active(request: Request) -> Response:
 
 async def schedule_session(request: Request) -> Response:
     """POST /hr/training/courses/{code}/sessions: schedule a session of the course."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     course = await _course_or_404(request.path_params["code"])
     posted = await request.form()
     form = {name: str(posted.get(name, "")) for name in ("starts_at", "ends_at", "location",
@@ -309,7 +301,7 @@ async def _roster_context(session_id: int, errors: str = "") -> dict[str, Any]:
 
 async def session_page(request: Request) -> Response:
     """GET /hr/training/sessions/{id}: a session's participants, to mark attendance."""
-    _hr_only(request)
+    require_hr(request)
     context = await _roster_context(path_id(request, "session_id"))
     return render(request, "training_session.html", context)
 
@@ -317,7 +309,7 @@ async def session_page(request: Request) -> Response:
 async def mark_session(request: Request) -> Response:
     """POST /hr/training/sessions/{id}/marks: mark the ticked participants attended,
     completed, no-show or cancelled (htmx: the roster again; else back to the page)."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     session_id = path_id(request, "session_id")
     form = await request.form()
     ids = [i for i in (database_id(str(v)) for v in form.getlist("enrolment")) if i is not None]
@@ -341,7 +333,7 @@ async def mark_session(request: Request) -> Response:
 
 async def cancel_session(request: Request) -> Response:
     """POST /hr/training/sessions/{id}/cancel: cancel a session; its people wait for another."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     session_id = path_id(request, "session_id")
     try:
         course = await training_enrolments.session_course(session_id)
@@ -357,7 +349,7 @@ async def cancel_session(request: Request) -> Response:
 
 async def place_enrolment(request: Request) -> Response:
     """POST /hr/training/enrolments/{id}/place: put a waiting person in a session."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     enrolment_id = path_id(request, "enrolment_id")
     session_id = database_id(str((await request.form()).get("session", "")))
     try:
@@ -380,7 +372,7 @@ async def place_enrolment(request: Request) -> Response:
 async def hr_results(request: Request) -> Response:
     """GET /hr/training/results: evaluations per course, and the change in the targeted
     competencies' ratings of those trained against those not."""
-    _hr_only(request)
+    require_hr(request)
     context = {
         **await _common(),
         "evaluations": await training_enrolments.evaluations_by_course(),
@@ -394,7 +386,7 @@ async def hr_results(request: Request) -> Response:
 async def hr_managers(request: Request) -> Response:
     """GET /hr/training/managers: per unit, which people managers completed the managers'
     appraisal and coaching skills course, are enrolled, or have not taken it."""
-    _hr_only(request)
+    require_hr(request)
     coverage = await training_effect.manager_course_coverage(request.state.directory)
     sessions = await training.sessions_of([coverage.course.id], upcoming_only=True) \
         if coverage.course else []
@@ -411,7 +403,7 @@ async def hr_managers(request: Request) -> Response:
 async def enrol_manager(request: Request) -> Response:
     """POST /hr/training/managers/enrol: HR enrols a people manager on the managers' course
     (in a session, when one is chosen)."""
-    viewer = _hr_only(request)
+    viewer = require_hr(request)
     directory = request.state.directory
     form = await request.form()
     person = find_person(directory, str(form.get("person", "")))
