@@ -176,16 +176,22 @@ async def test_holding_completes_the_task_and_the_process_records_the_meeting(
         await oo.mark_held(first, morgan)
 
 
-async def test_completing_the_task_from_the_inbox_marks_the_meeting_held(
-    standard: None,
-) -> None:
-    first, people = await scheduled()
+async def hold_from_inbox(people: dict[str, int]) -> OneOnOneSeries:
+    """The manager completes "Hold the 1:1" from the inbox, not the meeting page."""
     morgan = await runtime.actor_for("M1")
     series = await OneOnOneSeries.get(report_id=people["E1"])
     task = await HumanTask.get(instance_id=series.instance_id, bpmn_id="hold_one_on_one")
     with clock.frozen_at(FIRST):
         await runtime.complete_task(task.id, morgan, {"held_on": "2099-03-10",
                                                       "shared_notes": "From the inbox."})
+    return series
+
+
+async def test_completing_the_task_from_the_inbox_marks_the_meeting_held(
+    standard: None,
+) -> None:
+    first, people = await scheduled()
+    await hold_from_inbox(people)
     [summary] = await oo.my_series(people["E1"])
     assert summary.held == 1
     meeting = await OneOnOneMeeting.get(id=first)
@@ -200,15 +206,10 @@ async def test_hr_and_the_year_so_far_count_a_meeting_held_from_the_inbox(
     """Nobody opened their 1:1s since the manager completed the task in the inbox: HR's
     overview and the year-end context read the meeting as held all the same."""
     first, people = await scheduled()
-    morgan = await runtime.actor_for("M1")
-    series = await OneOnOneSeries.get(report_id=people["E1"])
-    task = await HumanTask.get(instance_id=series.instance_id, bpmn_id="hold_one_on_one")
-    with clock.frozen_at(FIRST):
-        await runtime.complete_task(task.id, morgan, {"held_on": "2099-03-10",
-                                                      "shared_notes": "From the inbox."})
-        [row] = await oo.hr_overview()
-        assert row.held == 1
-        [entry] = await oo.one_on_one_history(people["E1"], None, None, Viewer(people["M1"]))
+    series = await hold_from_inbox(people)
+    [row] = await oo.hr_overview()
+    assert row.held == 1
+    [entry] = await oo.one_on_one_history(people["E1"], None, None, Viewer(people["M1"]))
     assert entry.meeting_id == first and entry.shared_notes == "From the inbox."
     # Settled once: the next meeting is scheduled once, whoever reads next.
     [summary] = await oo.my_series(people["E1"])
