@@ -238,10 +238,16 @@ def test_designer_edits_validates_deploys_and_migrates(
     expect(problems.get_by_role("button", name="Deploy standard")).to_be_disabled()
     shoot(page, "designer-03-validation-error")
 
-    # Fix it: clicking the problem selects the task; give it back its form.
-    problems.locator('[data-element-id="appraisal_discussion"]').first.click()
+    # Fix it: with another task selected, clicking the problem selects the task; give it
+    # back its form. Clicking the problem again before applying keeps what was chosen.
+    select_element(page, "manager_appraisal", "Manager assessment")
+    problem = problems.locator('[data-element-id="appraisal_discussion"]').first
+    problem.click()
     expect(panel.locator("input[name=name]")).to_have_value("Hold the appraisal discussion")
-    panel.get_by_label("Form", exact=True).select_option("appraisal-discussion")
+    form_field = panel.get_by_label("Form", exact=True)
+    form_field.select_option("appraisal-discussion")
+    problem.click()
+    expect(form_field).to_have_value("appraisal-discussion")
     apply_panel(page)
     expect(problems).to_contain_text("No problems", timeout=20_000)
     assert "Manager assessment" not in on_disk.read_text(encoding="utf-8")

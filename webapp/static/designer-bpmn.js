@@ -202,16 +202,23 @@
     });
   }
 
+  // Selecting the element the panel already shows (clicking its problem, say) keeps the
+  // panel as it is, with whatever the designer has typed there and not yet applied.
+  var panelShows = null;
+
   function showPanel(element) {
     if (!element || element.type === "label") {
+      panelShows = null;
       panel.innerHTML = '<p class="muted">Select a task, gateway or flow to edit it.</p>';
       return;
     }
+    if (panelShows === element.id) { return; }
+    panelShows = element.id;
     var body = new FormData();
     body.append("element", element.id);
     body.append("state", JSON.stringify(elementState(element)));
     postPanel(body).then(function (answer) {
-      panel.innerHTML = answer.html;
+      if (panelShows === element.id) { panel.innerHTML = answer.html; } // not overtaken
     });
   }
 
