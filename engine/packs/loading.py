@@ -149,13 +149,15 @@ class GapsFeature:
     """Gap analysis in the development plan: the user task whose page suggests actions and
     courses for the subject's competency gaps, and where an accepted suggestion goes in that
     task's form — a new row of the table `actions_field`, the competency in `goal_column`,
-    the action in `action_column` and a course in `training_column`."""
+    the action in `action_column`, a course in `training_column` and a proposed due date in
+    `due_column`."""
 
     plan_task: str = "agree_plan"
     actions_field: str = "actions"
     goal_column: str = "goal"
     action_column: str = "action"
     training_column: str = "training"
+    due_column: str = "due_date"
 
 
 @dataclass(frozen=True)

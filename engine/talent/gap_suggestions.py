@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
 from engine.base import clock
 from engine.base.errors import Conflict, NotAllowed, NotFound
 from engine.base.i18n import Said, said
-from engine.base.models import AuditEvent, Course, HumanTask
+from engine.base.models import AuditEvent, Course, CourseSession, HumanTask
 from engine.people.assignment import may_act
 from engine.people.directory import DirectorySnapshot, PersonInfo
 from engine.talent.gaps import CompetencyGap, analyse_people, may_see_person
@@ -35,6 +36,9 @@ ACCEPTED = "gap_suggestion_accepted"
 DISMISSED = "gap_suggestion_dismissed"
 # How long a cell of the plan's table may be (the standard pack's form: 200).
 MAX_CELL = 200
+# How far ahead an accepted action is first due: a quarter, the usual span of a development
+# action between two check-ins.
+ACTION_HORIZON = timedelta(days=91)
 _SUBMIT = "_submit"
 
 
@@ -73,6 +77,7 @@ class Suggestion:
     kind: str  # action | course
     text: str  # the behaviour, or the course's title
     course: CourseOffer | None = None
+    due: date | None = None  # once accepted: the due date its plan row was given
 
 
 @dataclass
@@ -213,8 +218,9 @@ async def decide(
     typed: Mapping[str, list[str]] | None = None,
 ) -> Suggestion:
     """Accept a suggestion (a new action row in the plan's draft: what was `typed` on the
-    form, else the saved draft, else the form as it stands, plus the row) or dismiss it;
-    both remembered for the plan and audited in one write."""
+    form, else the saved draft, else the form as it stands, plus the row, due as
+    `proposed_due` says) or dismiss it; both remembered for the plan and audited in one
+    write. The suggestion decided, with its due date when accepted."""
     task, subject = await _plan_task(task_id, viewer, directory)
     _, items = await _all_suggestions(subject, language)
     item, suggestion = _find(items, suggestion_id)
@@ -222,6 +228,7 @@ async def decide(
         raise Conflict(said("This suggestion was already decided."))
     batch = Batch()
     if accept:
+        suggestion = replace(suggestion, due=await proposed_due(suggestion))
         draft = await _draft_with(task, item, suggestion, language, typed)
         batch.update(HumanTask, {"id": task.id, "status": "ready"}, {"draft": draft},
                      conflict="task already completed")
@@ -235,6 +242,20 @@ async def decide(
     except Conflict:
         raise Conflict(said("This plan was already submitted.")) from None
     return suggestion
+
+
+async def proposed_due(suggestion: Suggestion) -> date:
+    """The due date an accepted suggestion starts with (the plan's author may change it):
+    for a course, the day its next session that is not cancelled begins; otherwise, and for
+    a course with no session planned, ACTION_HORIZON from today."""
+    now = clock.now()
+    if suggestion.course is not None:
+        session = await CourseSession.filter(
+            course__code=suggestion.course.code, cancelled_at__isnull=True, starts_at__gt=now,
+        ).order_by("starts_at").first()
+        if session is not None:
+            return session.starts_at.date()
+    return now.date() + ACTION_HORIZON
 
 
 async def _draft_with(
@@ -263,7 +284,9 @@ async def _draft_with(
     else:
         text, training = suggestion.text, ""
     row: dict[str, Any] = {gaps_feature.goal_column: goal[:MAX_CELL],
-                           gaps_feature.action_column: text[:MAX_CELL]}
+                           gaps_feature.action_column: text[:MAX_CELL],
+                           gaps_feature.due_column: (suggestion.due or clock.now().date()
+                                                     ).isoformat()}
     if training:
         row[gaps_feature.training_column] = training[:MAX_CELL]
     columns = {c.name: c for c in table.children}

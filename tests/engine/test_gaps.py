@@ -4,13 +4,22 @@ unit, who sees what, and the suggestions a development plan offers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from engine.base import clock
 from engine.base.errors import NotAllowed, NotFound
-from engine.base.models import AuditEvent, Course, Cycle, HumanTask, Person, Record
+from engine.base.models import (
+    AuditEvent,
+    Course,
+    CourseSession,
+    Cycle,
+    HumanTask,
+    Person,
+    Record,
+)
 from engine.people.directory import current_directory, forget_directory
 from engine.talent import gap_suggestions, gaps, positions
 from engine.workflow import runtime
@@ -207,6 +216,10 @@ async def test_a_plan_suggests_actions_and_courses_and_adds_only_what_is_accepte
                         competencies=["technical_mastery"], updated_at=clock.now())
     await Course.create(code="retired_course", title="Old course", active=False,
                         competencies=["technical_mastery"], updated_at=clock.now())
+    deep_dive = await Course.get(code="tech_deep_dive")
+    for days, cancelled in ((10, clock.now()), (40, None), (80, None), (-5, None)):
+        await CourseSession.create(course=deep_dive, starts_at=clock.now() + timedelta(days),
+                                   cancelled_at=cancelled, created_at=clock.now())
     task = await plan_task()
     directory = await current_directory()
     morgan = await viewer("M1")
@@ -230,6 +243,8 @@ async def test_a_plan_suggests_actions_and_courses_and_adds_only_what_is_accepte
     assert draft["actions-0-goal"] == ["Technical mastery: reach level 3 (Meets expectations)"]
     assert draft["actions-0-action"] == ["Take the course Technical deep dive"]
     assert draft["actions-0-training"] == ["Technical deep dive"]
+    # Due when the next session that still runs begins.
+    assert draft["actions-0-due_date"] == [(clock.now() + timedelta(40)).date().isoformat()]
     assert "actions-1-action" not in draft
     again = await gap_suggestions.plan_suggestions(task.id, morgan, directory, "en")
     assert (again.accepted, again.dismissed) == (1, 1)
@@ -257,6 +272,9 @@ async def test_accepting_keeps_what_was_typed_and_adds_a_row_after_it(assessed: 
     assert draft["actions-1-action"] == [
         "Keeps stakeholders informed of progress and problems before they ask."]
     assert draft["actions-1-owner"] == ["employee"]
+    # An action is first due a quarter ahead; the row typed before keeps its own date.
+    assert draft["actions-1-due_date"] == [(clock.now() + timedelta(91)).date().isoformat()]
+    assert draft["actions-0-due_date"] == ["2099-01-31"]
     # Someone who does not hold the plan cannot decide for it.
     with pytest.raises(NotFound):
         await gap_suggestions.decide(task.id, offered.items[1].suggestions[1].id, False,

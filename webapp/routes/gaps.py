@@ -23,7 +23,7 @@ from webapp import i18n
 from webapp.auth import Viewer, current_user
 from webapp.csrf import FIELD as CSRF_FIELD
 from webapp.input import find_person, path_id
-from webapp.templating import flash, is_htmx, render
+from webapp.templating import flash, format_date, is_htmx, render
 
 SUGGESTION_KEYS = frozenset({CSRF_FIELD, "suggestion", "decision", "_submit", "_form_action",
                              "_field"})
@@ -143,9 +143,10 @@ async def decide_suggestion(request: Request) -> Response:
     except NotFound:
         raise HTTPException(404) from None
     if accept:
-        flash(request, i18n.gettext("Added “%(text)s” to the plan's actions; set its due "
-                                    "date, then submit the plan when it is complete.",
-                                    text=chosen.text), "success")
+        flash(request, i18n.gettext("Added “%(text)s” to the plan's actions, due %(due)s; "
+                                    "change the date if needed, then submit the plan when "
+                                    "it is complete.", text=chosen.text,
+                                    due=format_date(chosen.due)), "success")
         return _back(request, back + "#task-form")
     if is_htmx(request):
         found = await _suggestions(request, viewer)
