@@ -45,7 +45,9 @@ COVERED, NO_READY_SUCCESSOR, NO_SUCCESSOR = "ready_now", "no_ready_successor", "
 
 @dataclass(frozen=True)
 class Holder:
-    """Someone in (or lined up for) a position, with their latest risk of loss."""
+    """Someone in (or lined up for) a position, with their latest risk of loss. Someone
+    outside the people the viewer looks after (a successor from another unit, for an HR
+    partner) shows with name, title and unit only: `covered` is False, `risk` None."""
 
     person_id: int
     key: str
@@ -53,6 +55,7 @@ class Holder:
     title: str
     unit: str
     risk: RiskOfLoss | None
+    covered: bool = True
 
 
 @dataclass(frozen=True)
@@ -133,17 +136,19 @@ def _scope(viewer: SeesSubjects, directory: DirectorySnapshot) -> set[int] | Non
     return hr_units(viewer.person_id, directory)
 
 
-def _holder(directory: DirectorySnapshot, person_id: int,
-            risks: dict[int, RiskOfLoss]) -> Holder | None:
+def _holder(directory: DirectorySnapshot, person_id: int, risks: dict[int, RiskOfLoss],
+            scope: set[int] | None) -> Holder | None:
     person = directory.people.get(person_id)
     if person is None:
         return None
     unit = directory.unit(person.org_unit_id)
+    covered = scope is None or person.org_unit_id in scope
     return Holder(person.id, person.key, person.name, person.title, unit.name if unit else "",
-                  risks.get(person.id))
+                  risks.get(person.id) if covered else None, covered)
 
 
-async def _plans(rows: list[Position], directory: DirectorySnapshot) -> list[KeyPosition]:
+async def _plans(rows: list[Position], directory: DirectorySnapshot,
+                 scope: set[int] | None) -> list[KeyPosition]:
     codes = [row.code for row in rows]
     incumbents: dict[str, list[int]] = {}
     for pid, code in await Person.filter(position__in=codes, active=True).order_by(
@@ -164,11 +169,11 @@ async def _plans(rows: list[Position], directory: DirectorySnapshot) -> list[Key
             code=row.code, title=row.title, unit_id=row.org_unit_id,
             unit=unit.name if unit else "",
             incumbents=[h for pid in incumbents.get(row.code, [])
-                        if (h := _holder(directory, pid, risks)) is not None],
+                        if (h := _holder(directory, pid, risks, scope)) is not None],
             successors=[],
         )
         for line in lines:
-            holder = _holder(directory, line["person_id"], risks)
+            holder = _holder(directory, line["person_id"], risks, scope)
             if line["position_id"] == row.id and holder is not None:
                 plan.successors.append(SuccessorLine(
                     holder, line["readiness"], line["notes"], line["added_by"],
@@ -195,7 +200,7 @@ async def succession_plan(viewer: SeesSubjects, unit_id: int | None = None) -> S
             raise NotFound(f"no unit {unit_id}")
         within = set(directory.unit_and_descendants(unit_id))
         rows = [row for row in rows if row.org_unit_id in within]
-    plans = await _plans(rows, directory)
+    plans = await _plans(rows, directory, scope)
     plans.sort(key=lambda p: (p.unit.casefold(), p.title.casefold(), p.code))
     units: dict[int | None, UnitBench] = {}
     for plan in plans:
@@ -224,7 +229,7 @@ async def key_position(code: str, viewer: SeesSubjects) -> KeyPosition:
     """One key position's plan (HR covering its unit); NotFound otherwise."""
     directory = await current_directory()
     row = await _key_position(code, viewer, directory)
-    return (await _plans([row], directory))[0]
+    return (await _plans([row], directory, _scope(viewer, directory)))[0]
 
 
 def _checked(readiness: str, notes: str) -> tuple[str, dict[str, Said]]:

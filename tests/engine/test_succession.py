@@ -160,6 +160,25 @@ async def test_an_hr_partner_plans_their_units_and_others_plan_nothing(org):
         await succession_of(org.ids["D1"], org.viewer("D1"))
 
 
+async def test_an_hr_partner_sees_a_successor_from_another_unit_without_their_talent_data(org):
+    hugo, hana = org.viewer("HA"), org.viewer("HP")  # Hana partners Engineering only
+    await record(org, None, "R1", "risk_of_loss", {"risk": "high", "impact": "high"})
+    await record(org, None, "EM", "risk_of_loss", {"risk": "medium", "impact": "high"})
+    await add_successor("eng_lead", org.ids["R1"], "one_to_two_years", "Sales engineer",
+                        hugo, "person:HA")
+
+    [outsider] = (await key_position("eng_lead", hana)).successors
+    # Hana plans the position, so she sees who is lined up and how ready — but not the
+    # risk of losing someone she does not look after.
+    assert (outsider.holder.name, outsider.holder.unit, outsider.readiness) == (
+        "Rita Rep", "Sales", "one_to_two_years")
+    assert (outsider.holder.covered, outsider.holder.risk) == (False, None)
+    [emil] = (await key_position("eng_lead", hana)).incumbents
+    assert emil.covered and emil.risk is not None and emil.risk.risk == "medium"
+    [seen_by_hugo] = (await key_position("eng_lead", hugo)).successors
+    assert seen_by_hugo.holder.covered and seen_by_hugo.holder.risk is not None
+
+
 async def test_the_demo_assesses_the_rated_people_and_plans_successors(db):
     from engine.operations.demo_talent import seed_demo_talent
     from engine.talent.talent_review import talent_pools, talent_review
