@@ -257,24 +257,37 @@ def competency_names(catalogs: Mapping[str, Any]) -> dict[str, str]:
             if isinstance(c, Mapping)}
 
 
+# A requirement of a profile, ready to measure: competency key, name, required level and the
+# behaviours of that level.
+Requirement = tuple[str, str, int, tuple[str, ...]]
+
+
+def requirements_of(profile: Profile, catalogs: Mapping[str, Any]) -> list[Requirement]:
+    """A profile's required competencies in the framework's order, with names and anchors."""
+    names = competency_names(catalogs)
+    order = {key: n for n, key in enumerate(names)}
+    return [(key, names.get(key, key), required, anchors_of(catalogs, key, required))
+            for key, required in sorted(profile.requirements.items(),
+                                        key=lambda kv: order.get(kv[0], 99))]
+
+
 def gaps_of(
-    person: PersonInfo, profile: Profile | None, evidence: Evidence, catalogs: Mapping[str, Any]
+    person: PersonInfo, profile: Profile | None, evidence: Evidence,
+    catalogs: Mapping[str, Any], requirements: list[Requirement] | None = None,
 ) -> PersonGaps:
-    """A person's gaps against their profile, from their evidence."""
+    """A person's gaps against their profile, from their evidence (`requirements`: the
+    profile's, when the caller prepared them once for many people)."""
     result = PersonGaps(person, profile)
     if profile is None:
         return result
-    names = competency_names(catalogs)
-    order = list(names)
-    for key, required in sorted(profile.requirements.items(),
-                                key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
+    for key, name, required, anchors in (requirements if requirements is not None
+                                         else requirements_of(profile, catalogs)):
         assessed, peer_count = _assessed(evidence, key)
         source = next((s for s in EVIDENCE_ORDER if assessed[s] is not None), "")
         gap = round(required - float(assessed[source] or 0), 2) if source else None
         result.lines.append(CompetencyGap(
-            key=key, name=names.get(key, key), required=required, assessed=assessed,
-            peer_count=peer_count, evidence=source, gap=gap,
-            anchors=anchors_of(catalogs, key, required),
+            key=key, name=name, required=required, assessed=assessed,
+            peer_count=peer_count, evidence=source, gap=gap, anchors=anchors,
         ))
     return result
 
@@ -288,10 +301,15 @@ async def analyse_people(
     profiles = by_code(await list_positions(retired=True))
     default_family = str((pack.catalogs.get("competencies") or {}).get("default_family") or "")
     evidence = await evidence_of([p.id for p in people], pack, own_view=own_view)
-    return {
-        p.id: gaps_of(p, profile_for(p, profiles, default_family), evidence[p.id], catalogs)
-        for p in people
-    }, catalogs
+    prepared: dict[str, list[Requirement]] = {}  # many people share a profile
+    analysed = {}
+    for person in people:
+        profile = profile_for(person, profiles, default_family)
+        if profile is not None and profile.code not in prepared:
+            prepared[profile.code] = requirements_of(profile, catalogs)
+        analysed[person.id] = gaps_of(person, profile, evidence[person.id], catalogs,
+                                      prepared[profile.code] if profile else None)
+    return analysed, catalogs
 
 
 # --- who sees what --------------------------------------------------------------------------
@@ -386,8 +404,10 @@ async def unit_heat_map(
     analysed, catalogs = await analyse_people(everyone, language)
     columns = _columns(analysed.values(), catalogs)
 
+    keyed = {pid: _by_key(gaps) for pid, gaps in analysed.items()}
+
     def row(label: str, kind: str, ref: str, people: list[PersonInfo], depth: int) -> HeatRow:
-        lines = [_by_key(analysed[p.id]) for p in people]
+        lines = [keyed[p.id] for p in people]
         return HeatRow(label, kind, ref, len(people),
                        {key: _cell(line.get(key) for line in lines) for key, _ in columns},
                        depth)

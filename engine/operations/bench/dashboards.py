@@ -27,6 +27,11 @@ _YEAR_END_STEPS = (
 )
 
 
+# The competencies every generated person is rated on (the standard pack's core ones).
+COMPETENCIES = ("communication", "collaboration", "customer_focus", "delivering_results",
+                "problem_solving", "technical_mastery")
+
+
 # The cycle's goals: the organisation's, one per department below it, one per team of the
 # first TEAM_GOALS teams below their department's, and a retired one still named by objectives.
 TEAM_GOALS = 30
@@ -92,7 +97,11 @@ def _dashboards_cycle(employees: int, departments: int, teams: int) -> Any:
     now = clock.now()
     batch = Batch()
     standard = STANDARD
-    sources = {f"catalogs/{p.name}": p.read_text() for p in (standard / "catalogs").glob("*.toml")}
+    # The standard pack's diagrams, forms and catalogs, as a deployed version holds them.
+    sources = {p.relative_to(standard).as_posix(): p.read_text() for p in standard.rglob("*")
+               if p.suffix in (".bpmn", ".dmn", ".json", ".toml")
+               and p.parts[len(standard.parts)] in ("catalogs", "forms")
+               or p.parent == standard and p.suffix in (".bpmn", ".dmn")}
     for def_id, process in ((1, "objective_setting"), (2, "year_end_appraisal")):
         batch.insert(ProcessDefinition, {
             "id": def_id, "pack": "standard", "process_id": process, "version": 1,
@@ -167,6 +176,20 @@ def _dashboards_cycle(employees: int, departments: int, teams: int) -> Any:
             batch.insert(Record, {"kind": "final_rating", "person_id": pid, "cycle_id": 1,
                                   "instance_id": instance_id,
                                   "data": {"rating": rng.choice(ratings), "kpi_score": 3.1}})
+        # What the gap heat maps read: everyone's competency ratings from their appraisal, and
+        # for one person in three a colleague's ratings in feedback two months ago.
+        batch.insert(Record, {"kind": "competency_ratings", "person_id": pid, "cycle_id": 1,
+                              "instance_id": instance_id, "data": {
+                                  "ratings": {k: rng.randint(1, 5) for k in COMPETENCIES},
+                                  "self_ratings": {k: rng.randint(2, 5) for k in COMPETENCIES},
+                              }})
+        if n % 3 == 0:
+            batch.insert(Record, {"kind": "feedback", "person_id": pid, "cycle_id": 1,
+                                  "created_at": now - timedelta(days=60), "data": {
+                                      "visibility": "shared", "feedback_text": "Thanks.",
+                                      "competency_ratings": {
+                                          k: rng.randint(1, 5) for k in COMPETENCIES[:3]},
+                                  }})
     return batch
 
 
@@ -247,10 +270,12 @@ async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, An
     from engine.base.db import is_postgres
     from engine.base.models import KpiUpdate, ObjectiveStatus, Person
     from engine.operations.bench_fill import progress_year
+    from engine.people.directory import current_directory
     from engine.performance.goals import goal_tree, unit_people
     from engine.performance.objective_index import rebuild_cycle
     from engine.performance.progress import progress_card, team_at_risk
     from engine.performance.scorecard import scorecard
+    from engine.talent.gaps import team_heat_map, unit_heat_map
     from engine.workflow.store import apply
 
     class _Viewer:
@@ -306,9 +331,21 @@ async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, An
 
         await adoption_dashboard(1, _Viewer(1, frozenset({"hr"})))
 
+    directory = await current_directory()
+
+    async def gaps_org() -> None:
+        # HR's competency heat map of the whole organisation (GET /gaps/units/{id}): everyone's
+        # required against assessed proficiency, summed per unit.
+        await unit_heat_map(1, _Viewer(1, frozenset({"hr"})), directory)
+
+    async def gaps_team() -> None:
+        # A team lead's heat map of their direct reports.
+        await team_heat_map(lead, _Viewer(lead), directory)
+
     pages: dict[str, Callable[[], Awaitable[None]]] = {
         "progress_reference": reference,
         "adoption_dashboard": adoption,
+        "gaps_org_hr": gaps_org, "gaps_team_lead": gaps_team,
         "progress_scorecard": card, "team_at_risk": at_risk,
         "goals_team_lead": goals_lead, "goals_hr": goals_hr, "goals_hr_unit": goals_hr_unit,
     }
@@ -333,9 +370,9 @@ async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, An
     for name in pages:
         if name != "progress_reference":
             found[f"{name}_ratio"] = round(found[f"{name}_p50_ms"] / floor, 1)
-    # The adoption dashboard and HR's Goals page are read at their p95 against the reference's
-    # p95 too (docs/dashboards.md).
-    for name in ("adoption_dashboard", "goals_hr"):
+    # The adoption dashboard, HR's Goals page and HR's gap heat map are read at their p95
+    # against the reference's p95 too (docs/dashboards.md).
+    for name in ("adoption_dashboard", "goals_hr", "gaps_org_hr"):
         found[f"{name}_p95_ratio"] = round(
             found[f"{name}_p95_ms"] / max(found["progress_reference_p95_ms"], 0.1), 1)
     return found
