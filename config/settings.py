@@ -36,6 +36,10 @@ PACKS: list[str] = list(
 # client pack extending the standard one). Empty: a process id must be unique across packs.
 PACK: str = config("PACK", default="")
 BASE_URL: str = config("BASE_URL", default="http://127.0.0.1:8000")
+# The organisation's time zone (an IANA name such as Europe/Berlin): pages, emails and
+# invitations show times in it, and a time typed without a zone is a time of it. Stored
+# moments and BPMN timers stay in UTC. Start-up refuses a name that is not a zone.
+TIME_ZONE: str = config("TIME_ZONE", default="UTC")
 # Webhook and chat addresses must be https; this also accepts http:// to localhost (a
 # development setup, or a receiver on the same machine). On by default with SIGHTLINE_DEV.
 WEBHOOK_LOCAL_HTTP: bool = config("WEBHOOK_LOCAL_HTTP", cast=bool, default=DEV)

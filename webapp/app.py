@@ -29,7 +29,7 @@ from tortoise import Tortoise
 
 from config import logging as log_setup
 from config import settings
-from engine.base import db
+from engine.base import clock, db
 from engine.operations.worker import Worker, WorkerSettings
 from engine.packs.loading import use_pack_folders
 from engine.performance import launch_pool
@@ -309,6 +309,7 @@ def _lifespan(
         jobs.configure(settings.LEASE_SECONDS)
         limits.configure(settings.SCRIPT_CPU_SECONDS, settings.SCRIPT_MEMORY_MB)
         audit.configure(str(settings.AUDIT_KEY), settings.AUDIT_ANCHOR_FILE or None)
+        clock.use_zone(settings.TIME_ZONE)
         owns_connection = not Tortoise.is_inited()
         if owns_connection:
             await db.connect(database_url)

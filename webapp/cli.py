@@ -791,6 +791,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sightline` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from engine.base import clock
     from engine.base.errors import EngineError
     from engine.packs.loading import use_pack_folders
     from engine.performance import launch_pool
@@ -802,6 +803,10 @@ def main(argv: list[str] | None = None) -> int:
     jobs.configure(settings.LEASE_SECONDS)
     limits.configure(settings.SCRIPT_CPU_SECONDS, settings.SCRIPT_MEMORY_MB)
     audit.configure(str(settings.AUDIT_KEY), settings.AUDIT_ANCHOR_FILE or None)
+    try:
+        clock.use_zone(settings.TIME_ZONE)
+    except ValueError as exc:
+        return _fail(str(exc))
 
     try:
         return int(args.func(args))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -106,6 +106,8 @@ def format_date(value: date | datetime | str | None, fmt: str = DEFAULT_DATE) ->
             return format_date(date.fromisoformat(value.strip()), fmt)
         except ValueError:
             return value
+    if isinstance(value, datetime):
+        value = clock.local(value)  # the day it is where the organisation is
     language = i18n.language()
     if language == DEFAULT_LANGUAGE:
         return value.strftime(fmt)
@@ -118,11 +120,11 @@ def format_date(value: date | datetime | str | None, fmt: str = DEFAULT_DATE) ->
 
 
 def format_datetime(value: datetime | None, fmt: str = DEFAULT_DATETIME) -> str:
-    """A moment in UTC: 12 Mar 2026, 14:05 (in German: 12. März 2026, 14:05)."""
+    """A moment in the organisation's time zone (clock.zone): 12 Mar 2026, 14:05 (in
+    German: 12. März 2026, 14:05). A moment without a zone is UTC."""
     if value is None:
         return ""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
+    value = clock.local(value)
     language = i18n.language()
     if language == DEFAULT_LANGUAGE:
         return value.strftime(fmt)
@@ -130,7 +132,7 @@ def format_datetime(value: datetime | None, fmt: str = DEFAULT_DATETIME) -> str:
         day = babel.dates.format_date(value.date(), "long", locale=language)
         return f"{day}, {value:%H:%M}"
     return babel.dates.format_datetime(
-        value, _cldr_pattern(fmt, language), tzinfo=UTC, locale=language
+        value, _cldr_pattern(fmt, language), tzinfo=clock.zone(), locale=language
     )
 
 
@@ -181,8 +183,8 @@ def relative_due(value: date | datetime | None, today: date | None = None) -> st
     if value is None:
         return _("no due date")
     if today is None:
-        today = clock.now().date()
-    due = value.date() if isinstance(value, datetime) else value
+        today = clock.local(clock.now()).date()
+    due = clock.local(value).date() if isinstance(value, datetime) else value
     days = (due - today).days
     if days == 0:
         return _("due today")
@@ -254,6 +256,7 @@ def _build_environment() -> jinja2.Environment:
         static_url=static_url,
         vendor_url=vendor_url,
         now=clock.now,
+        time_zone=clock.zone_name,
         pop_flashes=pop_flashes,
         current_language=i18n.language,
         Markup=Markup,

@@ -106,7 +106,8 @@ def next_occurrence(first_at: datetime, cadence: str, after: datetime) -> dateti
 
 
 def parse_when(text: str) -> datetime:
-    """A meeting time typed in a form ("2026-12-08T10:00" or "2026-12-08 10:00"), in UTC."""
+    """A meeting time typed in a form ("2026-12-08T10:00" or "2026-12-08 10:00", the
+    organisation's local time unless it names a zone), in UTC."""
     value = (text or "").strip()
     if not value:
         raise OneOnOneError("Give the meeting's date and time, such as 2026-12-08 10:00.")
@@ -116,7 +117,7 @@ def parse_when(text: str) -> datetime:
         raise OneOnOneError(
             f"'{value}' is not a date and time such as 2026-12-08 10:00."
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return clock.from_local(moment)
 
 
 # --- what pages show ---------------------------------------------------------------------------
@@ -612,7 +613,7 @@ async def schedule_series(
     first_at = first_at.astimezone(UTC).replace(second=0, microsecond=0)
     if first_at <= clock.now():
         raise OneOnOneError(
-            f"The first meeting must be in the future, not {first_at:%d %B %Y %H:%M} UTC."
+            f"The first meeting must be in the future, not {clock.wall_time(first_at)}."
         )
     if await OneOnOneSeries.filter(manager_id=manager.id, report_id=report.id,
                                    ended_at=None).exists():
@@ -741,7 +742,7 @@ async def reschedule(meeting_id: int, actor: runtime.Actor, when: datetime) -> N
     when = when.astimezone(UTC).replace(second=0, microsecond=0)
     if when <= clock.now():
         raise OneOnOneError(f"Move the meeting to a time in the future, not "
-                            f"{when:%d %B %Y %H:%M} UTC.")
+                            f"{clock.wall_time(when)}.")
     await _cancel_meeting_process(series, actor)
     meeting.scheduled_at = when
     await meeting.save(update_fields=["scheduled_at"])

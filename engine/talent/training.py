@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -337,7 +337,7 @@ async def set_course_active(code: str, active: bool, actor_label: str) -> Course
 
 def parse_moment(name: str, text: Any) -> datetime | None:
     """A date-time field (`2031-05-01T09:00`, as a datetime-local input sends it) as an
-    aware datetime; a time without a zone is UTC. Empty: None."""
+    aware datetime; a time without a zone is the organisation's local time. Empty: None."""
     value = str(text or "").strip()
     if not value:
         return None
@@ -346,7 +346,7 @@ def parse_moment(name: str, text: Any) -> datetime | None:
     except ValueError:
         raise TrainingInputError(name, said("'%(text)s' is not a date and time: write it as "
                                             "2031-05-01T09:00.", text=value[:40])) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return clock.from_local(moment)
 
 
 async def _taken(session_ids: list[int]) -> dict[int, int]:

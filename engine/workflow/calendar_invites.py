@@ -137,7 +137,8 @@ def calendar_text(meeting: Meeting, method: str, sequence: int,
 
 
 def _when(moment: datetime, words: Wording) -> str:
-    return words._("%(day)s, %(time)s UTC", day=words.date(moment), time=words.time(moment))
+    return words._("%(day)s, %(time)s %(zone)s", day=words.date(moment),
+                   time=words.time(moment), zone=clock.zone_name())
 
 
 def _texts(meeting: Meeting, method: str, reader: PersonInfo, moved: bool,

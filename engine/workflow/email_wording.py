@@ -14,7 +14,7 @@ from typing import Any
 
 from babel.dates import format_date, format_time
 
-from engine.base import i18n
+from engine.base import clock, i18n
 from engine.people.directory import DirectorySnapshot
 
 
@@ -35,13 +35,16 @@ class Wording:
         return said % {"num": count, **slots}
 
     def date(self, moment: datetime) -> str:
-        """A day written out: "Monday 7 December 2026", "Montag, 7. Dezember 2026"."""
+        """A day written out: "Monday 7 December 2026", "Montag, 7. Dezember 2026" (the day
+        it is in the organisation's time zone)."""
+        moment = clock.local(moment)
         if self.language == i18n.DEFAULT_LANGUAGE:
             return f"{moment:%A} {moment.day} {moment:%B %Y}"
         return format_date(moment, format="full", locale=self.language)
 
     def time(self, moment: datetime) -> str:
-        """A time of day: "14:00"."""
+        """A time of day in the organisation's time zone: "14:00"."""
+        moment = clock.local(moment)
         if self.language == i18n.DEFAULT_LANGUAGE:
             return f"{moment:%H:%M}"
         return format_time(moment, format="short", locale=self.language)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
@@ -348,8 +348,9 @@ async def set_daily_digest(user_id: int, on: bool) -> None:
 
 
 def digest_time(now: datetime, hour: int) -> datetime:
-    """Today's digest moment in the engine clock's time zone."""
-    return now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    """Today's digest moment: `hour` o'clock in the organisation's time zone, in UTC."""
+    local = clock.local(now).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return local.astimezone(UTC)
 
 
 async def queue_digests(hour: int) -> int:

@@ -115,7 +115,8 @@ def already_done_message(row: HumanTask, directory: DirectorySnapshot) -> str:
     if row.status == "completed":
         person = directory.person(row.completed_by_id)
         who = f" by {person.name}" if person else ""
-        when = f" at {row.completed_at:%Y-%m-%d %H:%M} UTC" if row.completed_at else ""
+        when = (f" at {clock.wall_time(row.completed_at, '%Y-%m-%d %H:%M')}"
+                if row.completed_at else "")
         return f"'{row.name}' was already completed{who}{when}."
     if row.status == "cancelled":
         return f"'{row.name}' is no longer open: the process moved on without it."

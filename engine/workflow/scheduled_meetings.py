@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from engine.base import clock
 from engine.base.db import Params, clears_on_connect
 from engine.base.errors import EngineError
 from engine.base.i18n import LANGUAGES, pack_text, said
@@ -86,7 +87,8 @@ async def calendar_feature(definition_id: int) -> CalendarFeature:
 
 def meeting_time(field: str, value: Any) -> datetime | None:
     """The date-time a form field holds (a draft's posted list, or the answer itself), as an
-    aware datetime; a time without a zone is UTC, as invitations say. Empty: None."""
+    aware datetime; a time without a zone is the organisation's local time, as invitations
+    say. Empty: None."""
     if isinstance(value, list):
         value = next((v for v in value if isinstance(v, str) and v.strip()), None)
     if isinstance(value, datetime):
@@ -102,7 +104,7 @@ def meeting_time(field: str, value: Any) -> datetime | None:
             raise MeetingTimeError(
                 field, f"'{value.strip()}' is not a date and time: write it as "
                        "2031-05-01T14:30") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return clock.from_local(moment)
 
 
 async def invitation_emails(

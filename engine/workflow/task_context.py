@@ -405,15 +405,26 @@ def _scalar_text(value: Any, schema: Mapping[str, Any], ui: Mapping[str, Any],
     return str(value)
 
 
+def _signed_when(value: Any) -> str:
+    """When a signature was given ("2026-12-07 10:05"), in the organisation's zone."""
+    text = str(value or "")
+    try:
+        return f"{clock.local(datetime.fromisoformat(text)):%Y-%m-%d %H:%M}"
+    except ValueError:
+        return text[:16].replace("T", " ")
+
+
 def _signature_text(value: Any) -> str:
     if isinstance(value, Mapping) and value.get("acknowledged"):
-        when = str(value.get("signed_at") or "")[:16].replace("T", " ")
+        when = _signed_when(value.get("signed_at"))
+        zone = clock.zone_name()
         name, comment = str(value.get("name", "")), str(value.get("comment") or "")
         if when and comment:
-            return said("Signed by %(name)s on %(when)s UTC — “%(comment)s”",
-                        name=name, when=when, comment=comment)
+            return said("Signed by %(name)s on %(when)s %(zone)s — “%(comment)s”",
+                        name=name, when=when, zone=zone, comment=comment)
         if when:
-            return said("Signed by %(name)s on %(when)s UTC", name=name, when=when)
+            return said("Signed by %(name)s on %(when)s %(zone)s", name=name, when=when,
+                        zone=zone)
         if comment:
             return said("Signed by %(name)s — “%(comment)s”", name=name, comment=comment)
         return said("Signed by %(name)s", name=name)

@@ -196,3 +196,27 @@ async def test_a_german_reader_gets_the_invitation_in_german(
     _, theirs = invitation(english)
     assert theirs["VEVENT.SUMMARY"] == ["Appraisal discussion: Eve Employee"]
     assert theirs["VEVENT.DESCRIPTION"][0].startswith("Hold the appraisal discussion. The task")
+
+
+async def test_a_time_typed_in_the_organisation_s_zone_invites_for_that_local_time(
+    deployed_standard: None, mailbox_and_smtp: tuple[Mailbox, SmtpSettings]
+) -> None:
+    """In Berlin (UTC+1 in January) a discussion typed for 10:00 is at 09:00 UTC in the
+    calendar, and the email says 10:00 and the zone."""
+    mailbox, smtp = mailbox_and_smtp
+    await login_in("E1", "de")
+    task = await discussion_task()
+    morgan = await runtime.actor_for("M1")
+    with clock.frozen_at(MORNING), clock.in_zone("Europe/Berlin"):
+        await runtime.save_draft(task.id, morgan, draft(discussion_at="2099-01-20T10:00"))
+        await send_due(smtp)
+    invites = [m for m in mailbox.messages if m.get_content_type() != "text/plain"
+               and any(p.get_content_type() == "text/calendar" for p in m.walk())]
+    [german] = [m for m in invites if "eve@" in m["To"]]
+    [english] = [m for m in invites if "morgan@" in m["To"]]
+    _, calendar = invitation(english)
+    assert calendar["VEVENT.DTSTART"] == ["20990120T090000Z"]
+    assert "Tuesday 20 January 2099, 10:00 Europe/Berlin" in english.get_body(
+        ("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Dienstag, 20. Januar 2099, 10:00 Uhr Europe/Berlin" in german.get_body(
+        ("plain",)).get_content()  # type: ignore[union-attr]

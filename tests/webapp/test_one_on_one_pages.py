@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from engine.base import clock
-from engine.base.models import OneOnOneSeries, Person
+from engine.base.models import OneOnOneMeeting, OneOnOneSeries, Person
 from engine.packs.definitions import deploy_pack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,6 +95,29 @@ async def test_a_manager_schedules_and_both_prepare_the_meeting(
     page = await client.get(meeting)
     assert "Conference budget" in page.text and "Draft the release scope" in page.text
     assert "Ask for the course" not in page.text
+
+
+async def test_times_are_typed_and_read_in_the_organisation_s_time_zone(
+    client: httpx.AsyncClient, login: LoginHelper, page_csrf: Csrf,
+    standard: dict[str, str], frozen: None,
+) -> None:
+    await _as(client, login, standard["manager"])
+    with clock.in_zone("Europe/Berlin"):
+        meeting = await _schedule(client, page_csrf)  # 10:00 in Berlin (CET, UTC+1)
+        page = await client.get(meeting)
+        assert "Tuesday 10 March 2099, 10:00 Europe/Berlin" in _text(page.text)
+        assert 'value="2099-03-10T10:00"' in page.text  # the move form starts from it
+        assert "New time (Europe/Berlin)" in page.text
+        # After the clocks change (CEST, UTC+2), 10:00 is still 10:00 in Berlin.
+        moved = await _post(client, page_csrf, f"{meeting}/reschedule",
+                            {"when": "2099-04-14T10:00"})
+        assert moved.status_code == 303, moved.text
+        assert "Tuesday 14 April 2099, 10:00 Europe/Berlin" in _text(
+            (await client.get(meeting)).text)
+    stored = await OneOnOneMeeting.get(id=int(meeting.rsplit("/", 1)[1]))
+    assert stored.scheduled_at == datetime(2099, 4, 14, 8, 0, tzinfo=UTC)
+    # An organisation on UTC reads the same meeting at 08:00 UTC.
+    assert "Tuesday 14 April 2099, 08:00 UTC" in _text((await client.get(meeting)).text)
 
 
 async def test_holding_carries_open_actions_to_the_next_meeting(
