@@ -84,8 +84,9 @@ def _start_child(handover: str) -> None:
     # from a file: handed through the fork server's pipe instead, a big directory would hold
     # the launching process until each pool process has started and read it.
     with open(handover, "rb") as file:
-        version, directory, bounds = pickle.load(file)
+        version, directory, bounds, zone = pickle.load(file)
     limits.configure(*bounds)
+    clock.use_zone(zone)  # the emails it words say times as the launching process would
     _child["dep"] = deployed_from(**version)
     _child["directory"] = directory
     # What a process builds lives until its batch is sent back: the cyclic collector would
@@ -102,7 +103,8 @@ def _handover(dep: Deployed, directory: DirectorySnapshot, folder: str) -> str:
     path = os.path.join(folder, "launch.pickle")
     with open(path, "wb") as file:
         bounds = (limits.cpu_seconds, limits.memory_bytes // 2**20)
-        pickle.dump((dep.row_values(), directory, bounds), file, pickle.HIGHEST_PROTOCOL)
+        pickle.dump((dep.row_values(), directory, bounds, clock.zone_name()), file,
+                    pickle.HIGHEST_PROTOCOL)
     return path
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from engine.base import clock
 from engine.base.errors import EngineError, NotAllowed, NotFound
 from engine.base.models import AuditEvent, Cycle, HumanTask, OutboxEmail, ProcessInstance
 from engine.base.serialization import load_state, state_dict
@@ -374,3 +375,18 @@ def test_the_launch_command_refuses_a_partner_outside_their_units(
     assert main(["cycle", "launch", "objective_setting", "--cycle", "2026",
                  "--people", "S2,E1", "--as", "P1"]) == 1
     assert f"1 person is {OUTSIDE_SALES}: Eve Engineer" in capsys.readouterr().err
+
+
+async def test_emails_worded_in_the_launch_s_pool_processes_use_the_organisation_s_zone(
+    hr: runtime.Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Launched at 03:00 UTC with 14 days to go, Ned's task is due at 03:00 UTC on Sunday the
+    15th: in Los Angeles that is still Saturday the 14th, and his email says so even though
+    a pool process, not this one, wrote it."""
+    monkeypatch.setattr(launch_pool, "processes", 1)
+    with clock.frozen_at(datetime(2026, 3, 1, 3, 0, tzinfo=UTC)), \
+            clock.in_zone("America/Los_Angeles"):
+        await launch_cycle("objective_setting", Population.of_unit("NORTH"), cycle_name="2026",
+                           due_on=DUE, actor=hr, chunk_size=2)
+    [email] = await OutboxEmail.filter(to__contains="ned@example.com")
+    assert "due on Saturday 14 March 2026" in email.body

@@ -98,10 +98,9 @@ def _dashboards_cycle(employees: int, departments: int, teams: int) -> Any:
     batch = Batch()
     standard = STANDARD
     # The standard pack's diagrams, forms and catalogs, as a deployed version holds them.
-    sources = {p.relative_to(standard).as_posix(): p.read_text() for p in standard.rglob("*")
-               if p.suffix in (".bpmn", ".dmn", ".json", ".toml")
-               and p.parts[len(standard.parts)] in ("catalogs", "forms")
-               or p.parent == standard and p.suffix in (".bpmn", ".dmn")}
+    files = [*standard.glob("*.bpmn"), *standard.glob("*.dmn"),
+             *(standard / "forms").glob("*.json"), *(standard / "catalogs").glob("*.toml")]
+    sources = {p.relative_to(standard).as_posix(): p.read_text() for p in files}
     for def_id, process in ((1, "objective_setting"), (2, "year_end_appraisal")):
         batch.insert(ProcessDefinition, {
             "id": def_id, "pack": "standard", "process_id": process, "version": 1,
@@ -341,8 +340,8 @@ async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, An
     directory = await current_directory()
 
     async def gaps_org() -> None:
-        # HR's competency heat map of the whole organisation (GET /gaps/units/{id}): everyone's
-        # required against assessed proficiency, summed per unit.
+        # HR's competency heat map of the whole organisation (GET /gaps, what HR sees first):
+        # everyone's required against assessed proficiency, summed per unit.
         await unit_heat_map(1, _Viewer(1, frozenset({"hr"})), directory)
 
     async def gaps_team() -> None:
@@ -378,7 +377,7 @@ async def _progress_pages(employees: int, teams: int, runs: int) -> dict[str, An
         if name != "progress_reference":
             found[f"{name}_ratio"] = round(found[f"{name}_p50_ms"] / floor, 1)
     # The adoption dashboard, HR's Goals page and HR's gap heat map are read at their p95
-    # against the reference's p95 too (docs/dashboards.md).
+    # against the reference's p95 too (docs/dashboards.md, docs/talent.md).
     for name in ("adoption_dashboard", "goals_hr", "gaps_org_hr"):
         found[f"{name}_p95_ratio"] = round(
             found[f"{name}_p95_ms"] / max(found["progress_reference_p95_ms"], 0.1), 1)
