@@ -18,6 +18,10 @@ current in two ways:
   current, later reads only compare the count and the sum of the ids of the cycle's
   objectives-kind records with what they were then (one aggregate over an index): record ids
   are never reused, so any record added or removed changes that pair.
+
+A rebuild reads its sources in the transaction that writes the rows, and a cycle's rebuilds
+take turns with each other and with progress updates (`_hold_cycle`), so an update committed
+during a rebuild is never overwritten with the achievement before it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from engine.base import clock
-from engine.base.db import Params, clears_on_connect
+from engine.base.db import Params, clears_on_connect, is_postgres
 from engine.base.models import ObjectiveIndex, ObjectiveIndexSource, Record
 from engine.packs.loading import RecordsFeature
 from engine.performance.deployed_pack import cycle_pack
@@ -129,6 +133,18 @@ async def current_records(cycle_id: int, person_ids: Iterable[int] | None) -> Cu
 # --- keeping the rows current -----------------------------------------------------------------
 
 
+# The first key of the PostgreSQL advisory lock that orders a cycle's rebuilds (the second is
+# the cycle id). SQLite needs none: its transactions begin IMMEDIATE, one writer at a time.
+CYCLE_LOCK = 0x51D1
+
+
+async def _hold_cycle(connection: Any, cycle_id: int) -> None:
+    """Wait for, then hold until the transaction ends, the cycle's rebuild turn."""
+    if is_postgres():
+        await connection.execute_query("SELECT pg_advisory_xact_lock($1, $2)",
+                                       [CYCLE_LOCK, cycle_id])
+
+
 async def reindex(cycle_id: int, person_ids: Iterable[int] | None = None) -> dict[int, int | None]:
     """Rewrite the rows of the people (None: the whole cycle) from their current objectives
     and latest actuals; per person rebuilt, how many objectives they hold (None: no record
@@ -136,29 +152,33 @@ async def reindex(cycle_id: int, person_ids: Iterable[int] | None = None) -> dic
     wanted = None if person_ids is None else set(person_ids)
     if wanted is not None and not wanted:
         return {}
-    records = await current_records(cycle_id, wanted)
-    overlaid = await with_latest_progress(
-        cycle_id, records.objectives, records.written, actuals_only=True
-    )
-    now = clock.now()
-    rows: list[ObjectiveIndex] = []
-    sources: list[ObjectiveIndexSource] = []
-    counts: dict[int, int | None] = {}
-    for pid, record_id in records.newest.items():
-        objectives = overlaid.get(pid)
-        counts[pid] = None if objectives is None else len(objectives)
-        sources.append(ObjectiveIndexSource(
-            person_id=pid, cycle_id=cycle_id, record_id=record_id, objectives=counts[pid],
-            updated_at=now,
-        ))
-        for o in objectives or []:
-            rows.append(ObjectiveIndex(
-                person_id=pid, cycle_id=cycle_id, objective_key=o["key"],
-                aligned=aligned_text(o.get("aligned_goal")), weight=number(o.get("weight")),
-                achievement=objective_achievement(o), title=str(o.get("title") or "")[:TITLE_MAX],
+    # What the rows are built from is read inside the transaction that writes them, once no
+    # other rebuild or progress update of the cycle is under way: an update committed between
+    # the read and the write would otherwise be overwritten with the achievement before it.
+    async with in_transaction() as connection:
+        await _hold_cycle(connection, cycle_id)
+        records = await current_records(cycle_id, wanted)
+        overlaid = await with_latest_progress(
+            cycle_id, records.objectives, records.written, actuals_only=True
+        )
+        now = clock.now()
+        rows: list[ObjectiveIndex] = []
+        sources: list[ObjectiveIndexSource] = []
+        counts: dict[int, int | None] = {}
+        for pid, record_id in records.newest.items():
+            objectives = overlaid.get(pid)
+            counts[pid] = None if objectives is None else len(objectives)
+            sources.append(ObjectiveIndexSource(
+                person_id=pid, cycle_id=cycle_id, record_id=record_id, objectives=counts[pid],
                 updated_at=now,
             ))
-    async with in_transaction():
+            for o in objectives or []:
+                rows.append(ObjectiveIndex(
+                    person_id=pid, cycle_id=cycle_id, objective_key=o["key"],
+                    aligned=aligned_text(o.get("aligned_goal")), weight=number(o.get("weight")),
+                    achievement=objective_achievement(o),
+                    title=str(o.get("title") or "")[:TITLE_MAX], updated_at=now,
+                ))
         if wanted is None:
             await ObjectiveIndex.filter(cycle_id=cycle_id).delete()
             await ObjectiveIndexSource.filter(cycle_id=cycle_id).delete()

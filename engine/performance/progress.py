@@ -254,7 +254,7 @@ async def _reindex(updates: Iterable[CheckedUpdate]) -> None:
     people: dict[int, set[int]] = {}
     for u in updates:
         people.setdefault(u.cycle_id, set()).add(u.person_id)
-    for cycle_id, ids in people.items():
+    for cycle_id, ids in sorted(people.items()):  # cycles in one order: no two wait on each other
         await objective_index.reindex(cycle_id, ids)
 
 

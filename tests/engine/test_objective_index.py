@@ -4,6 +4,8 @@ revised set keeps its keys, and a rebuild gives back the same rows."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from datetime import timedelta
 
 import pytest
@@ -102,3 +104,34 @@ async def test_who_contributes_names_the_first_people_and_counts_the_rest(org, c
     assert len(names) == 2 and names == sorted(names, key=str.casefold)
     assert node.contributors_count == 3 and node.contributors_more == 1
     assert node.people == 3
+
+
+async def test_an_update_made_while_the_cycle_is_rebuilt_is_not_lost(org, cycle, monkeypatch):
+    """A rebuild reads the records and actuals; if a progress update commits before the
+    rebuild writes, the rebuild must not put back the achievement from before the update."""
+    await create_goal(cycle, "Grow revenue", org.viewer("HA"))
+    with clock.frozen_at(JAN - timedelta(days=10)):
+        await record(org, cycle, "D1", "objectives", {"objectives": OBJECTIVES})
+    await goal_tree(cycle, org.viewer("HA"))
+    read = objective_index.with_latest_progress
+    racing: list[asyncio.Task[object]] = []
+    # The update comes from another request: outside the rebuild's transaction.
+    elsewhere = contextvars.copy_context()
+
+    async def read_then_let_an_update_in(*args, **kwargs):
+        found = await read(*args, **kwargs)
+        if not racing:  # the rebuild's read: Dora updates her progress right after it
+            racing.append(asyncio.create_task(progress.record_update(
+                org.viewer("D1"), org.ids["D1"], cycle, "ship-api", actual=8),
+                context=elsewhere))
+            # Give the update every chance to commit before the rebuild writes; it has to
+            # wait for the rebuild instead.
+            await asyncio.wait(racing, timeout=2)
+        return found
+
+    monkeypatch.setattr(objective_index, "with_latest_progress", read_then_let_an_update_in)
+    with clock.frozen_at(JAN):
+        await objective_index.rebuild_cycle(cycle)
+        await racing[0]
+    assert (await rows(cycle, org.ids["D1"]))["ship-api"][2] == 80.0
+    assert (await goal_tree(cycle, org.viewer("HA"))).goals[0].progress == 80.0
