@@ -101,6 +101,9 @@ def log_in() -> Callable[..., None]:
     """`log_in(page, username)`: log in through the login form, leaving any session behind."""
 
     def enter(page: Page, username: str, password: str = PASSWORD) -> None:
+        # Leave the page first: its htmx requests, refused once the cookies are gone, would
+        # send it to the login page in a navigation of its own that aborts ours.
+        page.goto("about:blank")
         page.context.clear_cookies()
         page.goto("/login")
         page.get_by_label("Username").fill(username)
