@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import pytest
 
@@ -169,22 +170,30 @@ async def test_a_bad_time_is_an_error_naming_the_field_and_nothing_is_written(
     assert (await HumanTask.get(id=task.id)).draft is None
 
 
-async def test_a_german_reader_gets_the_invitation_in_german(
-    deployed_standard: None, mailbox_and_smtp: tuple[Mailbox, SmtpSettings]
-) -> None:
-    """Eve chose German with her login: her invitation's subject, text and the calendar's
-    SUMMARY and DESCRIPTION are German; Morgan, who chose nothing, reads English."""
-    mailbox, smtp = mailbox_and_smtp
+async def invite_german_eve_and_morgan(
+    mailbox: Mailbox, smtp: SmtpSettings, zone: str
+) -> tuple[EmailMessage, EmailMessage]:
+    """Eve, who chose German, and Morgan's invitations to a discussion Morgan's draft sets for
+    20 January 2099 at 10:00 in `zone`: (Eve's, Morgan's)."""
     await login_in("E1", "de")
     task = await discussion_task()
     morgan = await runtime.actor_for("M1")
-    with clock.frozen_at(MORNING):
+    with clock.frozen_at(MORNING), clock.in_zone(zone):
         await runtime.save_draft(task.id, morgan, draft(discussion_at="2099-01-20T10:00"))
         await send_due(smtp)
     invites = [m for m in mailbox.messages if m.get_content_type() != "text/plain"
                and any(p.get_content_type() == "text/calendar" for p in m.walk())]
     [german] = [m for m in invites if "eve@" in m["To"]]
     [english] = [m for m in invites if "morgan@" in m["To"]]
+    return german, english
+
+
+async def test_a_german_reader_gets_the_invitation_in_german(
+    deployed_standard: None, mailbox_and_smtp: tuple[Mailbox, SmtpSettings]
+) -> None:
+    """Eve chose German with her login: her invitation's subject, text and the calendar's
+    SUMMARY and DESCRIPTION are German; Morgan, who chose nothing, reads English."""
+    german, english = await invite_german_eve_and_morgan(*mailbox_and_smtp, "UTC")
     assert german["Subject"] == "Einladung: Beurteilungsgespräch: Eve Employee"
     text = german.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Guten Tag Eve," in text and "findet am Dienstag, 20. Januar 2099" in text
@@ -203,17 +212,7 @@ async def test_a_time_typed_in_the_organisation_s_zone_invites_for_that_local_ti
 ) -> None:
     """In Berlin (UTC+1 in January) a discussion typed for 10:00 is at 09:00 UTC in the
     calendar, and the email says 10:00 and the zone."""
-    mailbox, smtp = mailbox_and_smtp
-    await login_in("E1", "de")
-    task = await discussion_task()
-    morgan = await runtime.actor_for("M1")
-    with clock.frozen_at(MORNING), clock.in_zone("Europe/Berlin"):
-        await runtime.save_draft(task.id, morgan, draft(discussion_at="2099-01-20T10:00"))
-        await send_due(smtp)
-    invites = [m for m in mailbox.messages if m.get_content_type() != "text/plain"
-               and any(p.get_content_type() == "text/calendar" for p in m.walk())]
-    [german] = [m for m in invites if "eve@" in m["To"]]
-    [english] = [m for m in invites if "morgan@" in m["To"]]
+    german, english = await invite_german_eve_and_morgan(*mailbox_and_smtp, "Europe/Berlin")
     _, calendar = invitation(english)
     assert calendar["VEVENT.DTSTART"] == ["20990120T090000Z"]
     assert "Tuesday 20 January 2099, 10:00 Europe/Berlin" in english.get_body(
