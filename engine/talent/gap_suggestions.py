@@ -228,8 +228,9 @@ async def decide(
         raise Conflict(said("This suggestion was already decided."))
     batch = Batch()
     if accept:
-        suggestion = replace(suggestion, due=await proposed_due(suggestion))
-        draft = await _draft_with(task, item, suggestion, language, typed)
+        due = await proposed_due(suggestion)
+        suggestion = replace(suggestion, due=due)
+        draft = await _draft_with(task, item, suggestion, due, language, typed)
         batch.update(HumanTask, {"id": task.id, "status": "ready"}, {"draft": draft},
                      conflict="task already completed")
     batch.audit(actor_label, ACCEPTED if accept else DISMISSED, instance=task.instance_id,
@@ -259,8 +260,8 @@ async def proposed_due(suggestion: Suggestion) -> date:
 
 
 async def _draft_with(
-    task: HumanTask, item: GapSuggestions, suggestion: Suggestion, language: str | None,
-    typed: Mapping[str, list[str]] | None,
+    task: HumanTask, item: GapSuggestions, suggestion: Suggestion, due: date,
+    language: str | None, typed: Mapping[str, list[str]] | None,
 ) -> dict[str, Any]:
     """The task's draft with the suggestion as a new row of the plan's action table."""
     gaps_feature = (await talent_pack()).features.gaps
@@ -285,8 +286,7 @@ async def _draft_with(
         text, training = suggestion.text, ""
     row: dict[str, Any] = {gaps_feature.goal_column: goal[:MAX_CELL],
                            gaps_feature.action_column: text[:MAX_CELL],
-                           gaps_feature.due_column: (suggestion.due or clock.now().date()
-                                                     ).isoformat()}
+                           gaps_feature.due_column: due.isoformat()}
     if training:
         row[gaps_feature.training_column] = training[:MAX_CELL]
     columns = {c.name: c for c in table.children}

@@ -273,15 +273,12 @@ def requirements_of(profile: Profile, catalogs: Mapping[str, Any]) -> list[Requi
 
 def gaps_of(
     person: PersonInfo, profile: Profile | None, evidence: Evidence,
-    catalogs: Mapping[str, Any], requirements: list[Requirement] | None = None,
+    requirements: list[Requirement],
 ) -> PersonGaps:
-    """A person's gaps against their profile, from their evidence (`requirements`: the
-    profile's, when the caller prepared them once for many people)."""
+    """A person's gaps against their profile's requirements (`requirements_of`, prepared once
+    for everyone sharing the profile), from their evidence."""
     result = PersonGaps(person, profile)
-    if profile is None:
-        return result
-    for key, name, required, anchors in (requirements if requirements is not None
-                                         else requirements_of(profile, catalogs)):
+    for key, name, required, anchors in requirements:
         assessed, peer_count = _assessed(evidence, key)
         source = next((s for s in EVIDENCE_ORDER if assessed[s] is not None), "")
         gap = round(required - float(assessed[source] or 0), 2) if source else None
@@ -307,8 +304,8 @@ async def analyse_people(
         profile = profile_for(person, profiles, default_family)
         if profile is not None and profile.code not in prepared:
             prepared[profile.code] = requirements_of(profile, catalogs)
-        analysed[person.id] = gaps_of(person, profile, evidence[person.id], catalogs,
-                                      prepared[profile.code] if profile else None)
+        analysed[person.id] = gaps_of(person, profile, evidence[person.id],
+                                      prepared[profile.code] if profile else [])
     return analysed, catalogs
 
 
